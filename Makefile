@@ -1,0 +1,90 @@
+# amphi: `make` builds, `make check` tests everything, `make run` boots the
+# default recipe. Every target installs what it needs first (make deps).
+
+BUILD    := build
+RECIPE   ?= recipes/minimal.conf
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation
+COMMON   := -std=c11 -D_GNU_SOURCE $(WARN) -Ilib -DAMPHI_VERSION='"$(VERSION)"'
+
+# The init: static musl, Linux UAPI headers through $(BUILD)/uapi (musl-gcc
+# does not see /usr/include, and glibc's headers must not leak in).
+INIT_CC      := musl-gcc
+INIT_CFLAGS  := $(COMMON) -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
+                -isystem $(BUILD)/uapi -Iinit
+INIT_LDFLAGS := -static -s -Wl,--gc-sections
+SHARED_SRC   := lib/conf.c lib/recipe.c
+INIT_SRC     := $(wildcard init/*.c) $(SHARED_SRC)
+
+# The host tool: glibc, libarchive.
+HOST_CC      ?= gcc
+HOST_CFLAGS  := $(COMMON) -O2 -g -Iimage-builder
+HOST_LIBS    := -larchive
+HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
+
+# Unit tests: cmocka, each built plain and with ASan + UBSan.
+SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder
+UNIT_TESTS   := detect recipe moddep
+unit_src_detect := init/detect.c init/log.c
+unit_src_recipe := $(SHARED_SRC)
+unit_src_moddep := image-builder/moddep.c
+
+.PHONY: all deps check unit e2e run run-lxc clean
+all: $(BUILD)/amphi-init $(BUILD)/amphi
+
+# Stamp made by deps.sh; `make deps` always re-checks.
+$(BUILD)/.deps: image-builder/deps.sh
+	@mkdir -p $(BUILD)
+	sh image-builder/deps.sh $(BUILD)
+deps:
+	@mkdir -p $(BUILD)
+	sh image-builder/deps.sh $(BUILD)
+
+$(BUILD)/uapi/.stamp: | $(BUILD)/.deps
+	@mkdir -p $(BUILD)/uapi
+	ln -sfn /usr/include/linux $(BUILD)/uapi/linux
+	ln -sfn /usr/include/asm-generic $(BUILD)/uapi/asm-generic
+	ln -sfn /usr/include/$(shell gcc -dumpmachine)/asm $(BUILD)/uapi/asm
+	touch $@
+
+$(BUILD)/amphi-init: $(INIT_SRC) $(wildcard init/*.h lib/*.h) $(BUILD)/uapi/.stamp | $(BUILD)/.deps
+	$(INIT_CC) $(INIT_CFLAGS) $(INIT_SRC) $(INIT_LDFLAGS) -o $@
+	@size=$$(stat -c %s $@); echo "amphi-init: $$size bytes"; \
+	  [ $$size -le 131072 ] || { echo "error: $@ is $$size bytes, over the 128 KiB limit" >&2; rm -f $@; exit 1; }
+
+$(BUILD)/amphi: $(HOST_SRC) $(wildcard image-builder/*.h lib/*.h) | $(BUILD)/.deps
+	$(HOST_CC) $(HOST_CFLAGS) $(HOST_SRC) $(HOST_LIBS) -o $@
+
+# --- tests ---
+define unit_rule
+$(BUILD)/test/test_$(1): tests/unit/test_$(1).c $$(unit_src_$(1)) $$(wildcard init/*.h lib/*.h image-builder/*.h) | $(BUILD)/.deps
+	@mkdir -p $(BUILD)/test
+	$(HOST_CC) $(UNIT_CFLAGS) $$< $$(unit_src_$(1)) -lcmocka -o $$@
+$(BUILD)/test/test_$(1).san: tests/unit/test_$(1).c $$(unit_src_$(1)) $$(wildcard init/*.h lib/*.h image-builder/*.h) | $(BUILD)/.deps
+	@mkdir -p $(BUILD)/test
+	$(HOST_CC) $(UNIT_CFLAGS) $(SAN) $$< $$(unit_src_$(1)) -lcmocka -o $$@
+endef
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
+
+UNIT_BINS := $(foreach t,$(UNIT_TESTS),$(BUILD)/test/test_$(t) $(BUILD)/test/test_$(t).san)
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do echo "== $$t"; AMPHI_FIXTURES=tests/fixtures $$t || exit 1; done
+
+e2e: all
+	python3 -m pytest -q tests/e2e
+
+check: unit e2e
+
+run: all
+	$(BUILD)/amphi build $(RECIPE) -o $(BUILD)/out/default
+	$(BUILD)/amphi run $(BUILD)/out/default
+
+run-lxc: all
+	$(BUILD)/amphi build $(RECIPE) -o $(BUILD)/out/default
+	$(BUILD)/amphi run --lxc $(BUILD)/out/default
+
+clean:
+	rm -rf $(BUILD)/amphi-init $(BUILD)/amphi $(BUILD)/test $(BUILD)/out $(BUILD)/uapi

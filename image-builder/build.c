@@ -1,0 +1,271 @@
+/* amphi build RECIPE -o DIR: one staged tree, two images.
+ *   DIR/vm/   vmlinuz, initramfs.img, launch (QEMU)
+ *   DIR/lxc/  rootfs/, config (lxc-start -f) */
+#include "commands.h"
+#include "inputs.h"
+#include "manifest.h"
+#include "moddep.h"
+#include "outputs.h"
+#include "recipe.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Every VM needs these: the console and log ports, network and disks.
+ * A recipe's [image] modules come on top. */
+static const char *const base_modules[] = { "virtio_pci", "virtio_console", "virtio_net", "virtio_blk" };
+
+static const char *const skeleton_dirs[] = {
+	"bin", "sbin", "usr/bin", "usr/sbin", "etc/amphi", "dev", "proc", "sys",
+	"run", "tmp", "root", "var/log", "lib/modules",
+};
+
+/* SOURCE_DATE_EPOCH (reproducible-builds.org) or 0. */
+static int build_mtime(time_t *out, char *err, size_t errlen)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+
+	*out = 0;
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || v < 0) {
+		snprintf(err, errlen, "SOURCE_DATE_EPOCH='%s': expected seconds since 1970 as a whole number", s);
+		return -1;
+	}
+	*out = (time_t)v;
+	return 0;
+}
+
+/* busybox --list-full prints "usr/bin/env" etc.: one symlink per applet. */
+static int add_busybox(struct manifest *m, const struct inputs *in, char *err, size_t errlen)
+{
+	char cmd[PATH_MAX + 32], line[256];
+	FILE *p;
+	int n = 0;
+
+	snprintf(cmd, sizeof(cmd), "'%s' --list-full", in->busybox);
+	if (!(p = popen(cmd, "re"))) {
+		snprintf(err, errlen, "%s --list-full: %s", in->busybox, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), p)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] && manifest_symlink(m, line, "/bin/busybox") == 0)
+			n++;
+	}
+	if (pclose(p) != 0 || n == 0) {
+		snprintf(err, errlen, "%s --list-full gave no applets; is it Debian's busybox-static?", in->busybox);
+		return -1;
+	}
+	return manifest_file(m, "bin/busybox", 0755, in->busybox);
+}
+
+/* What both worlds share: skeleton, busybox, the init, the recipe. */
+static int stage_common(struct manifest *m, const struct inputs *in, const char *recipe_path,
+			char *err, size_t errlen)
+{
+	char *text;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(skeleton_dirs) / sizeof(skeleton_dirs[0]); i++)
+		if (manifest_dir(m, skeleton_dirs[i], 0755) < 0)
+			goto oom;
+	if (manifest_dir(m, "tmp", 01777) < 0 || manifest_dir(m, "root", 0700) < 0)
+		goto oom;
+	if (manifest_tree(m, "", in->skeleton, err, errlen) < 0 || add_busybox(m, in, err, errlen) < 0)
+		return -1;
+	/* After busybox: its own init and linuxrc links are replaced. */
+	if (manifest_file(m, "sbin/init", 0755, in->init) < 0 || manifest_symlink(m, "init", "/sbin/init") < 0)
+		goto oom;
+	if (read_file(recipe_path, &text, &len, err, errlen) < 0)
+		return -1;
+	int r = manifest_data(m, RECIPE_IMAGE_PATH, 0644, text, len);
+	free(text);
+	if (r < 0)
+		goto oom;
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static struct moddep *load_moddep(const struct inputs *in, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	char *dep, *builtin = NULL;
+	size_t deplen, builtinlen = 0;
+	struct moddep *d;
+
+	snprintf(path, sizeof(path), "%s/root/lib/modules/%s/modules.dep", in->kernel, in->kver);
+	if (read_file(path, &dep, &deplen, err, errlen) < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/root/lib/modules/%s/modules.builtin", in->kernel, in->kver);
+	if (read_file(path, &builtin, &builtinlen, err, errlen) < 0)
+		builtin = NULL;  /* optional */
+	d = moddep_parse(dep, deplen, builtin, builtinlen, err, errlen);
+	free(dep);
+	free(builtin);
+	return d;
+}
+
+/* The modules, in load order, and the list the init follows. */
+static int stage_modules(struct manifest *m, const struct inputs *in, const struct recipe *r,
+			 const char *recipe_path, char *err, size_t errlen)
+{
+	struct moddep *d = load_moddep(in, err, errlen);
+	struct strbuf list = { 0 };
+	int rc = -1;
+
+	if (!d)
+		return -1;
+	for (size_t i = 0; i < sizeof(base_modules) / sizeof(base_modules[0]); i++)
+		if (moddep_add(d, base_modules[i], err, errlen) < 0)
+			goto out;
+	for (int i = 0; i < r->modules.n; i++)
+		if (moddep_add(d, r->modules.item[i], err, errlen) < 0) {
+			char why[512];
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "%s: [image] modules: %s", recipe_path, why);
+			goto out;
+		}
+	for (size_t i = 0; i < moddep_count(d); i++) {
+		char host[PATH_MAX], image[PATH_MAX];
+		snprintf(host, sizeof(host), "%s/root/lib/modules/%s/%s", in->kernel, in->kver, moddep_path(d, i));
+		snprintf(image, sizeof(image), "/lib/modules/%s/%s", in->kver, moddep_path(d, i));
+		if (manifest_file(m, image, 0644, host) < 0 || strbuf_printf(&list, "%s\n", image) < 0)
+			goto oom;
+	}
+	if (manifest_data(m, "etc/amphi/modules.load", 0644, list.s ? list.s : "", list.len) < 0)
+		goto oom;
+	printf("build: %zu kernel modules for %s\n", moddep_count(d), in->kver);
+	rc = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	free(list.s);
+	moddep_free(d);
+	return rc;
+}
+
+static int build_vm(const struct inputs *in, const struct recipe *r, const char *recipe_path,
+		    const char *dir, time_t mtime, char *err, size_t errlen)
+{
+	struct manifest m;
+	char path[PATH_MAX], tmp[PATH_MAX], vmlinuz[PATH_MAX];
+	int rc;
+
+	manifest_init(&m, mtime);
+	/* The kernel opens /dev/console for the init before anything is
+	 * mounted: the node must be in the archive (devtmpfs comes later). */
+	rc = stage_common(&m, in, recipe_path, err, errlen);
+	if (rc == 0 && manifest_chardev(&m, "dev/console", 0600, 5, 1) < 0) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = stage_modules(&m, in, r, recipe_path, err, errlen);
+	snprintf(path, sizeof(path), "%s/vm/initramfs.img", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (rc == 0 && (rc = manifest_write_cpio(&m, tmp, err, errlen)) == 0 && rename(tmp, path) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	manifest_free(&m);
+	if (rc < 0)
+		return -1;
+	snprintf(vmlinuz, sizeof(vmlinuz), "%s/vmlinuz", in->kernel);
+	snprintf(path, sizeof(path), "%s/vm/vmlinuz", dir);
+	if (copy_file(vmlinuz, path, 0644, err, errlen) < 0)
+		return -1;
+	return write_vm_launcher(dir, err, errlen);
+}
+
+static int build_lxc(const struct inputs *in, const struct recipe *r, const char *recipe_path,
+		     const char *dir, time_t mtime, char *err, size_t errlen)
+{
+	struct manifest m;
+	char rootfs[PATH_MAX], tmp[PATH_MAX], old[PATH_MAX];
+	int rc;
+
+	snprintf(rootfs, sizeof(rootfs), "%s/lxc/rootfs", dir);
+	snprintf(tmp, sizeof(tmp), "%s/lxc/.rootfs.new", dir);
+	snprintf(old, sizeof(old), "%s/lxc/.rootfs.old", dir);
+	if (remove_tree(tmp) < 0 || remove_tree(old) < 0) {
+		snprintf(err, errlen, "cannot clear %s/lxc: %s", dir, strerror(errno));
+		return -1;
+	}
+	manifest_init(&m, mtime);
+	rc = stage_common(&m, in, recipe_path, err, errlen);
+	if (rc == 0)
+		rc = manifest_write_dir(&m, tmp, err, errlen);
+	manifest_free(&m);
+	if (rc < 0)
+		return -1;
+	/* Swap in the new tree whole, so a failed build leaves the old one. */
+	if ((rename(rootfs, old) < 0 && errno != ENOENT) || rename(tmp, rootfs) < 0 || remove_tree(old) < 0) {
+		snprintf(err, errlen, "%s: %s", rootfs, strerror(errno));
+		return -1;
+	}
+	return write_lxc_config(dir, r, err, errlen);
+}
+
+static int usage_build(void)
+{
+	fprintf(stderr, "usage: amphi build RECIPE -o DIR\n"
+			"  writes DIR/vm (vmlinuz, initramfs.img, launch) and DIR/lxc (rootfs/, config)\n");
+	return 2;
+}
+
+int cmd_build(int argc, char **argv)
+{
+	const char *recipe_path = NULL, *out = NULL;
+	char err[1024], dir[PATH_MAX];
+	struct recipe r;
+	struct inputs in;
+	time_t mtime;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (argv[i][0] != '-' && !recipe_path)
+			recipe_path = argv[i];
+		else {
+			fprintf(stderr, "amphi build: unexpected argument '%s'\n", argv[i]);
+			return usage_build();
+		}
+	}
+	if (!recipe_path || !out)
+		return usage_build();
+
+	recipe_defaults(&r);
+	if (recipe_load(recipe_path, &r, err, sizeof(err)) < 0 || build_mtime(&mtime, err, sizeof(err)) < 0 ||
+	    inputs_find(&in, err, sizeof(err)) < 0 || prepare_out_dir(out, dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "amphi build: %s\n", err);
+		return 1;
+	}
+	if (!r.name[0])
+		recipe_name_from_path(recipe_path, r.name, sizeof(r.name));
+	if (!r.hostname[0])
+		snprintf(r.hostname, sizeof(r.hostname), "%s", r.name);
+
+	printf("build: appliance '%s' from %s into %s\n", r.name, recipe_path, dir);
+	if (build_vm(&in, &r, recipe_path, dir, mtime, err, sizeof(err)) < 0 ||
+	    build_lxc(&in, &r, recipe_path, dir, mtime, err, sizeof(err)) < 0) {
+		fprintf(stderr, "amphi build: %s\n", err);
+		return 1;
+	}
+	printf("build: done.\n"
+	       "  boot it under QEMU:  amphi run %s\n"
+	       "  start it in LXC:     amphi run --lxc %s\n", dir, dir);
+	return 0;
+}

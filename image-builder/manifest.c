@@ -1,0 +1,324 @@
+#include "manifest.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+void manifest_init(struct manifest *m, time_t mtime)
+{
+	memset(m, 0, sizeof(*m));
+	m->mtime = mtime;
+}
+
+static void entry_free(struct manifest_entry *e)
+{
+	free(e->path);
+	free(e->source);
+	free(e->data);
+}
+
+void manifest_free(struct manifest *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		entry_free(&m->e[i]);
+	free(m->e);
+	m->e = NULL;
+	m->n = m->cap = 0;
+}
+
+static struct manifest_entry *find(struct manifest *m, const char *path)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->e[i].path, path) == 0)
+			return &m->e[i];
+	return NULL;
+}
+
+static int add_parents(struct manifest *m, const char *path);
+
+/* Takes ownership of nothing: copies path, source and data. */
+static int add(struct manifest *m, const struct manifest_entry *tmpl)
+{
+	struct manifest_entry e = *tmpl, *old;
+
+	while (e.path[0] == '/')
+		e.path++;
+	if (!e.path[0] || add_parents(m, e.path) < 0)
+		return -1;
+	e.path = strdup(e.path);
+	e.source = tmpl->source ? strdup(tmpl->source) : NULL;
+	e.data = tmpl->data ? malloc(tmpl->len ? tmpl->len : 1) : NULL;
+	if (!e.path || (tmpl->source && !e.source) || (tmpl->data && !e.data)) {
+		entry_free(&e);
+		return -1;
+	}
+	if (e.data)
+		memcpy(e.data, tmpl->data, tmpl->len);
+	if ((old = find(m, e.path))) {
+		entry_free(old);
+		*old = e;
+		return 0;
+	}
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 256;
+		struct manifest_entry *grown = realloc(m->e, cap * sizeof(*grown));
+		if (!grown) {
+			entry_free(&e);
+			return -1;
+		}
+		m->e = grown;
+		m->cap = cap;
+	}
+	m->e[m->n++] = e;
+	return 0;
+}
+
+static int add_parents(struct manifest *m, const char *path)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *slash = strchr(buf, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (!find(m, buf)) {
+			struct manifest_entry d = { .path = buf, .kind = MF_DIR, .mode = 0755 };
+			if (add(m, &d) < 0)
+				return -1;
+		}
+		*slash = '/';
+	}
+	return 0;
+}
+
+int manifest_dir(struct manifest *m, const char *path, unsigned mode)
+{
+	struct manifest_entry e = { .path = (char *)path, .kind = MF_DIR, .mode = mode };
+	return add(m, &e);
+}
+
+int manifest_file(struct manifest *m, const char *path, unsigned mode, const char *host_path)
+{
+	struct manifest_entry e = { .path = (char *)path, .kind = MF_FILE, .mode = mode,
+				    .source = (char *)host_path };
+	return add(m, &e);
+}
+
+int manifest_data(struct manifest *m, const char *path, unsigned mode, const char *data, size_t len)
+{
+	struct manifest_entry e = { .path = (char *)path, .kind = MF_DATA, .mode = mode,
+				    .data = (char *)data, .len = len };
+	return add(m, &e);
+}
+
+int manifest_symlink(struct manifest *m, const char *path, const char *target)
+{
+	struct manifest_entry e = { .path = (char *)path, .kind = MF_SYMLINK, .mode = 0777,
+				    .source = (char *)target };
+	return add(m, &e);
+}
+
+int manifest_chardev(struct manifest *m, const char *path, unsigned mode, unsigned major, unsigned minor)
+{
+	struct manifest_entry e = { .path = (char *)path, .kind = MF_CHARDEV, .mode = mode,
+				    .rmajor = major, .rminor = minor };
+	return add(m, &e);
+}
+
+int manifest_tree(struct manifest *m, const char *path, const char *host_dir, char *err, size_t errlen)
+{
+	DIR *d = opendir(host_dir);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		snprintf(err, errlen, "%s: %s", host_dir, strerror(errno));
+		return -1;
+	}
+	while (r == 0 && (de = readdir(d))) {
+		char src[PATH_MAX], dst[PATH_MAX], target[PATH_MAX];
+		struct stat st;
+		ssize_t n;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(src, sizeof(src), "%s/%s", host_dir, de->d_name);
+		snprintf(dst, sizeof(dst), "%s%s%s", path, path[0] ? "/" : "", de->d_name);
+		if (lstat(src, &st) < 0) {
+			snprintf(err, errlen, "%s: %s", src, strerror(errno));
+			r = -1;
+		} else if (S_ISDIR(st.st_mode)) {
+			r = manifest_dir(m, dst, st.st_mode & 07777);
+			if (r == 0)
+				r = manifest_tree(m, dst, src, err, errlen);
+		} else if (S_ISREG(st.st_mode)) {
+			r = manifest_file(m, dst, st.st_mode & 07777, src);
+		} else if (S_ISLNK(st.st_mode) && (n = readlink(src, target, sizeof(target) - 1)) > 0) {
+			target[n] = '\0';
+			r = manifest_symlink(m, dst, target);
+		} else {
+			snprintf(err, errlen, "%s: only directories, files and symlinks belong in a skeleton", src);
+			r = -1;
+		}
+		if (r < 0 && !err[0])
+			snprintf(err, errlen, "out of memory");
+	}
+	closedir(d);
+	return r;
+}
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct manifest_entry *)a)->path, ((const struct manifest_entry *)b)->path);
+}
+
+static const unsigned kind_type[] = {
+	[MF_DIR] = AE_IFDIR, [MF_FILE] = AE_IFREG, [MF_DATA] = AE_IFREG,
+	[MF_SYMLINK] = AE_IFLNK, [MF_CHARDEV] = AE_IFCHR,
+};
+
+/* Fills a libarchive entry; for files, returns the open host fd in *fd. */
+static int fill_entry(const struct manifest *m, const struct manifest_entry *e, size_t ino,
+		      struct archive_entry *ae, int *fd, char *err, size_t errlen)
+{
+	struct stat st;
+
+	*fd = -1;
+	archive_entry_clear(ae);
+	archive_entry_set_pathname(ae, e->path);
+	archive_entry_set_filetype(ae, kind_type[e->kind]);
+	archive_entry_set_perm(ae, e->mode);
+	archive_entry_set_uid(ae, 0);
+	archive_entry_set_gid(ae, 0);
+	archive_entry_set_mtime(ae, m->mtime, 0);
+	archive_entry_set_ino64(ae, (la_int64_t)ino);
+	archive_entry_set_nlink(ae, e->kind == MF_DIR ? 2 : 1);
+	archive_entry_set_size(ae, 0);
+	switch (e->kind) {
+	case MF_FILE:
+		if ((*fd = open(e->source, O_RDONLY | O_CLOEXEC)) < 0 || fstat(*fd, &st) < 0) {
+			snprintf(err, errlen, "%s: %s", e->source, strerror(errno));
+			return -1;
+		}
+		archive_entry_set_size(ae, st.st_size);
+		break;
+	case MF_DATA:
+		archive_entry_set_size(ae, (la_int64_t)e->len);
+		break;
+	case MF_SYMLINK:
+		archive_entry_set_symlink(ae, e->source);
+		break;
+	case MF_CHARDEV:
+		archive_entry_set_rdev(ae, makedev(e->rmajor, e->rminor));
+		break;
+	case MF_DIR:
+		break;
+	}
+	return 0;
+}
+
+static int copy_data(struct archive *a, const struct manifest_entry *e, int fd, char *err, size_t errlen)
+{
+	char buf[65536];
+	ssize_t n;
+
+	if (e->kind == MF_DATA)
+		return archive_write_data(a, e->data, e->len) < 0 ? -1 : 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (archive_write_data(a, buf, (size_t)n) < 0) {
+			snprintf(err, errlen, "%s: %s", e->path, archive_error_string(a));
+			return -1;
+		}
+	if (n < 0) {
+		snprintf(err, errlen, "%s: %s", e->source, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int write_all(struct manifest *m, struct archive *a, int skip_devices, char *err, size_t errlen)
+{
+	struct archive_entry *ae = archive_entry_new();
+	int r = 0;
+
+	qsort(m->e, m->n, sizeof(*m->e), by_path);
+	for (size_t i = 0; r == 0 && i < m->n; i++) {
+		const struct manifest_entry *e = &m->e[i];
+		int fd;
+		if (skip_devices && e->kind == MF_CHARDEV)
+			continue;
+		r = fill_entry(m, e, i + 1, ae, &fd, err, errlen);
+		if (r == 0 && archive_write_header(a, ae) != ARCHIVE_OK) {
+			snprintf(err, errlen, "%s: %s", e->path, archive_error_string(a));
+			r = -1;
+		}
+		if (r == 0 && (e->kind == MF_FILE || e->kind == MF_DATA))
+			r = copy_data(a, e, fd, err, errlen);
+		if (fd >= 0)
+			close(fd);
+	}
+	archive_entry_free(ae);
+	return r;
+}
+
+int manifest_write_cpio(struct manifest *m, const char *out_path, char *err, size_t errlen)
+{
+	struct archive *a = archive_write_new();
+	int r = -1;
+
+	archive_write_set_format_cpio_newc(a);
+	archive_write_add_filter_gzip(a);
+	/* gzip would store the current time in its header: not reproducible. */
+	if (archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK)
+		snprintf(err, errlen, "libarchive: cannot turn off gzip timestamps: %s", archive_error_string(a));
+	else if (archive_write_open_filename(a, out_path) != ARCHIVE_OK)
+		snprintf(err, errlen, "%s: %s", out_path, archive_error_string(a));
+	else
+		r = write_all(m, a, 0, err, errlen);
+	if (archive_write_close(a) != ARCHIVE_OK && r == 0) {
+		snprintf(err, errlen, "%s: %s", out_path, archive_error_string(a));
+		r = -1;
+	}
+	archive_write_free(a);
+	return r;
+}
+
+int manifest_write_dir(struct manifest *m, const char *out_dir, char *err, size_t errlen)
+{
+	struct archive *a = archive_write_disk_new();
+	char cwd[PATH_MAX];
+	int r = -1;
+
+	if (mkdir(out_dir, 0755) < 0) {
+		snprintf(err, errlen, "%s: %s", out_dir, strerror(errno));
+		archive_write_free(a);
+		return -1;
+	}
+	/* libarchive's disk writer takes paths relative to the cwd. */
+	if (!getcwd(cwd, sizeof(cwd)) || chdir(out_dir) < 0) {
+		snprintf(err, errlen, "%s: %s", out_dir, strerror(errno));
+		archive_write_free(a);
+		return -1;
+	}
+	archive_write_disk_set_options(a, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
+				       ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+				       (geteuid() == 0 ? ARCHIVE_EXTRACT_OWNER : 0));
+	r = write_all(m, a, geteuid() != 0, err, errlen);
+	if (archive_write_close(a) != ARCHIVE_OK && r == 0) {
+		snprintf(err, errlen, "%s: %s", out_dir, archive_error_string(a));
+		r = -1;
+	}
+	archive_write_free(a);
+	if (chdir(cwd) < 0 && r == 0) {
+		snprintf(err, errlen, "%s: %s", cwd, strerror(errno));
+		r = -1;
+	}
+	return r;
+}

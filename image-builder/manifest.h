@@ -1,0 +1,48 @@
+/* The staged tree of an image, as a list of entries in memory, written out
+ * through libarchive as a newc cpio (the initramfs) or as a directory (the
+ * LXC rootfs). One list, two sinks: both images hold the same files.
+ * Reproducible: owners 0:0, one fixed mtime, entries sorted by path. */
+#ifndef AMPHI_MANIFEST_H
+#define AMPHI_MANIFEST_H
+
+#include <stddef.h>
+#include <time.h>
+
+enum manifest_kind { MF_DIR, MF_FILE, MF_DATA, MF_SYMLINK, MF_CHARDEV };
+
+struct manifest_entry {
+	char *path;             /* relative, no leading '/' */
+	enum manifest_kind kind;
+	unsigned mode;          /* permission bits */
+	char *source;           /* MF_FILE: host path; MF_SYMLINK: target */
+	char *data;             /* MF_DATA */
+	size_t len;
+	unsigned rmajor, rminor; /* MF_CHARDEV */
+};
+
+struct manifest {
+	struct manifest_entry *e;
+	size_t n, cap;
+	time_t mtime;
+};
+
+void manifest_init(struct manifest *m, time_t mtime);
+void manifest_free(struct manifest *m);
+
+/* Each returns 0 or -1 (out of memory). Missing parent directories are
+ * added (0755); adding a path again replaces the earlier entry. */
+int manifest_dir(struct manifest *m, const char *path, unsigned mode);
+int manifest_file(struct manifest *m, const char *path, unsigned mode, const char *host_path);
+int manifest_data(struct manifest *m, const char *path, unsigned mode, const char *data, size_t len);
+int manifest_symlink(struct manifest *m, const char *path, const char *target);
+int manifest_chardev(struct manifest *m, const char *path, unsigned mode, unsigned major, unsigned minor);
+/* Adds a host directory's contents below `path` ("" for the top). */
+int manifest_tree(struct manifest *m, const char *path, const char *host_dir, char *err, size_t errlen);
+
+/* Sorts; then writes a gzip-compressed newc cpio to out_path. */
+int manifest_write_cpio(struct manifest *m, const char *out_path, char *err, size_t errlen);
+/* Sorts; then writes the tree into out_dir (created; must not exist).
+ * Device nodes are skipped unless we are root. */
+int manifest_write_dir(struct manifest *m, const char *out_dir, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,184 @@
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Marks a directory as amphi build output, so a rebuild may replace it. */
+#define BUILD_MARKER ".amphi-build"
+
+int strbuf_printf(struct strbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return -1;
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return 0;
+		}
+		size_t cap = b->cap * 2 + (size_t)n + 64;
+		char *grown = realloc(b->s, cap);
+		if (!grown)
+			return -1;
+		b->s = grown;
+		b->cap = cap;
+	}
+}
+
+int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0, n = 0, got;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	do {
+		if (cap - n < 4096) {
+			char *grown = realloc(buf, cap = cap * 2 + 65536);
+			if (!grown) {
+				free(buf);
+				fclose(f);
+				snprintf(err, errlen, "%s: out of memory", path);
+				return -1;
+			}
+			buf = grown;
+		}
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+	} while (got > 0);
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		free(buf);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int write_file(const char *path, unsigned mode, const char *data, size_t len, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0) {
+			snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+			close(fd);
+			unlink(tmp);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	if (fchmod(fd, mode) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int copy_file(const char *from, const char *to, unsigned mode, char *err, size_t errlen)
+{
+	char *data;
+	size_t len;
+	if (read_file(from, &data, &len, err, errlen) < 0)
+		return -1;
+	int r = write_file(to, mode, data, len, err, errlen);
+	free(data);
+	return r;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+int remove_tree(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	return nftw(path, remove_one, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+static int dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int empty = 1;
+	if (!d)
+		return 1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
+int prepare_out_dir(const char *dir, char abs[], char *err, size_t errlen)
+{
+	char sub[PATH_MAX];
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(sub, sizeof(sub), "%s/%s", dir, BUILD_MARKER);
+	if (access(sub, F_OK) < 0 && !dir_is_empty(dir)) {
+		snprintf(err, errlen, "%s exists, is not empty and is not an amphi build; "
+			 "choose a new directory for -o", dir);
+		return -1;
+	}
+	if (!realpath(dir, abs)) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (write_file(sub, 0644, "", 0, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		snprintf(sub, sizeof(sub), "%s/%s", abs, i ? "lxc" : "vm");
+		if (mkdir(sub, 0755) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: %s", sub, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void recipe_name_from_path(const char *path, char *out, size_t outlen)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t n = strcspn(base, ".");
+	snprintf(out, outlen, "%.*s", (int)n, base);
+}

@@ -1,0 +1,26 @@
+/* Small host-side helpers: files, trees, growing strings. */
+#ifndef AMPHI_UTIL_H
+#define AMPHI_UTIL_H
+
+#include <stddef.h>
+
+struct strbuf {
+	char *s;
+	size_t len, cap;
+};
+int strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Whole file into a NUL-terminated buffer the caller frees. */
+int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen);
+/* Writes via PATH.tmp and rename, so readers never see half a file. */
+int write_file(const char *path, unsigned mode, const char *data, size_t len, char *err, size_t errlen);
+int copy_file(const char *from, const char *to, unsigned mode, char *err, size_t errlen);
+/* rm -rf without following symlinks; a missing path is fine. */
+int remove_tree(const char *path);
+/* Makes DIR, DIR/vm and DIR/lxc; refuses a non-empty DIR that is not an
+ * earlier amphi build. Writes the absolute path into abs. */
+int prepare_out_dir(const char *dir, char abs[], char *err, size_t errlen);
+/* "recipes/web.conf" -> "web" */
+void recipe_name_from_path(const char *path, char *out, size_t outlen);
+
+#endif

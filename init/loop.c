@@ -1,0 +1,129 @@
+#include "loop.h"
+#include "log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOOP_MAX_FDS 64
+#define LOOP_MAX_TIMERS 16
+
+struct loop_fd {
+	int fd;
+	loop_fd_fn fn;
+	void *data;
+};
+
+struct loop_timer {
+	int64_t due;  /* 0 = free slot */
+	loop_timer_fn fn;
+	void *data;
+};
+
+static int epfd = -1;
+static struct loop_fd fds[LOOP_MAX_FDS];
+static struct loop_timer timers[LOOP_MAX_TIMERS];
+
+int64_t loop_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int loop_init(void)
+{
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		return -errno;
+	for (int i = 0; i < LOOP_MAX_FDS; i++)
+		fds[i].fd = -1;
+	return 0;
+}
+
+int loop_add_fd(int fd, uint32_t events, loop_fd_fn fn, void *data)
+{
+	for (int i = 0; i < LOOP_MAX_FDS; i++) {
+		if (fds[i].fd >= 0)
+			continue;
+		struct epoll_event ev = { .events = events, .data.u32 = (uint32_t)i };
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			return -errno;
+		fds[i] = (struct loop_fd){ fd, fn, data };
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+int loop_del_fd(int fd)
+{
+	for (int i = 0; i < LOOP_MAX_FDS; i++) {
+		if (fds[i].fd != fd)
+			continue;
+		fds[i].fd = -1;
+		return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+	}
+	return -ENOENT;
+}
+
+int loop_add_timer(long delay_ms, loop_timer_fn fn, void *data)
+{
+	for (int i = 0; i < LOOP_MAX_TIMERS; i++) {
+		if (timers[i].due)
+			continue;
+		timers[i] = (struct loop_timer){ loop_now_ms() + delay_ms + 1, fn, data };
+		return i;
+	}
+	return -ENOSPC;
+}
+
+void loop_del_timer(int id)
+{
+	if (id >= 0 && id < LOOP_MAX_TIMERS)
+		timers[id].due = 0;
+}
+
+/* Runs due timers; returns ms until the next one, or -1 for none. */
+static int run_timers(void)
+{
+	int64_t now = loop_now_ms(), next = -1;
+
+	for (int i = 0; i < LOOP_MAX_TIMERS; i++) {
+		if (!timers[i].due)
+			continue;
+		if (timers[i].due <= now) {
+			long again = timers[i].fn(timers[i].data);
+			/* The callback may have deleted or replaced its own slot. */
+			if (timers[i].due && timers[i].due <= now)
+				timers[i].due = again < 0 ? 0 : now + again + 1;
+		}
+		if (timers[i].due && (next < 0 || timers[i].due - now < next))
+			next = timers[i].due - now;
+	}
+	return next < 0 ? -1 : (int)(next > 0 ? next : 0);
+}
+
+void loop_run(void)
+{
+	struct epoll_event events[16];
+
+	for (;;) {
+		int timeout = run_timers();
+		int n = epoll_wait(epfd, events, 16, timeout);
+		if (n < 0) {
+			if (errno != EINTR) {
+				log_error("epoll_wait: %s; retrying in 1 s", strerror(errno));
+				/* Bounded: a broken epoll fd must not spin PID 1. */
+				sleep(1);
+			}
+			continue;
+		}
+		for (int i = 0; i < n; i++) {
+			struct loop_fd *f = &fds[events[i].data.u32];
+			if (f->fd >= 0)
+				f->fn(f->fd, events[i].events, f->data);
+		}
+	}
+}

@@ -1,0 +1,25 @@
+/* PID 1's one event loop: file descriptors with callbacks, and timers whose
+ * callback returns the next delay (the shape of redis' ae). Nothing else in
+ * the init waits. */
+#ifndef AMPHI_LOOP_H
+#define AMPHI_LOOP_H
+
+#include <stdint.h>
+
+typedef void (*loop_fd_fn)(int fd, uint32_t events, void *data);
+/* Returns the delay in ms until it runs again, or -1 to be removed. */
+typedef long (*loop_timer_fn)(void *data);
+
+int loop_init(void);
+/* events are EPOLLIN/EPOLLOUT/...; returns 0 or -errno. */
+int loop_add_fd(int fd, uint32_t events, loop_fd_fn fn, void *data);
+int loop_del_fd(int fd);
+/* Returns a timer id >= 0, or -errno when all timer slots are taken. */
+int loop_add_timer(long delay_ms, loop_timer_fn fn, void *data);
+void loop_del_timer(int id);
+/* Milliseconds on CLOCK_MONOTONIC. */
+int64_t loop_now_ms(void);
+/* Runs forever. */
+void loop_run(void) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,132 @@
+/* amphi-init: PID 1 of an appliance that boots as an LXC container or a
+ * KVM/QEMU guest. main() reads top to bottom as the boot sequence. */
+#include "console.h"
+#include "detect.h"
+#include "emergency.h"
+#include "log.h"
+#include "loop.h"
+#include "modules.h"
+#include "mount.h"
+#include "recipe.h"
+#include "shutdown.h"
+#include "signals.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef AMPHI_VERSION
+#define AMPHI_VERSION "0.1"
+#endif
+
+static int boot_recipe(enum world world, struct recipe *r)
+{
+	char err[RECIPE_ERR_MAX];
+
+	recipe_defaults(r);
+	if (recipe_load(RECIPE_IMAGE_PATH, r, err, sizeof(err)) < 0) {
+		emergency_start(err);
+		return -1;
+	}
+	shutdown_init(world, r->stop_timeout);
+	return 0;
+}
+
+static void boot_vm_extras(const struct recipe *r)
+{
+	/* Ctrl-Alt-Del becomes SIGINT (reboot through our stop sequence)
+	 * instead of the kernel's immediate reset. */
+	if (reboot(RB_DISABLE_CAD) < 0)
+		log_warn("reboot(RB_DISABLE_CAD): %s", strerror(errno));
+	if (r->hostname[0] && sethostname(r->hostname, strlen(r->hostname)) < 0)
+		log_warn("sethostname %s: %s", r->hostname, strerror(errno));
+	modules_load("");
+}
+
+static void __attribute__((noreturn)) boot(int64_t started_ms)
+{
+	struct detect_result env;
+	struct recipe recipe;
+	int r;
+
+	umask(022);
+	/* Signals first: whatever arrives during boot waits in the signalfd. */
+	if ((r = loop_init()) < 0 || (r = signals_init()) < 0)
+		log_error("event loop: %s; signals will not be handled", strerror(-r));
+	mount_base("");
+	env = detect_virt("");
+	mount_world("", env.world);
+	if ((r = console_open()) < 0) {
+		log_set_fd(2);
+		log_warn("cannot open /dev/console: %s", strerror(-r));
+	}
+	log_info("amphi-init %s starting in env=%s", AMPHI_VERSION, env.id);
+	shutdown_init(env.world, 5);
+
+	if (boot_recipe(env.world, &recipe) == 0) {
+		if (env.world != WORLD_CONTAINER)
+			boot_vm_extras(&recipe);
+		log_info("ready env=%s in %lld ms", env.id, (long long)(loop_now_ms() - started_ms));
+	}
+	loop_run();
+}
+
+static int cmd_detect(int argc, char **argv)
+{
+	const char *root = "";
+
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-v") == 0)
+			log_set_verbose(1);
+		else if (strcmp(argv[i], "--root") == 0 && i + 1 < argc)
+			root = argv[++i];
+		else {
+			fprintf(stderr, "amphi-init --detect: unknown argument '%s'; usage: amphi-init --detect [--root DIR] [-v]\n", argv[i]);
+			return 2;
+		}
+	}
+	puts(detect_virt(root).id);
+	return 0;
+}
+
+static int usage(FILE *out, int status)
+{
+	fprintf(out,
+		"amphi-init %s: PID 1 for appliances in LXC containers and KVM/QEMU guests.\n"
+		"As a command:\n"
+		"  amphi-init --detect [--root DIR] [-v]   print the environment ID (systemd-detect-virt's names)\n"
+		"  amphi-init --version\n",
+		AMPHI_VERSION);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	int64_t started_ms = loop_now_ms();
+
+	/* As PID 1, argv holds whatever the kernel or manager passed on: never
+	 * read it as a command. */
+	if (getpid() == 1)
+		boot(started_ms);
+
+	log_set_fd(2);
+	if (argc > 1 && strcmp(argv[1], "--detect") == 0)
+		return cmd_detect(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+		printf("amphi-init %s\n", AMPHI_VERSION);
+		return 0;
+	}
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		return usage(stdout, 0);
+	if (argc > 1) {
+		fprintf(stderr, "amphi-init: unknown option '%s'\n", argv[1]);
+		return usage(stderr, 2);
+	}
+	fprintf(stderr, "amphi-init: not process 1, so not starting a system; "
+			"boot it as a VM's /init or a container's init, or try 'amphi-init --detect'\n");
+	return 2;
+}

@@ -1,0 +1,100 @@
+#include "mount.h"
+#include "log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+enum { IN_VM = 1, IN_CT = 2, BASE = 4 };
+
+struct mount_row {
+	const char *source, *target, *type;
+	unsigned long flags;
+	const char *data;
+	int where;
+};
+
+#define NOSUID_NODEV_NOEXEC (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+/* In order: later rows mount below earlier ones. LXC mounts proc, sys,
+ * /dev (autodev) and /dev/pts itself; the mount-point test below skips them. */
+static const struct mount_row rows[] = {
+	{ "proc", "/proc", "proc", NOSUID_NODEV_NOEXEC, NULL, BASE | IN_VM | IN_CT },
+	{ "sysfs", "/sys", "sysfs", NOSUID_NODEV_NOEXEC, NULL, BASE | IN_VM | IN_CT },
+	{ "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", IN_VM },
+	{ "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666", IN_VM | IN_CT },
+	{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", IN_VM | IN_CT },
+	{ "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", IN_VM | IN_CT },
+	{ "cgroup2", "/sys/fs/cgroup", "cgroup2", NOSUID_NODEV_NOEXEC, NULL, IN_VM | IN_CT },
+};
+
+/* A mount point sits on another device than its parent (or is /). */
+static int is_mount_point(const char *path)
+{
+	char parent[PATH_MAX];
+	struct stat st, pst;
+
+	if (stat(path, &st) < 0)
+		return 0;
+	snprintf(parent, sizeof(parent), "%s/..", path);
+	if (stat(parent, &pst) < 0)
+		return 0;
+	return st.st_dev != pst.st_dev || st.st_ino == pst.st_ino;
+}
+
+static void mount_row(const char *root, const struct mount_row *m)
+{
+	char target[PATH_MAX];
+
+	snprintf(target, sizeof(target), "%s%s", root, m->target);
+	if (is_mount_point(target)) {
+		log_debug("mount: %s is already mounted", target);
+		return;
+	}
+	if (mkdir(target, 0755) < 0 && errno != EEXIST)
+		log_debug("mount: mkdir %s: %s", target, strerror(errno));
+	if (mount(m->source, target, m->type, m->flags, m->data) < 0 && errno != EBUSY)
+		log_warn("mount %s on %s: %s; going on without it", m->type, target, strerror(errno));
+}
+
+void mount_base(const char *root)
+{
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (rows[i].where & BASE)
+			mount_row(root, &rows[i]);
+}
+
+void mount_world(const char *root, enum world world)
+{
+	int want = world == WORLD_CONTAINER ? IN_CT : IN_VM;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if ((rows[i].where & want) && !(rows[i].where & BASE))
+			mount_row(root, &rows[i]);
+}
+
+void mount_unmount_all(const char *root)
+{
+	char path[PATH_MAX], line[1024];
+	/* mountinfo lists parents before children: unmount from the end. */
+	char targets[64][256];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/proc/self/mountinfo", root);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (n < 64 && fgets(line, sizeof(line), f)) {
+		char target[256];
+		if (sscanf(line, "%*s %*s %*s %*s %255s", target) == 1 && strcmp(target, "/") != 0)
+			snprintf(targets[n++], sizeof(targets[0]), "%s", target);
+	}
+	fclose(f);
+	while (n-- > 0)
+		if (umount2(targets[n], 0) < 0 && umount2(targets[n], MNT_DETACH) < 0)
+			log_debug("umount %s: %s", targets[n], strerror(errno));
+}

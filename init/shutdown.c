@@ -1,0 +1,94 @@
+#include "shutdown.h"
+#include "emergency.h"
+#include "log.h"
+#include "loop.h"
+#include "mount.h"
+#include "signals.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <unistd.h>
+
+/* After KILL, how long we wait for the last reaps before going down anyway. */
+#define KILL_GRACE_MS 2000
+
+static const struct {
+	const char *name;
+	int cmd;
+} actions[] = {
+	[STOP_POWEROFF] = { "power off", RB_POWER_OFF },
+	[STOP_HALT] = { "halt", RB_HALT_SYSTEM },
+	[STOP_REBOOT] = { "reboot", RB_AUTOBOOT },
+};
+
+static enum world shutdown_world;
+static int stop_timeout_ms = 5000;
+static int stopping;
+static enum stop_action pending;
+static int timer_id = -1;
+
+void shutdown_init(enum world world, int timeout_s)
+{
+	shutdown_world = world;
+	stop_timeout_ms = timeout_s * 1000;
+}
+
+static void finish(void)
+{
+	loop_del_timer(timer_id);
+	log_info("all processes stopped; %s", actions[pending].name);
+	sync();
+	if (shutdown_world != WORLD_CONTAINER)
+		mount_unmount_all("");
+	reboot(actions[pending].cmd);
+
+	/* Still here: reboot(2) was refused. A container may simply end (its
+	 * manager sees PID 1 exit); a VM must not, exiting PID 1 panics it. */
+	log_error("reboot(%s): %s", actions[pending].name, strerror(errno));
+	if (shutdown_world == WORLD_CONTAINER)
+		_exit(0);
+	stopping = 0;
+	emergency_start("could not stop the machine");
+}
+
+static long after_kill(void *unused)
+{
+	(void)unused;
+	log_warn("processes remain after KILL; going on with the stop");
+	finish();
+	return -1;
+}
+
+static long after_term(void *unused)
+{
+	(void)unused;
+	log_warn("processes still running %d ms after TERM; sending KILL", stop_timeout_ms);
+	kill(-1, SIGKILL);
+	timer_id = loop_add_timer(KILL_GRACE_MS, after_kill, NULL);
+	return -1;
+}
+
+void shutdown_begin(enum stop_action action, const char *why)
+{
+	if (stopping) {
+		log_info("%s: already stopping", why);
+		return;
+	}
+	stopping = 1;
+	pending = action;
+	emergency_stop();
+	log_info("%s: stopping to %s", why, actions[action].name);
+	/* kill(-1) reaches every process but PID 1 itself. */
+	kill(-1, SIGTERM);
+	kill(-1, SIGCONT);
+	timer_id = loop_add_timer(stop_timeout_ms, after_term, NULL);
+	signals_reap();  /* with no children left, this finishes at once */
+}
+
+void shutdown_no_children(void)
+{
+	if (stopping)
+		finish();
+}
