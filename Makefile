@@ -19,6 +19,8 @@ INIT_SRC     := $(wildcard init/*.c) $(SHARED_SRC)
 
 # The host tool: glibc, libarchive.
 HOST_CC      ?= gcc
+# Debian's python3 (where python3-pytest lives), not a pyenv shim.
+PYTHON       ?= /usr/bin/python3
 HOST_CFLAGS  := $(COMMON) -O2 -g -Iimage-builder
 HOST_LIBS    := -larchive
 HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
@@ -74,7 +76,7 @@ unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do echo "== $$t"; AMPHI_FIXTURES=tests/fixtures $$t || exit 1; done
 
 e2e: all
-	python3 -m pytest -q tests/e2e
+	$(PYTHON) -m pytest -q tests/e2e
 
 check: unit e2e
 

@@ -1,0 +1,224 @@
+"""Shared pieces of the end-to-end tests: real builds, real QEMU, real LXC.
+
+Every VM and container gets a unique name and its own temporary directory;
+everything started is stopped by PID or by its own name, even when a test
+fails. Waits are bounded; no test asserts on how long anything took."""
+
+import gzip
+import itertools
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(ROOT, "build")
+AMPHI = os.path.join(BUILD, "amphi")
+INIT = os.path.join(BUILD, "amphi-init")
+RECIPES = os.path.join(ROOT, "recipes")
+
+# Generous bounds for a loaded 2-core machine under TCG; they only stop a
+# broken test from hanging, they do not measure anything.
+BOOT_TIMEOUT = 90
+LXC_TIMEOUT = 30
+
+_counter = itertools.count()
+
+
+def unique(prefix):
+    return f"{prefix}-{os.getpid()}-{next(_counter)}"
+
+
+@pytest.fixture
+def tmpdir_clean():
+    """A temporary directory removed afterwards, pass or fail."""
+    d = tempfile.mkdtemp(prefix="amphi-e2e-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def amphi(*args, env=None, check=True):
+    e = dict(os.environ)
+    e.update(env or {})
+    r = subprocess.run([AMPHI, *args], capture_output=True, text=True, env=e, timeout=300)
+    if check and r.returncode != 0:
+        raise AssertionError(f"amphi {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def build(recipe, out, env=None):
+    return amphi("build", recipe, "-o", out, env=env)
+
+
+@pytest.fixture(scope="session")
+def minimal_build():
+    d = tempfile.mkdtemp(prefix="amphi-e2e-build-")
+    out = os.path.join(d, "out")
+    build(os.path.join(RECIPES, "minimal.conf"), out)
+    yield out
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def wait_for(path, pattern, timeout, proc=None, count=1):
+    """Waits until `pattern` (a regex) has matched `count` times in the file at
+    `path`; returns the file's text. Fails early if proc exits."""
+    deadline = time.monotonic() + timeout
+    rx = re.compile(pattern)
+    text = ""
+    while time.monotonic() < deadline:
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = ""
+        if len(rx.findall(text)) >= count:
+            return text
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise AssertionError(f"no {count}x {pattern!r} in {path} within {timeout}s; it holds:\n{text[-3000:]}")
+
+
+def read_newc(path):
+    """The entries of a gzip'd newc cpio: {name: (mode, uid, gid, mtime, data)}."""
+    with open(path, "rb") as f:
+        raw = gzip.decompress(f.read())
+    entries, pos = {}, 0
+    while True:
+        hdr = raw[pos:pos + 110]
+        assert hdr[:6] == b"070701", f"bad newc magic at {pos}"
+        fields = [int(hdr[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
+        mode, uid, gid, mtime, size, namesize = (fields[1], fields[2], fields[3],
+                                                  fields[5], fields[6], fields[11])
+        name = raw[pos + 110:pos + 110 + namesize - 1].decode()
+        pos = (pos + 110 + namesize + 3) & ~3
+        data = raw[pos:pos + size]
+        pos = (pos + size + 3) & ~3
+        if name == "TRAILER!!!":
+            return entries
+        entries[name] = (mode, uid, gid, mtime, data)
+
+
+def newc_entry(name, data, mode=0o100644):
+    """One uncompressed newc entry (for appending an overlay to an initramfs)."""
+    name_b = name.encode() + b"\0"
+    fields = [0, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name_b), 0]
+    hdr = b"070701" + b"".join(b"%08X" % v for v in fields)
+    out = hdr + name_b
+    out += b"\0" * (-len(out) % 4) + data
+    return out + b"\0" * (-len(out) % 4)
+
+
+def newc_archive(files):
+    body = b"".join(newc_entry(n, d) for n, d in files.items())
+    return body + newc_entry("TRAILER!!!", b"", mode=0)
+
+
+class Qemu:
+    """A guest booted with the build's own launcher, TCG forced, its serial
+    console in a file and its monitor on a unix socket."""
+
+    def __init__(self, build_dir, workdir, append=""):
+        self.log = os.path.join(workdir, "serial.log")
+        self.mon = os.path.join(workdir, "monitor.sock")
+        env = dict(os.environ, AMPHI_ACCEL="tcg", AMPHI_APPEND=append)
+        args = [os.path.join(build_dir, "vm", "launch"),
+                "-monitor", f"unix:{self.mon},server=on,wait=off",
+                "-name", unique("amphi-e2e-vm")]
+        self.logf = open(self.log, "wb")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, env=env)
+
+    def wait(self, pattern, timeout=BOOT_TIMEOUT, count=1):
+        return wait_for(self.log, pattern, timeout, self.proc, count)
+
+    def monitor(self, command):
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.mon) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(self.mon)
+            s.sendall(command.encode() + b"\n")
+            time.sleep(0.2)
+
+    def exit_code(self, timeout=BOOT_TIMEOUT):
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.logf.close()
+
+
+@pytest.fixture
+def qemu(tmpdir_clean):
+    started = []
+
+    def boot(build_dir, **kw):
+        vm = Qemu(build_dir, tmpdir_clean, **kw)
+        started.append(vm)
+        return vm
+
+    yield boot
+    for vm in started:
+        vm.stop()
+
+
+class Lxc:
+    """A container started with lxc-start -f on a build's config, under its
+    own name and lxcpath, with its console logged to its own file."""
+
+    def __init__(self, build_dir, workdir):
+        self.name = unique("amphi-e2e-ct")
+        self.path = os.path.join(workdir, "lxcpath")
+        os.makedirs(self.path, exist_ok=True)
+        self.console = os.path.join(workdir, f"{self.name}.console")
+        self.config = os.path.join(build_dir, "lxc", "config")
+
+    def lxc(self, tool, *args, timeout=LXC_TIMEOUT, check=True):
+        r = subprocess.run([tool, "-n", self.name, "-P", self.path, *args],
+                           capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"{tool} {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def start(self):
+        self.lxc("lxc-start", "-d", "-f", self.config, "-L", self.console,
+                 "-o", os.path.join(self.path, f"{self.name}.log"), "-l", "INFO")
+
+    def wait(self, pattern, timeout=LXC_TIMEOUT, count=1):
+        return wait_for(self.console, pattern, timeout, None, count)
+
+    def state(self):
+        r = self.lxc("lxc-info", "-s", "-H", check=False)
+        return r.stdout.strip() if r.returncode == 0 else "STOPPED"
+
+    def init_pid(self):
+        return int(self.lxc("lxc-info", "-p", "-H").stdout.strip())
+
+    def attach(self, *cmd, check=True):
+        return self.lxc("lxc-attach", "--clear-env", "--", *cmd, check=check)
+
+    def cleanup(self):
+        if self.state() != "STOPPED":
+            self.lxc("lxc-stop", "-k", check=False)
+
+
+@pytest.fixture
+def lxc(tmpdir_clean):
+    started = []
+
+    def make(build_dir):
+        ct = Lxc(build_dir, tmpdir_clean)
+        started.append(ct)
+        return ct
+
+    yield make
+    for ct in started:
+        ct.cleanup()

@@ -1,0 +1,137 @@
+"""amphi build: what goes into the images, reproducibly; and the init as a
+plain command."""
+
+import os
+import re
+import shutil
+import subprocess
+
+from conftest import AMPHI, INIT, RECIPES, amphi, build, read_newc
+
+MINIMAL = os.path.join(RECIPES, "minimal.conf")
+
+
+def test_init_is_static_and_small():
+    out = subprocess.run(["file", "-L", INIT], capture_output=True, text=True).stdout
+    assert "statically linked" in out
+    assert os.path.getsize(INIT) <= 128 * 1024
+
+
+def test_build_writes_vm_and_lxc_outputs(minimal_build):
+    for f in ("vm/vmlinuz", "vm/initramfs.img", "vm/launch", "lxc/config", "lxc/rootfs/sbin/init",
+              "lxc/rootfs/bin/busybox", "lxc/rootfs/etc/amphi/recipe.conf"):
+        assert os.path.exists(os.path.join(minimal_build, f)), f
+    assert os.access(os.path.join(minimal_build, "vm/launch"), os.X_OK)
+    assert os.readlink(os.path.join(minimal_build, "lxc/rootfs/bin/sh")) == "/bin/busybox"
+    config = open(os.path.join(minimal_build, "lxc/config")).read()
+    assert f"lxc.rootfs.path = dir:{minimal_build}/lxc/rootfs" in config
+    for line in ("lxc.init.cmd = /sbin/init", "lxc.signal.halt = SIGPWR", "lxc.signal.reboot = SIGINT",
+                 "lxc.tty.max = 1", "lxc.net.0.type = empty"):
+        assert line in config
+
+
+def test_initramfs_contents(minimal_build):
+    entries = read_newc(os.path.join(minimal_build, "vm/initramfs.img"))
+    names = list(entries)
+    assert names == sorted(names), "entries are sorted"
+    assert all(uid == 0 and gid == 0 for _, uid, gid, _, _ in entries.values())
+    assert entries["sbin/init"][4] == open(INIT, "rb").read()
+    assert entries["init"][4] == b"/sbin/init"
+    assert entries["dev/console"][0] & 0o170000 == 0o020000  # a character device
+    order = entries["etc/amphi/modules.load"][4].decode().split()
+    base = [os.path.basename(p) for p in order]
+    for m in ("virtio_pci.ko", "virtio_console.ko", "virtio_net.ko", "virtio_blk.ko"):
+        assert m in base
+    # Dependencies first, as modprobe would load them.
+    assert base.index("virtio_ring.ko") < base.index("virtio.ko") < base.index("virtio_pci.ko")
+    assert base.index("failover.ko") < base.index("net_failover.ko") < base.index("virtio_net.ko")
+    for path in order:
+        assert path.lstrip("/") in entries, f"{path} listed but not in the archive"
+
+
+def test_two_builds_are_byte_identical(tmpdir_clean):
+    a, b = os.path.join(tmpdir_clean, "a"), os.path.join(tmpdir_clean, "b")
+    build(MINIMAL, a)
+    build(MINIMAL, b)
+    img = lambda d: open(os.path.join(d, "vm/initramfs.img"), "rb").read()
+    assert img(a) == img(b)
+    first = img(a)
+    build(MINIMAL, a)  # a rebuild over an earlier build
+    assert img(a) == first
+
+
+def test_source_date_epoch_sets_every_mtime(tmpdir_clean):
+    out = os.path.join(tmpdir_clean, "o")
+    build(MINIMAL, out, env={"SOURCE_DATE_EPOCH": "1700000000"})
+    entries = read_newc(os.path.join(out, "vm/initramfs.img"))
+    assert {mtime for _, _, _, mtime, _ in entries.values()} == {1700000000}
+    assert os.lstat(os.path.join(out, "lxc/rootfs/sbin/init")).st_mtime == 1700000000
+
+
+def test_bad_recipe_names_file_and_line(tmpdir_clean):
+    bad = os.path.join(tmpdir_clean, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("[image]\nname = x\n\n[runtime]\nttys = lots\n")
+    out = os.path.join(tmpdir_clean, "o")
+    r = amphi("build", bad, "-o", out, check=False)
+    assert r.returncode == 1
+    assert f"{bad}:5: ttys = 'lots': expected a whole number from 0 to 12" in r.stderr
+    assert not os.path.exists(out), "nothing is written for a bad recipe"
+
+
+def test_unknown_module_is_a_recipe_error(tmpdir_clean):
+    bad = os.path.join(tmpdir_clean, "mods.conf")
+    with open(bad, "w") as f:
+        f.write("[image]\nname = x\nmodules = no_such_module\n")
+    r = amphi("build", bad, "-o", os.path.join(tmpdir_clean, "o"), check=False)
+    assert r.returncode == 1
+    assert "no_such_module" in r.stderr and bad in r.stderr
+
+
+def test_refuses_a_foreign_nonempty_output_dir(tmpdir_clean):
+    with open(os.path.join(tmpdir_clean, "precious"), "w") as f:
+        f.write("keep me")
+    r = amphi("build", MINIMAL, "-o", tmpdir_clean, check=False)
+    assert r.returncode == 1 and "not an amphi build" in r.stderr
+    assert open(os.path.join(tmpdir_clean, "precious")).read() == "keep me"
+
+
+def test_init_detect_agrees_with_systemd_detect_virt():
+    ours = subprocess.run([INIT, "--detect"], capture_output=True, text=True)
+    assert ours.returncode == 0
+    sdv = shutil.which("systemd-detect-virt")
+    if sdv:
+        theirs = subprocess.run([sdv], capture_output=True, text=True).stdout.strip()
+        assert ours.stdout.strip() == theirs
+    else:
+        assert re.fullmatch(r"[a-z-]+\n", ours.stdout)
+
+
+def test_init_refuses_to_start_a_system_when_not_pid1():
+    r = subprocess.run([INIT], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2
+    assert "not process 1" in r.stderr
+
+
+def test_launcher_picks_tcg_without_usable_kvm(minimal_build):
+    launch = os.path.join(minimal_build, "vm/launch")
+    env = {k: v for k, v in os.environ.items() if k != "AMPHI_ACCEL"}
+    r = subprocess.run([launch], env=dict(env, AMPHI_DRY_RUN="1"), capture_output=True, text=True)
+    cpu_ok = re.search(r"\b(vmx|svm)\b", open("/proc/cpuinfo").read()) is not None
+    try:
+        with open("/dev/kvm", "r+b"):
+            kvm_ok = True
+    except OSError:
+        kvm_ok = False
+    assert r.stdout.strip() == ("accel=kvm" if cpu_ok and kvm_ok else "accel=tcg")
+    r = subprocess.run([launch], env=dict(env, AMPHI_DRY_RUN="1", AMPHI_ACCEL="tcg"), capture_output=True, text=True)
+    assert r.stdout.strip() == "accel=tcg"
+    r = subprocess.run([launch], env=dict(env, AMPHI_ACCEL="warp"), capture_output=True, text=True)
+    assert r.returncode == 2 and "expected kvm or tcg" in r.stderr
+
+
+def test_amphi_usage_errors():
+    r = subprocess.run([AMPHI, "frobnicate"], capture_output=True, text=True)
+    assert r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr
+    r = subprocess.run([AMPHI, "build"], capture_output=True, text=True)
+    assert r.returncode == 2 and "usage: amphi build" in r.stderr
