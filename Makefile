@@ -27,7 +27,7 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
 
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder
+UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
 UNIT_TESTS   := detect recipe moddep
 unit_src_detect := init/detect.c init/log.c
 unit_src_recipe := $(SHARED_SRC)
@@ -61,19 +61,21 @@ $(BUILD)/amphi: $(HOST_SRC) $(wildcard image-builder/*.h lib/*.h) | $(BUILD)/.de
 
 # --- tests ---
 define unit_rule
-$(BUILD)/test/test_$(1): tests/unit/test_$(1).c $$(unit_src_$(1)) $$(wildcard init/*.h lib/*.h image-builder/*.h) | $(BUILD)/.deps
+$(BUILD)/test/test_$(1): tests/unit/test_$(1).c tests/unit/testutil.c $$(unit_src_$(1)) $$(wildcard init/*.h lib/*.h image-builder/*.h) | $(BUILD)/.deps
 	@mkdir -p $(BUILD)/test
-	$(HOST_CC) $(UNIT_CFLAGS) $$< $$(unit_src_$(1)) -lcmocka -o $$@
-$(BUILD)/test/test_$(1).san: tests/unit/test_$(1).c $$(unit_src_$(1)) $$(wildcard init/*.h lib/*.h image-builder/*.h) | $(BUILD)/.deps
+	$(HOST_CC) $(UNIT_CFLAGS) $$< tests/unit/testutil.c $$(unit_src_$(1)) -lcmocka -o $$@
+$(BUILD)/test/test_$(1).san: tests/unit/test_$(1).c tests/unit/testutil.c $$(unit_src_$(1)) $$(wildcard init/*.h lib/*.h image-builder/*.h) | $(BUILD)/.deps
 	@mkdir -p $(BUILD)/test
-	$(HOST_CC) $(UNIT_CFLAGS) $(SAN) $$< $$(unit_src_$(1)) -lcmocka -o $$@
+	$(HOST_CC) $(UNIT_CFLAGS) $(SAN) $$< tests/unit/testutil.c $$(unit_src_$(1)) -lcmocka -o $$@
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 
 UNIT_BINS := $(foreach t,$(UNIT_TESTS),$(BUILD)/test/test_$(t) $(BUILD)/test/test_$(t).san)
 
 unit: $(UNIT_BINS)
-	@for t in $(UNIT_BINS); do echo "== $$t"; AMPHI_FIXTURES=tests/fixtures $$t || exit 1; done
+	@for t in $(UNIT_BINS); do echo "== $$t"; \
+	  AMPHI_FIXTURES=tests/fixtures AMPHI_KERNEL_MODULES_DEP=$$(echo $(BUILD)/kernel/current/root/lib/modules/*/modules.dep) \
+	  $$t || exit 1; done
 
 e2e: all
 	$(PYTHON) -m pytest -q tests/e2e

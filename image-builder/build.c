@@ -253,10 +253,6 @@ int cmd_build(int argc, char **argv)
 		fprintf(stderr, "amphi build: %s\n", err);
 		return 1;
 	}
-	if (!r.name[0])
-		recipe_name_from_path(recipe_path, r.name, sizeof(r.name));
-	if (!r.hostname[0])
-		snprintf(r.hostname, sizeof(r.hostname), "%s", r.name);
 
 	printf("build: appliance '%s' from %s into %s\n", r.name, recipe_path, dir);
 	if (build_vm(&in, &r, recipe_path, dir, mtime, err, sizeof(err)) < 0 ||

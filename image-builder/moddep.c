@@ -179,7 +179,16 @@ int moddep_add(struct moddep *d, const char *name, char *err, size_t errlen)
 			 "check the name against the kernel's modules", name);
 		return -1;
 	}
-	return visit(d, m, err, errlen);
+	size_t before = d->norder;
+	if (visit(d, m, err, errlen) == 0)
+		return 0;
+	/* All or nothing: forget this walk so a later add starts clean. */
+	for (size_t i = 0; i < d->nmods; i++)
+		if (d->mods[i].state == 1)
+			d->mods[i].state = 0;
+	while (d->norder > before)
+		find(d, d->order[--d->norder], 1)->state = 0;
+	return -1;
 }
 
 size_t moddep_count(const struct moddep *d)

@@ -15,7 +15,8 @@ void moddep_free(struct moddep *d);
 
 /* Adds `name` (as modprobe spells it: '-' and '_' are the same) and its
  * dependencies to the order, each once. Built-in modules add nothing.
- * Returns 0, or -1 with err naming the unknown module. */
+ * Returns 0, or -1 with err naming the unknown module; a failed add
+ * leaves the order as it was. */
 int moddep_add(struct moddep *d, const char *name, char *err, size_t errlen);
 
 /* The order so far: paths relative to the modules directory. */

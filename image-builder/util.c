@@ -174,11 +174,3 @@ int prepare_out_dir(const char *dir, char abs[], char *err, size_t errlen)
 	}
 	return 0;
 }
-
-void recipe_name_from_path(const char *path, char *out, size_t outlen)
-{
-	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	size_t n = strcspn(base, ".");
-	snprintf(out, outlen, "%.*s", (int)n, base);
-}

@@ -20,7 +20,5 @@ int remove_tree(const char *path);
 /* Makes DIR, DIR/vm and DIR/lxc; refuses a non-empty DIR that is not an
  * earlier amphi build. Writes the absolute path into abs. */
 int prepare_out_dir(const char *dir, char abs[], char *err, size_t errlen);
-/* "recipes/web.conf" -> "web" */
-void recipe_name_from_path(const char *path, char *out, size_t outlen);
 
 #endif

@@ -44,7 +44,7 @@ static int parse_line(char *line, char *section, size_t seclen, conf_key_fn fn,
 		}
 		char *name = trim(line + 1, (size_t)(end - line - 1));
 		if (!is_name(name) || strlen(name) >= seclen) {
-			snprintf(err, errlen, "expected a section name of letters, digits, '_' or '-', got '[%s]'", name);
+			snprintf(err, errlen, "expected a section name of letters, digits, '_', '-' or '.', got '[%s]'", name);
 			return -1;
 		}
 		strcpy(section, name);

@@ -110,6 +110,23 @@ static int set_value(struct recipe *r, const struct key_spec *k, const char *val
 	return 0;
 }
 
+/* The default host name: the appliance name with what RFC 1123 does not
+ * allow ('_', '.', '+') turned into '-', and no '-' at either end. */
+static void hostname_from_name(const char *name, char out[RECIPE_WORD_MAX])
+{
+	size_t n = 0;
+	for (const char *p = name; *p; p++) {
+		char c = (*p == '_' || *p == '.' || *p == '+') ? '-' : *p;
+		if (c != '-' || n > 0)
+			out[n++] = c;
+	}
+	while (n > 0 && out[n - 1] == '-')
+		n--;
+	out[n] = '\0';
+	if (n == 0)
+		strcpy(out, "amphi");
+}
+
 static void expected_keys(const char *section, char *out, size_t outlen)
 {
 	size_t used = 0;
@@ -155,8 +172,12 @@ int recipe_parse(const char *text, size_t len, const char *filename,
 		snprintf(err, errlen, "%s:%d: %s", filename, line, why);
 		return -1;
 	}
-	if (!r->hostname[0] && r->name[0])
-		strcpy(r->hostname, r->name);
+	if (!r->name[0]) {
+		snprintf(err, errlen, "%s: [image] has no name; every recipe names its appliance (name = web)", filename);
+		return -1;
+	}
+	if (!r->hostname[0])
+		hostname_from_name(r->name, r->hostname);
 	return 0;
 }
 

@@ -21,10 +21,10 @@ struct recipe_list {
 
 struct recipe {
 	/* [image] */
-	char name[RECIPE_WORD_MAX];
+	char name[RECIPE_WORD_MAX];  /* required */
 	struct recipe_list modules;  /* VM kernel modules; the builder adds their dependencies */
 	/* [runtime] */
-	char hostname[RECIPE_WORD_MAX];
+	char hostname[RECIPE_WORD_MAX];  /* default: from name */
 	int ttys;                    /* LXC ttys (lxc.tty.max) */
 	int stop_timeout;            /* seconds between TERM and KILL at stop */
 };

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "detect.h"
+#include "testutil.h"
 
 static const struct fixture {
 	const char *name;
@@ -57,12 +58,6 @@ static const struct fixture {
 
 static char fixture_root[PATH_MAX];
 
-static const char *fixtures_dir(void)
-{
-	const char *dir = getenv("AMPHI_FIXTURES");
-
-	return dir && *dir ? dir : "tests/fixtures";
-}
 
 /* Plays the CPU described by <fixture_root>/cpuid. */
 static int fake_cpuid(uint32_t leaf, uint32_t regs[4])
