@@ -33,7 +33,7 @@ static int run_qemu(const char *dir, char **extra)
 		argv[n++] = *extra;
 	argv[n] = NULL;
 	printf("amphi: booting %s under QEMU; the console is this terminal.\n"
-	       "amphi: to leave, press Ctrl-A then X (or power off inside: poweroff)\n", dir);
+	       "amphi: to leave, press Ctrl-A then X\n", dir);
 	fflush(stdout);
 	execv(launch, argv);
 	fprintf(stderr, "amphi run: %s: %s\n", launch, strerror(errno));
@@ -65,7 +65,7 @@ static int run_lxc(const char *dir, char **extra)
 		argv[n++] = *extra;
 	argv[n] = NULL;
 	printf("amphi: starting %s as LXC container %s; the console is this terminal.\n"
-	       "amphi: to stop it: lxc-stop -n %s -P %s (from another terminal), or poweroff inside\n",
+	       "amphi: to stop it, from another terminal: lxc-stop -n %s -P %s\n",
 	       dir, name, name, lxcpath);
 	fflush(stdout);
 	execvp("lxc-start", argv);

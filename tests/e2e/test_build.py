@@ -88,6 +88,12 @@ def test_unknown_module_is_a_recipe_error(tmpdir_clean):
     assert "no_such_module" in r.stderr and bad in r.stderr
 
 
+def test_output_dir_parents_are_created(tmpdir_clean):
+    out = os.path.join(tmpdir_clean, "not", "yet", "there")
+    build(MINIMAL, out)
+    assert os.path.exists(os.path.join(out, "vm/initramfs.img"))
+
+
 def test_refuses_a_foreign_nonempty_output_dir(tmpdir_clean):
     with open(os.path.join(tmpdir_clean, "precious"), "w") as f:
         f.write("keep me")
