@@ -17,9 +17,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Every VM needs these: the console and log ports, network and disks.
+/* Every VM needs these: the console and log ports, network and disks, and
+ * the ACPI power button with its input device (button, evdev).
  * A recipe's [image] modules come on top. */
-static const char *const base_modules[] = { "virtio_pci", "virtio_console", "virtio_net", "virtio_blk" };
+static const char *const base_modules[] = {
+	"virtio_pci", "virtio_console", "virtio_net", "virtio_blk", "button", "evdev",
+};
 
 static const char *const skeleton_dirs[] = {
 	"bin", "sbin", "usr/bin", "usr/sbin", "etc/amphi", "dev", "proc", "sys",

@@ -7,9 +7,11 @@
 #include "loop.h"
 #include "modules.h"
 #include "mount.h"
+#include "power.h"
 #include "recipe.h"
 #include "shutdown.h"
 #include "signals.h"
+#include "tty.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -45,6 +47,7 @@ static void boot_vm_extras(const struct recipe *r)
 	if (r->hostname[0] && sethostname(r->hostname, strlen(r->hostname)) < 0)
 		log_warn("sethostname %s: %s", r->hostname, strerror(errno));
 	modules_load("");
+	power_button_watch("");
 }
 
 static void __attribute__((noreturn)) boot(int64_t started_ms)
@@ -70,6 +73,7 @@ static void __attribute__((noreturn)) boot(int64_t started_ms)
 	if (boot_recipe(env.world, &recipe) == 0) {
 		if (env.world != WORLD_CONTAINER)
 			boot_vm_extras(&recipe);
+		tty_start("", env.world, &recipe);
 		log_info("ready env=%s in %lld ms", env.id, (long long)(loop_now_ms() - started_ms));
 	}
 	loop_run();

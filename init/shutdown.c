@@ -4,6 +4,7 @@
 #include "loop.h"
 #include "mount.h"
 #include "signals.h"
+#include "tty.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -79,6 +80,7 @@ void shutdown_begin(enum stop_action action, const char *why)
 	stopping = 1;
 	pending = action;
 	emergency_stop();
+	tty_stop();
 	log_info("%s: stopping to %s", why, actions[action].name);
 	/* kill(-1) reaches every process but PID 1 itself. */
 	kill(-1, SIGTERM);

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "loop.h"
 #include "shutdown.h"
+#include "tty.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -44,8 +45,10 @@ void signals_reap(void)
 	int status;
 	pid_t pid;
 
+	/* Each owner claims its own children; the rest are orphans we adopted. */
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		emergency_reaped(pid);
+		if (!emergency_reaped(pid))
+			tty_reaped(pid);
 	if (pid < 0 && errno == ECHILD)
 		shutdown_no_children();
 }

@@ -11,7 +11,7 @@
 
 #define RECIPE_FILE_MAX (64 * 1024)
 
-enum key_type { KEY_WORD, KEY_HOSTNAME, KEY_INT, KEY_LIST };
+enum key_type { KEY_WORD, KEY_HOSTNAME, KEY_INT, KEY_LIST, KEY_BOOL };
 
 struct key_spec {
 	const char *section;
@@ -27,6 +27,8 @@ static const struct key_spec keys[] = {
 	{ "runtime", "hostname", KEY_HOSTNAME, offsetof(struct recipe, hostname), 0, 0 },
 	{ "runtime", "ttys", KEY_INT, offsetof(struct recipe, ttys), 0, 12 },
 	{ "runtime", "stop_timeout", KEY_INT, offsetof(struct recipe, stop_timeout), 1, 300 },
+	{ "runtime", "getty", KEY_LIST, offsetof(struct recipe, getty), 0, 0 },
+	{ "runtime", "autologin", KEY_BOOL, offsetof(struct recipe, autologin), 0, 0 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -35,6 +37,8 @@ void recipe_defaults(struct recipe *r)
 	memset(r, 0, sizeof(*r));
 	r->ttys = 1;
 	r->stop_timeout = 5;
+	r->getty.n = 1;
+	strcpy(r->getty.item[0], "auto");
 }
 
 /* A word: letters, digits and -_.+ (module names, appliance names). */
@@ -106,6 +110,16 @@ static int set_value(struct recipe *r, const struct key_spec *k, const char *val
 		return 0;
 	case KEY_LIST:
 		return set_list((struct recipe_list *)(void *)field, k->key, value, err, errlen);
+	case KEY_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
+			*(int *)(void *)field = 1;
+		else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
+			*(int *)(void *)field = 0;
+		else {
+			snprintf(err, errlen, "%s = '%s': expected yes or no", k->key, value);
+			return -1;
+		}
+		return 0;
 	}
 	return 0;
 }

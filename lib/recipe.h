@@ -26,6 +26,10 @@ struct recipe {
 	/* [runtime] */
 	char hostname[RECIPE_WORD_MAX];  /* default: from name */
 	int ttys;                    /* LXC ttys (lxc.tty.max) */
+	/* Where login prompts go: "auto" (VM: the kernel's console; container:
+	 * every tty LXC made), "none", or tty names ("console", "ttyS1", "tty2"). */
+	struct recipe_list getty;
+	int autologin;               /* a root shell instead of getty + login */
 	int stop_timeout;            /* seconds between TERM and KILL at stop */
 };
 

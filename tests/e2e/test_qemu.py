@@ -9,7 +9,7 @@ from conftest import newc_archive
 def test_boots_to_ready_and_reboots_on_ctrl_alt_del(minimal_build, qemu):
     vm = qemu(minimal_build)
     log = vm.wait(r"amphi: ready env=qemu in \d+ ms")
-    assert "amphi: modules: loaded 10 of 10" in log
+    assert "amphi: modules: loaded 12 of 12" in log
     assert "warning" not in log.split("amphi-init")[1]
     # RB_DISABLE_CAD turned Ctrl-Alt-Del into SIGINT: our stop sequence
     # runs, then reboot(2); -no-reboot makes QEMU exit instead.
