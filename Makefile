@@ -14,7 +14,7 @@ INIT_CC      := musl-gcc
 INIT_CFLAGS  := $(COMMON) -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
                 -isystem $(BUILD)/uapi -Iinit
 INIT_LDFLAGS := -static -s -Wl,--gc-sections
-SHARED_SRC   := lib/conf.c lib/recipe.c
+SHARED_SRC   := lib/conf.c lib/recipe.c lib/argv.c
 INIT_SRC     := $(wildcard init/*.c) $(SHARED_SRC)
 
 # The host tool: glibc, libarchive.
@@ -28,10 +28,11 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := detect recipe moddep
+UNIT_TESTS   := detect recipe moddep power
 unit_src_detect := init/detect.c init/log.c
 unit_src_recipe := $(SHARED_SRC)
 unit_src_moddep := image-builder/moddep.c
+unit_src_power := init/power.c init/log.c
 
 .PHONY: all deps check unit e2e run run-lxc clean
 all: $(BUILD)/amphi-init $(BUILD)/amphi

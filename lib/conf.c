@@ -31,7 +31,7 @@ static int is_name(const char *s)
 }
 
 /* One line, already copied into buf and trimmed. Returns 0 or -1 with err set. */
-static int parse_line(char *line, char *section, size_t seclen, conf_key_fn fn,
+static int parse_line(char *line, int lineno, char *section, size_t seclen, conf_key_fn fn,
 		      void *ctx, char *err, size_t errlen)
 {
 	if (*line == '\0' || *line == '#' || *line == ';')
@@ -65,7 +65,7 @@ static int parse_line(char *line, char *section, size_t seclen, conf_key_fn fn,
 		snprintf(err, errlen, "key '%s' comes before any [section]", key);
 		return -1;
 	}
-	return fn(ctx, section, key, value, err, errlen);
+	return fn(ctx, section, key, value, lineno, err, errlen);
 }
 
 int conf_parse(const char *text, size_t len, conf_key_fn fn, void *ctx,
@@ -89,7 +89,7 @@ int conf_parse(const char *text, size_t len, conf_key_fn fn, void *ctx,
 			return lineno;
 		}
 		memcpy(buf, text + pos, n);
-		if (parse_line(trim(buf, n), section, sizeof(section), fn, ctx, err, errlen) < 0)
+		if (parse_line(trim(buf, n), lineno, section, sizeof(section), fn, ctx, err, errlen) < 0)
 			return lineno;
 		pos += n + (nl ? 1 : 0);
 	}

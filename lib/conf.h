@@ -13,10 +13,11 @@
 
 #define CONF_LINE_MAX 1024
 
-/* Called for each key. Return 0 to go on, or -1 after writing what was
- * expected into err (errlen bytes), which stops the parse at this line. */
+/* Called for each key, with its line. Return 0 to go on, or -1 after
+ * writing what was expected into err (errlen bytes), which stops the parse
+ * at this line. */
 typedef int (*conf_key_fn)(void *ctx, const char *section, const char *key,
-			   const char *value, char *err, size_t errlen);
+			   const char *value, int line, char *err, size_t errlen);
 
 /* Parses text[0..len). Returns 0, or the 1-based line of the first error
  * with the reason in err. */

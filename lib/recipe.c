@@ -1,9 +1,11 @@
 #include "recipe.h"
+#include "argv.h"
 #include "conf.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,26 +13,64 @@
 
 #define RECIPE_FILE_MAX (64 * 1024)
 
-enum key_type { KEY_WORD, KEY_HOSTNAME, KEY_INT, KEY_LIST, KEY_BOOL };
+enum key_type { KEY_WORD, KEY_HOSTNAME, KEY_INT, KEY_LIST, KEY_BOOL, KEY_EXEC, KEY_PATH,
+		KEY_ENV, KEY_RESTART, KEY_SIGNAL, KEY_ONFAIL };
+
+/* Which sections a key belongs to; unit keys are offsets into recipe_unit. */
+enum { IN_IMAGE = 1, IN_RUNTIME = 2, IN_TASK = 4, IN_SERVICE = 8, IN_UNIT = IN_TASK | IN_SERVICE };
 
 struct key_spec {
-	const char *section;
+	int where;
 	const char *key;
 	enum key_type type;
 	size_t offset;
 	int min, max;  /* KEY_INT only */
 };
 
+#define R(f) offsetof(struct recipe, f)
+#define U(f) offsetof(struct recipe_unit, f)
 static const struct key_spec keys[] = {
-	{ "image", "name", KEY_WORD, offsetof(struct recipe, name), 0, 0 },
-	{ "image", "modules", KEY_LIST, offsetof(struct recipe, modules), 0, 0 },
-	{ "runtime", "hostname", KEY_HOSTNAME, offsetof(struct recipe, hostname), 0, 0 },
-	{ "runtime", "ttys", KEY_INT, offsetof(struct recipe, ttys), 0, 12 },
-	{ "runtime", "stop_timeout", KEY_INT, offsetof(struct recipe, stop_timeout), 1, 300 },
-	{ "runtime", "getty", KEY_LIST, offsetof(struct recipe, getty), 0, 0 },
-	{ "runtime", "autologin", KEY_BOOL, offsetof(struct recipe, autologin), 0, 0 },
+	{ IN_IMAGE, "name", KEY_WORD, R(name), 0, 0 },
+	{ IN_IMAGE, "modules", KEY_LIST, R(modules), 0, 0 },
+	{ IN_RUNTIME, "hostname", KEY_HOSTNAME, R(hostname), 0, 0 },
+	{ IN_RUNTIME, "ttys", KEY_INT, R(ttys), 0, 12 },
+	{ IN_RUNTIME, "stop_timeout", KEY_INT, R(stop_timeout), 1, 300 },
+	{ IN_RUNTIME, "getty", KEY_LIST, R(getty), 0, 0 },
+	{ IN_RUNTIME, "autologin", KEY_BOOL, R(autologin), 0, 0 },
+	{ IN_UNIT, "exec", KEY_EXEC, U(exec), 0, 0 },
+	{ IN_UNIT, "shell", KEY_BOOL, U(shell), 0, 0 },
+	{ IN_UNIT, "env", KEY_ENV, U(env), 0, 0 },
+	{ IN_UNIT, "user", KEY_WORD, U(user), 0, 0 },
+	{ IN_UNIT, "group", KEY_WORD, U(group), 0, 0 },
+	{ IN_UNIT, "workdir", KEY_PATH, U(workdir), 0, 0 },
+	{ IN_SERVICE, "restart", KEY_RESTART, U(restart), 0, 0 },
+	{ IN_SERVICE, "stop_signal", KEY_SIGNAL, U(stop_signal), 0, 0 },
+	{ IN_SERVICE, "stop_timeout", KEY_INT, U(stop_timeout), 1, 300 },
+	{ IN_SERVICE, "after", KEY_LIST, U(after), 0, 0 },
+	{ IN_TASK, "on_failure", KEY_ONFAIL, U(stop_boot_on_failure), 0, 0 },
+	{ IN_TASK, "timeout", KEY_INT, U(timeout), 1, 86400 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct {
+	const char *name;
+	int where;
+} sections[] = {
+	{ "image", IN_IMAGE }, { "runtime", IN_RUNTIME },
+	{ "task.", IN_TASK }, { "service.", IN_SERVICE },  /* a prefix: [service.web] */
+};
+
+static const struct {
+	const char *name;
+	int value;
+} restart_names[] = { { "no", RESTART_NO }, { "on-failure", RESTART_ON_FAILURE }, { "always", RESTART_ALWAYS } },
+  onfail_names[] = { { "continue", 0 }, { "stop", 1 } },
+  signal_names[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
+	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "PWR", SIGPWR },
+	{ "CONT", SIGCONT }, { "STOP", SIGSTOP },
+};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 void recipe_defaults(struct recipe *r)
 {
@@ -39,6 +79,33 @@ void recipe_defaults(struct recipe *r)
 	r->stop_timeout = 5;
 	r->getty.n = 1;
 	strcpy(r->getty.item[0], "auto");
+}
+
+static void unit_defaults(struct recipe_unit *u, enum unit_kind kind, const char *name)
+{
+	memset(u, 0, sizeof(*u));
+	u->kind = kind;
+	snprintf(u->name, sizeof(u->name), "%s", name);
+	u->restart = RESTART_ON_FAILURE;
+	u->stop_signal = SIGTERM;
+	u->stop_timeout = 5;
+	u->stop_boot_on_failure = 1;
+	u->timeout = 300;
+}
+
+int recipe_signal(const char *name)
+{
+	char *end;
+	long n = strtol(name, &end, 10);
+
+	if (*name && !*end)
+		return n > 0 && n < 65 ? (int)n : -1;
+	if (strncmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (size_t i = 0; i < COUNT(signal_names); i++)
+		if (strcmp(name, signal_names[i].name) == 0)
+			return signal_names[i].value;
+	return -1;
 }
 
 /* A word: letters, digits and -_.+ (module names, appliance names). */
@@ -57,21 +124,40 @@ static int valid_word(const char *s, int hostname)
 	return !hostname || (s[0] != '-' && s[strlen(s) - 1] != '-');
 }
 
-static int set_list(struct recipe_list *list, const char *key, const char *value,
+/* env words are KEY=VALUE with a shell-style name. */
+static int valid_env(const char *s)
+{
+	const char *eq = strchr(s, '=');
+	if (!eq || eq == s)
+		return 0;
+	for (const char *p = s; p < eq; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+		      (p > s && *p >= '0' && *p <= '9')))
+			return 0;
+	return 1;
+}
+
+/* Splits a list value; env lists append (several env = lines add up),
+ * others replace. */
+static int set_list(struct recipe_list *list, const struct key_spec *k, const char *value,
 		    char *err, size_t errlen)
 {
 	char buf[CONF_LINE_MAX];
 	snprintf(buf, sizeof(buf), "%s", value);
-	list->n = 0;
-	for (char *save = NULL, *w = strtok_r(buf, " \t,", &save); w;
-	     w = strtok_r(NULL, " \t,", &save)) {
-		if (!valid_word(w, 0)) {
-			snprintf(err, errlen, "%s: '%s' is not a valid name (letters, digits, - _ . +; under %d characters)",
-				 key, w, RECIPE_WORD_MAX);
+	if (k->type != KEY_ENV)
+		list->n = 0;
+	for (char *save = NULL, *w = strtok_r(buf, k->type == KEY_ENV ? " \t" : " \t,", &save); w;
+	     w = strtok_r(NULL, k->type == KEY_ENV ? " \t" : " \t,", &save)) {
+		int ok = k->type == KEY_ENV ? valid_env(w) && strlen(w) < RECIPE_WORD_MAX : valid_word(w, 0);
+		if (!ok) {
+			snprintf(err, errlen, k->type == KEY_ENV
+				 ? "%s: '%s' is not NAME=VALUE (a shell variable name, under %d characters in all)"
+				 : "%s: '%s' is not a valid name (letters, digits, - _ . +; under %d characters)",
+				 k->key, w, RECIPE_WORD_MAX);
 			return -1;
 		}
 		if (list->n == RECIPE_LIST_MAX) {
-			snprintf(err, errlen, "%s: more than %d entries", key, RECIPE_LIST_MAX);
+			snprintf(err, errlen, "%s: more than %d entries", k->key, RECIPE_LIST_MAX);
 			return -1;
 		}
 		strcpy(list->item[list->n++], w);
@@ -79,10 +165,26 @@ static int set_list(struct recipe_list *list, const char *key, const char *value
 	return 0;
 }
 
-static int set_value(struct recipe *r, const struct key_spec *k, const char *value,
+static int set_named(int *field, const struct key_spec *k, const char *value, char *err, size_t errlen)
+{
+	int n = k->type == KEY_RESTART ? (int)COUNT(restart_names) : (int)COUNT(onfail_names);
+	for (int i = 0; i < n; i++) {
+		const char *name = k->type == KEY_RESTART ? restart_names[i].name : onfail_names[i].name;
+		if (strcmp(value, name) == 0) {
+			*field = k->type == KEY_RESTART ? restart_names[i].value : onfail_names[i].value;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "%s = '%s': expected %s", k->key, value,
+		 k->type == KEY_RESTART ? "always, on-failure or no" : "stop or continue");
+	return -1;
+}
+
+static int set_value(char *base, const struct key_spec *k, const char *value,
 		     char *err, size_t errlen)
 {
-	char *field = (char *)r + k->offset;
+	char *field = base + k->offset;
+	int *ifield = (int *)(void *)field;
 	char *end;
 	long n;
 
@@ -106,22 +208,127 @@ static int set_value(struct recipe *r, const struct key_spec *k, const char *val
 				 k->key, value, k->min, k->max);
 			return -1;
 		}
-		*(int *)(void *)field = (int)n;
+		*ifield = (int)n;
 		return 0;
 	case KEY_LIST:
-		return set_list((struct recipe_list *)(void *)field, k->key, value, err, errlen);
+	case KEY_ENV:
+		return set_list((struct recipe_list *)(void *)field, k, value, err, errlen);
 	case KEY_BOOL:
 		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
-			*(int *)(void *)field = 1;
+			*ifield = 1;
 		else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
-			*(int *)(void *)field = 0;
+			*ifield = 0;
 		else {
 			snprintf(err, errlen, "%s = '%s': expected yes or no", k->key, value);
 			return -1;
 		}
 		return 0;
+	case KEY_EXEC:
+		if (!*value || strlen(value) >= RECIPE_EXEC_MAX) {
+			snprintf(err, errlen, "exec: expected a command of 1 to %d characters", RECIPE_EXEC_MAX - 1);
+			return -1;
+		}
+		strcpy(field, value);  /* split and checked once shell = is known */
+		return 0;
+	case KEY_PATH:
+		if (value[0] != '/' || strlen(value) >= RECIPE_PATH_MAX) {
+			snprintf(err, errlen, "%s = '%s': expected an absolute path under %d characters",
+				 k->key, value, RECIPE_PATH_MAX);
+			return -1;
+		}
+		strcpy(field, value);
+		return 0;
+	case KEY_RESTART:
+	case KEY_ONFAIL:
+		return set_named(ifield, k, value, err, errlen);
+	case KEY_SIGNAL:
+		if ((*ifield = recipe_signal(value)) < 0) {
+			snprintf(err, errlen, "%s = '%s': expected a signal such as TERM, INT, HUP, QUIT, USR1 or a number",
+				 k->key, value);
+			return -1;
+		}
+		return 0;
 	}
 	return 0;
+}
+
+static void expected_keys(int where, char *out, size_t outlen)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (!(keys[i].where & where))
+			continue;
+		int w = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", keys[i].key);
+		if (w < 0 || (size_t)w >= outlen - used)
+			return;
+		used += (size_t)w;
+	}
+}
+
+/* The unit a [task.NAME] / [service.NAME] section names, made on first use. */
+static struct recipe_unit *unit_for(struct recipe *r, int where, const char *section, int line,
+				    char *err, size_t errlen)
+{
+	enum unit_kind kind = where == IN_TASK ? UNIT_TASK : UNIT_SERVICE;
+	const char *name = strchr(section, '.') + 1;
+
+	if (!valid_word(name, 0) || strchr(name, '.')) {
+		snprintf(err, errlen, "[%s]: expected a name after '%s' (letters, digits, - _ +)",
+			 section, kind == UNIT_TASK ? "task." : "service.");
+		return NULL;
+	}
+	for (int i = 0; i < r->nunits; i++)
+		if (strcmp(r->unit[i].name, name) == 0) {
+			if (r->unit[i].kind == kind)
+				return &r->unit[i];
+			snprintf(err, errlen, "[%s]: '%s' is already a %s (line %d); names are shared by tasks and services",
+				 section, name, r->unit[i].kind == UNIT_TASK ? "task" : "service", r->unit[i].line);
+			return NULL;
+		}
+	if (r->nunits == RECIPE_UNITS_MAX) {
+		snprintf(err, errlen, "[%s]: more than %d tasks and services", section, RECIPE_UNITS_MAX);
+		return NULL;
+	}
+	struct recipe_unit *u = &r->unit[r->nunits++];
+	unit_defaults(u, kind, name);
+	u->line = line;
+	return u;
+}
+
+static int on_key(void *ctx, const char *section, const char *key, const char *value,
+		  int line, char *err, size_t errlen)
+{
+	struct recipe *r = ctx;
+	char names[256];
+	int where = 0;
+	char *base = (char *)r;
+
+	for (size_t i = 0; i < COUNT(sections) && !where; i++) {
+		size_t n = strlen(sections[i].name);
+		if (sections[i].name[n - 1] == '.' ? strncmp(section, sections[i].name, n) == 0
+						   : strcmp(section, sections[i].name) == 0)
+			where = sections[i].where;
+	}
+	if (!where) {
+		snprintf(err, errlen, "unknown section [%s]: expected [image], [runtime], [task.NAME] or [service.NAME]",
+			 section);
+		return -1;
+	}
+	if (where & IN_UNIT) {
+		struct recipe_unit *u = unit_for(r, where, section, line, err, errlen);
+		if (!u)
+			return -1;
+		base = (char *)u;
+		if (strcmp(key, "after") == 0)
+			u->after_line = line;
+	}
+	for (size_t i = 0; i < NKEYS; i++)
+		if ((keys[i].where & where) && strcmp(keys[i].key, key) == 0)
+			return set_value(base, &keys[i], value, err, errlen);
+	expected_keys(where, names, sizeof(names));
+	snprintf(err, errlen, "unknown key '%s' in [%s]: expected one of %s", key, section, names);
+	return -1;
 }
 
 /* The default host name: the appliance name with what RFC 1123 does not
@@ -141,40 +348,69 @@ static void hostname_from_name(const char *name, char out[RECIPE_WORD_MAX])
 		strcpy(out, "amphi");
 }
 
-static void expected_keys(const char *section, char *out, size_t outlen)
+static int find_service(const struct recipe *r, const char *name)
 {
-	size_t used = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < NKEYS; i++) {
-		if (strcmp(keys[i].section, section) != 0)
-			continue;
-		int w = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", keys[i].key);
-		if (w < 0 || (size_t)w >= outlen - used)
-			return;
-		used += (size_t)w;
-	}
+	for (int i = 0; i < r->nunits; i++)
+		if (r->unit[i].kind == UNIT_SERVICE && strcmp(r->unit[i].name, name) == 0)
+			return i;
+	return -1;
 }
 
-static int on_key(void *ctx, const char *section, const char *key, const char *value,
-		  char *err, size_t errlen)
+/* Depth first over after =; state 1 = on the path (a cycle), 2 = placed. */
+static int order_service(struct recipe *r, int i, char state[], const char *filename,
+			 char *err, size_t errlen)
 {
-	int known_section = 0;
-	char names[256];
+	struct recipe_unit *u = &r->unit[i];
 
-	for (size_t i = 0; i < NKEYS; i++) {
-		if (strcmp(keys[i].section, section) != 0)
-			continue;
-		known_section = 1;
-		if (strcmp(keys[i].key, key) == 0)
-			return set_value(ctx, &keys[i], value, err, errlen);
-	}
-	if (!known_section) {
-		snprintf(err, errlen, "unknown section [%s]: expected [image] or [runtime]", section);
+	if (state[i] == 2)
+		return 0;
+	if (state[i] == 1) {
+		snprintf(err, errlen, "%s:%d: [service.%s] after: a cycle leads back to '%s'",
+			 filename, u->after_line, u->name, u->name);
 		return -1;
 	}
-	expected_keys(section, names, sizeof(names));
-	snprintf(err, errlen, "unknown key '%s' in [%s]: expected one of %s", key, section, names);
-	return -1;
+	state[i] = 1;
+	for (int a = 0; a < u->after.n; a++) {
+		int j = find_service(r, u->after.item[a]);
+		if (j < 0) {
+			snprintf(err, errlen, "%s:%d: [service.%s] after: no service named '%s'",
+				 filename, u->after_line, u->name, u->after.item[a]);
+			return -1;
+		}
+		if (order_service(r, j, state, filename, err, errlen) < 0)
+			return -1;
+	}
+	state[i] = 2;
+	r->start_order[r->nservices++] = i;
+	return 0;
+}
+
+/* What can only be checked once the whole file is read. */
+static int check_units(struct recipe *r, const char *filename, char *err, size_t errlen)
+{
+	char state[RECIPE_UNITS_MAX] = { 0 };
+	char words[RECIPE_EXEC_MAX], why[128];
+	char *argv[ARGV_MAX];
+
+	for (int i = 0; i < r->nunits; i++) {
+		struct recipe_unit *u = &r->unit[i];
+		const char *kind = u->kind == UNIT_TASK ? "task" : "service";
+		if (!u->exec[0]) {
+			snprintf(err, errlen, "%s:%d: [%s.%s] has no exec = (the command to run)",
+				 filename, u->line, kind, u->name);
+			return -1;
+		}
+		if (!u->shell && argv_split(u->exec, words, sizeof(words), argv, ARGV_MAX, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s:%d: [%s.%s] exec: %s (or set shell = yes)",
+				 filename, u->line, kind, u->name, why);
+			return -1;
+		}
+	}
+	r->nservices = 0;
+	for (int i = 0; i < r->nunits; i++)
+		if (r->unit[i].kind == UNIT_SERVICE && order_service(r, i, state, filename, err, errlen) < 0)
+			return -1;
+	return 0;
 }
 
 int recipe_parse(const char *text, size_t len, const char *filename,
@@ -192,7 +428,7 @@ int recipe_parse(const char *text, size_t len, const char *filename,
 	}
 	if (!r->hostname[0])
 		hostname_from_name(r->name, r->hostname);
-	return 0;
+	return check_units(r, filename, err, errlen);
 }
 
 int recipe_load(const char *path, struct recipe *r, char *err, size_t errlen)

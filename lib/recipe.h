@@ -11,12 +11,41 @@
 #define RECIPE_WORD_MAX 64
 #define RECIPE_LIST_MAX 32
 #define RECIPE_ERR_MAX 512
+#define RECIPE_UNITS_MAX 24
+#define RECIPE_EXEC_MAX 512
+#define RECIPE_PATH_MAX 256
 /* Where the builder puts the recipe inside every image. */
 #define RECIPE_IMAGE_PATH "/etc/amphi/recipe.conf"
 
 struct recipe_list {
 	int n;
 	char item[RECIPE_LIST_MAX][RECIPE_WORD_MAX];
+};
+
+enum unit_kind { UNIT_TASK, UNIT_SERVICE };
+enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
+
+/* [task.NAME]: a oneshot run in file order before services.
+ * [service.NAME]: kept running, started in `after` order. */
+struct recipe_unit {
+	enum unit_kind kind;
+	char name[RECIPE_WORD_MAX];
+	int line;                    /* of its first key: where later errors point */
+	char exec[RECIPE_EXEC_MAX];  /* words (argv.h), or a shell command with shell = yes */
+	int shell;
+	struct recipe_list env;      /* KEY=VALUE words */
+	char user[RECIPE_WORD_MAX];  /* name or number; empty = root */
+	char group[RECIPE_WORD_MAX]; /* empty = the user's group */
+	char workdir[RECIPE_PATH_MAX];
+	/* services */
+	enum restart_policy restart; /* default on-failure */
+	int stop_signal;             /* default SIGTERM */
+	int stop_timeout;            /* seconds before KILL; default 5 */
+	struct recipe_list after;
+	int after_line;
+	/* tasks */
+	int stop_boot_on_failure;    /* on_failure = stop (default) | continue */
+	int timeout;                 /* seconds; default 300 */
 };
 
 struct recipe {
@@ -31,6 +60,11 @@ struct recipe {
 	struct recipe_list getty;
 	int autologin;               /* a root shell instead of getty + login */
 	int stop_timeout;            /* seconds between TERM and KILL at stop */
+	struct recipe_unit unit[RECIPE_UNITS_MAX];  /* in file order */
+	int nunits;
+	/* Services in start order (every one after what it names in after). */
+	int start_order[RECIPE_UNITS_MAX];
+	int nservices;
 };
 
 void recipe_defaults(struct recipe *r);
@@ -39,6 +73,9 @@ void recipe_defaults(struct recipe *r);
  * with err = "FILE:LINE: what was expected". */
 int recipe_parse(const char *text, size_t len, const char *filename,
 		 struct recipe *r, char *err, size_t errlen);
+
+/* "TERM", "SIGTERM" or a number -> signal number; -1 if unknown. */
+int recipe_signal(const char *name);
 
 /* Reads and parses a file (at most 64 KiB). Same return as recipe_parse. */
 int recipe_load(const char *path, struct recipe *r, char *err, size_t errlen);

@@ -18,11 +18,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "argv.h"
 #include "conf.h"
 #include "recipe.h"
 #include "testutil.h"
@@ -47,16 +49,62 @@ static void case_path(char *out, size_t outlen, const struct golden *g, const ch
 }
 
 
+static void put(char *out, size_t outlen, size_t *used, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void put(char *out, size_t outlen, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*used >= outlen)
+		return;
+	va_start(ap, fmt);
+	*used += (size_t)vsnprintf(out + *used, outlen - *used, fmt, ap);
+	va_end(ap);
+}
+
+static void put_list(char *out, size_t outlen, size_t *used, const char *key,
+		     const struct recipe_list *l)
+{
+	put(out, outlen, used, "%s=", key);
+	for (int i = 0; i < l->n; i++)
+		put(out, outlen, used, "%s%s", i ? " " : "", l->item[i]);
+	put(out, outlen, used, "\n");
+}
+
+/* Lines past modules= appear only when they differ from the defaults, so
+ * the older goldens stay as they are. */
 static void dump(const struct recipe *r, char *out, size_t outlen)
 {
-	size_t used;
+	size_t used = 0;
 
-	used = (size_t)snprintf(out, outlen, "name=%s\nhostname=%s\nttys=%d\nstop_timeout=%d\nmodules=",
-				r->name, r->hostname, r->ttys, r->stop_timeout);
-	for (int i = 0; i < r->modules.n && used < outlen; i++)
-		used += (size_t)snprintf(out + used, outlen - used, "%s%s", i ? " " : "", r->modules.item[i]);
-	if (used < outlen)
-		snprintf(out + used, outlen - used, "\n");
+	put(out, outlen, &used, "name=%s\nhostname=%s\nttys=%d\nstop_timeout=%d\n",
+	    r->name, r->hostname, r->ttys, r->stop_timeout);
+	put_list(out, outlen, &used, "modules", &r->modules);
+	if (r->getty.n != 1 || strcmp(r->getty.item[0], "auto") != 0)
+		put_list(out, outlen, &used, "getty", &r->getty);
+	if (r->autologin)
+		put(out, outlen, &used, "autologin=yes\n");
+	for (int i = 0; i < r->nunits; i++) {
+		const struct recipe_unit *u = &r->unit[i];
+		put(out, outlen, &used, "[%s.%s] line=%d exec=%s shell=%d user=%s group=%s workdir=%s\n",
+		    u->kind == UNIT_TASK ? "task" : "service", u->name, u->line, u->exec, u->shell,
+		    u->user, u->group, u->workdir);
+		put_list(out, outlen, &used, "  env", &u->env);
+		if (u->kind == UNIT_TASK)
+			put(out, outlen, &used, "  on_failure=%s timeout=%d\n",
+			    u->stop_boot_on_failure ? "stop" : "continue", u->timeout);
+		else {
+			put(out, outlen, &used, "  restart=%d stop_signal=%d stop_timeout=%d\n",
+			    (int)u->restart, u->stop_signal, u->stop_timeout);
+			put_list(out, outlen, &used, "  after", &u->after);
+		}
+	}
+	if (r->nservices) {
+		put(out, outlen, &used, "start_order=");
+		for (int i = 0; i < r->nservices; i++)
+			put(out, outlen, &used, "%s%s", i ? " " : "", r->unit[r->start_order[i]].name);
+		put(out, outlen, &used, "\n");
+	}
 }
 
 /* expect with every @FILE@ replaced by path, and one trailing newline cut. */
@@ -287,7 +335,7 @@ struct seen {
 };
 
 static int record(void *ctx, const char *section, const char *key, const char *value,
-		  char *err, size_t errlen)
+		  int line, char *err, size_t errlen)
 {
 	struct seen *s = ctx;
 
@@ -405,6 +453,57 @@ static void collect(int good)
 	closedir(d);
 }
 
+
+/* --- argv_split: exec = lines into words --- */
+
+static void expect_words(const char *line, int n, const char *const want[])
+{
+	char buf[256], err[128] = "";
+	char *argv[ARGV_MAX];
+
+	int got = argv_split(line, buf, sizeof(buf), argv, ARGV_MAX, err, sizeof(err));
+	if (got != n)
+		fail_msg("'%s': %d words (%s), expected %d", line, got, err, n);
+	for (int i = 0; i < n; i++)
+		assert_string_equal(argv[i], want[i]);
+	assert_null(argv[n]);
+}
+
+static void test_argv_words(void **state)
+{
+	(void)state;
+	expect_words("/bin/echo  a\\tb", 2, (const char *const[]){ "/bin/echo", "atb" });
+	expect_words("  x 'a b' \"c \\\" d\" e\\ f ", 4, (const char *const[]){ "x", "a b", "c \" d", "e f" });
+	expect_words("sh -c 'echo \"$HOME\"'", 3, (const char *const[]){ "sh", "-c", "echo \"$HOME\"" });
+	expect_words("''", 1, (const char *const[]){ "" });
+}
+
+static void test_argv_errors(void **state)
+{
+	char buf[16], err[128];
+	char *argv[4];
+
+	(void)state;
+	assert_int_equal(argv_split("a 'b", buf, sizeof(buf), argv, 4, err, sizeof(err)), -1);
+	assert_string_equal(err, "unterminated ' quote");
+	assert_int_equal(argv_split("   ", buf, sizeof(buf), argv, 4, err, sizeof(err)), -1);
+	assert_string_equal(err, "expected a command");
+	assert_int_equal(argv_split("a b c d", buf, sizeof(buf), argv, 4, err, sizeof(err)), -1);
+	assert_string_equal(err, "more than 3 words");
+	assert_int_equal(argv_split("aaaaaaaaaaaaaaaaaaaa", buf, sizeof(buf), argv, 4, err, sizeof(err)), -1);
+	assert_string_equal(err, "command line too long");
+}
+
+static void test_signal_names(void **state)
+{
+	(void)state;
+	assert_int_equal(recipe_signal("TERM"), SIGTERM);
+	assert_int_equal(recipe_signal("SIGHUP"), SIGHUP);
+	assert_int_equal(recipe_signal("9"), 9);
+	assert_int_equal(recipe_signal("0"), -1);
+	assert_int_equal(recipe_signal("NOPE"), -1);
+}
+
 int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
@@ -421,6 +520,9 @@ int main(void)
 		cmocka_unit_test(test_conf_line_numbers_count_everything),
 		cmocka_unit_test(test_conf_grammar_error_line),
 		cmocka_unit_test(test_conf_empty),
+		cmocka_unit_test(test_argv_words),
+		cmocka_unit_test(test_argv_errors),
+		cmocka_unit_test(test_signal_names),
 	};
 	enum { NFIXED = sizeof(fixed) / sizeof(fixed[0]) };
 	static char names[MAX_CASES][NAME_MAX + 8];
