@@ -35,6 +35,16 @@ static void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+static void emit(const char *line, size_t n)
+{
+	if (log_fd >= 0)
+		write_all(log_fd, line, n);
+	else if (early_len + n <= sizeof(early)) {
+		memcpy(early + early_len, line, n);
+		early_len += n;
+	}
+}
+
 void log_set_fd(int fd)
 {
 	log_fd = fd;
@@ -66,11 +76,19 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
 
-	if (log_fd >= 0)
-		write_all(log_fd, line, (size_t)n);
-	else if (early_len + (size_t)n <= sizeof(early)) {
-		memcpy(early + early_len, line, (size_t)n);
-		early_len += (size_t)n;
-	}
+	emit(line, (size_t)n);
 	errno = saved;
+}
+
+void log_output(const char *source, const char *text, size_t len)
+{
+	char line[1100];
+	int n = snprintf(line, sizeof(line), "%s: %.*s", source, (int)(len > 1024 ? 1024 : len), text);
+
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	emit(line, (size_t)n);
 }

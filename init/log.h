@@ -4,6 +4,8 @@
 #ifndef AMPHI_LOG_H
 #define AMPHI_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 /* Log to fd from now on (default: 2). Debug lines show only when verbose. */
@@ -12,6 +14,9 @@ void log_set_verbose(int verbose);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* A line of a child's output: "source: text", text as it came. */
+void log_output(const char *source, const char *text, size_t len);
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)

@@ -11,6 +11,7 @@
 #include "recipe.h"
 #include "shutdown.h"
 #include "signals.h"
+#include "svc.h"
 #include "tty.h"
 
 #include <errno.h>
@@ -50,10 +51,23 @@ static void boot_vm_extras(const struct recipe *r)
 	power_button_watch("");
 }
 
-static void __attribute__((noreturn)) boot(int64_t started_ms)
+static struct detect_result env;
+static int64_t started_ms;
+
+static void on_ready(void)
 {
-	struct detect_result env;
-	struct recipe recipe;
+	log_info("ready env=%s in %lld ms", env.id, (long long)(loop_now_ms() - started_ms));
+}
+
+static void on_boot_failed(const char *why)
+{
+	emergency_start(why);
+}
+
+static void __attribute__((noreturn)) boot(void)
+{
+	static struct recipe recipe;  /* lives as long as PID 1: services point into it */
+	static const struct svc_hooks hooks = { on_ready, on_boot_failed };
 	int r;
 
 	umask(022);
@@ -74,7 +88,7 @@ static void __attribute__((noreturn)) boot(int64_t started_ms)
 		if (env.world != WORLD_CONTAINER)
 			boot_vm_extras(&recipe);
 		tty_start("", env.world, &recipe);
-		log_info("ready env=%s in %lld ms", env.id, (long long)(loop_now_ms() - started_ms));
+		svc_start(&recipe, &hooks);
 	}
 	loop_run();
 }
@@ -110,12 +124,12 @@ static int usage(FILE *out, int status)
 
 int main(int argc, char **argv)
 {
-	int64_t started_ms = loop_now_ms();
+	started_ms = loop_now_ms();
 
 	/* As PID 1, argv holds whatever the kernel or manager passed on: never
 	 * read it as a command. */
 	if (getpid() == 1)
-		boot(started_ms);
+		boot();
 
 	log_set_fd(2);
 	if (argc > 1 && strcmp(argv[1], "--detect") == 0)

@@ -4,6 +4,7 @@
 #include "loop.h"
 #include "mount.h"
 #include "signals.h"
+#include "svc.h"
 #include "tty.h"
 
 #include <errno.h>
@@ -29,6 +30,8 @@ static int stop_timeout_ms = 5000;
 static int stopping;
 static enum stop_action pending;
 static int timer_id = -1;
+static int term_sent;
+static int64_t began_ms;
 
 void shutdown_init(enum world world, int timeout_s)
 {
@@ -39,7 +42,8 @@ void shutdown_init(enum world world, int timeout_s)
 static void finish(void)
 {
 	loop_del_timer(timer_id);
-	log_info("all processes stopped; %s", actions[pending].name);
+	log_info("all processes stopped in %lld ms; %s", (long long)(loop_now_ms() - began_ms),
+		 actions[pending].name);
 	sync();
 	if (shutdown_world != WORLD_CONTAINER)
 		mount_unmount_all("");
@@ -50,7 +54,7 @@ static void finish(void)
 	log_error("reboot(%s): %s", actions[pending].name, strerror(errno));
 	if (shutdown_world == WORLD_CONTAINER)
 		_exit(0);
-	stopping = 0;
+	stopping = term_sent = 0;
 	emergency_start("could not stop the machine");
 }
 
@@ -71,6 +75,17 @@ static long after_term(void *unused)
 	return -1;
 }
 
+/* Services are down: everything else gets TERM, then KILL. */
+static void term_everyone(void)
+{
+	/* kill(-1) reaches every process but PID 1 itself. */
+	kill(-1, SIGTERM);
+	kill(-1, SIGCONT);
+	timer_id = loop_add_timer(stop_timeout_ms, after_term, NULL);
+	term_sent = 1;
+	signals_reap();  /* with no children left, this finishes at once */
+}
+
 void shutdown_begin(enum stop_action action, const char *why)
 {
 	if (stopping) {
@@ -79,18 +94,15 @@ void shutdown_begin(enum stop_action action, const char *why)
 	}
 	stopping = 1;
 	pending = action;
+	began_ms = loop_now_ms();
 	emergency_stop();
 	tty_stop();
 	log_info("%s: stopping to %s", why, actions[action].name);
-	/* kill(-1) reaches every process but PID 1 itself. */
-	kill(-1, SIGTERM);
-	kill(-1, SIGCONT);
-	timer_id = loop_add_timer(stop_timeout_ms, after_term, NULL);
-	signals_reap();  /* with no children left, this finishes at once */
+	svc_stop_all(term_everyone);
 }
 
 void shutdown_no_children(void)
 {
-	if (stopping)
+	if (term_sent)
 		finish();
 }

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "loop.h"
 #include "shutdown.h"
+#include "svc.h"
 #include "tty.h"
 
 #include <errno.h>
@@ -47,7 +48,7 @@ void signals_reap(void)
 
 	/* Each owner claims its own children; the rest are orphans we adopted. */
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		if (!emergency_reaped(pid))
+		if (!emergency_reaped(pid) && !svc_reaped(pid, status))
 			tty_reaped(pid);
 	if (pid < 0 && errno == ECHILD)
 		shutdown_no_children();

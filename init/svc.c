@@ -1,0 +1,394 @@
+#include "svc.h"
+#include "argv.h"
+#include "log.h"
+#include "loop.h"
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Restart delays: from 100 ms, doubling, capped at 30 s, back to 100 ms
+ * after a run of 10 s or more: a crash loop costs little, a one-off crash
+ * is retried at once. */
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_CAP_MS 30000
+#define STABLE_RUN_MS 10000
+#define OUT_LINE_MAX 1024
+#define SEARCH_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct unit_state {
+	const struct recipe_unit *u;
+	pid_t pid;
+	int out_r, out_w;       /* one pipe for the unit's lifetime, see unit_pipe */
+	char line[OUT_LINE_MAX];
+	size_t len;
+	int64_t started_ms;
+	long backoff_ms;
+	int restarts;
+	int timer;
+};
+
+enum phase { PHASE_TASKS, PHASE_SERVICES, PHASE_STOPPING };
+
+static const struct recipe *rcp;
+static struct svc_hooks hooks;
+static struct unit_state st[RECIPE_UNITS_MAX];
+static enum phase phase;
+static int next_task;          /* unit index to look from for the next task */
+static int stop_pos;           /* index into start_order while stopping */
+static void (*stop_done)(void);
+static int64_t stop_began_ms;
+static int devnull = -1;
+
+static void start_services(void);
+static void stop_next(void);
+
+/* ---- output: the write end stays open in PID 1 (close-on-exec), so the
+ * read end never sees EOF and survives restarts; a child's last partial
+ * line is flushed when the child is reaped. ---- */
+
+static void out_flush(struct unit_state *s)
+{
+	if (s->len)
+		log_output(s->u->name, s->line, s->len);
+	s->len = 0;
+}
+
+static void out_drain(struct unit_state *s)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = read(s->out_r, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n') {
+				log_output(s->u->name, s->line, s->len);
+				s->len = 0;
+			} else {
+				if (s->len == sizeof(s->line))
+					out_flush(s);  /* a very long line goes out in pieces */
+				s->line[s->len++] = buf[i];
+			}
+		}
+}
+
+static void on_output(int fd, uint32_t events, void *data)
+{
+	(void)fd;
+	(void)events;
+	out_drain(data);
+}
+
+static int unit_pipe(struct unit_state *s)
+{
+	int p[2];
+
+	if (s->out_r >= 0)
+		return 0;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	s->out_r = p[0];
+	s->out_w = p[1];
+	return loop_add_fd(p[0], EPOLLIN, on_output, s);
+}
+
+/* ---- starting ---- */
+
+/* argv[0] without a '/' is looked up in the usual places. */
+static int find_program(const char *name, char *out, size_t outlen)
+{
+	char path[] = SEARCH_PATH;
+
+	if (strchr(name, '/')) {
+		snprintf(out, outlen, "%s", name);
+		return access(out, X_OK);
+	}
+	for (char *save = NULL, *dir = strtok_r(path, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		snprintf(out, outlen, "%s/%s", dir, name);
+		if (access(out, X_OK) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static int resolve_ids(const struct recipe_unit *u, struct spawn_opts *o, const char **home)
+{
+	char *end;
+
+	*home = "/root";
+	if (!u->user[0] && !u->group[0])
+		return 0;
+	o->set_ids = 1;
+	if (u->user[0]) {
+		struct passwd *pw = getpwnam(u->user);
+		long n = strtol(u->user, &end, 10);
+		if (pw) {
+			o->uid = pw->pw_uid;
+			o->gid = pw->pw_gid;
+			*home = pw->pw_dir;
+		} else if (!*end && n >= 0) {
+			o->uid = o->gid = (uid_t)n;
+		} else {
+			log_error("%s: user '%s' is not in /etc/passwd", u->name, u->user);
+			return -1;
+		}
+	}
+	if (u->group[0]) {
+		struct group *gr = getgrnam(u->group);
+		long n = strtol(u->group, &end, 10);
+		if (gr)
+			o->gid = gr->gr_gid;
+		else if (!*end && n >= 0)
+			o->gid = (gid_t)n;
+		else {
+			log_error("%s: group '%s' is not in /etc/group", u->name, u->group);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Returns the pid, or -1 after logging why it could not start. */
+static pid_t unit_spawn(struct unit_state *s)
+{
+	const struct recipe_unit *u = s->u;
+	static char words[RECIPE_EXEC_MAX], prog[256], envbuf[2][300];
+	char *argv[ARGV_MAX], *envp[RECIPE_LIST_MAX + 3], err[128];
+	struct spawn_opts o = { .stdin_fd = devnull, .workdir = u->workdir };
+	const char *home;
+	int n = 0, r;
+
+	if (u->shell) {
+		argv[0] = "/bin/sh";
+		argv[1] = "-c";
+		argv[2] = (char *)u->exec;
+		argv[3] = NULL;
+	} else if (argv_split(u->exec, words, sizeof(words), argv, ARGV_MAX, err, sizeof(err)) < 0) {
+		log_error("%s: exec: %s", u->name, err);  /* the parser checked; belt and braces */
+		return -1;
+	}
+	if (find_program(argv[0], prog, sizeof(prog)) < 0) {
+		log_error("%s: cannot run '%s': not found or not executable", u->name, argv[0]);
+		return -1;
+	}
+	argv[0] = prog;
+	if (resolve_ids(u, &o, &home) < 0)
+		return -1;
+	snprintf(envbuf[0], sizeof(envbuf[0]), "PATH=%s", SEARCH_PATH);
+	snprintf(envbuf[1], sizeof(envbuf[1]), "HOME=%s", home);
+	envp[n++] = envbuf[0];
+	envp[n++] = envbuf[1];
+	for (int i = 0; i < u->env.n; i++)
+		envp[n++] = (char *)u->env.item[i];
+	envp[n] = NULL;
+	o.envp = envp;
+	if ((r = unit_pipe(s)) < 0) {
+		log_error("%s: output pipe: %s", u->name, strerror(-r));
+		return -1;
+	}
+	o.stdout_fd = o.stderr_fd = s->out_w;
+	pid_t pid = spawn_with(argv, &o);
+	if (pid < 0) {
+		log_error("%s: fork: %s", u->name, strerror((int)-pid));
+		return -1;
+	}
+	s->pid = pid;
+	s->started_ms = loop_now_ms();
+	log_debug("%s: started, pid %d", u->name, (int)pid);
+	return pid;
+}
+
+static void describe(int status, char *out, size_t outlen)
+{
+	if (WIFSIGNALED(status))
+		snprintf(out, outlen, "was killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(out, outlen, "exited with status %d", WEXITSTATUS(status));
+}
+
+/* ---- tasks ---- */
+
+static long task_timed_out(void *data)
+{
+	struct unit_state *s = data;
+	s->timer = -1;
+	log_error("task %s: still running after %d s; killing it", s->u->name, s->u->timeout);
+	kill(-s->pid, SIGKILL);
+	return -1;
+}
+
+static void task_done(struct unit_state *s, int ok, const char *how)
+{
+	char why[RECIPE_ERR_MAX];
+
+	if (ok)
+		log_info("task %s: done", s->u->name);
+	else if (s->u->stop_boot_on_failure) {
+		snprintf(why, sizeof(why), "task %s %s; the boot stops here (on_failure = stop)", s->u->name, how);
+		hooks.boot_failed(why);
+		return;
+	} else
+		log_warn("task %s %s; going on (on_failure = continue)", s->u->name, how);
+	next_task++;
+	start_services();
+}
+
+/* Runs the next task, or moves on to the services when none is left. */
+static void start_services(void)
+{
+	for (; phase == PHASE_TASKS && next_task < rcp->nunits; next_task++) {
+		struct unit_state *s = &st[next_task];
+		if (s->u->kind != UNIT_TASK)
+			continue;
+		log_info("task %s: starting", s->u->name);
+		if (unit_spawn(s) < 0) {
+			task_done(s, 0, "could not start");
+			return;
+		}
+		s->timer = loop_add_timer((long)s->u->timeout * 1000, task_timed_out, s);
+		return;  /* task_done continues from the next one */
+	}
+	if (phase != PHASE_TASKS)
+		return;
+	phase = PHASE_SERVICES;
+	for (int i = 0; i < rcp->nservices; i++) {
+		struct unit_state *s = &st[rcp->start_order[i]];
+		if (unit_spawn(s) >= 0)
+			log_info("service %s: started", s->u->name);
+	}
+	hooks.ready();
+}
+
+/* ---- services ---- */
+
+static long restart_service(void *data)
+{
+	struct unit_state *s = data;
+	s->timer = -1;
+	if (phase == PHASE_SERVICES && !s->pid)
+		unit_spawn(s);
+	return -1;
+}
+
+static void service_exited(struct unit_state *s, int status)
+{
+	char how[64];
+	int64_t ran = loop_now_ms() - s->started_ms;
+	int failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+
+	describe(status, how, sizeof(how));
+	if (s->u->restart == RESTART_NO || (s->u->restart == RESTART_ON_FAILURE && !failed)) {
+		log_info("service %s %s; not restarted (restart = %s)", s->u->name, how,
+			 s->u->restart == RESTART_NO ? "no" : "on-failure");
+		return;
+	}
+	s->backoff_ms = (ran >= STABLE_RUN_MS || !s->backoff_ms) ? BACKOFF_FIRST_MS
+			: (s->backoff_ms * 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : s->backoff_ms * 2);
+	s->restarts++;
+	log_warn("service %s %s after %lld ms; restart %d in %ld ms", s->u->name, how,
+		 (long long)ran, s->restarts, s->backoff_ms);
+	s->timer = loop_add_timer(s->backoff_ms, restart_service, s);
+}
+
+int svc_reaped(pid_t pid, int status)
+{
+	char how[64];
+
+	for (int i = 0; rcp && i < rcp->nunits; i++) {
+		struct unit_state *s = &st[i];
+		if (s->pid != pid)
+			continue;
+		s->pid = 0;
+		out_drain(s);
+		out_flush(s);
+		loop_del_timer(s->timer);
+		s->timer = -1;
+		if (phase == PHASE_STOPPING)
+			stop_next();
+		else if (s->u->kind == UNIT_TASK) {
+			describe(status, how, sizeof(how));
+			task_done(s, WIFEXITED(status) && WEXITSTATUS(status) == 0, how);
+		} else
+			service_exited(s, status);
+		return 1;
+	}
+	return 0;
+}
+
+void svc_start(const struct recipe *r, const struct svc_hooks *h)
+{
+	rcp = r;
+	hooks = *h;
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int i = 0; i < r->nunits; i++)
+		st[i] = (struct unit_state){ .u = &r->unit[i], .out_r = -1, .out_w = -1, .timer = -1 };
+	phase = PHASE_TASKS;
+	next_task = 0;
+	start_services();
+}
+
+/* ---- stopping, one at a time from the last started ---- */
+
+static long stop_timed_out(void *data)
+{
+	struct unit_state *s = data;
+	s->timer = -1;
+	log_warn("%s: still running %d s after its stop signal; killing it", s->u->name, s->u->stop_timeout);
+	kill(-s->pid, SIGKILL);
+	return -1;
+}
+
+static int stop_one(struct unit_state *s)
+{
+	if (!s->pid)
+		return 0;
+	log_info("stopping %s", s->u->name);
+	/* The whole process group: a service's own children go with it. */
+	kill(-s->pid, s->u->kind == UNIT_TASK ? SIGTERM : s->u->stop_signal);
+	kill(-s->pid, SIGCONT);
+	s->timer = loop_add_timer((long)s->u->stop_timeout * 1000, stop_timed_out, s);
+	return 1;
+}
+
+static void stop_next(void)
+{
+	/* A running task goes first: nothing started after it. */
+	for (int i = 0; rcp && i < rcp->nunits; i++)
+		if (st[i].u->kind == UNIT_TASK && st[i].pid)
+			return (void)(st[i].timer < 0 && stop_one(&st[i]));
+	for (; rcp && stop_pos >= 0; stop_pos--) {
+		struct unit_state *s = &st[rcp->start_order[stop_pos]];
+		if (s->pid)
+			return (void)(s->timer < 0 && stop_one(s));
+	}
+	if (stop_done) {
+		void (*done)(void) = stop_done;
+		stop_done = NULL;
+		if (rcp && rcp->nunits)
+			log_info("services stopped in %lld ms", (long long)(loop_now_ms() - stop_began_ms));
+		done();
+	}
+}
+
+void svc_stop_all(void (*done)(void))
+{
+	phase = PHASE_STOPPING;
+	stop_done = done;
+	stop_began_ms = loop_now_ms();
+	stop_pos = rcp ? rcp->nservices - 1 : -1;
+	for (int i = 0; rcp && i < rcp->nunits; i++) {
+		loop_del_timer(st[i].timer);  /* pending restarts and task timeouts */
+		st[i].timer = -1;
+	}
+	stop_next();
+}
