@@ -172,8 +172,10 @@ static int traced_by_proot(const char *root)
 	if (path_at(p, sizeof(p), root, "/proc/self/status") < 0 || !(f = fopen(p, "re")))
 		return 0;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "TracerPid: %ld", &pid) == 1)
+		if (strncmp(line, "TracerPid:", 10) == 0) {
+			pid = strtol(line + 10, NULL, 10);
 			break;
+		}
 	fclose(f);
 	if (pid <= 0)
 		return 0;
@@ -396,11 +398,11 @@ static const char *vm_by_uml(const char *root)
 /* Xen's hardware domain (dom0) is the host, not a guest. */
 static int xen_is_dom0(const char *root)
 {
-	char line[LINE_MAX_DETECT], *tok, *save;
+	char line[LINE_MAX_DETECT], *tok, *save, *end;
 	unsigned long features;
 
-	if (read_line_at(root, "/sys/hypervisor/properties/features", line, sizeof(line)) >= 0 &&
-	    sscanf(line, "%lx", &features) == 1) {
+	if (read_line_at(root, "/sys/hypervisor/properties/features", line, sizeof(line)) > 0 &&
+	    (features = strtoul(line, &end, 16), end != line)) {
 		/* XENFEAT_dom0 = 11, xen/include/public/features.h */
 		log_debug("detect: /sys/hypervisor/properties/features %08lx: dom0 bit %s",
 			  features, features & (1UL << 11) ? "set" : "clear");

@@ -89,8 +89,12 @@ void mount_unmount_all(const char *root)
 	if (!f)
 		return;
 	while (n < 64 && fgets(line, sizeof(line), f)) {
-		char target[256];
-		if (sscanf(line, "%*s %*s %*s %*s %255s", target) == 1 && strcmp(target, "/") != 0)
+		/* The fifth field is the mount point (proc(5)); no scanf: it
+		 * would pull musl's float parser into PID 1. */
+		char *save = NULL, *target = strtok_r(line, " ", &save);
+		for (int field = 1; target && field < 5; field++)
+			target = strtok_r(NULL, " ", &save);
+		if (target && strcmp(target, "/") != 0)
 			snprintf(targets[n++], sizeof(targets[0]), "%s", target);
 	}
 	fclose(f);
