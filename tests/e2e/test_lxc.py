@@ -72,3 +72,14 @@ def test_bad_runtime_config_gives_emergency_shell(tmpdir_clean, lxc):
     # PID 1 still stops cleanly.
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
     assert ct.state() == "STOPPED"
+
+
+def test_sigterm_reboots(minimal_build, lxc):
+    ct = lxc(minimal_build)
+    ct.start()
+    ct.wait(r"amphi: ready env=lxc")
+    os.kill(ct.init_pid(), signal.SIGTERM)
+    log = ct.wait(r"amphi: ready env=lxc", count=2)
+    assert "SIGTERM: stopping to reboot" in log
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
+    assert ct.state() == "STOPPED"

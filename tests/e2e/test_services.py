@@ -39,6 +39,8 @@ def check_boot(log):
     assert delays[:4] == [100, 200, 400, 800]
     assert all(b == min(2 * a, 30000) for a, b in zip(delays, delays[1:]))
     assert len(delays) <= 12
+    # user, group, workdir and env of a task; shell = yes.
+    assert "ids: id=65534:65534 dir=/tmp greeting=hello" in log
 
 
 def test_services_in_lxc(services_build, lxc):
@@ -55,6 +57,9 @@ def test_services_in_lxc(services_build, lxc):
     assert log.index("stopping zombies") < log.index("stopping steady")
     assert "steady: no newline at the end" in log
     assert re.search(r"services stopped in \d+ ms", log)
+    # Each service's own stop signal, and KILL after its stop timeout.
+    assert "trapper: got INT" in log
+    assert "stubborn: still running 1 s after its stop signal; killing it" in log
 
 
 def test_services_in_qemu(services_build, qemu):
