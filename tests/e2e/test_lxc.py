@@ -14,7 +14,7 @@ def test_ready_then_lxc_stop_halts_without_kill(minimal_build, lxc):
     # --nokill: if the init did not end the container itself, this fails.
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
     assert ct.state() == "STOPPED"
-    log = ct.wait(r"all processes stopped; (halt|power off)")
+    log = ct.wait(r"all processes stopped in \d+ ms; (halt|power off)")
     assert "stopping to halt" in log or "stopping to power off" in log
 
 
@@ -35,7 +35,7 @@ def test_sigpwr_powers_off(minimal_build, lxc):
     ct.start()
     ct.wait(r"amphi: ready env=lxc")
     os.kill(ct.init_pid(), signal.SIGPWR)
-    ct.wait(r"all processes stopped; power off")
+    ct.wait(r"all processes stopped in \d+ ms; power off")
     ct.lxc("lxc-wait", "-s", "STOPPED", "-t", "20")
 
 
