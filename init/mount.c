@@ -101,4 +101,7 @@ void mount_unmount_all(const char *root)
 	while (n-- > 0)
 		if (umount2(targets[n], 0) < 0 && umount2(targets[n], MNT_DETACH) < 0)
 			log_debug("umount %s: %s", targets[n], strerror(errno));
+	/* / itself cannot go: read-only leaves its file system clean. */
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		log_debug("remount / read-only: %s", strerror(errno));
 }
