@@ -28,13 +28,14 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := detect recipe moddep power
+UNIT_TESTS   := detect recipe moddep power tty
 unit_src_detect := init/detect.c init/log.c
 unit_src_recipe := $(SHARED_SRC)
 unit_src_moddep := image-builder/moddep.c
 unit_src_power := init/power.c init/log.c
+unit_src_tty := init/tty.c init/log.c $(SHARED_SRC)
 
-.PHONY: all deps check unit e2e run run-lxc clean
+.PHONY: all deps check unit e2e run run-lxc bench clean
 all: $(BUILD)/amphi-init $(BUILD)/amphi
 
 # Stamp made by deps.sh; `make deps` always re-checks.
@@ -90,6 +91,10 @@ run: all
 run-lxc: all
 	$(BUILD)/amphi build $(RECIPE) -o $(BUILD)/out/default
 	$(BUILD)/amphi run --lxc $(BUILD)/out/default
+
+# Not part of check: numbers, not pass/fail. QUICK=1 for a short run.
+bench: all
+	$(PYTHON) bench/run.py
 
 clean:
 	rm -rf $(BUILD)/amphi-init $(BUILD)/amphi $(BUILD)/test $(BUILD)/out $(BUILD)/uapi

@@ -86,6 +86,8 @@ static int stage_common(struct manifest *m, const struct inputs *in, const char 
 		goto oom;
 	if (manifest_tree(m, "", in->skeleton, err, errlen) < 0 || add_busybox(m, in, err, errlen) < 0)
 		return -1;
+	/* git keeps no modes but 0644/0755: secrets get theirs here. */
+	manifest_chmod(m, "etc/shadow", 0600);
 	/* After busybox: its own init and linuxrc links are replaced. */
 	if (manifest_file(m, "sbin/init", 0755, in->init) < 0 || manifest_symlink(m, "init", "/sbin/init") < 0)
 		goto oom;

@@ -132,6 +132,15 @@ int manifest_chardev(struct manifest *m, const char *path, unsigned mode, unsign
 	return add(m, &e);
 }
 
+int manifest_chmod(struct manifest *m, const char *path, unsigned mode)
+{
+	struct manifest_entry *e = find(m, path);
+	if (!e)
+		return -1;
+	e->mode = mode;
+	return 0;
+}
+
 int manifest_tree(struct manifest *m, const char *path, const char *host_dir, char *err, size_t errlen)
 {
 	DIR *d = opendir(host_dir);

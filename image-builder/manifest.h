@@ -36,6 +36,8 @@ int manifest_file(struct manifest *m, const char *path, unsigned mode, const cha
 int manifest_data(struct manifest *m, const char *path, unsigned mode, const char *data, size_t len);
 int manifest_symlink(struct manifest *m, const char *path, const char *target);
 int manifest_chardev(struct manifest *m, const char *path, unsigned mode, unsigned major, unsigned minor);
+/* Sets the permission bits of an entry already added; -1 if there is none. */
+int manifest_chmod(struct manifest *m, const char *path, unsigned mode);
 /* Adds a host directory's contents below `path` ("" for the top). */
 int manifest_tree(struct manifest *m, const char *path, const char *host_dir, char *err, size_t errlen);
 

@@ -78,8 +78,10 @@ static long after_term(void *unused)
 /* Services are down: everything else gets TERM, then KILL. */
 static void term_everyone(void)
 {
-	/* kill(-1) reaches every process but PID 1 itself. */
+	/* kill(-1) reaches every process but PID 1 itself. An interactive
+	 * shell ignores TERM but not HUP, as when its terminal goes away. */
 	kill(-1, SIGTERM);
+	kill(-1, SIGHUP);
 	kill(-1, SIGCONT);
 	timer_id = loop_add_timer(stop_timeout_ms, after_term, NULL);
 	term_sent = 1;

@@ -38,6 +38,7 @@ def test_initramfs_contents(minimal_build):
     assert entries["sbin/init"][4] == open(INIT, "rb").read()
     assert entries["init"][4] == b"/sbin/init"
     assert entries["dev/console"][0] & 0o170000 == 0o020000  # a character device
+    assert entries["etc/shadow"][0] & 0o777 == 0o600
     order = entries["etc/amphi/modules.load"][4].decode().split()
     base = [os.path.basename(p) for p in order]
     for m in ("virtio_pci.ko", "virtio_console.ko", "virtio_net.ko", "virtio_blk.ko"):
