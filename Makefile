@@ -14,7 +14,7 @@ INIT_CC      := musl-gcc
 INIT_CFLAGS  := $(COMMON) -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
                 -isystem $(BUILD)/uapi -Iinit
 INIT_LDFLAGS := -static -s -Wl,--gc-sections
-SHARED_SRC   := lib/conf.c lib/recipe.c lib/argv.c
+SHARED_SRC   := lib/conf.c lib/recipe.c lib/argv.c lib/netaddr.c
 INIT_SRC     := $(wildcard init/*.c) $(SHARED_SRC)
 
 # The host tool: glibc, libarchive.

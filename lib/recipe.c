@@ -1,11 +1,13 @@
 #include "recipe.h"
 #include "argv.h"
 #include "conf.h"
+#include "netaddr.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +16,12 @@
 #define RECIPE_FILE_MAX (64 * 1024)
 
 enum key_type { KEY_WORD, KEY_HOSTNAME, KEY_INT, KEY_LIST, KEY_BOOL, KEY_EXEC, KEY_PATH,
-		KEY_ENV, KEY_RESTART, KEY_SIGNAL, KEY_ONFAIL };
+		KEY_ENV, KEY_RESTART, KEY_SIGNAL, KEY_ONFAIL, KEY_NEEDS, KEY_MAC, KEY_IFNAME,
+		KEY_PREFIXES, KEY_IPS, KEY_GW4, KEY_GW6 };
 
 /* Which sections a key belongs to; unit keys are offsets into recipe_unit. */
-enum { IN_IMAGE = 1, IN_RUNTIME = 2, IN_TASK = 4, IN_SERVICE = 8, IN_UNIT = IN_TASK | IN_SERVICE };
+enum { IN_IMAGE = 1, IN_RUNTIME = 2, IN_TASK = 4, IN_SERVICE = 8, IN_NET = 16,
+       IN_UNIT = IN_TASK | IN_SERVICE };
 
 struct key_spec {
 	int where;
@@ -29,6 +33,7 @@ struct key_spec {
 
 #define R(f) offsetof(struct recipe, f)
 #define U(f) offsetof(struct recipe_unit, f)
+#define N(f) offsetof(struct recipe_net, f)
 static const struct key_spec keys[] = {
 	{ IN_IMAGE, "name", KEY_WORD, R(name), 0, 0 },
 	{ IN_IMAGE, "modules", KEY_LIST, R(modules), 0, 0 },
@@ -37,6 +42,7 @@ static const struct key_spec keys[] = {
 	{ IN_RUNTIME, "stop_timeout", KEY_INT, R(stop_timeout), 1, 300 },
 	{ IN_RUNTIME, "getty", KEY_LIST, R(getty), 0, 0 },
 	{ IN_RUNTIME, "autologin", KEY_BOOL, R(autologin), 0, 0 },
+	{ IN_RUNTIME, "network_timeout", KEY_INT, R(network_timeout), 1, 600 },
 	{ IN_UNIT, "exec", KEY_EXEC, U(exec), 0, 0 },
 	{ IN_UNIT, "shell", KEY_BOOL, U(shell), 0, 0 },
 	{ IN_UNIT, "env", KEY_ENV, U(env), 0, 0 },
@@ -47,8 +53,18 @@ static const struct key_spec keys[] = {
 	{ IN_SERVICE, "stop_signal", KEY_SIGNAL, U(stop_signal), 0, 0 },
 	{ IN_SERVICE, "stop_timeout", KEY_INT, U(stop_timeout), 1, 300 },
 	{ IN_SERVICE, "after", KEY_LIST, U(after), 0, 0 },
+	{ IN_SERVICE, "needs", KEY_NEEDS, U(needs_network), 0, 0 },
 	{ IN_TASK, "on_failure", KEY_ONFAIL, U(stop_boot_on_failure), 0, 0 },
 	{ IN_TASK, "timeout", KEY_INT, U(timeout), 1, 86400 },
+	{ IN_NET, "mac", KEY_MAC, N(mac), 0, 0 },
+	{ IN_NET, "dhcp", KEY_BOOL, N(dhcp), 0, 0 },
+	{ IN_NET, "address", KEY_PREFIXES, N(address), 0, 0 },
+	{ IN_NET, "gateway", KEY_GW4, N(gateway), 0, 0 },
+	{ IN_NET, "gateway6", KEY_GW6, N(gateway6), 0, 0 },
+	{ IN_NET, "mtu", KEY_INT, N(mtu), 68, 65535 },
+	{ IN_NET, "dns", KEY_IPS, N(dns), 0, 0 },
+	{ IN_NET, "search", KEY_LIST, N(search), 0, 0 },
+	{ IN_NET, "bridge", KEY_IFNAME, N(bridge), 0, 0 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -58,6 +74,7 @@ static const struct {
 } sections[] = {
 	{ "image", IN_IMAGE }, { "runtime", IN_RUNTIME },
 	{ "task.", IN_TASK }, { "service.", IN_SERVICE },  /* a prefix: [service.web] */
+	{ "network.", IN_NET },
 };
 
 static const struct {
@@ -79,6 +96,7 @@ void recipe_defaults(struct recipe *r)
 	r->stop_timeout = 5;
 	r->getty.n = 1;
 	strcpy(r->getty.item[0], "auto");
+	r->network_timeout = 30;
 }
 
 static void unit_defaults(struct recipe_unit *u, enum unit_kind kind, const char *name)
@@ -91,6 +109,20 @@ static void unit_defaults(struct recipe_unit *u, enum unit_kind kind, const char
 	u->stop_timeout = 5;
 	u->stop_boot_on_failure = 1;
 	u->timeout = 300;
+}
+
+int recipe_prepend_service(struct recipe *r, const char *name, const char *exec)
+{
+	if (r->nunits == RECIPE_UNITS_MAX)
+		return -1;
+	struct recipe_unit *u = &r->unit[r->nunits];
+	unit_defaults(u, UNIT_SERVICE, name);
+	snprintf(u->exec, sizeof(u->exec), "%s", exec);
+	u->restart = RESTART_ALWAYS;
+	memmove(&r->start_order[1], &r->start_order[0], (size_t)r->nservices * sizeof(r->start_order[0]));
+	r->start_order[0] = r->nunits++;
+	r->nservices++;
+	return 0;
 }
 
 int recipe_signal(const char *name)
@@ -154,6 +186,32 @@ static int set_list(struct recipe_list *list, const struct key_spec *k, const ch
 				 ? "%s: '%s' is not NAME=VALUE (a shell variable name, under %d characters in all)"
 				 : "%s: '%s' is not a valid name (letters, digits, - _ . +; under %d characters)",
 				 k->key, w, RECIPE_WORD_MAX);
+			return -1;
+		}
+		if (list->n == RECIPE_LIST_MAX) {
+			snprintf(err, errlen, "%s: more than %d entries", k->key, RECIPE_LIST_MAX);
+			return -1;
+		}
+		strcpy(list->item[list->n++], w);
+	}
+	return 0;
+}
+
+/* address = wants ADDRESS/PREFIX; dns = plain addresses. */
+static int set_addrs(struct recipe_list *list, const struct key_spec *k, const char *value,
+		     char *err, size_t errlen)
+{
+	char buf[CONF_LINE_MAX];
+	snprintf(buf, sizeof(buf), "%s", value);
+	list->n = 0;
+	for (char *save = NULL, *w = strtok_r(buf, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+		struct net_addr a;
+		int bad = net_addr_parse(w, &a) < 0;
+		if (bad || (k->type == KEY_PREFIXES && a.prefix < 0) || (k->type == KEY_IPS && a.prefix >= 0)) {
+			snprintf(err, errlen, k->type == KEY_PREFIXES
+				 ? "%s: '%s': expected ADDRESS/PREFIX such as 10.0.0.2/24 or fd00::2/64"
+				 : "%s: '%s': expected an IPv4 or IPv6 address such as 10.0.0.1",
+				 k->key, w);
 			return -1;
 		}
 		if (list->n == RECIPE_LIST_MAX) {
@@ -241,6 +299,43 @@ static int set_value(char *base, const struct key_spec *k, const char *value,
 	case KEY_RESTART:
 	case KEY_ONFAIL:
 		return set_named(ifield, k, value, err, errlen);
+	case KEY_NEEDS:
+		if (strcmp(value, "network") != 0) {
+			snprintf(err, errlen, "needs = '%s': expected network", value);
+			return -1;
+		}
+		*ifield = 1;
+		return 0;
+	case KEY_MAC:
+		if (!net_mac_valid(value)) {
+			snprintf(err, errlen, "mac = '%s': expected six hex pairs such as 52:54:00:12:34:56", value);
+			return -1;
+		}
+		strcpy(field, value);
+		return 0;
+	case KEY_IFNAME:
+		if (!valid_word(value, 0) || strlen(value) >= RECIPE_IFNAME_MAX) {
+			snprintf(err, errlen, "%s = '%s': expected an interface name of at most %d characters",
+				 k->key, value, RECIPE_IFNAME_MAX - 1);
+			return -1;
+		}
+		strcpy(field, value);
+		return 0;
+	case KEY_PREFIXES:
+	case KEY_IPS:
+		return set_addrs((struct recipe_list *)(void *)field, k, value, err, errlen);
+	case KEY_GW4:
+	case KEY_GW6: {
+		struct net_addr a;
+		int want = k->type == KEY_GW4 ? AF_INET : AF_INET6;
+		if (net_addr_parse(value, &a) < 0 || a.prefix >= 0 || a.family != want) {
+			snprintf(err, errlen, "%s = '%s': expected an %s address without a prefix", k->key, value,
+				 want == AF_INET ? "IPv4" : "IPv6");
+			return -1;
+		}
+		strcpy(field, value);
+		return 0;
+	}
 	case KEY_SIGNAL:
 		if ((*ifield = recipe_signal(value)) < 0) {
 			snprintf(err, errlen, "%s = '%s': expected a signal such as TERM, INT, HUP, QUIT, USR1 or a number",
@@ -296,6 +391,30 @@ static struct recipe_unit *unit_for(struct recipe *r, int where, const char *sec
 	return u;
 }
 
+/* The interface a [network.NAME] section names, made on first use. */
+static struct recipe_net *net_for(struct recipe *r, const char *section, int line, char *err, size_t errlen)
+{
+	const char *name = section + strlen("network.");
+
+	if (!valid_word(name, 0) || strlen(name) >= RECIPE_IFNAME_MAX) {
+		snprintf(err, errlen, "[%s]: expected an interface name of at most %d characters after 'network.'",
+			 section, RECIPE_IFNAME_MAX - 1);
+		return NULL;
+	}
+	for (int i = 0; i < r->nnets; i++)
+		if (strcmp(r->net[i].name, name) == 0)
+			return &r->net[i];
+	if (r->nnets == RECIPE_NETS_MAX) {
+		snprintf(err, errlen, "[%s]: more than %d network interfaces", section, RECIPE_NETS_MAX);
+		return NULL;
+	}
+	struct recipe_net *n = &r->net[r->nnets++];
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	n->line = line;
+	return n;
+}
+
 static int on_key(void *ctx, const char *section, const char *key, const char *value,
 		  int line, char *err, size_t errlen)
 {
@@ -311,9 +430,15 @@ static int on_key(void *ctx, const char *section, const char *key, const char *v
 			where = sections[i].where;
 	}
 	if (!where) {
-		snprintf(err, errlen, "unknown section [%s]: expected [image], [runtime], [task.NAME] or [service.NAME]",
+		snprintf(err, errlen, "unknown section [%s]: expected [image], [runtime], [task.NAME], [service.NAME] or [network.NAME]",
 			 section);
 		return -1;
+	}
+	if (where == IN_NET) {
+		struct recipe_net *n = net_for(r, section, line, err, errlen);
+		if (!n)
+			return -1;
+		base = (char *)n;
 	}
 	if (where & IN_UNIT) {
 		struct recipe_unit *u = unit_for(r, where, section, line, err, errlen);

@@ -14,6 +14,8 @@
 #define RECIPE_UNITS_MAX 24
 #define RECIPE_EXEC_MAX 512
 #define RECIPE_PATH_MAX 256
+#define RECIPE_NETS_MAX 8
+#define RECIPE_IFNAME_MAX 16  /* IFNAMSIZ */
 /* Where the builder puts the recipe inside every image. */
 #define RECIPE_IMAGE_PATH "/etc/amphi/recipe.conf"
 
@@ -43,9 +45,24 @@ struct recipe_unit {
 	int stop_timeout;            /* seconds before KILL; default 5 */
 	struct recipe_list after;
 	int after_line;
+	int needs_network;           /* needs = network: start once it is configured */
 	/* tasks */
 	int stop_boot_on_failure;    /* on_failure = stop (default) | continue */
 	int timeout;                 /* seconds; default 300 */
+};
+
+/* [network.NAME]: the interface NAME, or the one with this mac. */
+struct recipe_net {
+	char name[RECIPE_IFNAME_MAX];
+	int line;
+	char mac[18];
+	int dhcp;
+	struct recipe_list address;  /* ADDRESS/PREFIX, v4 or v6 */
+	char gateway[48], gateway6[48];
+	int mtu;                     /* 0: leave it */
+	struct recipe_list dns;      /* addresses */
+	struct recipe_list search;   /* domains */
+	char bridge[RECIPE_IFNAME_MAX]; /* LXC: a veth on this host bridge */
 };
 
 struct recipe {
@@ -60,6 +77,9 @@ struct recipe {
 	struct recipe_list getty;
 	int autologin;               /* a root shell instead of getty + login */
 	int stop_timeout;            /* seconds between TERM and KILL at stop */
+	int network_timeout;         /* seconds services with needs = network wait */
+	struct recipe_net net[RECIPE_NETS_MAX];
+	int nnets;
 	struct recipe_unit unit[RECIPE_UNITS_MAX];  /* in file order */
 	int nunits;
 	/* Services in start order (every one after what it names in after). */
@@ -73,6 +93,10 @@ void recipe_defaults(struct recipe *r);
  * with err = "FILE:LINE: what was expected". */
 int recipe_parse(const char *text, size_t len, const char *filename,
 		 struct recipe *r, char *err, size_t errlen);
+
+/* Adds a service the init itself supervises (a DHCP client), started
+ * before the recipe's own. 0, or -1 when the unit table is full. */
+int recipe_prepend_service(struct recipe *r, const char *name, const char *exec);
 
 /* "TERM", "SIGTERM" or a number -> signal number; -1 if unknown. */
 int recipe_signal(const char *name);

@@ -97,7 +97,19 @@ static void dump(const struct recipe *r, char *out, size_t outlen)
 			put(out, outlen, &used, "  restart=%d stop_signal=%d stop_timeout=%d\n",
 			    (int)u->restart, u->stop_signal, u->stop_timeout);
 			put_list(out, outlen, &used, "  after", &u->after);
+			if (u->needs_network)
+				put(out, outlen, &used, "  needs=network\n");
 		}
+	}
+	if (r->network_timeout != 30)
+		put(out, outlen, &used, "network_timeout=%d\n", r->network_timeout);
+	for (int i = 0; i < r->nnets; i++) {
+		const struct recipe_net *n = &r->net[i];
+		put(out, outlen, &used, "[network.%s] line=%d mac=%s dhcp=%d mtu=%d gateway=%s gateway6=%s bridge=%s\n",
+		    n->name, n->line, n->mac, n->dhcp, n->mtu, n->gateway, n->gateway6, n->bridge);
+		put_list(out, outlen, &used, "  address", &n->address);
+		put_list(out, outlen, &used, "  dns", &n->dns);
+		put_list(out, outlen, &used, "  search", &n->search);
 	}
 	if (r->nservices) {
 		put(out, outlen, &used, "start_order=");
