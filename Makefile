@@ -13,7 +13,8 @@ COMMON   := -std=c11 -D_GNU_SOURCE $(WARN) -Ilib -DAMPHI_VERSION='"$(VERSION)"'
 INIT_CC      := musl-gcc
 INIT_CFLAGS  := $(COMMON) -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
                 -isystem $(BUILD)/uapi -Iinit
-INIT_LDFLAGS := -static -s -Wl,--gc-sections
+# noseparate-code: no page of padding around the text (8 KiB of nothing).
+INIT_LDFLAGS := -static -s -Wl,--gc-sections -Wl,-z,noseparate-code
 SHARED_SRC   := lib/conf.c lib/recipe.c lib/argv.c lib/netaddr.c
 INIT_SRC     := $(wildcard init/*.c) $(SHARED_SRC)
 
@@ -28,12 +29,14 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := detect recipe moddep power tty
+UNIT_TESTS   := detect recipe moddep power tty netlink users
 unit_src_detect := init/detect.c init/log.c
 unit_src_recipe := $(SHARED_SRC)
 unit_src_moddep := image-builder/moddep.c
 unit_src_power := init/power.c init/log.c
 unit_src_tty := init/tty.c init/log.c $(SHARED_SRC)
+unit_src_users := init/users.c
+unit_src_netlink := init/netlink.c init/log.c lib/netaddr.c
 
 .PHONY: all deps check unit e2e run run-lxc bench clean
 all: $(BUILD)/amphi-init $(BUILD)/amphi

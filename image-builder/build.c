@@ -89,7 +89,9 @@ static int stage_common(struct manifest *m, const struct inputs *in, const char 
 	/* git keeps no modes but 0644/0755: secrets get theirs here. */
 	manifest_chmod(m, "etc/shadow", 0600);
 	/* After busybox: its own init and linuxrc links are replaced. */
-	if (manifest_file(m, "sbin/init", 0755, in->init) < 0 || manifest_symlink(m, "init", "/sbin/init") < 0)
+	/* The DHCP client's event script is the init under another name. */
+	if (manifest_file(m, "sbin/init", 0755, in->init) < 0 || manifest_symlink(m, "init", "/sbin/init") < 0 ||
+	    manifest_symlink(m, "usr/libexec/amphi/dhcp-event", "/sbin/init") < 0)
 		goto oom;
 	if (read_file(recipe_path, &text, &len, err, errlen) < 0)
 		return -1;
@@ -192,7 +194,7 @@ static int build_vm(const struct inputs *in, const struct recipe *r, const char 
 	snprintf(path, sizeof(path), "%s/vm/vmlinuz", dir);
 	if (copy_file(vmlinuz, path, 0644, err, errlen) < 0)
 		return -1;
-	return write_vm_launcher(dir, err, errlen);
+	return write_vm_launcher(dir, r, err, errlen);
 }
 
 static int build_lxc(const struct inputs *in, const struct recipe *r, const char *recipe_path,

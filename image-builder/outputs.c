@@ -4,18 +4,18 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* KVM only when /dev/kvm opens read-write AND the CPU has vmx/svm: a
  * /dev/kvm without them gives a guest that spins and prints nothing.
- * No network device yet (-nic none): QEMU's default NIC would be user
- * networking without restrict=on. panic=-1 + -no-reboot: a guest that
- * panics ends QEMU instead of hanging. */
-static const char launcher[] =
+ * panic=-1 + -no-reboot: a guest that panics ends QEMU instead of hanging. */
+static const char launcher_head[] =
 	"#!/bin/sh\n"
 	"# Boots this amphi build under QEMU; extra arguments go to QEMU.\n"
 	"#   AMPHI_ACCEL=kvm|tcg   override the accelerator (default: kvm when usable)\n"
-	"#   AMPHI_APPEND=...      more kernel command line\n"
+	"#   AMPHI_APPEND=...      more kernel command line (ip=... for instance)\n"
 	"#   AMPHI_MEM=MiB         guest memory (default 256)\n"
+	"#   AMPHI_NETDEV=...      the first NIC's -netdev backend (default user,restrict=on)\n"
 	"here=$(cd \"$(dirname \"$0\")\" && pwd)\n"
 	"accel=${AMPHI_ACCEL:-}\n"
 	"if [ -z \"$accel\" ]; then\n"
@@ -32,15 +32,66 @@ static const char launcher[] =
 	"esac\n"
 	"[ -n \"${AMPHI_DRY_RUN:-}\" ] && { echo \"accel=$accel\"; exit 0; }\n"
 	"exec qemu-system-x86_64 -machine pc,accel=$accel -cpu $cpu -m \"${AMPHI_MEM:-256}\" \\\n"
-	"\t-nographic -no-reboot -nic none \\\n"
+	"\t-nographic -no-reboot \\\n";
+
+static const char launcher_tail[] =
 	"\t-kernel \"$here/vmlinuz\" -initrd \"$here/initramfs.img\" \\\n"
 	"\t-append \"console=ttyS0 panic=-1 ${AMPHI_APPEND:-}\" \"$@\"\n";
 
-int write_vm_launcher(const char *dir, char *err, size_t errlen)
+/* One virtio NIC per [network.NAME], in order: the guest names them eth0,
+ * eth1, ... QEMU's user networking only with restrict=on (nothing leaves
+ * the host); none at all without network sections (QEMU would add one). */
+static int launcher_nics(struct strbuf *b, const struct recipe *r)
 {
+	if (r->nnets == 0)
+		return strbuf_printf(b, "\t-nic none \\\n");
+	for (int i = 0; i < r->nnets; i++) {
+		char mac[32] = "";
+		if (r->net[i].mac[0])
+			snprintf(mac, sizeof(mac), ",mac=%s", r->net[i].mac);
+		if (strbuf_printf(b, "\t-netdev \"%s,id=net%d\" -device virtio-net-pci,netdev=net%d%s \\\n",
+				  i == 0 ? "${AMPHI_NETDEV:-user,restrict=on}" : "user,restrict=on", i, i, mac) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int write_vm_launcher(const char *dir, const struct recipe *r, char *err, size_t errlen)
+{
+	struct strbuf b = { 0 };
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/vm/launch", dir);
-	return write_file(path, 0755, launcher, sizeof(launcher) - 1, err, errlen);
+	int rc = -1;
+
+	if (strbuf_printf(&b, "%s", launcher_head) < 0 || launcher_nics(&b, r) < 0 ||
+	    strbuf_printf(&b, "%s", launcher_tail) < 0)
+		snprintf(err, errlen, "out of memory");
+	else {
+		snprintf(path, sizeof(path), "%s/vm/launch", dir);
+		rc = write_file(path, 0755, b.s, b.len, err, errlen);
+	}
+	free(b.s);
+	return rc;
+}
+
+/* lxc.net.N: a veth on the recipe's bridge for each [network.NAME] that
+ * names one; otherwise no network but loopback. */
+static int lxc_net(struct strbuf *b, const struct recipe *r)
+{
+	int n = 0;
+	for (int i = 0; i < r->nnets; i++) {
+		const struct recipe_net *net = &r->net[i];
+		if (!net->bridge[0])
+			continue;
+		if (strbuf_printf(b, "lxc.net.%d.type = veth\nlxc.net.%d.link = %s\nlxc.net.%d.name = %s\n"
+				  "lxc.net.%d.flags = up\n", n, n, net->bridge, n, net->name, n) < 0 ||
+		    (net->mac[0] && strbuf_printf(b, "lxc.net.%d.hwaddr = %s\n", n, net->mac) < 0))
+			return -1;
+		n++;
+	}
+	if (n == 0)
+		return strbuf_printf(b, "# No [network.NAME] with a bridge: the container gets only its loopback.\n"
+				     "lxc.net.0.type = empty\n");
+	return 0;
 }
 
 int write_lxc_config(const char *dir, const struct recipe *r, char *err, size_t errlen)
@@ -65,11 +116,11 @@ int write_lxc_config(const char *dir, const struct recipe *r, char *err, size_t 
 		"lxc.pty.max = 16\n"
 		"lxc.console.logfile = %s/lxc/console.log\n"
 		"lxc.mount.auto = proc:mixed sys:mixed\n"
-		"lxc.autodev = 1\n"
-		"# No network yet: the container gets only its loopback.\n"
-		"lxc.net.0.type = empty\n",
+		"lxc.autodev = 1\n",
 		r->name, r->name, dir, dir, r->name, r->name, r->name,
 		r->hostname, dir, r->ttys, dir);
+	if (rc == 0)
+		rc = lxc_net(&b, r);
 	if (rc < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

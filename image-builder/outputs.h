@@ -6,7 +6,7 @@
 
 /* DIR/vm/launch: a shell script that runs QEMU on DIR/vm's kernel and
  * initramfs, so the output works without amphi installed. */
-int write_vm_launcher(const char *dir, char *err, size_t errlen);
+int write_vm_launcher(const char *dir, const struct recipe *r, char *err, size_t errlen);
 /* DIR/lxc/config, for lxc-start -f. */
 int write_lxc_config(const char *dir, const struct recipe *r, char *err, size_t errlen);
 

@@ -1,12 +1,14 @@
 /* amphi-init: PID 1 of an appliance that boots as an LXC container or a
  * KVM/QEMU guest. main() reads top to bottom as the boot sequence. */
 #include "console.h"
+#include "control.h"
 #include "detect.h"
 #include "emergency.h"
 #include "log.h"
 #include "loop.h"
 #include "modules.h"
 #include "mount.h"
+#include "net.h"
 #include "power.h"
 #include "recipe.h"
 #include "shutdown.h"
@@ -59,6 +61,11 @@ static void on_ready(void)
 	log_info("ready env=%s in %lld ms", env.id, (long long)(loop_now_ms() - started_ms));
 }
 
+static void on_network_ready(void)
+{
+	svc_network_ready();
+}
+
 static void on_boot_failed(const char *why)
 {
 	emergency_start(why);
@@ -88,7 +95,10 @@ static void __attribute__((noreturn)) boot(void)
 		if (env.world != WORLD_CONTAINER)
 			boot_vm_extras(&recipe);
 		tty_start("", env.world, &recipe);
-		svc_start(&recipe, &hooks);
+		if ((r = control_listen("")) < 0)
+			log_warn("control FIFO %s: %s; DHCP leases will not be applied", CONTROL_FIFO, strerror(-r));
+		int net_ready = net_start("", env.world, &recipe, on_network_ready);
+		svc_start(&recipe, &hooks, net_ready);
 	}
 	loop_run();
 }
@@ -125,6 +135,11 @@ static int usage(FILE *out, int status)
 int main(int argc, char **argv)
 {
 	started_ms = loop_now_ms();
+
+	/* The DHCP client's event script is this binary under another name. */
+	const char *base = strrchr(argv[0], '/');
+	if (strcmp(base ? base + 1 : argv[0], "dhcp-event") == 0)
+		return net_dhcp_event_main(argc, argv);
 
 	/* As PID 1, argv holds whatever the kernel or manager passed on: never
 	 * read it as a command. */

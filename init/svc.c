@@ -3,11 +3,10 @@
 #include "log.h"
 #include "loop.h"
 #include "spawn.h"
+#include "users.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +43,9 @@ static struct svc_hooks hooks;
 static struct unit_state st[RECIPE_UNITS_MAX];
 static enum phase phase;
 static int next_task;          /* unit index to look from for the next task */
+static int next_service;       /* index into start_order of the next to start */
+static int network_ready;
+static int ready_said;
 static int stop_pos;           /* index into start_order while stopping */
 static void (*stop_done)(void);
 static int64_t stop_began_ms;
@@ -121,39 +123,19 @@ static int find_program(const char *name, char *out, size_t outlen)
 	return -1;
 }
 
-static int resolve_ids(const struct recipe_unit *u, struct spawn_opts *o, const char **home)
+static int resolve_ids(const struct recipe_unit *u, struct spawn_opts *o, char *home, size_t homelen)
 {
-	char *end;
-
-	*home = "/root";
+	snprintf(home, homelen, "/root");
 	if (!u->user[0] && !u->group[0])
 		return 0;
 	o->set_ids = 1;
-	if (u->user[0]) {
-		struct passwd *pw = getpwnam(u->user);
-		long n = strtol(u->user, &end, 10);
-		if (pw) {
-			o->uid = pw->pw_uid;
-			o->gid = pw->pw_gid;
-			*home = pw->pw_dir;
-		} else if (!*end && n >= 0) {
-			o->uid = o->gid = (uid_t)n;
-		} else {
-			log_error("%s: user '%s' is not in /etc/passwd", u->name, u->user);
-			return -1;
-		}
+	if (u->user[0] && users_user("", u->user, &o->uid, &o->gid, home, homelen) < 0) {
+		log_error("%s: user '%s' is not in /etc/passwd", u->name, u->user);
+		return -1;
 	}
-	if (u->group[0]) {
-		struct group *gr = getgrnam(u->group);
-		long n = strtol(u->group, &end, 10);
-		if (gr)
-			o->gid = gr->gr_gid;
-		else if (!*end && n >= 0)
-			o->gid = (gid_t)n;
-		else {
-			log_error("%s: group '%s' is not in /etc/group", u->name, u->group);
-			return -1;
-		}
+	if (u->group[0] && users_group("", u->group, &o->gid) < 0) {
+		log_error("%s: group '%s' is not in /etc/group", u->name, u->group);
+		return -1;
 	}
 	return 0;
 }
@@ -165,7 +147,7 @@ static pid_t unit_spawn(struct unit_state *s)
 	static char words[RECIPE_EXEC_MAX], prog[256], envbuf[2][300];
 	char *argv[ARGV_MAX], *envp[RECIPE_LIST_MAX + 3], err[128];
 	struct spawn_opts o = { .stdin_fd = devnull, .workdir = u->workdir };
-	const char *home;
+	char home[RECIPE_PATH_MAX];
 	int n = 0, r;
 
 	if (u->shell) {
@@ -182,7 +164,7 @@ static pid_t unit_spawn(struct unit_state *s)
 		return -1;
 	}
 	argv[0] = prog;
-	if (resolve_ids(u, &o, &home) < 0)
+	if (resolve_ids(u, &o, home, sizeof(home)) < 0)
 		return -1;
 	snprintf(envbuf[0], sizeof(envbuf[0]), "PATH=%s", SEARCH_PATH);
 	snprintf(envbuf[1], sizeof(envbuf[1]), "HOME=%s", home);
@@ -258,15 +240,32 @@ static void start_services(void)
 		s->timer = loop_add_timer((long)s->u->timeout * 1000, task_timed_out, s);
 		return;  /* task_done continues from the next one */
 	}
-	if (phase != PHASE_TASKS)
+	if (phase == PHASE_TASKS)
+		phase = PHASE_SERVICES;
+	if (phase != PHASE_SERVICES)
 		return;
-	phase = PHASE_SERVICES;
-	for (int i = 0; i < rcp->nservices; i++) {
-		struct unit_state *s = &st[rcp->start_order[i]];
+	for (; next_service < rcp->nservices; next_service++) {
+		struct unit_state *s = &st[rcp->start_order[next_service]];
+		if (s->u->needs_network && !network_ready) {
+			log_info("service %s: waiting for the network", s->u->name);
+			return;  /* it and everything after it in start order */
+		}
 		if (unit_spawn(s) >= 0)
 			log_info("service %s: started", s->u->name);
 	}
-	hooks.ready();
+	if (network_ready && !ready_said) {
+		ready_said = 1;
+		hooks.ready();
+	}
+}
+
+void svc_network_ready(void)
+{
+	if (network_ready)
+		return;
+	network_ready = 1;
+	if (rcp)
+		start_services();
 }
 
 /* ---- services ---- */
@@ -325,8 +324,9 @@ int svc_reaped(pid_t pid, int status)
 	return 0;
 }
 
-void svc_start(const struct recipe *r, const struct svc_hooks *h)
+void svc_start(const struct recipe *r, const struct svc_hooks *h, int net_ready)
 {
+	network_ready = net_ready;
 	rcp = r;
 	hooks = *h;
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);

@@ -1,0 +1,416 @@
+#include "net.h"
+#include "control.h"
+#include "log.h"
+#include "loop.h"
+#include "netaddr.h"
+#include "netlink.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DHCP_SCRIPT "/usr/libexec/amphi/dhcp-event"
+#define DNS_MAX 8
+
+struct net_if {
+	const struct recipe_net *cfg;
+	char name[RECIPE_IFNAME_MAX];
+	int index;
+	int waiting;                   /* for a DHCP lease */
+	char dhcp_dns[DNS_MAX][48];
+	int ndhcp_dns;
+	char dhcp_domain[128];
+};
+
+static const char *net_root = "";
+static struct recipe *net_recipe;
+static struct recipe_net kernel_ip;   /* from ip= */
+static struct net_if ifs[RECIPE_NETS_MAX + 1];
+static int nifs, waiting;
+static void (*ready_cb)(void);
+static int ready_timer = -1;
+
+/* ---- the kernel's ip= (Documentation/admin-guide/nfs/nfsroot.rst):
+ * ip=<client>:<server>:<gw>:<netmask>:<hostname>:<device>:<autoconf>:<dns0>:<dns1>:<ntp0>
+ * or ip=dhcp|on|any|both|bootp|rarp|off|none. Our kernel has no
+ * CONFIG_IP_PNP, so it is ours to honour. ---- */
+
+static int ip_autoconf(const char *s)
+{
+	static const char *const dynamic[] = { "dhcp", "on", "any", "both", "bootp", "rarp", "dhcp6" };
+	for (size_t i = 0; i < sizeof(dynamic) / sizeof(dynamic[0]); i++)
+		if (strcmp(s, dynamic[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The first interface that is not loopback, for ip= without a device. */
+static void first_ethernet(char out[RECIPE_IFNAME_MAX])
+{
+	for (int i = 1; i < 64; i++) {
+		char name[RECIPE_IFNAME_MAX];
+		snprintf(name, sizeof(name), "eth%d", i - 1);
+		if (nl_link_index(name) > 0) {
+			strcpy(out, name);
+			return;
+		}
+	}
+	strcpy(out, "eth0");
+}
+
+/* Returns 1 when ip= asks for something, with kernel_ip filled. */
+static int parse_kernel_ip(const char *root)
+{
+	char path[PATH_MAX], line[4096], *arg = NULL, *save = NULL;
+	char *f[10] = { 0 };
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/proc/cmdline", root);
+	if (!(fp = fopen(path, "re")))
+		return 0;
+	if (!fgets(line, sizeof(line), fp))
+		line[0] = '\0';
+	fclose(fp);
+	for (char *w = strtok_r(line, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+		if (strncmp(w, "ip=", 3) == 0)
+			arg = w + 3;  /* the last one wins */
+	if (!arg || !strcmp(arg, "off") || !strcmp(arg, "none"))
+		return 0;
+	memset(&kernel_ip, 0, sizeof(kernel_ip));
+	if (!strchr(arg, ':')) {
+		kernel_ip.dhcp = ip_autoconf(arg);
+		first_ethernet(kernel_ip.name);
+		return kernel_ip.dhcp;
+	}
+	/* strsep keeps empty fields: "ip=10.0.0.2::10.0.0.1:255.255.255.0::eth0:off" */
+	for (int i = 0; i < 10 && arg; i++)
+		f[i] = strsep(&arg, ":");
+	if (f[5] && *f[5])
+		snprintf(kernel_ip.name, sizeof(kernel_ip.name), "%s", f[5]);
+	else
+		first_ethernet(kernel_ip.name);
+	kernel_ip.dhcp = f[6] && ip_autoconf(f[6]);
+	if (f[0] && *f[0] && !kernel_ip.dhcp) {
+		int prefix = f[3] && *f[3] ? net_mask_to_prefix(f[3]) : 24;
+		if (prefix < 0) {
+			log_warn("net: ip=: netmask '%s' is not a netmask; using /24", f[3]);
+			prefix = 24;
+		}
+		snprintf(kernel_ip.address.item[0], RECIPE_WORD_MAX, "%s/%d", f[0], prefix);
+		kernel_ip.address.n = 1;
+	}
+	if (f[2] && *f[2])
+		snprintf(kernel_ip.gateway, sizeof(kernel_ip.gateway), "%s", f[2]);
+	for (int i = 7; i <= 8; i++)
+		if (f[i] && *f[i])
+			snprintf(kernel_ip.dns.item[kernel_ip.dns.n++], RECIPE_WORD_MAX, "%s", f[i]);
+	if (f[4] && *f[4] && sethostname(f[4], strlen(f[4])) < 0)
+		log_warn("net: ip=: sethostname %s: %s", f[4], strerror(errno));
+	return 1;
+}
+
+/* ---- resolv.conf: static dns/search first, then what DHCP said ---- */
+
+static void add_unique(char list[][128], int *n, int max, const char *v)
+{
+	for (int i = 0; i < *n; i++)
+		if (strcmp(list[i], v) == 0)
+			return;
+	if (*n < max)
+		snprintf(list[(*n)++], 128, "%s", v);
+}
+
+static void write_resolv_conf(void)
+{
+	char servers[DNS_MAX][128], search[DNS_MAX][128], path[PATH_MAX], tmp[PATH_MAX];
+	int ns = 0, nsearch = 0;
+	FILE *f;
+
+	for (int i = 0; i < nifs; i++) {
+		const struct recipe_net *c = ifs[i].cfg;
+		for (int j = 0; j < c->dns.n; j++)
+			add_unique(servers, &ns, DNS_MAX, c->dns.item[j]);
+		for (int j = 0; j < c->search.n; j++)
+			add_unique(search, &nsearch, DNS_MAX, c->search.item[j]);
+		for (int j = 0; j < ifs[i].ndhcp_dns; j++)
+			add_unique(servers, &ns, DNS_MAX, ifs[i].dhcp_dns[j]);
+		if (ifs[i].dhcp_domain[0])
+			add_unique(search, &nsearch, DNS_MAX, ifs[i].dhcp_domain);
+	}
+	if (!ns && !nsearch)
+		return;
+	snprintf(path, sizeof(path), "%s/etc/resolv.conf", net_root);
+	snprintf(tmp, sizeof(tmp), "%s.amphi", path);
+	if (!(f = fopen(tmp, "we"))) {
+		log_warn("net: %s: %s", tmp, strerror(errno));
+		return;
+	}
+	fprintf(f, "# written by amphi-init from the recipe and DHCP\n");
+	if (nsearch) {
+		fprintf(f, "search");
+		for (int i = 0; i < nsearch; i++)
+			fprintf(f, " %s", search[i]);
+		fprintf(f, "\n");
+	}
+	for (int i = 0; i < ns && i < 3; i++)  /* the resolver reads three (resolv.conf(5)) */
+		fprintf(f, "nameserver %s\n", servers[i]);
+	if (fclose(f) != 0 || rename(tmp, path) < 0)
+		log_warn("net: %s: %s", path, strerror(errno));
+}
+
+/* ---- configuring ---- */
+
+static void add_address(struct net_if *n, const char *text)
+{
+	struct net_addr a;
+	int r = net_addr_parse(text, &a);
+	if (r == 0)
+		r = nl_addr_add(n->index, &a);
+	if (r < 0)
+		log_warn("net: %s: address %s: %s", n->name, text, strerror(-r));
+}
+
+static void add_route(struct net_if *n, const char *gw)
+{
+	struct net_addr a;
+	int r;
+	if (!gw[0])
+		return;
+	r = net_addr_parse(gw, &a);
+	if (r == 0)
+		r = nl_route_default(n->index, &a);
+	if (r < 0)
+		log_warn("net: %s: default route via %s: %s", n->name, gw, strerror(-r));
+}
+
+static void became_ready(void)
+{
+	loop_del_timer(ready_timer);
+	ready_timer = -1;
+	if (ready_cb) {
+		void (*cb)(void) = ready_cb;
+		ready_cb = NULL;
+		cb();
+	}
+}
+
+static long ready_timed_out(void *unused)
+{
+	(void)unused;
+	ready_timer = -1;
+	for (int i = 0; i < nifs; i++)
+		if (ifs[i].waiting)
+			log_warn("net: %s has no DHCP lease after %d s; starting services that need the network anyway",
+				 ifs[i].name, net_recipe->network_timeout);
+	became_ready();
+	return -1;
+}
+
+static void start_dhcp(struct net_if *n)
+{
+	char name[RECIPE_WORD_MAX], exec[RECIPE_EXEC_MAX];
+
+	/* -f: stay in the foreground, supervised like any service; -R: release
+	 * the lease when stopped at shutdown; it retries for ever by itself. */
+	snprintf(name, sizeof(name), "dhcp-%s", n->name);
+	snprintf(exec, sizeof(exec), "/sbin/udhcpc -f -R -i %s -s %s -x hostname:%s",
+		 n->name, DHCP_SCRIPT, net_recipe->hostname);
+	if (recipe_prepend_service(net_recipe, name, exec) < 0) {
+		log_error("net: %s: no room for a DHCP client (over %d services)", n->name, RECIPE_UNITS_MAX);
+		return;
+	}
+	n->waiting = 1;
+	waiting++;
+}
+
+static void configure(struct net_if *n)
+{
+	int r;
+	char mtu[16] = "";
+
+	if ((r = nl_link_up(n->index, n->cfg->mtu)) < 0)
+		log_warn("net: %s: up: %s", n->name, strerror(-r));
+	for (int i = 0; i < n->cfg->address.n; i++)
+		add_address(n, n->cfg->address.item[i]);
+	add_route(n, n->cfg->gateway);
+	add_route(n, n->cfg->gateway6);
+	if (n->cfg->mtu)
+		snprintf(mtu, sizeof(mtu), " mtu %d", n->cfg->mtu);
+	log_info("net: %s up%s%s%s%s%s", n->name, mtu, n->cfg->address.n ? " " : "",
+		 n->cfg->address.n ? n->cfg->address.item[0] : "",
+		 n->cfg->gateway[0] ? " via " : "", n->cfg->gateway);
+	if (n->cfg->dhcp)
+		start_dhcp(n);
+}
+
+/* Links LXC set up that the recipe does not name: said, and left alone. */
+static void note_foreign_links(void)
+{
+	for (int i = 1; i < 64; i++) {
+		char name[RECIPE_IFNAME_MAX];
+		int known = 0, idx;
+		snprintf(name, sizeof(name), "eth%d", i - 1);
+		if ((idx = nl_link_index(name)) < 0)
+			continue;
+		for (int j = 0; j < nifs; j++)
+			known |= ifs[j].index == idx;
+		if (!known && nl_link_has_addr(idx, AF_INET) > 0)
+			log_info("net: %s was configured by the container manager; left as it is", name);
+	}
+}
+
+int net_start(const char *root, enum world world, struct recipe *r, void (*ready)(void))
+{
+	const struct recipe_net *cfgs[RECIPE_NETS_MAX + 1];
+	int ncfg = 0, lo, rc;
+
+	net_root = root;
+	net_recipe = r;
+	ready_cb = ready;
+	if ((rc = nl_open()) < 0) {
+		log_error("net: rtnetlink: %s; no network configured", strerror(-rc));
+		became_ready();
+		return 1;
+	}
+	if ((lo = nl_link_index("lo")) > 0 && (rc = nl_link_up(lo, 0)) < 0)
+		log_warn("net: lo: %s", strerror(-rc));
+
+	int from_kernel = world != WORLD_CONTAINER && parse_kernel_ip(root);
+	for (int i = 0; i < r->nnets; i++)
+		if (!from_kernel || strcmp(r->net[i].name, kernel_ip.name) != 0)
+			cfgs[ncfg++] = &r->net[i];
+	if (from_kernel)
+		cfgs[ncfg++] = &kernel_ip;  /* ip= wins over the recipe for its device */
+
+	for (int i = 0; i < ncfg; i++) {
+		struct net_if *n = &ifs[nifs];
+		n->cfg = cfgs[i];
+		snprintf(n->name, sizeof(n->name), "%s", cfgs[i]->name);
+		if (cfgs[i]->mac[0] && nl_link_by_mac(root, cfgs[i]->mac, n->name) < 0) {
+			log_warn("net: no interface has mac %s ([network.%s]); going on without it",
+				 cfgs[i]->mac, cfgs[i]->name);
+			continue;
+		}
+		if ((n->index = nl_link_index(n->name)) < 0) {
+			log_warn("net: no interface %s; going on without it", n->name);
+			continue;
+		}
+		nifs++;
+		configure(n);
+	}
+	if (world == WORLD_CONTAINER)
+		note_foreign_links();
+	write_resolv_conf();
+	if (!waiting) {
+		became_ready();
+		return 1;
+	}
+	ready_timer = loop_add_timer((long)r->network_timeout * 1000, ready_timed_out, NULL);
+	return 0;
+}
+
+/* ---- DHCP events, in PID 1 ---- */
+
+static const char *field(char *const kv[], int n, const char *key)
+{
+	size_t len = strlen(key);
+	for (int i = 0; i < n; i++)
+		if (strncmp(kv[i], key, len) == 0 && kv[i][len] == '=')
+			return kv[i] + len + 1;
+	return "";
+}
+
+static void dhcp_bound(struct net_if *n, char *const kv[], int nkv, int renew)
+{
+	const char *ip = field(kv, nkv, "ip"), *mask = field(kv, nkv, "mask");
+	char addr[64], routers[128], dns[256];
+
+	if (!renew)
+		nl_addr_flush(n->index, AF_INET);
+	snprintf(addr, sizeof(addr), "%s/%s", ip, *mask ? mask : "24");
+	if (*field(kv, nkv, "mtu"))
+		nl_link_up(n->index, atoi(field(kv, nkv, "mtu")));
+	add_address(n, addr);
+	snprintf(routers, sizeof(routers), "%s", field(kv, nkv, "router"));
+	char *first = strtok(routers, ",");
+	if (first)
+		add_route(n, first);
+	snprintf(dns, sizeof(dns), "%s", field(kv, nkv, "dns"));
+	n->ndhcp_dns = 0;
+	for (char *save = NULL, *d = strtok_r(dns, ",", &save); d && n->ndhcp_dns < DNS_MAX;
+	     d = strtok_r(NULL, ",", &save))
+		snprintf(n->dhcp_dns[n->ndhcp_dns++], sizeof(n->dhcp_dns[0]), "%s", d);
+	snprintf(n->dhcp_domain, sizeof(n->dhcp_domain), "%s", field(kv, nkv, "domain"));
+	write_resolv_conf();
+	log_info("net: %s %s by DHCP%s%s, lease %s s", n->name, addr, first ? " via " : "",
+		 first ? first : "", field(kv, nkv, "lease"));
+	if (n->waiting) {
+		n->waiting = 0;
+		if (--waiting == 0)
+			became_ready();
+	}
+}
+
+void net_dhcp_message(char *msg)
+{
+	char *kv[32], *save = NULL;
+	char *iface = strtok_r(msg, " ", &save), *event = strtok_r(NULL, " ", &save);
+	int nkv = 0;
+
+	while (nkv < 32 && (kv[nkv] = strtok_r(NULL, " ", &save)))
+		nkv++;
+	for (int i = 0; iface && event && i < nifs; i++) {
+		struct net_if *n = &ifs[i];
+		if (strcmp(n->name, iface) != 0)
+			continue;
+		if (!strcmp(event, "bound") || !strcmp(event, "renew"))
+			dhcp_bound(n, kv, nkv, !strcmp(event, "renew"));
+		else if (!strcmp(event, "deconfig"))
+			nl_addr_flush(n->index, AF_INET);
+		else
+			log_info("net: %s: DHCP %s", n->name, event);  /* leasefail, nak */
+		return;
+	}
+	log_warn("net: DHCP message for unknown interface: %s %s", iface ? iface : "?", event ? event : "?");
+}
+
+/* ---- the event script side: runs as udhcpc's child, not as PID 1 ---- */
+
+/* udhcpc's lists are space-separated; ours are commas inside one word. */
+static void add_env(char *msg, size_t len, const char *key)
+{
+	const char *v = getenv(key);
+	size_t used = strlen(msg);
+	if (!v || !*v || used + strlen(key) + strlen(v) + 3 >= len)
+		return;
+	snprintf(msg + used, len - used, " %s=", key);
+	used = strlen(msg);
+	for (; *v && used < len - 1; v++)
+		msg[used++] = (*v == ' ') ? ',' : *v;
+	msg[used] = '\0';
+}
+
+int net_dhcp_event_main(int argc, char **argv)
+{
+	static const char *const keys[] = { "ip", "mask", "router", "dns", "domain", "mtu", "lease" };
+	char msg[CONTROL_LINE_MAX];
+	const char *iface = getenv("interface");
+	int r;
+
+	if (argc < 2 || !iface) {
+		fprintf(stderr, "dhcp-event: run by udhcpc with an event and $interface\n");
+		return 2;
+	}
+	snprintf(msg, sizeof(msg), "dhcp %s %s", iface, argv[1]);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		add_env(msg, sizeof(msg), keys[i]);
+	if ((r = control_send("", msg)) < 0) {
+		fprintf(stderr, "dhcp-event: %s: %s\n", CONTROL_FIFO, strerror(-r));
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,175 @@
+"""Networking in both worlds: DHCP and static, the kernel's ip=, and what
+LXC configured left alone. Traffic stays inside QEMU's restricted user
+network or a network namespace this test creates."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import LXC_TIMEOUT, Lxc, build, unique, wait_for
+
+HERE = os.path.dirname(__file__)
+
+
+# ---- QEMU: -netdev user,restrict=on, whose DHCP hands out 10.0.2.15 ----
+
+@pytest.fixture(scope="module")
+def dhcp_build():
+    d = tempfile.mkdtemp(prefix="amphi-e2e-net-")
+    out = os.path.join(d, "out")
+    build(os.path.join(HERE, "recipes", "net-dhcp.conf"), out)
+    yield out
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_qemu_dhcp_address_and_resolv_conf(dhcp_build, qemu):
+    launch = open(os.path.join(dhcp_build, "vm", "launch")).read()
+    assert "user,restrict=on" in launch and "virtio-net-pci" in launch
+    vm = qemu(dhcp_build)
+    log = vm.wait(r"show: resolv: nameserver")
+    assert "net: eth0 10.0.2.15/24 by DHCP" in log
+    assert "show: addr: 10.0.2.15/24" in log
+    assert "show: resolv: search amphi.test" in log
+    assert "show: resolv: nameserver 10.0.2.3" in log
+    # The service that needs the network started after it was configured,
+    # and ready came after that.
+    assert log.index("by DHCP") < log.index("service show: started") < log.index("amphi: ready")
+    # At stop the DHCP client gives the lease back (udhcpc -R).
+    vm.monitor("system_powerdown")
+    log = vm.wait(r"all processes stopped in \d+ ms; power off")
+    assert "dhcp-eth0: udhcpc: sending release" in log
+
+
+def test_qemu_static_from_kernel_ip(dhcp_build, qemu):
+    vm = qemu(dhcp_build, append="ip=10.0.2.20::10.0.2.2:255.255.255.0:guest1:eth0:off:10.0.2.3")
+    log = vm.wait(r"show: resolv: nameserver")
+    assert "show: addr: 10.0.2.20/24" in log
+    assert "show: route: default via 10.0.2.2 dev eth0" in log
+    assert "show: resolv: nameserver 10.0.2.3" in log
+    assert "dhcp-eth0" not in log, "ip= replaces the recipe's DHCP on eth0"
+
+
+# ---- LXC: a veth on a bridge inside a network namespace of our own ----
+
+class NetNs:
+    """A namespace with bridge br0 at 10.99.0.1/24 and busybox udhcpd on it."""
+
+    def __init__(self, workdir):
+        self.name = unique("amphi-e2e-ns")
+        self.udhcpd = None
+        self.sh(f"ip netns add {self.name}", ns=False)
+        for cmd in ("ip link set lo up", "ip link add br0 type bridge",
+                    "ip addr add 10.99.0.1/24 dev br0", "ip link set br0 up"):
+            self.sh(cmd)
+        conf = os.path.join(workdir, "udhcpd.conf")
+        with open(conf, "w") as f:
+            f.write(f"start 10.99.0.100\nend 10.99.0.110\ninterface br0\n"
+                    f"lease_file {workdir}/udhcpd.leases\npidfile {workdir}/udhcpd.pid\n"
+                    "option subnet 255.255.255.0\noption router 10.99.0.1\n"
+                    "option dns 10.99.0.1\noption domain amphi.test\noption lease 600\n")
+        open(os.path.join(workdir, "udhcpd.leases"), "w").close()
+        self.udhcpd = subprocess.Popen(["ip", "netns", "exec", self.name, "busybox", "udhcpd", "-f", conf],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def sh(self, cmd, ns=True, check=True):
+        argv = (["ip", "netns", "exec", self.name] if ns else []) + cmd.split()
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        if check and r.returncode != 0:
+            raise AssertionError(f"{cmd}: {r.stderr}")
+        return r
+
+    def close(self):
+        if self.udhcpd and self.udhcpd.poll() is None:
+            self.udhcpd.kill()
+            self.udhcpd.wait()
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+
+
+class NsLxc(Lxc):
+    """An Lxc whose tools run inside the namespace, so the veth's host end
+    lands on its bridge (and the command socket is found there)."""
+
+    def __init__(self, build_dir, workdir, ns):
+        super().__init__(build_dir, workdir)
+        self.ns = ns
+
+    def lxc(self, tool, *args, timeout=LXC_TIMEOUT, check=True):
+        argv = ["ip", "netns", "exec", self.ns.name, tool, "-n", self.name, "-P", self.path, *args]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"{tool} {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r
+
+
+@pytest.fixture
+def netns(tmpdir_clean):
+    ns = NetNs(tmpdir_clean)
+    containers = []
+
+    def container(recipe_text, extra_defines=()):
+        recipe = os.path.join(tmpdir_clean, unique("recipe") + ".conf")
+        with open(recipe, "w") as f:
+            f.write(recipe_text)
+        out = os.path.join(tmpdir_clean, unique("out"))
+        build(recipe, out)
+        ct = NsLxc(out, tmpdir_clean, ns)
+        containers.append(ct)
+        defines = [x for d in extra_defines for x in ("-s", d)]
+        ct.lxc("lxc-start", "-d", "-f", ct.config, "-L", ct.console, *defines)
+        return ct
+
+    ns.container = container
+    yield ns
+    for ct in containers:
+        ct.cleanup()
+    ns.close()
+
+
+def ipv4_of(ct):
+    out = ct.attach("ip", "-4", "-o", "addr", "show", "dev", "eth0").stdout.split()
+    return [w for w in out if "/" in w]
+
+
+def test_lxc_dhcp_lease_and_ping_both_ways(netns):
+    ct = netns.container("[image]\nname = lxcdhcp\n[network.eth0]\ndhcp = yes\nbridge = br0\n")
+    log = ct.wait(r"amphi: ready env=lxc", timeout=60)
+    assert "by DHCP via 10.99.0.1" in log
+    addrs = ipv4_of(ct)
+    assert len(addrs) == 1 and addrs[0].startswith("10.99.0.1") and addrs[0].endswith("/24"), addrs
+    ip = addrs[0].split("/")[0]
+    resolv = ct.attach("cat", "/etc/resolv.conf").stdout
+    assert "nameserver 10.99.0.1" in resolv and "search amphi.test" in resolv
+    assert ct.attach("ping", "-c", "1", "-W", "5", "10.99.0.1", check=False).returncode == 0
+    assert netns.sh(f"busybox ping -c 1 -W 5 {ip}", check=False).returncode == 0
+    # The lease is given back at stop (udhcpc -R).
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
+    assert "dhcp-eth0: udhcpc: sending release" in open(ct.console).read()
+
+
+def test_lxc_static_address(netns):
+    ct = netns.container("[image]\nname = lxcstatic\n[network.eth0]\nbridge = br0\n"
+                         "address = 10.99.0.50/24\ngateway = 10.99.0.1\ndns = 10.99.0.1\n")
+    ct.wait(r"amphi: ready env=lxc")
+    assert ipv4_of(ct) == ["10.99.0.50/24"]
+    assert "default via 10.99.0.1" in ct.attach("ip", "route").stdout
+    assert netns.sh("busybox ping -c 1 -W 5 10.99.0.50", check=False).returncode == 0
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
+
+
+def test_lxc_preconfigured_address_is_left_alone(netns, tmpdir_clean):
+    # LXC configures eth0 itself; the recipe names no eth0: amphi leaves it.
+    ct = netns.container("[image]\nname = lxcpre\n[network.eth1]\ndhcp = no\n",
+                         extra_defines=["lxc.net.0.type=veth", "lxc.net.0.link=br0", "lxc.net.0.name=eth0",
+                                        "lxc.net.0.flags=up", "lxc.net.0.ipv4.address=10.99.0.60/24",
+                                        "lxc.net.0.ipv4.gateway=10.99.0.1"])
+    log = ct.wait(r"amphi: ready env=lxc")
+    assert "net: eth0 was configured by the container manager; left as it is" in log
+    assert "net: no interface eth1; going on without it" in log
+    assert ipv4_of(ct) == ["10.99.0.60/24"]
+    assert "default via 10.99.0.1" in ct.attach("ip", "route").stdout
+    assert netns.sh("busybox ping -c 1 -W 5 10.99.0.60", check=False).returncode == 0
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
