@@ -1,5 +1,6 @@
 #include "net.h"
 #include "control.h"
+#include "kernel_ip.h"
 #include "log.h"
 #include "loop.h"
 #include "netaddr.h"
@@ -34,26 +35,12 @@ static int nifs, waiting;
 static void (*ready_cb)(void);
 static int ready_timer = -1;
 
-/* ---- the kernel's ip= (Documentation/admin-guide/nfs/nfsroot.rst):
- * ip=<client>:<server>:<gw>:<netmask>:<hostname>:<device>:<autoconf>:<dns0>:<dns1>:<ntp0>
- * or ip=dhcp|on|any|both|bootp|rarp|off|none. Our kernel has no
- * CONFIG_IP_PNP, so it is ours to honour. ---- */
-
-static int ip_autoconf(const char *s)
-{
-	static const char *const dynamic[] = { "dhcp", "on", "any", "both", "bootp", "rarp", "dhcp6" };
-	for (size_t i = 0; i < sizeof(dynamic) / sizeof(dynamic[0]); i++)
-		if (strcmp(s, dynamic[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* The first interface that is not loopback, for ip= without a device. */
 static void first_ethernet(char out[RECIPE_IFNAME_MAX])
 {
-	for (int i = 1; i < 64; i++) {
+	for (int i = 0; i < 64; i++) {
 		char name[RECIPE_IFNAME_MAX];
-		snprintf(name, sizeof(name), "eth%d", i - 1);
+		snprintf(name, sizeof(name), "eth%d", i);
 		if (nl_link_index(name) > 0) {
 			strcpy(out, name);
 			return;
@@ -63,53 +50,22 @@ static void first_ethernet(char out[RECIPE_IFNAME_MAX])
 }
 
 /* Returns 1 when ip= asks for something, with kernel_ip filled. */
-static int parse_kernel_ip(const char *root)
+static int use_kernel_ip(const char *root)
 {
-	char path[PATH_MAX], line[4096], *arg = NULL, *save = NULL;
-	char *f[10] = { 0 };
-	FILE *fp;
+	char value[512], host[RECIPE_WORD_MAX], why[256];
+	int r;
 
-	snprintf(path, sizeof(path), "%s/proc/cmdline", root);
-	if (!(fp = fopen(path, "re")))
+	if (!kernel_ip_find(root, value, sizeof(value)))
 		return 0;
-	if (!fgets(line, sizeof(line), fp))
-		line[0] = '\0';
-	fclose(fp);
-	for (char *w = strtok_r(line, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
-		if (strncmp(w, "ip=", 3) == 0)
-			arg = w + 3;  /* the last one wins */
-	if (!arg || !strcmp(arg, "off") || !strcmp(arg, "none"))
+	r = kernel_ip_parse(value, &kernel_ip, host, sizeof(host), why, sizeof(why));
+	if (r < 0)
+		log_warn("net: %s; ignoring it", why);
+	if (r <= 0)
 		return 0;
-	memset(&kernel_ip, 0, sizeof(kernel_ip));
-	if (!strchr(arg, ':')) {
-		kernel_ip.dhcp = ip_autoconf(arg);
+	if (!kernel_ip.name[0])
 		first_ethernet(kernel_ip.name);
-		return kernel_ip.dhcp;
-	}
-	/* strsep keeps empty fields: "ip=10.0.0.2::10.0.0.1:255.255.255.0::eth0:off" */
-	for (int i = 0; i < 10 && arg; i++)
-		f[i] = strsep(&arg, ":");
-	if (f[5] && *f[5])
-		snprintf(kernel_ip.name, sizeof(kernel_ip.name), "%s", f[5]);
-	else
-		first_ethernet(kernel_ip.name);
-	kernel_ip.dhcp = f[6] && ip_autoconf(f[6]);
-	if (f[0] && *f[0] && !kernel_ip.dhcp) {
-		int prefix = f[3] && *f[3] ? net_mask_to_prefix(f[3]) : 24;
-		if (prefix < 0) {
-			log_warn("net: ip=: netmask '%s' is not a netmask; using /24", f[3]);
-			prefix = 24;
-		}
-		snprintf(kernel_ip.address.item[0], RECIPE_WORD_MAX, "%s/%d", f[0], prefix);
-		kernel_ip.address.n = 1;
-	}
-	if (f[2] && *f[2])
-		snprintf(kernel_ip.gateway, sizeof(kernel_ip.gateway), "%s", f[2]);
-	for (int i = 7; i <= 8; i++)
-		if (f[i] && *f[i])
-			snprintf(kernel_ip.dns.item[kernel_ip.dns.n++], RECIPE_WORD_MAX, "%s", f[i]);
-	if (f[4] && *f[4] && sethostname(f[4], strlen(f[4])) < 0)
-		log_warn("net: ip=: sethostname %s: %s", f[4], strerror(errno));
+	if (host[0] && sethostname(host, strlen(host)) < 0)
+		log_warn("net: ip=: sethostname %s: %s", host, strerror(errno));
 	return 1;
 }
 
@@ -279,7 +235,7 @@ int net_start(const char *root, enum world world, struct recipe *r, void (*ready
 	if ((lo = nl_link_index("lo")) > 0 && (rc = nl_link_up(lo, 0)) < 0)
 		log_warn("net: lo: %s", strerror(-rc));
 
-	int from_kernel = world != WORLD_CONTAINER && parse_kernel_ip(root);
+	int from_kernel = world != WORLD_CONTAINER && use_kernel_ip(root);
 	for (int i = 0; i < r->nnets; i++)
 		if (!from_kernel || strcmp(r->net[i].name, kernel_ip.name) != 0)
 			cfgs[ncfg++] = &r->net[i];

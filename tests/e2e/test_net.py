@@ -145,17 +145,32 @@ def test_lxc_dhcp_lease_and_ping_both_ways(netns):
     assert "nameserver 10.99.0.1" in resolv and "search amphi.test" in resolv
     assert ct.attach("ping", "-c", "1", "-W", "5", "10.99.0.1", check=False).returncode == 0
     assert netns.sh(f"busybox ping -c 1 -W 5 {ip}", check=False).returncode == 0
+    # A renewal (udhcpc renews on USR1 as it would at half the lease) is
+    # applied again and the address stays.
+    ct.attach("sh", "-c", "kill -USR1 $(pidof udhcpc)")
+    ct.wait(r"by DHCP via 10.99.0.1", count=2)
+    assert ipv4_of(ct) == addrs
     # The lease is given back at stop (udhcpc -R).
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
     assert "dhcp-eth0: udhcpc: sending release" in open(ct.console).read()
 
 
-def test_lxc_static_address(netns):
-    ct = netns.container("[image]\nname = lxcstatic\n[network.eth0]\nbridge = br0\n"
-                         "address = 10.99.0.50/24\ngateway = 10.99.0.1\ndns = 10.99.0.1\n")
+def test_lxc_static_v4_v6_mtu_found_by_mac(netns):
+    # The section is named lan; the interface is eth0 with this MAC (the
+    # name overridden at lxc-start), and the init finds it by the MAC.
+    ct = netns.container("[image]\nname = lxcstatic\n[network.lan]\nbridge = br0\nmac = 52:54:00:0a:99:50\n"
+                         "address = 10.99.0.50/24, fd00:99::50/64\ngateway = 10.99.0.1\nmtu = 1400\n"
+                         "dns = 10.99.0.1\nsearch = amphi.test\n", extra_defines=["lxc.net.0.name=eth0"])
+    config = open(ct.config).read()
+    assert "lxc.net.0.link = br0" in config and "lxc.net.0.hwaddr = 52:54:00:0a:99:50" in config
     ct.wait(r"amphi: ready env=lxc")
     assert ipv4_of(ct) == ["10.99.0.50/24"]
+    v6 = ct.attach("ip", "-6", "-o", "addr", "show", "dev", "eth0").stdout
+    assert "fd00:99::50/64" in v6, v6
+    assert "mtu 1400" in ct.attach("ip", "link", "show", "dev", "eth0").stdout
     assert "default via 10.99.0.1" in ct.attach("ip", "route").stdout
+    resolv = ct.attach("cat", "/etc/resolv.conf").stdout
+    assert "nameserver 10.99.0.1" in resolv and "search amphi.test" in resolv
     assert netns.sh("busybox ping -c 1 -W 5 10.99.0.50", check=False).returncode == 0
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
 
