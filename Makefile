@@ -15,7 +15,7 @@ INIT_CFLAGS  := $(COMMON) -Os -ffunction-sections -fdata-sections -fno-asynchron
                 -isystem $(BUILD)/uapi -Iinit
 # noseparate-code: no page of padding around the text (8 KiB of nothing).
 INIT_LDFLAGS := -static -s -Wl,--gc-sections -Wl,-z,noseparate-code
-SHARED_SRC   := lib/conf.c lib/recipe.c lib/argv.c lib/netaddr.c
+SHARED_SRC   := lib/conf.c lib/recipe.c lib/argv.c lib/netaddr.c lib/logrec.c
 INIT_SRC     := $(wildcard init/*.c) $(SHARED_SRC)
 
 # The host tool: glibc, libarchive.
@@ -29,17 +29,19 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := detect recipe moddep power tty netlink users kernel_ip
+UNIT_TESTS   := detect recipe moddep power tty netlink users kernel_ip logbuf logrec
 unit_src_detect := init/detect.c init/log.c
 unit_src_recipe := $(SHARED_SRC)
 unit_src_moddep := image-builder/moddep.c
 unit_src_power := init/power.c init/log.c
 unit_src_tty := init/tty.c init/log.c $(SHARED_SRC)
 unit_src_users := init/users.c
+unit_src_logbuf := init/logbuf.c
 unit_src_kernel_ip := init/kernel_ip.c lib/netaddr.c
 unit_src_netlink := init/netlink.c init/log.c lib/netaddr.c
+unit_src_logrec := lib/logrec.c
 
-.PHONY: all deps check unit e2e run run-lxc bench clean
+.PHONY: all deps check unit fuzz e2e run run-lxc bench clean
 all: $(BUILD)/amphi-init $(BUILD)/amphi
 
 # Stamp made by deps.sh; `make deps` always re-checks.
@@ -83,10 +85,25 @@ unit: $(UNIT_BINS)
 	  AMPHI_FIXTURES=tests/fixtures AMPHI_KERNEL_MODULES_DEP=$$(echo $(BUILD)/kernel/current/root/lib/modules/*/modules.dep) \
 	  $$t || exit 1; done
 
+# libFuzzer on the stream parser the host runs on untrusted guest bytes:
+# a bounded run from the committed corpus, new finds kept in build/.
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS := logrec_reader
+fuzz: $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz/fuzz_$(t))
+	@for t in $(FUZZ_TARGETS); do mkdir -p $(BUILD)/fuzz/corpus_$$t; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	    $(BUILD)/fuzz/corpus_$$t tests/fuzz/corpus/$$t > $(BUILD)/fuzz/$$t.log 2>&1 \
+	    || { tail -n 40 $(BUILD)/fuzz/$$t.log; echo "fuzz $$t: failed; the input is in $(BUILD)/fuzz/"; exit 1; }; \
+	  tail -n 1 $(BUILD)/fuzz/$$t.log; done
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c lib/logrec.c lib/logrec.h | $(BUILD)/.deps
+	@mkdir -p $(BUILD)/fuzz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -fsanitize=fuzzer,address,undefined $< lib/logrec.c -o $@
+
 e2e: all
 	$(PYTHON) -m pytest -q tests/e2e
 
-check: unit e2e
+check: unit fuzz e2e
 
 run: all
 	$(BUILD)/amphi build $(RECIPE) -o $(BUILD)/out/default
@@ -101,4 +118,4 @@ bench: all
 	$(PYTHON) bench/run.py
 
 clean:
-	rm -rf $(BUILD)/amphi-init $(BUILD)/amphi $(BUILD)/test $(BUILD)/out $(BUILD)/uapi
+	rm -rf $(BUILD)/amphi-init $(BUILD)/amphi $(BUILD)/test $(BUILD)/out $(BUILD)/uapi $(BUILD)/fuzz

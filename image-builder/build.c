@@ -223,6 +223,13 @@ static int build_lxc(const struct inputs *in, const struct recipe *r, const char
 		snprintf(err, errlen, "%s: %s", rootfs, strerror(errno));
 		return -1;
 	}
+	/* The host side of the container's log directory. */
+	char host[PATH_MAX];
+	snprintf(host, sizeof(host), "%s/lxc/host", dir);
+	if (mkdir(host, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", host, strerror(errno));
+		return -1;
+	}
 	return write_lxc_config(dir, r, err, errlen);
 }
 

@@ -4,5 +4,6 @@
 
 int cmd_build(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const struct {
 } commands[] = {
 	{ "build", cmd_build, "build RECIPE -o DIR   make DIR/vm (QEMU) and DIR/lxc (LXC) from a recipe" },
 	{ "run", cmd_run, "run [--lxc] DIR       boot a build under QEMU, or LXC with --lxc" },
+	{ "logs", cmd_logs, "logs --connect SOCK   read, store and acknowledge a running appliance's logs" },
 };
 
 static int usage(FILE *out, int status)

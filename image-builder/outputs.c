@@ -16,6 +16,8 @@ static const char launcher_head[] =
 	"#   AMPHI_APPEND=...      more kernel command line (ip=... for instance)\n"
 	"#   AMPHI_MEM=MiB         guest memory (default 256)\n"
 	"#   AMPHI_NETDEV=...      the first NIC's -netdev backend (default user,restrict=on)\n"
+	"#   AMPHI_LOG_DIR=DIR     where the log ports' sockets go: amphi.sock (the amphi\n"
+	"#                         stream, read it with amphi logs) and anaconda.sock (default: here)\n"
 	"here=$(cd \"$(dirname \"$0\")\" && pwd)\n"
 	"accel=${AMPHI_ACCEL:-}\n"
 	"if [ -z \"$accel\" ]; then\n"
@@ -31,8 +33,14 @@ static const char launcher_head[] =
 	"*) echo \"launch: AMPHI_ACCEL=$accel: expected kvm or tcg\" >&2; exit 2 ;;\n"
 	"esac\n"
 	"[ -n \"${AMPHI_DRY_RUN:-}\" ] && { echo \"accel=$accel\"; exit 0; }\n"
+	"logs=${AMPHI_LOG_DIR:-$here}\n"
 	"exec qemu-system-x86_64 -machine pc,accel=$accel -cpu $cpu -m \"${AMPHI_MEM:-256}\" \\\n"
-	"\t-nographic -no-reboot \\\n";
+	"\t-nographic -no-reboot \\\n"
+	"\t-device virtio-serial-pci \\\n"
+	"\t-chardev socket,id=amphilog,path=\"$logs/amphi.sock\",server=on,wait=off \\\n"
+	"\t-device virtserialport,chardev=amphilog,name=org.amphi.log.0 \\\n"
+	"\t-chardev socket,id=anacondalog,path=\"$logs/anaconda.sock\",server=on,wait=off \\\n"
+	"\t-device virtserialport,chardev=anacondalog,name=org.fedoraproject.anaconda.log.0 \\\n";
 
 static const char launcher_tail[] =
 	"\t-kernel \"$here/vmlinuz\" -initrd \"$here/initramfs.img\" \\\n"
@@ -116,9 +124,11 @@ int write_lxc_config(const char *dir, const struct recipe *r, char *err, size_t 
 		"lxc.pty.max = 16\n"
 		"lxc.console.logfile = %s/lxc/console.log\n"
 		"lxc.mount.auto = proc:mixed sys:mixed\n"
-		"lxc.autodev = 1\n",
+		"lxc.autodev = 1\n"
+		"# The log stream: amphi.sock appears here (read it with amphi logs --connect).\n"
+		"lxc.mount.entry = %s/lxc/host var/lib/amphi/host none bind,create=dir 0 0\n",
 		r->name, r->name, dir, dir, r->name, r->name, r->name,
-		r->hostname, dir, r->ttys, dir);
+		r->hostname, dir, r->ttys, dir, dir);
 	if (rc == 0)
 		rc = lxc_net(&b, r);
 	if (rc < 0) {

@@ -12,16 +12,21 @@ static int log_fd = -1;
 static int log_verbose;
 static char early[4096];
 static size_t early_len;
+static void (*record_hook)(struct logrec *r);
 
-static const char *const level_tag[] = {
-	[LOG_LVL_ERROR] = "error: ",
-	[LOG_LVL_WARN] = "warning: ",
-	[LOG_LVL_INFO] = "",
-	[LOG_LVL_DEBUG] = "debug: ",
+/* The words on the console, and RFC 5424 severities (facility daemon). */
+static const struct {
+	const char *tag;
+	int pri;
+} levels[] = {
+	[LOG_LVL_ERROR] = { "error: ", 3 * 8 + 3 },
+	[LOG_LVL_WARN] = { "warning: ", 3 * 8 + 4 },
+	[LOG_LVL_INFO] = { "", 3 * 8 + 6 },
+	[LOG_LVL_DEBUG] = { "debug: ", 3 * 8 + 7 },
 };
+/* Service output: facility daemon, severity info. */
+#define PRI_OUTPUT (3 * 8 + 6)
 
-/* Never blocks when fd is nonblocking: a console that cannot take the line
- * loses it rather than stall PID 1. */
 static void write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
@@ -35,14 +40,34 @@ static void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
-static void emit(const char *line, size_t n)
+/* "prefix" + text + "\n" to the console (or the early buffer). */
+static void console_line(const char *prefix, const char *text, size_t len)
 {
+	char line[1100];
+	int n = snprintf(line, sizeof(line), "%s%.*s", prefix, (int)(len > 1024 ? 1024 : len), text);
+
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
 	if (log_fd >= 0)
-		write_all(log_fd, line, n);
-	else if (early_len + n <= sizeof(early)) {
-		memcpy(early + early_len, line, n);
-		early_len += n;
+		write_all(log_fd, line, (size_t)n);
+	else if (early_len + (size_t)n <= sizeof(early)) {
+		memcpy(early + early_len, line, (size_t)n);
+		early_len += (size_t)n;
 	}
+}
+
+static void record(enum logrec_source source, const char *app, int pri, int64_t uptime_us,
+		   const char *text, size_t len)
+{
+	struct logrec r = { .pri = pri, .source = source, .uptime_us = uptime_us, .msg = text, .msglen = len };
+
+	if (!record_hook)
+		return;
+	snprintf(r.app, sizeof(r.app), "%s", app);
+	record_hook(&r);
 }
 
 void log_set_fd(int fd)
@@ -59,36 +84,50 @@ void log_set_verbose(int verbose)
 	log_verbose = verbose;
 }
 
+void log_set_record_hook(void (*hook)(struct logrec *r))
+{
+	record_hook = hook;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	char line[1024];
+	char text[1024], prefix[32];
 	int saved = errno;
 	va_list ap;
 	int n;
 
 	if (level == LOG_LVL_DEBUG && !log_verbose)
 		return;
-	n = snprintf(line, sizeof(line), "amphi: %s", level_tag[level]);
 	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	n = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if ((size_t)n > sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-
-	emit(line, (size_t)n);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(text))
+		n = (int)sizeof(text) - 1;
+	snprintf(prefix, sizeof(prefix), "amphi: %s", levels[level].tag);
+	console_line(prefix, text, (size_t)n);
+	record(LOGSRC_INIT, "amphi", levels[level].pri, 0, text, (size_t)n);
 	errno = saved;
 }
 
 void log_output(const char *source, const char *text, size_t len)
 {
-	char line[1100];
-	int n = snprintf(line, sizeof(line), "%s: %.*s", source, (int)(len > 1024 ? 1024 : len), text);
+	char prefix[80];
+	snprintf(prefix, sizeof(prefix), "%s: ", source);
+	console_line(prefix, text, len);
+	record(LOGSRC_SERVICE, source, PRI_OUTPUT, 0, text, len);
+}
 
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	emit(line, (size_t)n);
+void log_syslog(int pri, const char *app, const char *text, size_t len)
+{
+	char prefix[80];
+	snprintf(prefix, sizeof(prefix), "%s: ", app);
+	console_line(prefix, text, len);
+	record(LOGSRC_SYSLOG, app, pri, 0, text, len);
+}
+
+void log_kernel(int pri, int64_t uptime_us, const char *text, size_t len)
+{
+	record(LOGSRC_KERNEL, "kernel", pri, uptime_us, text, len);
 }

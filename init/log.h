@@ -1,8 +1,11 @@
-/* The init's own log: one line per event, "amphi: " prefixed, to the console.
- * Writes never block PID 1: the console fd is nonblocking and a full console
- * drops the line (the log stream of a later issue is where nothing is lost). */
+/* The init's log: every line becomes a record (see logcore.h, which takes
+ * them into the ring and out to the host) and, for people, a line on the
+ * console. Console writes never block PID 1: the fd is nonblocking and a
+ * console that cannot take a line loses it there, not in the ring. */
 #ifndef AMPHI_LOG_H
 #define AMPHI_LOG_H
+
+#include "logrec.h"
 
 #include <stddef.h>
 
@@ -11,12 +14,20 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 /* Log to fd from now on (default: 2). Debug lines show only when verbose. */
 void log_set_fd(int fd);
 void log_set_verbose(int verbose);
+/* Where records go (NULL: the console only). realtime_us/uptime_us of 0
+ * mean "now". */
+void log_set_record_hook(void (*hook)(struct logrec *r));
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* A line of a child's output: "source: text", text as it came. */
+/* A line of a child's output: "source: text" on the console. */
 void log_output(const char *source, const char *text, size_t len);
+/* A syslog message (from /dev/log): "app: text" on the console. */
+void log_syslog(int pri, const char *app, const char *text, size_t len);
+/* A kernel record: the kernel prints its own console lines, so only the
+ * record. */
+void log_kernel(int pri, int64_t uptime_us, const char *text, size_t len);
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)

@@ -68,6 +68,17 @@ int loop_del_fd(int fd)
 	return -ENOENT;
 }
 
+int loop_mod_fd(int fd, uint32_t events)
+{
+	for (int i = 0; i < LOOP_MAX_FDS; i++) {
+		if (fds[i].fd != fd)
+			continue;
+		struct epoll_event ev = { .events = events, .data.u32 = (uint32_t)i };
+		return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+	}
+	return -ENOENT;
+}
+
 int loop_add_timer(long delay_ms, loop_timer_fn fn, void *data)
 {
 	for (int i = 0; i < LOOP_MAX_TIMERS; i++) {

@@ -14,6 +14,8 @@ int loop_init(void);
 /* events are EPOLLIN/EPOLLOUT/...; returns 0 or -errno. */
 int loop_add_fd(int fd, uint32_t events, loop_fd_fn fn, void *data);
 int loop_del_fd(int fd);
+/* Changes the events an fd is watched for. */
+int loop_mod_fd(int fd, uint32_t events);
 /* Returns a timer id >= 0, or -errno when all timer slots are taken. */
 int loop_add_timer(long delay_ms, loop_timer_fn fn, void *data);
 void loop_del_timer(int id);

@@ -5,6 +5,7 @@
 #include "detect.h"
 #include "emergency.h"
 #include "log.h"
+#include "logcore.h"
 #include "loop.h"
 #include "modules.h"
 #include "mount.h"
@@ -81,6 +82,7 @@ static void __attribute__((noreturn)) boot(void)
 	/* Signals first: whatever arrives during boot waits in the signalfd. */
 	if ((r = loop_init()) < 0 || (r = signals_init()) < 0)
 		log_error("event loop: %s; signals will not be handled", strerror(-r));
+	logcore_begin();
 	mount_base("");
 	env = detect_virt("");
 	mount_world("", env.world);
@@ -91,9 +93,12 @@ static void __attribute__((noreturn)) boot(void)
 	log_info("amphi-init %s starting in env=%s", AMPHI_VERSION, env.id);
 	shutdown_init(env.world, 5);
 
-	if (boot_recipe(env.world, &recipe) == 0) {
-		if (env.world != WORLD_CONTAINER)
-			boot_vm_extras(&recipe);
+	int recipe_ok = boot_recipe(env.world, &recipe) == 0;
+	/* VM modules first: the log ports need virtio_console. */
+	if (env.world != WORLD_CONTAINER)
+		boot_vm_extras(&recipe);
+	logcore_start("", env.world, recipe.hostname);
+	if (recipe_ok) {
 		tty_start("", env.world, &recipe);
 		if ((r = control_listen("")) < 0)
 			log_warn("control FIFO %s: %s; DHCP leases will not be applied", CONTROL_FIFO, strerror(-r));

@@ -1,6 +1,7 @@
 #include "signals.h"
 #include "emergency.h"
 #include "log.h"
+#include "logsink.h"
 #include "loop.h"
 #include "shutdown.h"
 #include "svc.h"
@@ -24,6 +25,7 @@
 
 static void on_chld(int sig);
 static void on_stop(int sig);
+static void on_io(int sig);
 
 static const struct {
 	int sig;
@@ -38,6 +40,7 @@ static const struct {
 	{ SIG_SYSTEMD_HALT, "SIGRTMIN+3", on_stop, STOP_HALT }, /* lxc-stop, see above */
 	{ SIGINT, "SIGINT", on_stop, STOP_REBOOT },       /* lxc-stop -r; Ctrl-Alt-Del */
 	{ SIGTERM, "SIGTERM", on_stop, STOP_REBOOT },
+	{ SIGIO, "SIGIO", on_io, 0 },                     /* a host came to or left a log port */
 };
 #define NSIGMAP (sizeof(sigmap) / sizeof(sigmap[0]))
 
@@ -65,6 +68,12 @@ static void on_stop(int sig)
 	for (size_t i = 0; i < NSIGMAP; i++)
 		if (sigmap[i].sig == sig)
 			shutdown_begin(sigmap[i].action, sigmap[i].name);
+}
+
+static void on_io(int sig)
+{
+	(void)sig;
+	logsink_ports_changed();
 }
 
 static void on_signalfd(int fd, uint32_t events, void *data)

@@ -1,0 +1,463 @@
+/* amphi logs: read an appliance's log stream (docs/PROTOCOL.md), store it,
+ * acknowledge what is stored, show it. Everything from the guest is
+ * untrusted: names are sanitised before they become file names, and text is
+ * escaped before it reaches a terminal or a file. */
+#include "commands.h"
+#include "logrec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define RETRY_MS 200      /* reconnect delay with --follow */
+#define ACK_RETRY_MS 1000 /* an ack the socket had no room for is sent again */
+
+/* How a connection ended: still going, the peer closed, it broke the
+ * protocol, a signal, or we cannot store (fatal even with --follow). */
+enum stream_end { END_MORE, END_CLOSED, END_BROKEN, END_STOP, END_FATAL };
+
+struct logs {
+	const char *connect, *listen, *out;
+	struct sockaddr_un addr; /* of --connect or --listen */
+	int follow, json, quiet;
+	int sigfd, outfd, listenfd;
+	/* the current boot: its id, directory, all.log, highest seq stored */
+	char boot[sizeof(((struct logrec_parsed *)0)->boot)], dir[LOGREC_NAME_MAX + 1];
+	int bootfd, allfd;
+	uint64_t highest, acked;
+	int seen; /* a record came on this connection: only then may we ack */
+};
+
+/* An escaped record: a byte becomes at most 6 ("\u00HH"). */
+static char line[6 * LOGREC_FRAME_MAX + 2048];
+
+static int usage_logs(void)
+{
+	fprintf(stderr,
+		"usage: amphi logs (--connect PATH | --listen PATH) [--out DIR] [--follow] [--json] [--quiet]\n"
+		"  reads an appliance's log stream and acknowledges what it stored\n"
+		"  --connect PATH  connect to the socket (QEMU's org.amphi.log.0 chardev, a container's amphi.sock)\n"
+		"  --listen PATH   make the socket and wait for the guest to connect (keeps going like --follow)\n"
+		"  --out DIR       store DIR/<boot>/all.log and DIR/<boot>/<app>.log\n"
+		"  --follow        reconnect when the guest goes away, until Ctrl-C\n"
+		"  --json          print one JSON object per record\n"
+		"  --quiet         print no records\n");
+	return 2;
+}
+
+/* A guest-chosen name as a file name: [A-Za-z0-9._-] only, no leading '.',
+ * at most LOGREC_NAME_MAX chars, never empty. No '/' survives. */
+static void sanitise_name(const char *in, char out[LOGREC_NAME_MAX + 1])
+{
+	size_t n;
+
+	for (n = 0; in[n] && n < LOGREC_NAME_MAX; n++)
+		out[n] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", in[n]) ? in[n] : '_';
+	if (n == 0)
+		out[n++] = '_';
+	if (out[0] == '.')
+		out[0] = '_';
+	out[n] = 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629 §4), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] < 0x80 ? 1 : s[0] < 0xc2 ? 0 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf5 ? 4 : 0;
+	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	uint32_t c = s[0] & (0x7f >> len);
+
+	if (len < 2 || n < len)
+		return len < 2 ? len : 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	return c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff) ? 0 : len;
+}
+
+/* Escapes s for a terminal or a log line: C0, DEL, C1 (U+0080 to U+009F,
+ * CSI among them) and invalid UTF-8 become \xHH. With json, a JSON string
+ * body (RFC 8259 §7), invalid bytes as the text "\xHH" as the guest sends
+ * them. Returns the new end of out. */
+static char *escape(char *out, const char *str, size_t n, int json)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	for (size_t i = 0; i < n;) {
+		size_t l = utf8_seq(s + i, n - i);
+		int c1 = l == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0;
+		if (l == 1 && s[i] >= 0x20 && s[i] != 0x7f) {
+			if (json && (s[i] == '"' || s[i] == '\\'))
+				*out++ = '\\';
+			*out++ = (char)s[i++];
+		} else if (l > 1 && !c1) {
+			memcpy(out, s + i, l);
+			out += l, i += l;
+		} else if (json && l) { /* a control character */
+			out += sprintf(out, "\\u%04x", c1 ? s[i + 1] : s[i]);
+			i += l;
+		} else {
+			for (size_t k = 0; k < (l ? l : 1); k++, i++)
+				out += sprintf(out, json ? "\\\\x%02x" : "\\x%02x", s[i]);
+		}
+	}
+	*out = 0;
+	return out;
+}
+
+/* sysUpTime (hundredths, RFC 5424 §7.3.2) as seconds: "12.34". */
+static char *put_uptime(char *out, int64_t cs)
+{
+	cs = cs < 0 ? 0 : cs;
+	return out + sprintf(out, "%" PRId64 ".%02d", cs / 100, (int)(cs % 100));
+}
+
+static int open_log(struct logs *L, const char *name)
+{
+	int fd = openat(L->bootfd, name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fprintf(stderr, "amphi logs: %s/%s/%s: %s\n", L->out, L->dir, name, strerror(errno));
+	return fd;
+}
+
+/* A regular file takes all of a write or fails (short: the disk is full). */
+static int write_line(int fd, const char *s, size_t n)
+{
+	ssize_t w = write(fd, s, n);
+	if (w >= 0 && (size_t)w != n)
+		errno = ENOSPC;
+	return w >= 0 && (size_t)w == n ? 0 : -1;
+}
+
+static void boot_close(struct logs *L)
+{
+	if (L->allfd >= 0)
+		close(L->allfd);
+	if (L->bootfd >= 0)
+		close(L->bootfd);
+	L->allfd = L->bootfd = -1;
+}
+
+/* A boot id not seen before: with --out, DIR/<boot>/ and its all.log. */
+static int boot_start(struct logs *L, const char *id)
+{
+	boot_close(L);
+	snprintf(L->boot, sizeof(L->boot), "%s", id);
+	L->highest = L->acked = 0;
+	if (!L->quiet && !L->json) {
+		escape(line, id, strlen(id), 0);
+		printf("== boot %s ==\n", line);
+	}
+	if (!L->out)
+		return 0;
+	sanitise_name(id, L->dir);
+	if ((mkdirat(L->outfd, L->dir, 0755) < 0 && errno != EEXIST) ||
+	    (L->bootfd = openat(L->outfd, L->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "amphi logs: %s/%s: %s; is --out a directory you can write to?\n", L->out, L->dir,
+			strerror(errno));
+		return -1;
+	}
+	return (L->allfd = open_log(L, "all.log")) < 0 ? -1 : 0;
+}
+
+/* "uptime source app: message\n" into all.log and <app>.log. */
+static int store(struct logs *L, const struct logrec_parsed *p)
+{
+	char name[LOGREC_NAME_MAX + 8];
+	char *e = put_uptime(line, p->uptime_cs);
+
+	*e++ = ' ';
+	e = escape(e, p->source, strlen(p->source), 0);
+	*e++ = ' ';
+	e = escape(e, p->app, strlen(p->app), 0);
+	e = escape(stpcpy(e, ": "), p->msg, p->msglen, 0);
+	*e++ = '\n';
+	sanitise_name(p->app, name);
+	if (strcmp(name, "all") == 0) /* would write into all.log */
+		strcpy(name, "_all");
+	strcat(name, ".log");
+	int fd = open_log(L, name);
+	if (fd < 0)
+		return -1;
+	int rc = write_line(L->allfd, line, (size_t)(e - line)) | write_line(fd, line, (size_t)(e - line));
+	if (rc < 0)
+		fprintf(stderr, "amphi logs: writing %s/%s/%s: %s\n", L->out, L->dir, name, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+static void show(struct logs *L, const struct logrec_parsed *p)
+{
+	char *e;
+
+	if (L->json) {
+		e = escape(stpcpy(line, "{\"boot\":\""), p->boot, strlen(p->boot), 1);
+		e += sprintf(e, "\",\"seq\":%" PRIu64 ",\"uptime\":", p->seq);
+		e = escape(stpcpy(put_uptime(e, p->uptime_cs), ",\"source\":\""), p->source, strlen(p->source), 1);
+		e = escape(stpcpy(e, "\",\"app\":\""), p->app, strlen(p->app), 1);
+		e += sprintf(e, "\",\"pri\":%d,\"msg\":\"", p->pri);
+		strcpy(escape(e, p->msg, p->msglen, 1), "\"}");
+	} else {
+		escape(stpcpy(escape(line, p->app, strlen(p->app), 0), ": "), p->msg, p->msglen, 0);
+	}
+	puts(line);
+}
+
+/* One record: a new boot, a duplicate (replayed after a reconnect), a gap. */
+static int record(struct logs *L, const struct logrec_parsed *p)
+{
+	L->seen = 1;
+	if (strcmp(p->boot, L->boot) != 0 && boot_start(L, p->boot) < 0)
+		return -1;
+	if (p->seq <= L->highest)
+		return 0;
+	if (L->highest && p->seq > L->highest + 1) {
+		escape(line, L->boot, strlen(L->boot), 0);
+		fprintf(stderr, "amphi logs: gap: records %" PRIu64 "-%" PRIu64 " of boot %s missing\n",
+			L->highest + 1, p->seq - 1, line);
+	}
+	if (L->out && store(L, p) < 0)
+		return -1;
+	if (!L->quiet)
+		show(L, p);
+	L->highest = p->seq;
+	return 0;
+}
+
+/* "ACK N\n" once every record up to N is written and synced; only for the
+ * boot this connection sent (a reconnect may reach a new boot). The guest
+ * may not be reading: never block on it, send again later. */
+static void ack(struct logs *L, int fd)
+{
+	char msg[32];
+	int n;
+
+	if (!L->seen || L->highest <= L->acked || (L->allfd >= 0 && fdatasync(L->allfd) < 0))
+		return;
+	n = logrec_ack_format(L->highest, msg, sizeof(msg));
+	if (n > 0 && send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
+		L->acked = L->highest;
+}
+
+/* Feeds one read's bytes through the frame reader. */
+static enum stream_end take(struct logs *L, struct logrec_reader *rd, const char *buf, size_t n)
+{
+	struct logrec_parsed p;
+	char why[256];
+	size_t off = 0;
+	int r;
+
+	do {
+		size_t took = logrec_reader_feed(rd, buf + off, n - off);
+		off += took;
+		while ((r = logrec_reader_next(rd, &p, why, sizeof(why))) > 0)
+			if (record(L, &p) < 0)
+				return END_FATAL;
+		if (r < 0 || (!took && off < n)) {
+			fprintf(stderr, "amphi logs: protocol error from the guest: %s; closed the connection\n",
+				r < 0 ? why : "a frame does not fit");
+			return END_BROKEN;
+		}
+	} while (off < n);
+	return END_MORE;
+}
+
+static enum stream_end stream(struct logs *L, int fd)
+{
+	static struct logrec_reader rd;
+	char buf[16384];
+	struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = L->sigfd, .events = POLLIN } };
+	enum stream_end end = END_MORE;
+
+	logrec_reader_init(&rd);
+	L->acked = L->seen = 0; /* a new connection: say again what is stored */
+	while (end == END_MORE) {
+		int r = poll(pf, 2, ACK_RETRY_MS);
+		if (pf[1].revents)
+			return END_STOP;
+		if (r <= 0 || !pf[0].revents) {
+			ack(L, fd);
+			continue;
+		}
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0 && errno != ECONNRESET) {
+			fprintf(stderr, "amphi logs: read: %s\n", strerror(errno));
+			return END_BROKEN;
+		}
+		end = n <= 0 ? END_CLOSED : take(L, &rd, buf, (size_t)n);
+		fflush(stdout);
+		if (end != END_FATAL)
+			ack(L, fd);
+	}
+	return end;
+}
+
+/* A connected socket, or -1 (errno set). */
+static int sock_connect(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0 || connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+		return fd;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* Left by a reader that died: a socket nobody answers on. */
+static int stale_socket(const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return 0;
+	if ((fd = sock_connect(sa)) >= 0)
+		close(fd);
+	return fd < 0 && errno == ECONNREFUSED;
+}
+
+static int sock_listen(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int rc = fd < 0 ? -1 : bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
+
+	if (rc < 0 && errno == EADDRINUSE && stale_socket(sa))
+		rc = unlink(sa->sun_path) < 0 ? -1 : bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	if (rc < 0 || listen(fd, 1) < 0) {
+		fprintf(stderr, "amphi logs: listen %s: %s%s\n", sa->sun_path, strerror(errno),
+			errno == EADDRINUSE ? "; is another amphi logs listening there? (or remove the file)" : "");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Waits up to ms (forever if < 0) for a signal or for fd. 1 = a signal. */
+static int wait_signal(struct logs *L, int fd, int ms)
+{
+	struct pollfd pf[2] = { { .fd = L->sigfd, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+
+	return poll(pf, 2, ms) > 0 && pf[0].revents;
+}
+
+/* The next connection; -1 = stop (a signal, or no peer without --follow). */
+static int next_conn(struct logs *L)
+{
+	for (int attempt = 0;; attempt++) {
+		int fd;
+		if (L->listen) {
+			if (wait_signal(L, L->listenfd, -1))
+				return -1;
+			if ((fd = accept4(L->listenfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0)
+				return fd;
+			continue;
+		}
+		if ((fd = sock_connect(&L->addr)) >= 0)
+			return fd;
+		if (attempt == 0) /* once per outage: each retry is not news */
+			fprintf(stderr, "amphi logs: connect %s: %s; is the VM or container running? "
+				"(amphi run wires this socket)%s\n", L->connect, strerror(errno),
+				L->follow ? "; retrying every 200 ms" : "");
+		if (!L->follow || wait_signal(L, -1, RETRY_MS))
+			return -1;
+	}
+}
+
+static int run(struct logs *L)
+{
+	for (;;) {
+		int fd = next_conn(L);
+		if (fd < 0)
+			return L->follow ? 0 : 1;
+		enum stream_end end = stream(L, fd);
+		close(fd);
+		if (end == END_STOP)
+			return 0;
+		if (end == END_FATAL || !L->follow)
+			return end == END_CLOSED ? 0 : 1;
+		if (!L->quiet)
+			fprintf(stderr, "amphi logs: connection closed; waiting for the guest again\n");
+		/* a guest that keeps breaking the protocol gets 5 tries a second */
+		if (wait_signal(L, -1, RETRY_MS))
+			return 0;
+	}
+}
+
+static int parse_args(struct logs *L, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char **val = strcmp(argv[i], "--connect") == 0 ? &L->connect
+				 : strcmp(argv[i], "--listen") == 0  ? &L->listen
+				 : strcmp(argv[i], "--out") == 0     ? &L->out : NULL;
+		if (val && i + 1 < argc)
+			*val = argv[++i];
+		else if (strcmp(argv[i], "--follow") == 0)
+			L->follow = 1;
+		else if (strcmp(argv[i], "--json") == 0)
+			L->json = 1;
+		else if (strcmp(argv[i], "--quiet") == 0)
+			L->quiet = 1;
+		else {
+			fprintf(stderr, "amphi logs: %s '%s'\n", val ? "a value is missing after" : "unexpected argument",
+				argv[i]);
+			return -1;
+		}
+	}
+	return !L->connect == !L->listen ? -1 : 0;
+}
+
+int cmd_logs(int argc, char **argv)
+{
+	struct logs L = { .sigfd = -1, .outfd = -1, .listenfd = -1, .bootfd = -1, .allfd = -1 };
+	const char *path;
+	sigset_t stop;
+	int rc;
+
+	if (parse_args(&L, argc, argv) < 0)
+		return usage_logs();
+	path = L.listen ? L.listen : L.connect;
+	L.follow |= L.listen != NULL;
+	L.addr.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(L.addr.sun_path)) {
+		fprintf(stderr, "amphi logs: %s: a socket path has at most %zu bytes; use a shorter one\n", path,
+			sizeof(L.addr.sun_path) - 1);
+		return 1;
+	}
+	strcpy(L.addr.sun_path, path);
+	if (L.out && ((mkdir(L.out, 0755) < 0 && errno != EEXIST) ||
+		      (L.outfd = open(L.out, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)) {
+		fprintf(stderr, "amphi logs: --out %s: %s; give a directory you can write to\n", L.out, strerror(errno));
+		return 1;
+	}
+	/* SIGINT/SIGTERM through a signalfd: every poll sees them, no races. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &stop, NULL) < 0 || (L.sigfd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		fprintf(stderr, "amphi logs: signalfd: %s\n", strerror(errno));
+		return 1;
+	}
+	if (L.listen && (L.listenfd = sock_listen(&L.addr)) < 0)
+		return 1;
+	rc = run(&L);
+	if (L.listen)
+		unlink(L.listen);
+	boot_close(&L);
+	return rc;
+}

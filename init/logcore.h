@@ -1,0 +1,15 @@
+/* The log as a whole: the init's lines, its children's output, the
+ * kernel's and syslog's records go into one ring (logbuf) and out to the
+ * sinks (logsink). */
+#ifndef AMPHI_LOGCORE_H
+#define AMPHI_LOGCORE_H
+
+#include "detect.h"
+
+/* Records from now on: as early as PID 1 can, so boot lines are kept. */
+void logcore_begin(void);
+/* The sources and sinks. hostname names the records; the boot id comes
+ * from the kernel (/proc/sys/kernel/random/boot_id). */
+void logcore_start(const char *root, enum world world, const char *hostname);
+
+#endif

@@ -1,0 +1,371 @@
+#include "logsink.h"
+#include "logbuf.h"
+#include "log.h"
+#include "loop.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* A port's name appears in sysfs a little after the device: look again
+ * this often, this many times. Then a slow safety net for connections. */
+#define FIND_PORTS_MS 100
+#define FIND_PORTS_TRIES 50
+#define RECHECK_MS 1000
+
+enum kind { STREAM, TEXT };
+enum transport { PORT, SOCKET, FIFO };
+
+struct sink {
+	const char *what;
+	enum kind kind;
+	enum transport transport;
+	char path[PATH_MAX];
+	int fd, listen_fd;
+	int connected;
+	uint32_t events;              /* what the loop watches fd for */
+	struct logbuf_cursor cur;
+	uint64_t acked;
+	char out[LOGREC_FRAME_MAX + 64];
+	size_t outlen, outoff;
+	char in[64];                  /* a partial ACK line */
+	size_t inlen;
+};
+
+static struct sink sinks[4];
+static int nsinks;
+static const char *sink_root = "", *sink_host = "", *sink_boot = "";
+static int kicking, find_tries;
+
+static void disconnect(struct sink *s, const char *why)
+{
+	if (s->fd >= 0) {
+		loop_del_fd(s->fd);
+		if (s->transport != PORT)
+			close(s->fd);
+	}
+	if (s->transport != PORT)
+		s->fd = -1;
+	s->connected = 0;
+	s->outlen = s->outoff = s->inlen = 0;  /* a half-sent record goes again, whole */
+	log_debug("log: %s: reader gone (%s)", s->what, why);
+}
+
+/* Formats the record at the cursor (or a loss note) into s->out. */
+static int format_next(struct sink *s)
+{
+	struct logrec r;
+	uint64_t lost_first, lost_last;
+	char note[96];
+
+	if (!logbuf_peek(&s->cur, &r, &lost_first, &lost_last))
+		return 0;
+	if (lost_first) {
+		/* Counted, never silent: the note stands in for the lost ones. */
+		struct logrec loss = { .seq = lost_last, .realtime_us = r.realtime_us, .uptime_us = r.uptime_us,
+				       .pri = 4 * 8 + 4, .source = LOGSRC_INIT, .app = "amphi", .msg = note };
+		loss.msglen = (size_t)snprintf(note, sizeof(note), "lost %llu records, seq %llu-%llu",
+					       (unsigned long long)(lost_last - lost_first + 1),
+					       (unsigned long long)lost_first, (unsigned long long)lost_last);
+		int n = s->kind == STREAM ? logrec_frame(&loss, sink_host, sink_boot, "loss", s->out, sizeof(s->out))
+					  : logrec_text(&loss, s->out, sizeof(s->out));
+		s->outlen = n > 0 ? (size_t)n : 0;
+		s->outoff = 0;
+		return s->outlen > 0 || format_next(s);
+	}
+	int n;
+	/* Escaping can grow a message past the frame limit (binary bytes become
+	 * \xHH): cut it until it fits rather than drop the record. */
+	for (;;) {
+		n = s->kind == STREAM ? logrec_frame(&r, sink_host, sink_boot, r.seq == 1 ? "boot" : "-",
+						     s->out, sizeof(s->out))
+				      : logrec_text(&r, s->out, sizeof(s->out));
+		if (n > 0 || r.msglen == 0)
+			break;
+		r.msglen /= 2;
+	}
+	logbuf_advance(&s->cur);
+	s->outlen = n > 0 ? (size_t)n : 0;
+	s->outoff = 0;
+	return 1;
+}
+
+static void watch(struct sink *s, uint32_t events);
+
+/* Writes until done or the reader is full; never blocks. */
+static void pump(struct sink *s)
+{
+	while (s->connected) {
+		if (s->outoff == s->outlen && !format_next(s)) {
+			watch(s, s->kind == STREAM ? EPOLLIN : 0);
+			return;
+		}
+		ssize_t n = write(s->fd, s->out + s->outoff, s->outlen - s->outoff);
+		if (n > 0) {
+			s->outoff += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			watch(s, EPOLLOUT | (s->kind == STREAM ? EPOLLIN : 0));
+			return;
+		}
+		disconnect(s, n < 0 ? strerror(errno) : "closed");
+		return;
+	}
+}
+
+static void on_acks(struct sink *s)
+{
+	char buf[512];
+	ssize_t n;
+
+	while ((n = read(s->fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++) {
+			if (s->inlen < sizeof(s->in))
+				s->in[s->inlen++] = buf[i];
+			if (buf[i] != '\n')
+				continue;
+			size_t used;
+			uint64_t seq = logrec_ack_parse(s->in, s->inlen, &used);
+			if (seq > s->acked)
+				s->acked = seq;
+			s->inlen = 0;
+		}
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		disconnect(s, n == 0 ? "closed" : strerror(errno));
+}
+
+static void on_event(int fd, uint32_t events, void *data)
+{
+	struct sink *s = data;
+	(void)fd;
+	if (events & EPOLLIN)
+		on_acks(s);
+	if (s->connected && (events & (EPOLLHUP | EPOLLERR))) {
+		disconnect(s, "hung up");
+		return;
+	}
+	pump(s);
+}
+
+static void watch(struct sink *s, uint32_t events)
+{
+	if (s->fd < 0 || s->events == events || !s->connected)
+		return;
+	if (s->events == 0xffffffffu)
+		loop_add_fd(s->fd, events, on_event, s);
+	else
+		loop_mod_fd(s->fd, events);
+	s->events = events;
+}
+
+static void now_connected(struct sink *s)
+{
+	s->connected = 1;
+	s->events = 0xffffffffu;  /* not in the loop yet */
+	s->outlen = s->outoff = 0;
+	/* A stream reader gets everything it has not acknowledged; a text
+	 * reader goes on where the last one stopped. */
+	if (s->kind == STREAM)
+		logbuf_seek(&s->cur, s->acked + 1);
+	log_debug("log: %s: reader connected", s->what);
+	watch(s, s->kind == STREAM ? EPOLLIN : 0);
+	pump(s);
+}
+
+/* ---- virtio ports: while no host is connected the port polls POLLHUP
+ * (virtio_console), so it stays out of epoll until SIGIO says otherwise. */
+
+static void check_port(struct sink *s)
+{
+	struct pollfd p = { .fd = s->fd, .events = POLLOUT };
+	if (poll(&p, 1, 0) < 0)
+		return;
+	int up = !(p.revents & POLLHUP);
+	if (up && !s->connected)
+		now_connected(s);
+	else if (!up && s->connected)
+		disconnect(s, "host closed the port");
+}
+
+static void add_port(const char *dev, const char *name, enum kind kind)
+{
+	char path[PATH_MAX];
+	struct sink *s = &sinks[nsinks];
+
+	snprintf(path, sizeof(path), "%s/dev/%s", sink_root, dev);
+	int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		log_warn("log: %s (%s): %s", path, name, strerror(errno));
+		return;
+	}
+	/* SIGIO on host connect and disconnect. */
+	fcntl(fd, F_SETOWN, getpid());
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC);
+	*s = (struct sink){ .what = name, .kind = kind, .transport = PORT, .fd = fd, .listen_fd = -1 };
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	nsinks++;
+	log_info("log: %s on /dev/%s", name, dev);
+	check_port(s);
+}
+
+static int have_sink(const char *name)
+{
+	for (int i = 0; i < nsinks; i++)
+		if (strcmp(sinks[i].what, name) == 0)
+			return 1;
+	return 0;
+}
+
+static long find_ports(void *unused)
+{
+	char dir[PATH_MAX], file[PATH_MAX + 300], name[128];
+	struct dirent *de;
+	DIR *d;
+	(void)unused;
+
+	snprintf(dir, sizeof(dir), "%s/sys/class/virtio-ports", sink_root);
+	if ((d = opendir(dir))) {
+		while ((de = readdir(d)) && nsinks < 2) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(file, sizeof(file), "%s/%s/name", dir, de->d_name);
+			FILE *f = fopen(file, "re");
+			if (!f)
+				continue;
+			if (fgets(name, sizeof(name), f)) {
+				name[strcspn(name, "\n")] = '\0';
+				if (!strcmp(name, LOGSINK_PORT_STREAM) && !have_sink(LOGSINK_PORT_STREAM))
+					add_port(de->d_name, LOGSINK_PORT_STREAM, STREAM);
+				else if (!strcmp(name, LOGSINK_PORT_TEXT) && !have_sink(LOGSINK_PORT_TEXT))
+					add_port(de->d_name, LOGSINK_PORT_TEXT, TEXT);
+			}
+			fclose(f);
+		}
+		closedir(d);
+	}
+	if (nsinks == 2 || ++find_tries >= FIND_PORTS_TRIES)
+		return -1;
+	return FIND_PORTS_MS;
+}
+
+/* ---- container: a socket the host connects to, and a FIFO it may make ---- */
+
+static void on_accept(int fd, uint32_t events, void *data)
+{
+	struct sink *s = data;
+	(void)events;
+	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	if (s->connected)
+		disconnect(s, "a new reader replaced it");  /* one reader at a time */
+	s->fd = c;
+	now_connected(s);
+}
+
+static void add_socket(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct sink *s = &sinks[nsinks];
+	int fd;
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s%s/%s", sink_root, LOGSINK_HOST_DIR, LOGSINK_SOCKET);
+	unlink(a.sun_path);  /* left by an earlier boot */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 2) < 0) {
+		log_warn("log: %s: %s", a.sun_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	*s = (struct sink){ .what = "container socket", .kind = STREAM, .transport = SOCKET, .fd = -1, .listen_fd = fd };
+	nsinks++;
+	loop_add_fd(fd, EPOLLIN, on_accept, s);
+	log_info("log: amphi stream on %s/%s", LOGSINK_HOST_DIR, LOGSINK_SOCKET);
+}
+
+static void try_fifo(struct sink *s)
+{
+	if (s->connected)
+		return;
+	s->fd = open(s->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);  /* ENXIO: no reader yet */
+	if (s->fd >= 0)
+		now_connected(s);
+}
+
+static void add_fifo(void)
+{
+	struct sink *s = &sinks[nsinks];
+	struct stat st;
+
+	*s = (struct sink){ .what = "container FIFO", .kind = TEXT, .transport = FIFO, .fd = -1, .listen_fd = -1 };
+	snprintf(s->path, sizeof(s->path), "%s%s/%s", sink_root, LOGSINK_HOST_DIR, LOGSINK_FIFO);
+	if (stat(s->path, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return;
+	nsinks++;
+	log_info("log: Anaconda text on %s/%s", LOGSINK_HOST_DIR, LOGSINK_FIFO);
+	try_fifo(s);
+}
+
+/* ---- both ---- */
+
+static long recheck(void *unused)
+{
+	(void)unused;
+	logsink_ports_changed();
+	return RECHECK_MS;
+}
+
+void logsink_ports_changed(void)
+{
+	for (int i = 0; i < nsinks; i++) {
+		if (sinks[i].transport == PORT)
+			check_port(&sinks[i]);
+		else if (sinks[i].transport == FIFO)
+			try_fifo(&sinks[i]);
+	}
+}
+
+void logsink_kick(void)
+{
+	if (kicking)  /* a sink's own log line must not re-enter */
+		return;
+	kicking = 1;
+	for (int i = 0; i < nsinks; i++)
+		if (sinks[i].connected && sinks[i].outoff == sinks[i].outlen)
+			pump(&sinks[i]);
+	kicking = 0;
+}
+
+void logsink_start(const char *root, enum world world, const char *hostname, const char *boot_id)
+{
+	sink_root = root;
+	sink_host = hostname;
+	sink_boot = boot_id;
+	if (world == WORLD_CONTAINER) {
+		/* Never /sys/class/virtio-ports here: that is the host's sysfs. */
+		struct stat st;
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s%s", root, LOGSINK_HOST_DIR);
+		if (stat(dir, &st) < 0) {
+			log_info("log: no host directory at %s; the log goes to the console only", LOGSINK_HOST_DIR);
+			return;
+		}
+		add_socket();
+		add_fifo();
+	} else if (find_ports(NULL) >= 0)
+		loop_add_timer(FIND_PORTS_MS, find_ports, NULL);
+	loop_add_timer(RECHECK_MS, recheck, NULL);
+}

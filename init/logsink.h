@@ -1,0 +1,23 @@
+/* Where records go besides the console: the amphi stream (acknowledged)
+ * and Anaconda text, on virtio-serial ports in a VM, on a socket and a
+ * FIFO in the host directory LXC bind-mounts in a container. Each sink has
+ * its own cursor in the ring; none ever blocks PID 1. */
+#ifndef AMPHI_LOGSINK_H
+#define AMPHI_LOGSINK_H
+
+#include "detect.h"
+
+#define LOGSINK_PORT_STREAM "org.amphi.log.0"
+#define LOGSINK_PORT_TEXT "org.fedoraproject.anaconda.log.0"
+/* In a container: the host directory, bind-mounted by the builder's config. */
+#define LOGSINK_HOST_DIR "/var/lib/amphi/host"
+#define LOGSINK_SOCKET "amphi.sock"
+#define LOGSINK_FIFO "anaconda.fifo"
+
+void logsink_start(const char *root, enum world world, const char *hostname, const char *boot_id);
+/* New records are in the ring: send what can be sent now. */
+void logsink_kick(void);
+/* SIGIO: a host connected to or left a port. */
+void logsink_ports_changed(void);
+
+#endif

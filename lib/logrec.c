@@ -1,0 +1,777 @@
+/* Log records on the wire: the amphi stream (RFC 5424 in RFC 6587 octet
+ * counting), its acks, Anaconda text, and the two inputs (/dev/kmsg,
+ * /dev/log). See docs/PROTOCOL.md. Pure: caller buffers, no allocation.
+ *
+ * Everything that writes goes through struct wbuf, whose "full" flag is
+ * sticky: once a piece does not fit nothing more is added, so a cut
+ * message never loses bytes in its middle. Everything that reads walks a
+ * cursor that never passes its end. */
+#include "logrec.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const source_names[] = { "kernel", "init", "service", "syslog", "file" };
+
+const char *logrec_source_name(enum logrec_source s)
+{
+	unsigned i = (unsigned)s;
+
+	return i < sizeof(source_names) / sizeof(source_names[0]) ? source_names[i] : "unknown";
+}
+
+int logrec_source_parse(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof(source_names) / sizeof(source_names[0]); i++)
+		if (strcmp(name, source_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ---- writing ---- */
+
+struct wbuf {
+	char *p;
+	size_t n, cap;
+	int full;
+};
+
+static void put(struct wbuf *b, const char *s, size_t n)
+{
+	if (b->full || n > b->cap - b->n) {
+		b->full = 1;
+		return;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+}
+
+static void puts_(struct wbuf *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+/* Decimal, zero-padded to at least width digits. */
+static void put_num(struct wbuf *b, uint64_t v, int width)
+{
+	char d[20];
+	int n = 0;
+
+	do {
+		d[sizeof(d) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < 20);
+	while (n < width && n < 20)
+		d[sizeof(d) - 1 - n++] = '0';
+	put(b, d + sizeof(d) - n, (size_t)n);
+}
+
+static void put_hex_escape(struct wbuf *b, unsigned char c)
+{
+	static const char hex[] = "0123456789abcdef";
+	char e[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
+
+	put(b, e, sizeof(e));
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629 §4: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* Valid UTF-8 as is; invalid bytes and control characters but TAB as
+ * \xHH, so the result is UTF-8 without a line break in it. */
+static void put_msg(struct wbuf *b, const char *msg, size_t len)
+{
+	const unsigned char *m = (const unsigned char *)msg;
+
+	for (size_t i = 0; i < len && !b->full;) {
+		size_t k = m[i] < 0x80 ? 1 : utf8_len(m + i, len - i);
+
+		if (k == 0 || (k == 1 && ((m[i] < 0x20 && m[i] != '\t') || m[i] == 0x7f))) {
+			put_hex_escape(b, m[i]);
+			k = 1;
+		} else {
+			put(b, msg + i, k);
+		}
+		i += k;
+	}
+}
+
+/* RFC 5424 header fields are PRINTUSASCII (%d33-126): others become '_'. */
+static void put_name(struct wbuf *b, const char *s, size_t max)
+{
+	size_t n = s ? strnlen(s, max) : 0;
+
+	if (n == 0)
+		put(b, "-", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		put(b, c > 32 && c < 127 ? s + i : "_", 1);
+	}
+}
+
+/* PARAM-VALUE: '"', '\' and ']' escaped (RFC 5424 §6.3.3); anything but
+ * printable ASCII becomes '_' (our values are names and ids). */
+static void put_param(struct wbuf *b, const char *name, const char *v)
+{
+	put(b, " ", 1);
+	puts_(b, name);
+	put(b, "=\"", 2);
+	for (; v && *v; v++) {
+		unsigned char c = (unsigned char)*v;
+		if (c == '"' || c == '\\' || c == ']')
+			put(b, "\\", 1);
+		put(b, c >= 32 && c < 127 ? v : "_", 1);
+	}
+	put(b, "\"", 1);
+}
+
+/* Proleptic Gregorian date of a day count since 1970-01-01 (days >= 0),
+ * after Howard Hinnant's civil_from_days. */
+static void civil_from_days(int64_t days, unsigned *y, unsigned *m, unsigned *d)
+{
+	int64_t z = days + 719468;
+	int64_t era = z / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (unsigned)(yoe + era * 400) + (*m <= 2);
+}
+
+/* RFC 3339 "2025-11-23T08:15:30.123456Z", or the NILVALUE when the clock
+ * is unset or past year 9999. */
+static void put_timestamp(struct wbuf *b, int64_t us)
+{
+	int64_t s = us / 1000000;
+	unsigned y, m, d;
+
+	if (us <= 0 || s >= INT64_C(253402300800)) {
+		put(b, "-", 1);
+		return;
+	}
+	civil_from_days(s / 86400, &y, &m, &d);
+	put_num(b, y, 4);
+	put(b, "-", 1);
+	put_num(b, m, 2);
+	put(b, "-", 1);
+	put_num(b, d, 2);
+	put(b, "T", 1);
+	put_num(b, (uint64_t)(s % 86400 / 3600), 2);
+	put(b, ":", 1);
+	put_num(b, (uint64_t)(s % 3600 / 60), 2);
+	put(b, ":", 1);
+	put_num(b, (uint64_t)(s % 60), 2);
+	put(b, ".", 1);
+	put_num(b, (uint64_t)(us % 1000000), 6);
+	put(b, "Z", 1);
+}
+
+static size_t ndigits(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 10)
+		v /= 10, n++;
+	return n;
+}
+
+int logrec_frame(const struct logrec *r, const char *hostname, const char *boot_id,
+		 const char *msgid, char *out, size_t outlen)
+{
+	/* MSG first, then it moves up behind "LEN SP" once its length is
+	 * known; a NUL ends the frame. */
+	struct wbuf b = { out, 0, 0, 0 };
+	unsigned pri = r->pri >= 0 && r->pri <= 191 ? (unsigned)r->pri : 8 | ((unsigned)r->pri & 7);
+
+	if (outlen < 2)
+		return -1;
+	b.cap = outlen - 2 < LOGREC_FRAME_MAX ? outlen - 2 : LOGREC_FRAME_MAX;
+	put(&b, "<", 1);
+	put_num(&b, pri, 1);
+	put(&b, ">1 ", 3);
+	put_timestamp(&b, r->realtime_us);
+	put(&b, " ", 1);
+	put_name(&b, hostname, 255);
+	put(&b, " ", 1);
+	put_name(&b, r->app, LOGREC_NAME_MAX);
+	put(&b, " - ", 3);
+	put_name(&b, msgid, 32);
+	put(&b, " [meta sequenceId=\"", 19);
+	put_num(&b, r->seq, 1);
+	put(&b, "\" sysUpTime=\"", 13);
+	put_num(&b, r->uptime_us > 0 ? (uint64_t)r->uptime_us / 10000 : 0, 1);
+	puts_(&b, "\"][" LOGREC_SD_AMPHI);
+	put_param(&b, "source", logrec_source_name(r->source));
+	put_param(&b, "boot", boot_id);
+	if (msgid && strcmp(msgid, "boot") == 0)
+		put(&b, " proto=\"1\"", 10);
+	put(&b, "] ", 2);
+	put_msg(&b, r->msg, r->msg ? r->msglen : 0);
+	if (b.full)
+		return -1;
+
+	size_t d = ndigits(b.n);
+	struct wbuf h = { out, 0, d + 1, 0 };
+
+	if (d + 1 + b.n >= outlen)
+		return -1;
+	memmove(out + d + 1, out, b.n);
+	put_num(&h, b.n, 1);
+	put(&h, " ", 1);
+	out[d + 1 + b.n] = '\0';
+	return (int)(d + 1 + b.n);
+}
+
+int logrec_ack_format(uint64_t seq, char *out, size_t outlen)
+{
+	struct wbuf b = { out, 0, outlen ? outlen - 1 : 0, 0 };
+
+	put(&b, "ACK ", 4);
+	put_num(&b, seq, 1);
+	put(&b, "\n", 1);
+	if (b.full || outlen == 0)
+		return -1;
+	out[b.n] = '\0';
+	return (int)b.n;
+}
+
+int logrec_text(const struct logrec *r, char *out, size_t outlen)
+{
+	/* By severity (RFC 5424 §6.2.1): emergency, alert, critical, error,
+	 * warning, notice, informational, debug. */
+	static const char *const levels[8] = { "CRITICAL", "CRITICAL", "CRITICAL", "ERROR",
+					       "WARNING", "INFO", "INFO", "DEBUG" };
+	int64_t ms = r->realtime_us > 0 ? r->realtime_us / 1000 % 86400000 : 0;
+	struct wbuf b = { out, 0, 0, 0 };
+
+	if (outlen < 2)
+		return -1;
+	b.cap = outlen - 2; /* the LF and the NUL always fit */
+	put_num(&b, (uint64_t)(ms / 3600000), 2);
+	put(&b, ":", 1);
+	put_num(&b, (uint64_t)(ms / 60000 % 60), 2);
+	put(&b, ":", 1);
+	put_num(&b, (uint64_t)(ms / 1000 % 60), 2);
+	put(&b, ",", 1);
+	put_num(&b, (uint64_t)(ms % 1000), 3);
+	put(&b, " ", 1);
+	puts_(&b, levels[(unsigned)r->pri & 7]);
+	put(&b, " ", 1);
+	put_name(&b, r->app, LOGREC_NAME_MAX);
+	put(&b, ":", 1);
+	if (b.full)
+		return -1;
+	put_msg(&b, r->msg, r->msg ? r->msglen : 0);
+	out[b.n++] = '\n';
+	out[b.n] = '\0';
+	return (int)b.n;
+}
+
+/* ---- reading ---- */
+
+static int isdigit_(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* 1-20 digits, no overflow. */
+static int parse_u64(const char *s, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (n == 0 || n > 20)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit_(s[i]) || x > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(s[i] - '0');
+	}
+	*v = x;
+	return 0;
+}
+
+static void why_(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void why_(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || !whylen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+#define FAIL(...)                              \
+	do {                                   \
+		why_(why, whylen, __VA_ARGS__); \
+		return -1;                     \
+	} while (0)
+
+static int sd_escaped(char c)
+{
+	return c == '"' || c == '\\' || c == ']';
+}
+
+struct span {
+	const char *s;
+	size_t n;
+};
+
+static void copy_field(char *dst, size_t cap, struct span v)
+{
+	size_t n = v.n < cap - 1 ? v.n : cap - 1;
+
+	memcpy(dst, v.s, n);
+	dst[n] = '\0';
+}
+
+static int span_is(struct span v, const char *s)
+{
+	return v.n == strlen(s) && memcmp(v.s, s, v.n) == 0;
+}
+
+/* RFC 3339 as RFC 5424 §6.2.3 restricts it:
+ * YYYY-MM-DDTHH:MM:SS[.1-6 digits](Z|+HH:MM|-HH:MM). */
+static int timestamp_ok(struct span t)
+{
+	static const char pat[] = "dddd-dd-ddTdd:dd:dd";
+	size_t i = 0, f = 0;
+
+	for (; pat[i]; i++)
+		if (i >= t.n || (pat[i] == 'd' ? !isdigit_(t.s[i]) : t.s[i] != pat[i]))
+			return 0;
+	if (i < t.n && t.s[i] == '.') {
+		while (++i < t.n && isdigit_(t.s[i]))
+			f++;
+		if (f < 1 || f > 6)
+			return 0;
+	}
+	if (i < t.n && t.s[i] == 'Z')
+		return i + 1 == t.n;
+	return i + 6 == t.n && (t.s[i] == '+' || t.s[i] == '-') && isdigit_(t.s[i + 1]) &&
+	       isdigit_(t.s[i + 2]) && t.s[i + 3] == ':' && isdigit_(t.s[i + 4]) && isdigit_(t.s[i + 5]);
+}
+
+/* The parameters we look for, as raw (still escaped) values. */
+struct sd_values {
+	struct span seq, uptime, source, boot, proto;
+};
+
+/* A parsed RFC 5424 message (RFC 5424 §6). */
+struct rfc5424 {
+	int pri;
+	struct span ts, host, app, procid, msgid, msg;
+	struct sd_values sd;
+};
+
+struct cursor {
+	const char *p, *end;
+};
+
+/* A header field: 1..max PRINTUSASCII, then SP. */
+static int field(struct cursor *c, size_t max, struct span *v, const char *name, char *why, size_t whylen)
+{
+	v->s = c->p;
+	while (c->p < c->end && *c->p > 32 && *c->p < 127)
+		c->p++;
+	v->n = (size_t)(c->p - v->s);
+	if (v->n == 0 || v->n > max)
+		FAIL("%s: expected 1 to %lu printable ASCII characters", name, (unsigned long)max);
+	if (c->p >= c->end || *c->p != ' ')
+		FAIL("%s: expected SP after it", name);
+	c->p++;
+	return 0;
+}
+
+/* SD-NAME (RFC 5424 §6.3.2): 1-32 PRINTUSASCII but '=', SP, ']', '"'. */
+static int sd_name(struct cursor *c, struct span *v)
+{
+	v->s = c->p;
+	while (c->p < c->end && *c->p > 32 && *c->p < 127 && !strchr("=]\"", *c->p))
+		c->p++;
+	v->n = (size_t)(c->p - v->s);
+	return v->n >= 1 && v->n <= 32 ? 0 : -1;
+}
+
+/* STRUCTURED-DATA: "-" or SD-ELEMENTs; keeps the values we know. A loop
+ * over a bounded buffer, one byte at least per step. */
+static int sd_parse(struct cursor *c, struct sd_values *out, char *why, size_t whylen)
+{
+	if (c->p < c->end && *c->p == '-') {
+		c->p++;
+		return 0;
+	}
+	if (c->p >= c->end || *c->p != '[')
+		FAIL("STRUCTURED-DATA: expected '-' or '['");
+	while (c->p < c->end && *c->p == '[') {
+		struct span id, name, v;
+
+		c->p++;
+		if (sd_name(c, &id) < 0)
+			FAIL("STRUCTURED-DATA: bad SD-ID");
+		for (;;) {
+			if (c->p >= c->end)
+				FAIL("STRUCTURED-DATA: truncated SD-ELEMENT");
+			if (*c->p == ']')
+				break;
+			if (*c->p != ' ')
+				FAIL("STRUCTURED-DATA: expected SP or ']' in SD-ELEMENT");
+			c->p++;
+			if (sd_name(c, &name) < 0)
+				FAIL("STRUCTURED-DATA: bad PARAM-NAME");
+			if (c->end - c->p < 2 || c->p[0] != '=' || c->p[1] != '"')
+				FAIL("STRUCTURED-DATA: expected =\" after PARAM-NAME");
+			c->p += 2;
+			v.s = c->p;
+			/* A backslash always takes the next byte with it: an
+			 * escape, or a plain backslash before a plain byte. */
+			while (c->p < c->end && *c->p != '"')
+				c->p += *c->p == '\\' && c->end - c->p >= 2 ? 2 : 1;
+			if (c->p >= c->end)
+				FAIL("STRUCTURED-DATA: unterminated PARAM-VALUE");
+			v.n = (size_t)(c->p - v.s);
+			c->p++;
+			if (span_is(id, "meta") && span_is(name, "sequenceId"))
+				out->seq = v;
+			else if (span_is(id, "meta") && span_is(name, "sysUpTime"))
+				out->uptime = v;
+			else if (span_is(id, LOGREC_SD_AMPHI) && span_is(name, "source"))
+				out->source = v;
+			else if (span_is(id, LOGREC_SD_AMPHI) && span_is(name, "boot"))
+				out->boot = v;
+			else if (span_is(id, LOGREC_SD_AMPHI) && span_is(name, "proto"))
+				out->proto = v;
+		}
+		c->p++;
+	}
+	return 0;
+}
+
+/* "<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [SP MSG]", field
+ * lengths from RFC 5424 §6. A UTF-8 BOM before MSG is dropped. */
+static int parse_5424(const char *s, size_t n, struct rfc5424 *m, char *why, size_t whylen)
+{
+	struct cursor c = { s, s + n };
+	size_t digits = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (c.p >= c.end || *c.p++ != '<')
+		FAIL("PRI: expected '<'");
+	while (c.p < c.end && isdigit_(*c.p) && digits < 4)
+		m->pri = m->pri * 10 + (*c.p++ - '0'), digits++;
+	if (digits == 0 || digits > 3 || (digits > 1 && c.p[-(int)digits] == '0') || m->pri > 191)
+		FAIL("PRI: expected 0 to 191 without leading zeros");
+	if (c.end - c.p < 3 || memcmp(c.p, ">1 ", 3) != 0)
+		FAIL("HEADER: expected \">1 \" (RFC 5424 version 1) after PRI");
+	c.p += 3;
+	if (field(&c, 32, &m->ts, "TIMESTAMP", why, whylen) < 0 ||
+	    field(&c, 255, &m->host, "HOSTNAME", why, whylen) < 0 ||
+	    field(&c, 48, &m->app, "APP-NAME", why, whylen) < 0 ||
+	    field(&c, 128, &m->procid, "PROCID", why, whylen) < 0 ||
+	    field(&c, 32, &m->msgid, "MSGID", why, whylen) < 0)
+		return -1;
+	if (!span_is(m->ts, "-") && !timestamp_ok(m->ts))
+		FAIL("TIMESTAMP: not an RFC 3339 time");
+	if (sd_parse(&c, &m->sd, why, whylen) < 0)
+		return -1;
+	if (c.p < c.end && *c.p++ != ' ')
+		FAIL("STRUCTURED-DATA: expected SP or the end after it");
+	if (c.end - c.p >= 3 && memcmp(c.p, "\xef\xbb\xbf", 3) == 0)
+		c.p += 3;
+	m->msg.s = c.p;
+	m->msg.n = (size_t)(c.end - c.p);
+	return 0;
+}
+
+/* A PARAM-VALUE without its escapes (RFC 5424 §6.3.3) into dst, as
+ * printable ASCII of at most cap-1 bytes. */
+static int param_text(struct span v, char *dst, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < v.n; i++) {
+		if (v.s[i] == '\\' && i + 1 < v.n && sd_escaped(v.s[i + 1]))
+			i++;
+		if (n + 1 >= cap || v.s[i] < 32 || v.s[i] > 126)
+			return -1;
+		dst[n++] = v.s[i];
+	}
+	dst[n] = '\0';
+	return 0;
+}
+
+static int param_num(struct span v, uint64_t max, uint64_t *out)
+{
+	char t[24];
+
+	return param_text(v, t, sizeof(t)) < 0 || parse_u64(t, strlen(t), out) < 0 || *out > max ? -1 : 0;
+}
+
+static int frame_parse(const char *s, size_t n, struct logrec_parsed *p, char *why, size_t whylen)
+{
+	struct rfc5424 m;
+	uint64_t v;
+
+	if (parse_5424(s, n, &m, why, whylen) < 0)
+		return -1;
+	p->pri = m.pri;
+	copy_field(p->timestamp, sizeof(p->timestamp), m.ts);
+	copy_field(p->host, sizeof(p->host), m.host);
+	copy_field(p->app, sizeof(p->app), m.app);
+	copy_field(p->msgid, sizeof(p->msgid), m.msgid);
+	if (!m.sd.seq.s || param_num(m.sd.seq, UINT64_MAX, &p->seq) < 0)
+		FAIL("STRUCTURED-DATA: missing or bad sequenceId in [meta]");
+	if (!m.sd.uptime.s || param_num(m.sd.uptime, INT64_MAX, &v) < 0)
+		FAIL("STRUCTURED-DATA: missing or bad sysUpTime in [meta]");
+	p->uptime_cs = (int64_t)v;
+	if (!m.sd.source.s || param_text(m.sd.source, p->source, sizeof(p->source)) < 0)
+		FAIL("STRUCTURED-DATA: missing or bad source in [" LOGREC_SD_AMPHI "]");
+	if (!m.sd.boot.s || param_text(m.sd.boot, p->boot, sizeof(p->boot)) < 0)
+		FAIL("STRUCTURED-DATA: missing or bad boot in [" LOGREC_SD_AMPHI "]");
+	v = 0;
+	if (m.sd.proto.s && param_num(m.sd.proto, 999999, &v) < 0)
+		FAIL("STRUCTURED-DATA: bad proto in [" LOGREC_SD_AMPHI "]");
+	p->proto = (int)v;
+	p->msg = m.msg.s;
+	p->msglen = m.msg.n;
+	return 0;
+}
+
+void logrec_reader_init(struct logrec_reader *rd)
+{
+	rd->len = 0;
+}
+
+size_t logrec_reader_feed(struct logrec_reader *rd, const char *data, size_t len)
+{
+	size_t n = sizeof(rd->buf) - rd->len;
+
+	if (len < n)
+		n = len;
+	if (n)
+		memcpy(rd->buf + rd->len, data, n);
+	rd->len += n;
+	return n;
+}
+
+static void reverse(char *s, size_t n)
+{
+	for (size_t i = 0; i < n / 2; i++) {
+		char t = s[i];
+		s[i] = s[n - 1 - i];
+		s[n - 1 - i] = t;
+	}
+}
+
+static int frame_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int logrec_reader_next(struct logrec_reader *rd, struct logrec_parsed *p, char *why, size_t whylen)
+{
+	char *b = rd->buf;
+	size_t ws = 0, d = 0, len = 0;
+
+	/* Frames may be separated by line breaks (a trailer some senders
+	 * add, RFC 6587 §3.4.2); drop them. */
+	while (ws < rd->len && frame_space(b[ws]))
+		ws++;
+	if (ws) {
+		memmove(b, b + ws, rd->len - ws);
+		rd->len -= ws;
+	}
+	if (rd->len == 0)
+		return 0;
+	/* MSG-LEN = NONZERO-DIGIT 0*4DIGIT (at most 8192), then SP. */
+	while (d < rd->len && d < 6 && isdigit_(b[d]))
+		len = len * 10 + (size_t)(b[d++] - '0');
+	if (d == 0)
+		FAIL("frame length: expected a digit, got byte 0x%02x", (unsigned char)b[0]);
+	if (b[0] == '0')
+		FAIL("frame length: leading zero");
+	if (d > 5)
+		FAIL("frame length: more than 5 digits");
+	if (len > LOGREC_FRAME_MAX)
+		FAIL("frame length: %zu is over %d bytes", len, LOGREC_FRAME_MAX);
+	if (d == rd->len)
+		return 0;
+	if (b[d] != ' ')
+		FAIL("frame length: expected SP after %zu, got byte 0x%02x", len, (unsigned char)b[d]);
+	if (rd->len - d - 1 < len)
+		return 0;
+	memset(p, 0, sizeof(*p));
+	if (frame_parse(b + d + 1, len, p, why, whylen) < 0)
+		return -1;
+	/* The rest moves to the front, yet p->msg must stay valid until the
+	 * next call: rotate, so the frame lands just after the rest, where
+	 * the next feed overwrites it. */
+	size_t taken = d + 1 + len, rest = rd->len - taken;
+
+	if (rest) {
+		reverse(b, taken);
+		reverse(b + taken, rest);
+		reverse(b, rd->len);
+		p->msg += rest;
+	}
+	rd->len = rest;
+	return 1;
+}
+
+uint64_t logrec_ack_parse(const char *data, size_t len, size_t *used)
+{
+	uint64_t best = 0, v;
+	size_t line = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] != '\n')
+			continue;
+		size_t e = i > line && data[i - 1] == '\r' ? i - 1 : i;
+		if (e - line > 4 && memcmp(data + line, "ACK ", 4) == 0 &&
+		    parse_u64(data + line + 4, e - line - 4, &v) == 0 && v > best)
+			best = v;
+		line = i + 1;
+	}
+	/* No ACK line is this long: junk without a newline is dropped so it
+	 * cannot fill the caller's buffer. */
+	if (len - line > 64)
+		line = len;
+	if (used)
+		*used = line;
+	return best;
+}
+
+/* ---- inputs ---- */
+
+int logrec_parse_kmsg(const char *data, size_t len, int *pri, uint64_t *kseq, int64_t *uptime_us,
+		      const char **text, size_t *textlen)
+{
+	/* Documentation/ABI/testing/dev-kmsg: the prefix is "PRI,SEQ,TS"
+	 * then optional fields (the flag, "caller=T1", future ones) up to
+	 * ';'. No newline before the ';'. */
+	const char *semi = memchr(data, ';', len), *nl = memchr(data, '\n', len);
+	const char *c1, *c2, *c3;
+	uint64_t v[3];
+
+	if (!semi || (nl && nl < semi))
+		return -1;
+	c1 = memchr(data, ',', (size_t)(semi - data));
+	c2 = c1 ? memchr(c1 + 1, ',', (size_t)(semi - c1 - 1)) : NULL;
+	if (!c2)
+		return -1;
+	c3 = memchr(c2 + 1, ',', (size_t)(semi - c2 - 1));
+	if (!c3)
+		c3 = semi;
+	if (parse_u64(data, (size_t)(c1 - data), &v[0]) < 0 || v[0] > 0x7fffffff ||
+	    parse_u64(c1 + 1, (size_t)(c2 - c1 - 1), &v[1]) < 0 ||
+	    parse_u64(c2 + 1, (size_t)(c3 - c2 - 1), &v[2]) < 0 || v[2] > INT64_MAX)
+		return -1;
+	*pri = (int)v[0];
+	*kseq = v[1];
+	*uptime_us = (int64_t)v[2];
+	*text = semi + 1;
+	nl = memchr(*text, '\n', (size_t)(data + len - *text));
+	*textlen = (size_t)((nl ? nl : data + len) - *text);
+	return 0;
+}
+
+/* An RFC 3164 timestamp "Mmm dd hh:mm:ss " (day space-padded, as
+ * syslog(3) writes it with "%b %e %T"): its length, or 0. */
+static size_t bsd_timestamp(const char *s, size_t n)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	static const char pat[] = "mmm Dd dd:dd:dd ";
+
+	if (n < sizeof(pat) - 1)
+		return 0;
+	for (size_t i = 0; i < 36; i += 3)
+		if (memcmp(s, months + i, 3) == 0) {
+			for (size_t k = 3; pat[k]; k++)
+				if (pat[k] == 'd' ? !isdigit_(s[k])
+				    : pat[k] == 'D' ? !isdigit_(s[k]) && s[k] != ' '
+						    : s[k] != pat[k])
+					return 0;
+			return sizeof(pat) - 1;
+		}
+	return 0;
+}
+
+int logrec_parse_syslog(const char *data, size_t len, int *pri, char app[LOGREC_NAME_MAX],
+			const char **msg, size_t *msglen)
+{
+	const char *p = data, *end = data + len;
+	struct rfc5424 m;
+	size_t digits = 0;
+	int v = 0;
+
+	*pri = 13; /* user.notice, what a PRI-less message gets (RFC 3164 §4.3.3) */
+	strcpy(app, "syslog");
+	/* musl's syslog(3) ends a message in '\n', some senders in a NUL. */
+	while (end > p && (end[-1] == '\n' || end[-1] == '\0'))
+		end--;
+	if (p < end && *p == '<') {
+		while (p + 1 + digits < end && isdigit_(p[1 + digits]) && digits < 4)
+			v = v * 10 + (p[1 + digits++] - '0');
+		if (digits && p + 1 + digits < end && p[1 + digits] == '>') {
+			if (digits > 3 || v > 191)
+				return -1;
+			*pri = v;
+			p += digits + 2;
+		} else if (digits > 3) {
+			return -1;
+		}
+	}
+	/* RFC 5424 if it parses as such; else RFC 3164, which takes anything. */
+	if (p > data && end - p >= 2 && memcmp(p, "1 ", 2) == 0 &&
+	    parse_5424(data, (size_t)(end - data), &m, NULL, 0) == 0) {
+		if (!span_is(m.app, "-"))
+			copy_field(app, LOGREC_NAME_MAX, m.app);
+		*msg = m.msg.s;
+		*msglen = m.msg.n;
+		return 0;
+	}
+	p += bsd_timestamp(p, (size_t)(end - p));
+	/* TAG: printable ASCII up to '[' or ':', then "[pid]" and ": ". */
+	const char *t = p;
+	while (t < end && *t > 32 && *t < 127 && *t != ':' && *t != '[')
+		t++;
+	size_t taglen = (size_t)(t - p);
+	if (t < end && *t == '[') {
+		while (++t < end && isdigit_(*t))
+			;
+		t = t < end && *t == ']' ? t + 1 : end;
+	}
+	if (taglen > 0 && taglen < LOGREC_NAME_MAX && t < end && *t == ':') {
+		memcpy(app, p, taglen);
+		app[taglen] = '\0';
+		p = t + 1 + (t + 1 < end && t[1] == ' ');
+	}
+	*msg = p;
+	*msglen = (size_t)(end - p);
+	return 0;
+}

@@ -1,0 +1,109 @@
+/* Log records and their two wire formats, shared by the init (which writes
+ * them) and amphi logs (which reads them). See docs/PROTOCOL.md.
+ *
+ *  - the amphi stream: RFC 5424 messages in RFC 6587 octet-counted framing,
+ *    acknowledged by the reader with "ACK <seq>\n" lines;
+ *  - Anaconda text: "HH:MM:SS,mmm LEVEL program:message\n", one-way.
+ *
+ * Pure functions on caller buffers: no allocation, no I/O. */
+#ifndef AMPHI_LOGREC_H
+#define AMPHI_LOGREC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOGREC_PROTO_VERSION 1
+#define LOGREC_MSG_MAX 4096      /* longer messages are split into several records */
+#define LOGREC_NAME_MAX 48       /* source / app names */
+#define LOGREC_FRAME_MAX 8192    /* a reader refuses longer frames */
+/* RFC 5424 SD-IDs of our own: name@PEN, 32473 being the PEN RFC 5612
+ * reserves for documentation and examples. */
+#define LOGREC_SD_AMPHI "amphi@32473"
+
+enum logrec_source { LOGSRC_KERNEL, LOGSRC_INIT, LOGSRC_SERVICE, LOGSRC_SYSLOG, LOGSRC_FILE };
+
+struct logrec {
+	uint64_t seq;              /* per boot, contiguous from 1 */
+	int64_t realtime_us;       /* CLOCK_REALTIME */
+	int64_t uptime_us;         /* CLOCK_BOOTTIME (time since boot) */
+	int pri;                   /* RFC 5424 PRI: facility * 8 + severity */
+	enum logrec_source source;
+	char app[LOGREC_NAME_MAX]; /* "kernel", "amphi", a service's name, a syslog tag */
+	const char *msg;           /* not NUL-terminated necessarily */
+	size_t msglen;
+};
+
+/* "kernel", "init", "service", "syslog", "file"; and back (-1 if unknown). */
+const char *logrec_source_name(enum logrec_source s);
+int logrec_source_parse(const char *name);
+
+/* ---- the amphi stream ---- */
+
+/* One frame "LEN SP <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG" for r,
+ * with [meta sequenceId= sysUpTime=] (RFC 5424 §7.3; sysUpTime in
+ * hundredths of a second) and [amphi@32473 source= boot=]. msgid is "-"
+ * or e.g. "boot" for the first record of a boot. The message is sent as
+ * UTF-8 with invalid bytes escaped as \xHH. Returns the frame length, or
+ * -1 if it does not fit in outlen. */
+int logrec_frame(const struct logrec *r, const char *hostname, const char *boot_id,
+		 const char *msgid, char *out, size_t outlen);
+
+/* Incremental reader of frames from an untrusted byte stream. */
+struct logrec_reader {
+	char buf[LOGREC_FRAME_MAX + 16];
+	size_t len;
+};
+void logrec_reader_init(struct logrec_reader *rd);
+/* Feeds bytes; returns how many it took (it takes at most what fits). */
+size_t logrec_reader_feed(struct logrec_reader *rd, const char *data, size_t len);
+/* A parsed frame: fields point into the reader's buffer (valid until the
+ * next feed/next call). */
+struct logrec_parsed {
+	uint64_t seq;
+	int64_t uptime_cs;         /* sysUpTime, hundredths of a second */
+	int pri;
+	char timestamp[40];
+	char host[LOGREC_NAME_MAX], app[LOGREC_NAME_MAX], msgid[LOGREC_NAME_MAX];
+	char source[16];
+	char boot[40];
+	int proto;                 /* from a boot record, else 0 */
+	const char *msg;
+	size_t msglen;
+};
+/* Takes the next complete frame out of the buffer. 1 = got one, 0 = need
+ * more bytes, -1 = the stream is broken (bad length, oversized frame, not
+ * RFC 5424): why says how; the caller drops the connection. */
+int logrec_reader_next(struct logrec_reader *rd, struct logrec_parsed *p, char *why, size_t whylen);
+
+/* "ACK <seq>\n" */
+int logrec_ack_format(uint64_t seq, char *out, size_t outlen);
+/* Parses complete "ACK <seq>" lines in data; returns the highest seq seen
+ * (0 if none). Bytes of an incomplete last line are left for next time:
+ * *used says how many were consumed. */
+uint64_t logrec_ack_parse(const char *data, size_t len, size_t *used);
+
+/* ---- Anaconda text ---- */
+
+/* "HH:MM:SS,mmm LEVEL app:message\n" in UTC, LEVEL from the severity
+ * (DEBUG, INFO, WARNING, ERROR, CRITICAL), control bytes (CR included) and
+ * invalid UTF-8 escaped, always ending in LF. A message longer than what
+ * fits is cut: the caller splits long records before. Returns the length
+ * written, or -1. */
+int logrec_text(const struct logrec *r, char *out, size_t outlen);
+
+/* ---- inputs ---- */
+
+/* A /dev/kmsg record "PRI,SEQ,TS_USEC,FLAG[,...];text\n[ KEY=value\n]..."
+ * (Documentation/ABI/testing/dev-kmsg). Sets pri, kernel seq, uptime_us and
+ * the text (up to the first newline). 0, or -1 if malformed. */
+int logrec_parse_kmsg(const char *data, size_t len, int *pri, uint64_t *kseq, int64_t *uptime_us,
+		      const char **text, size_t *textlen);
+
+/* A datagram on /dev/log: RFC 5424 ("<PRI>1 ...") or RFC 3164
+ * ("<PRI>Mmm dd hh:mm:ss tag[pid]: msg", timestamp optional, as syslog(3)
+ * and busybox logger send). Sets pri (default 13, user.notice), app (the
+ * tag or APP-NAME, "syslog" if none) and the message. 0, or -1. */
+int logrec_parse_syslog(const char *data, size_t len, int *pri, char app[LOGREC_NAME_MAX],
+			const char **msg, size_t *msglen);
+
+#endif

@@ -1,0 +1,284 @@
+"""amphi logs against a fake guest (logfeed.py): no VM, no container.
+
+Each test has its own directory; every reader started is killed by PID in a
+finally, and every wait is bounded."""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+
+import pytest
+
+import logfeed
+from conftest import AMPHI
+
+TIMEOUT = 10
+
+
+@pytest.fixture
+def work():
+    # Short: a unix socket path must fit in 108 bytes.
+    d = tempfile.mkdtemp(prefix="amphi-logs-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+class Reader:
+    def __init__(self, work, args):
+        self.out_path = os.path.join(work, "reader.out")
+        self.err_path = os.path.join(work, "reader.err")
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen([AMPHI, "logs", *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+
+    def wait(self, timeout=TIMEOUT):
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        return self.wait()
+
+    @property
+    def stdout(self):
+        with open(self.out_path, "rb") as f:
+            return f.read()
+
+    @property
+    def stderr(self):
+        with open(self.err_path, errors="replace") as f:
+            return f.read()
+
+
+@contextlib.contextmanager
+def reader(work, *args):
+    r = Reader(work, args)
+    try:
+        yield r
+    finally:
+        if r.proc.poll() is None:
+            r.proc.kill()
+        r.proc.wait(timeout=TIMEOUT)
+
+
+@contextlib.contextmanager
+def guest(work):
+    g = logfeed.Guest(os.path.join(work, "amphi.sock"))
+    try:
+        yield g
+    finally:
+        g.close()
+
+
+def lines(path):
+    with open(path, "rb") as f:
+        return f.read().decode().splitlines()
+
+
+def messages(text):
+    return [ln.split(": ", 1)[1] for ln in text.decode().splitlines() if not ln.startswith("== boot")]
+
+
+def test_records_arrive_in_order_are_stored_and_acked(work):
+    out = os.path.join(work, "logs")
+    with guest(work) as g, reader(work, "--connect", g.path, "--out", out) as r:
+        c = g.accept()
+        c.send(logfeed.record(1, "amphi starting", app="amphi", source="init", msgid="boot"))
+        c.send(b"".join(logfeed.record(s, f"hello {s}", app="web" if s % 2 else "db") for s in range(2, 8)))
+        assert c.wait_ack(7) == 7
+        assert sorted(c.acks) == c.acks, "acks only go up"
+        c.close()
+        assert r.wait() == 0, r.stderr
+    stdout = r.stdout.decode().splitlines()
+    assert stdout[0] == "== boot b0 =="
+    assert stdout[1:] == ["amphi: amphi starting"] + [f"{'web' if s % 2 else 'db'}: hello {s}" for s in range(2, 8)]
+    boot = os.path.join(out, "b0")
+    assert sorted(os.listdir(boot)) == ["all.log", "amphi.log", "db.log", "web.log"]
+    all_log = lines(os.path.join(boot, "all.log"))
+    assert all_log[0] == "1.07 init amphi: amphi starting"
+    assert all_log[1:] == [f"{s}.07 service {'web' if s % 2 else 'db'}: hello {s}" for s in range(2, 8)]
+    assert lines(os.path.join(boot, "web.log")) == [f"{s}.07 service web: hello {s}" for s in (3, 5, 7)]
+
+
+def test_a_replay_after_reconnect_stores_no_duplicates(work):
+    out = os.path.join(work, "logs")
+    with guest(work) as g, reader(work, "--connect", g.path, "--out", out, "--follow") as r:
+        c = g.accept()
+        c.send(b"".join(logfeed.record(s, f"m{s}") for s in range(1, 6)))
+        c.wait_ack(5)
+        # The guest sends 6-10 and goes away before it sees their ack.
+        c.send(b"".join(logfeed.record(s, f"m{s}") for s in range(6, 11)))
+        c.close()
+        # It holds 6-10 unacknowledged, so it sends them again, then more.
+        c = g.accept()
+        c.send(b"".join(logfeed.record(s, f"m{s}") for s in range(6, 13)))
+        assert c.wait_ack(12) == 12
+        assert r.stop() == 0, r.stderr
+    assert messages(r.stdout) == [f"m{s}" for s in range(1, 13)]
+    assert [ln.split(": ")[1] for ln in lines(os.path.join(out, "b0", "all.log"))] == [f"m{s}" for s in range(1, 13)]
+    assert "gap" not in r.stderr
+
+
+def test_a_gap_is_reported(work):
+    with guest(work) as g, reader(work, "--connect", g.path) as r:
+        c = g.accept()
+        c.send(logfeed.record(1, "one") + logfeed.record(2, "two") + logfeed.record(5, "five"))
+        c.wait_ack(5)
+        c.close()
+        assert r.wait() == 0, r.stderr
+    assert "amphi logs: gap: records 3-4 of boot b0 missing" in r.stderr
+    assert messages(r.stdout) == ["one", "two", "five"]
+
+
+def test_a_loss_record_is_shown_as_it_is(work):
+    with guest(work) as g, reader(work, "--connect", g.path) as r:
+        c = g.accept()
+        c.send(logfeed.record(1, "one") + logfeed.record(2, "lost 3 records, seq 2-4", app="amphi",
+                                                          source="init", msgid="loss"))
+        c.wait_ack(2)
+        c.close()
+        assert r.wait() == 0, r.stderr
+    assert messages(r.stdout) == ["one", "lost 3 records, seq 2-4"]
+
+
+def test_a_new_boot_id_starts_a_new_boot(work):
+    out = os.path.join(work, "logs")
+    with guest(work) as g, reader(work, "--connect", g.path, "--out", out) as r:
+        c = g.accept()
+        c.send(b"".join(logfeed.record(s, f"a{s}", boot="bootA") for s in range(1, 4)))
+        c.send(b"".join(logfeed.record(s, f"b{s}", boot="bootB") for s in range(1, 5)))
+        c.wait_ack(4)
+        c.close()
+        assert r.wait() == 0, r.stderr
+    text = r.stdout.decode()
+    assert text.index("== boot bootA ==") < text.index("a3") < text.index("== boot bootB ==") < text.index("b1")
+    assert sorted(os.listdir(out)) == ["bootA", "bootB"]
+    assert [ln.split(": ")[1] for ln in lines(os.path.join(out, "bootB", "all.log"))] == ["b1", "b2", "b3", "b4"]
+    assert "gap" not in r.stderr
+
+
+@pytest.mark.parametrize("bad", [
+    b"9000 " + b"x" * 9000,       # over the 8192-byte limit
+    b"-5 <14>1 hello",            # a negative length
+    b"abc <14>1 hello",           # not a number
+    b"99999999999999999999999 x", # would overflow
+    logfeed.record(2, "x", boot="b\x1b[2Jc"),  # a control character in a header field
+], ids=["oversized", "negative", "non-numeric", "huge", "escape-in-boot-id"])
+def test_a_broken_stream_ends_with_status_1(work, bad):
+    out = os.path.join(work, "logs")
+    with guest(work) as g, reader(work, "--connect", g.path, "--out", out) as r:
+        c = g.accept()
+        c.send(logfeed.record(1, "good"))
+        c.wait_ack(1)
+        with contextlib.suppress(OSError):
+            c.send(bad)
+        c.wait_closed()
+        assert r.wait() == 1
+        c.close()
+    assert "amphi logs: protocol error" in r.stderr
+    assert messages(r.stdout) == ["good"]
+    assert os.listdir(out) == ["b0"] and sorted(os.listdir(os.path.join(out, "b0"))) == ["all.log", "web.log"]
+    assert lines(os.path.join(out, "b0", "all.log")) == ["1.07 service web: good"]
+
+
+def test_names_from_the_guest_stay_inside_the_out_dir(work):
+    out = os.path.join(work, "a", "b", "logs")
+    os.makedirs(out)
+    with guest(work) as g, reader(work, "--connect", g.path, "--out", out) as r:
+        c = g.accept()
+        c.send(logfeed.record(1, "pwned", boot="../../etc/x", app="../../etc/x"))
+        c.send(logfeed.record(1, "dots", boot="..", app=".hidden"))
+        c.wait_ack(1)
+        c.close()
+        assert r.wait() == 0, r.stderr
+    found = []
+    for root, _, files in os.walk(work):
+        found += [os.path.relpath(os.path.join(root, f), work) for f in files]
+    assert sorted(found) == sorted([
+        "reader.out", "reader.err",
+        "a/b/logs/_._.._etc_x/all.log", "a/b/logs/_._.._etc_x/_._.._etc_x.log",
+        "a/b/logs/_./all.log", "a/b/logs/_./_hidden.log",
+    ])
+
+
+def test_escape_sequences_never_reach_the_terminal(work):
+    hostile = b"\x1b[2J\x1b]0;owned\x07red\rback\nline \xc2\x9b31m \xff\xfe caf\xc3\xa9"
+    out = os.path.join(work, "logs")
+    with guest(work) as g, reader(work, "--connect", g.path, "--out", out) as r:
+        c = g.accept()
+        c.send(logfeed.record(1, hostile, app="ev\\il"))
+        c.wait_ack(1)
+        c.close()
+        assert r.wait() == 0, r.stderr
+    with open(os.path.join(out, "b0", "all.log"), "rb") as f:
+        stored = f.read()
+    for text in (r.stdout, stored):
+        assert not any(b < 0x20 and b != 0x0a for b in text) and b"\x7f" not in text and b"\xc2\x9b" not in text
+        text.decode()  # valid UTF-8
+    assert r.stdout.decode().splitlines() == [
+        "== boot b0 ==",
+        "ev\\il: \\x1b[2J\\x1b]0;owned\\x07red\\x0dback\\x0aline \\xc2\\x9b31m \\xff\\xfe café"]
+
+
+def test_json_lines_parse(work):
+    msg = b'say "hi" \\ \x1b[1m bold \xc3\xa9 \xff end'
+    with guest(work) as g, reader(work, "--connect", g.path, "--json") as r:
+        c = g.accept()
+        c.send(logfeed.record(1, "boot", msgid="boot", app="amphi", source="init", uptime_cs=5))
+        c.send(logfeed.record(2, msg, pri=11, uptime_cs=12345))
+        c.wait_ack(2)
+        c.close()
+        assert r.wait() == 0, r.stderr
+    objs = [json.loads(ln) for ln in r.stdout.decode().splitlines()]
+    assert objs == [
+        {"boot": "b0", "seq": 1, "uptime": 0.05, "source": "init", "app": "amphi", "pri": 14, "msg": "boot"},
+        {"boot": "b0", "seq": 2, "uptime": 123.45, "source": "service", "app": "web", "pri": 11,
+         "msg": 'say "hi" \\ \x1b[1m bold é \\xff end'},
+    ]
+
+
+def test_a_missing_socket_says_what_to_do(work):
+    r = subprocess.run([AMPHI, "logs", "--connect", os.path.join(work, "none.sock")],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 1
+    assert "none.sock: No such file or directory; is the VM or container running? (amphi run wires this socket)" in r.stderr
+    r = subprocess.run([AMPHI, "logs"], capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 2 and "usage: amphi logs (--connect PATH | --listen PATH)" in r.stderr
+
+
+def test_follow_waits_for_the_guest_and_stops_cleanly(work):
+    path = os.path.join(work, "amphi.sock")
+    with reader(work, "--connect", path, "--follow") as r:
+        with pytest.raises(subprocess.TimeoutExpired):
+            r.wait(timeout=0.7)  # still retrying, not gone
+        g = logfeed.Guest(path)
+        try:
+            c = g.accept()
+            c.send(logfeed.record(1, "late"))
+            c.wait_ack(1)
+            c.close()
+        finally:
+            g.close()
+        assert r.stop(signal.SIGINT) == 0
+    assert r.stderr.count("No such file or directory") == 1, "one message per outage, not one per retry"
+    assert messages(r.stdout) == ["late"]
+
+
+def test_listen_accepts_one_guest_after_another_and_removes_its_socket(work):
+    path = os.path.join(work, "log.sock")
+    out = os.path.join(work, "logs")
+    with reader(work, "--listen", path, "--out", out) as r:
+        c = logfeed.connect(path)
+        c.send(logfeed.record(1, "first"))
+        c.wait_ack(1)
+        c.close()
+        c = logfeed.connect(path)  # QEMU reconnects; the guest replays what it holds
+        c.send(logfeed.record(1, "first") + logfeed.record(2, "second"))
+        assert c.wait_ack(2) == 2
+        c.close()
+        assert r.stop() == 0, r.stderr
+    assert not os.path.exists(path)
+    assert messages(r.stdout) == ["first", "second"]
+    assert len(lines(os.path.join(out, "b0", "all.log"))) == 2

@@ -1,0 +1,596 @@
+/* lib/logrec.c: the amphi stream both ways, acks, Anaconda text, inputs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logrec.h"
+#include "testutil.h"
+
+#define BOOT "0b1d5c8e-6f0a-4a7e-9d47-3c2f1e0a9b11"
+
+static struct logrec rec(uint64_t seq, int pri, enum logrec_source src, const char *app, const char *msg)
+{
+	struct logrec r = { .seq = seq, .realtime_us = INT64_C(1763885730123456), .uptime_us = 5140900,
+			    .pri = pri, .source = src, .msg = msg, .msglen = strlen(msg) };
+
+	snprintf(r.app, sizeof(r.app), "%s", app);
+	return r;
+}
+
+/* The MSG part of a frame (after "LEN SP"), checking LEN on the way. */
+static const char *frame_msg(const char *frame, int n)
+{
+	const char *sp = strchr(frame, ' ');
+
+	assert_non_null(sp);
+	assert_int_equal(strtol(frame, NULL, 10), n - (sp + 1 - frame));
+	return sp + 1;
+}
+
+static void test_source_names(void **state)
+{
+	(void)state;
+	assert_string_equal(logrec_source_name(LOGSRC_KERNEL), "kernel");
+	assert_string_equal(logrec_source_name(LOGSRC_FILE), "file");
+	assert_int_equal(logrec_source_parse("service"), LOGSRC_SERVICE);
+	assert_int_equal(logrec_source_parse("syslog"), LOGSRC_SYSLOG);
+	assert_int_equal(logrec_source_parse("nope"), -1);
+	assert_int_equal(logrec_source_parse(NULL), -1);
+}
+
+static void test_frame_golden(void **state)
+{
+	struct logrec r = rec(42, 30, LOGSRC_SERVICE, "web", "hello world");
+	char out[LOGREC_FRAME_MAX + 64];
+	int n;
+
+	(void)state;
+	n = logrec_frame(&r, "guest1", BOOT, "-", out, sizeof(out));
+	assert_string_equal(out, "173 <30>1 2025-11-23T08:15:30.123456Z guest1 web - - "
+				 "[meta sequenceId=\"42\" sysUpTime=\"514\"]"
+				 "[amphi@32473 source=\"service\" boot=\"" BOOT "\"] hello world");
+	assert_int_equal(n, (int)strlen(out));
+
+	/* The boot record carries proto; no clock, host or app: NILVALUEs. */
+	r = rec(1, 6, LOGSRC_INIT, "", "amphi starting");
+	r.realtime_us = 0;
+	r.uptime_us = 0;
+	n = logrec_frame(&r, "", "b1", "boot", out, sizeof(out));
+	assert_string_equal(out, "115 <6>1 - - - - boot [meta sequenceId=\"1\" sysUpTime=\"0\"]"
+				 "[amphi@32473 source=\"init\" boot=\"b1\" proto=\"1\"] amphi starting");
+	frame_msg(out, n);
+
+	/* Odd clocks and PRIs still make a valid header. */
+	r = rec(7, 1000, LOGSRC_KERNEL, "kernel", "");
+	r.realtime_us = INT64_C(951782400000001); /* 2000-02-29 */
+	n = logrec_frame(&r, NULL, NULL, NULL, out, sizeof(out));
+	assert_string_equal(frame_msg(out, n), "<8>1 2000-02-29T00:00:00.000001Z - kernel - - "
+					       "[meta sequenceId=\"7\" sysUpTime=\"514\"]"
+					       "[amphi@32473 source=\"kernel\" boot=\"\"] ");
+}
+
+static void test_frame_escapes(void **state)
+{
+	static const char msg[] = "a\rb\nc\x1b[0m\xff\tt\xc3\xa9 \xe2\x82\xac \xc0\xaf \xed\xa0\x80 \xf0\x9f\x98\x80\x7f";
+	struct logrec r = rec(3, 14, LOGSRC_SERVICE, "my app\x01\xc3\xa9", msg);
+	char out[LOGREC_FRAME_MAX + 64];
+	int n;
+
+	(void)state;
+	r.msglen = sizeof(msg) - 1;
+	n = logrec_frame(&r, "host name", "q\"b]s\\", "-", out, sizeof(out));
+	assert_true(n > 0);
+	assert_string_equal(frame_msg(out, n),
+			    "<14>1 2025-11-23T08:15:30.123456Z host_name my_app___ - - "
+			    "[meta sequenceId=\"3\" sysUpTime=\"514\"]"
+			    "[amphi@32473 source=\"service\" boot=\"q\\\"b\\]s\\\\\"] "
+			    "a\\x0db\\x0ac\\x1b[0m\\xff\tt\xc3\xa9 \xe2\x82\xac \\xc0\\xaf \\xed\\xa0\\x80 "
+			    "\xf0\x9f\x98\x80\\x7f");
+	/* A NUL inside the message is data too. */
+	r.msg = "a\0b";
+	r.msglen = 3;
+	n = logrec_frame(&r, "h", "b", "-", out, sizeof(out));
+	assert_non_null(strstr(frame_msg(out, n), "] a\\x00b"));
+}
+
+static void test_frame_does_not_fit(void **state)
+{
+	static char big[LOGREC_FRAME_MAX];
+	struct logrec r = rec(42, 30, LOGSRC_SERVICE, "web", "hello world");
+	char out[LOGREC_FRAME_MAX + 64];
+
+	(void)state;
+	/* 177 bytes and the NUL. */
+	assert_int_equal(logrec_frame(&r, "guest1", BOOT, "-", out, 178), 177);
+	assert_int_equal(logrec_frame(&r, "guest1", BOOT, "-", out, 177), -1);
+	assert_int_equal(logrec_frame(&r, "guest1", BOOT, "-", out, 20), -1);
+	assert_int_equal(logrec_frame(&r, "guest1", BOOT, "-", out, 0), -1);
+	/* Over LOGREC_FRAME_MAX no reader takes it, whatever the buffer. */
+	memset(big, 'x', sizeof(big));
+	r.msg = big;
+	r.msglen = LOGREC_FRAME_MAX - 200;
+	assert_true(logrec_frame(&r, "h", "b", "-", out, sizeof(out)) > LOGREC_FRAME_MAX - 100);
+	r.msglen = LOGREC_FRAME_MAX - 100;
+	assert_int_equal(logrec_frame(&r, "h", "b", "-", out, sizeof(out)), -1);
+	r.msglen = 3000;
+	memset(big, 0xff, 3000); /* 4 bytes each once escaped */
+	assert_int_equal(logrec_frame(&r, "h", "b", "-", out, sizeof(out)), -1);
+}
+
+/* Frames records[0..n) into one stream. */
+static size_t make_stream(char *s, size_t cap, int n)
+{
+	static const char *const msgs[] = { "first", "", "third \xff\r\n", "fourth" };
+	size_t len = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct logrec r = rec((uint64_t)i + 1, 8 + i, (enum logrec_source)(i % 5), "svc", msgs[i % 4]);
+		int k = logrec_frame(&r, "guest1", BOOT, i == 0 ? "boot" : "-", s + len, cap - len);
+		assert_true(k > 0);
+		len += (size_t)k;
+	}
+	return len;
+}
+
+static void check_parsed(const struct logrec_parsed *p, int i)
+{
+	static const char *const want[] = { "first", "", "third \\xff\\x0d\\x0a", "fourth" };
+
+	assert_int_equal(p->seq, i + 1);
+	assert_int_equal(p->pri, 8 + i);
+	assert_int_equal(p->uptime_cs, 514);
+	assert_string_equal(p->timestamp, "2025-11-23T08:15:30.123456Z");
+	assert_string_equal(p->host, "guest1");
+	assert_string_equal(p->app, "svc");
+	assert_string_equal(p->msgid, i == 0 ? "boot" : "-");
+	assert_string_equal(p->source, logrec_source_name((enum logrec_source)(i % 5)));
+	assert_string_equal(p->boot, BOOT);
+	assert_int_equal(p->proto, i == 0 ? 1 : 0);
+	assert_int_equal(p->msglen, strlen(want[i % 4]));
+	assert_memory_equal(p->msg, want[i % 4], p->msglen);
+}
+
+static void test_roundtrip_one_piece(void **state)
+{
+	static struct logrec_reader rd;
+	struct logrec_parsed p;
+	char s[4096], why[256];
+	size_t len = make_stream(s, sizeof(s), 4);
+
+	(void)state;
+	logrec_reader_init(&rd);
+	assert_int_equal(logrec_reader_next(&rd, &p, why, sizeof(why)), 0);
+	assert_int_equal(logrec_reader_feed(&rd, s, len), len);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(logrec_reader_next(&rd, &p, why, sizeof(why)), 1);
+		check_parsed(&p, i);
+	}
+	assert_int_equal(logrec_reader_next(&rd, &p, why, sizeof(why)), 0);
+	assert_int_equal(rd.len, 0);
+}
+
+static void test_roundtrip_byte_by_byte(void **state)
+{
+	static struct logrec_reader rd;
+	struct logrec_parsed p;
+	char s[4096], why[256];
+	size_t len = make_stream(s, sizeof(s), 4);
+	int got = 0;
+
+	(void)state;
+	logrec_reader_init(&rd);
+	for (size_t i = 0; i < len; i++) {
+		assert_int_equal(logrec_reader_feed(&rd, s + i, 1), 1);
+		int r = logrec_reader_next(&rd, &p, why, sizeof(why));
+		assert_int_not_equal(r, -1);
+		if (r == 1)
+			check_parsed(&p, got++);
+	}
+	assert_int_equal(got, 4);
+}
+
+static void test_roundtrip_split_feeds(void **state)
+{
+	static struct logrec_reader rd;
+	struct logrec_parsed p;
+	char s[4096], why[256];
+	size_t len = make_stream(s, sizeof(s), 4);
+
+	(void)state;
+	/* A frame and a half, then the rest: the half moves to the front and
+	 * the message of the frame taken stays readable until the next call. */
+	for (size_t cut = 1; cut < len; cut += 7) {
+		int got = 0;
+
+		logrec_reader_init(&rd);
+		logrec_reader_feed(&rd, s, cut);
+		while (logrec_reader_next(&rd, &p, why, sizeof(why)) == 1)
+			check_parsed(&p, got++);
+		assert_memory_equal(rd.buf, s + cut - rd.len, rd.len);
+		logrec_reader_feed(&rd, s + cut, len - cut);
+		while (logrec_reader_next(&rd, &p, why, sizeof(why)) == 1)
+			check_parsed(&p, got++);
+		assert_int_equal(got, 4);
+	}
+}
+
+static void test_reader_whitespace_and_foreign_writer(void **state)
+{
+	static struct logrec_reader rd;
+	struct logrec_parsed p;
+	char path[PATH_MAX], why[256];
+	size_t len;
+	char *s;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/logrec/stream.bin", fixtures_dir());
+	s = read_text(path, &len);
+	assert_non_null(s);
+	logrec_reader_init(&rd);
+	assert_int_equal(logrec_reader_feed(&rd, "\r\n \t\n", 5), 5);
+	assert_int_equal(logrec_reader_next(&rd, &p, why, sizeof(why)), 0);
+	assert_int_equal(logrec_reader_feed(&rd, s, len), len);
+	free(s);
+
+	/* RFC 5424 §6.5 example 4 with our elements after a foreign one. */
+	assert_int_equal(logrec_reader_next(&rd, &p, why, sizeof(why)), 1);
+	assert_int_equal(p.pri, 165);
+	assert_string_equal(p.timestamp, "2003-10-11T22:14:15.003-07:00");
+	assert_string_equal(p.host, "mymachine.example.com");
+	assert_string_equal(p.app, "evntslog");
+	assert_string_equal(p.msgid, "boot");
+	assert_int_equal(p.proto, 1);
+	assert_int_equal(p.seq, 1);
+	assert_int_equal(p.uptime_cs, 12);
+	assert_string_equal(p.source, "init");
+	assert_string_equal(p.boot, "abc");
+	assert_int_equal(p.msglen, strlen("An application event log entry..."));
+	assert_memory_equal(p.msg, "An application event log entry...", p.msglen); /* BOM dropped */
+
+	/* No MSG at all, then a CRLF LF trailer. */
+	assert_int_equal(logrec_reader_next(&rd, &p, why, sizeof(why)), 1);
+	assert_int_equal(p.seq, 2);
+	assert_string_equal(p.source, "file");
+	assert_int_equal(p.msglen, 0);
+
+	/* Unknown parameters, escapes in a value. */
+	assert_int_equal(logrec_reader_next(&rd, &p, why, sizeof(why)), 1);
+	assert_int_equal(p.seq, 3);
+	assert_string_equal(p.timestamp, "-");
+	assert_string_equal(p.boot, "a\\\"b]c");
+	assert_int_equal(p.msglen, strlen("tail with \xc3\xa9"));
+	assert_int_equal(logrec_reader_next(&rd, &p, why, sizeof(why)), 0);
+	assert_int_equal(rd.len, 0);
+}
+
+/* Feeds s whole and expects the reader to refuse it, saying want. */
+static void expect_broken(const char *s, const char *want)
+{
+	static struct logrec_reader rd;
+	struct logrec_parsed p;
+	char why[256] = "";
+
+	logrec_reader_init(&rd);
+	logrec_reader_feed(&rd, s, strlen(s));
+	if (logrec_reader_next(&rd, &p, why, sizeof(why)) != -1)
+		fail_msg("accepted: %s", s);
+	if (!strstr(why, want))
+		fail_msg("%s: why is \"%s\", expected \"%s\"", s, why, want);
+}
+
+/* A frame around msg, its length counted. */
+static void expect_broken_msg(const char *msg, const char *want)
+{
+	char s[1024];
+
+	snprintf(s, sizeof(s), "%zu %s", strlen(msg), msg);
+	expect_broken(s, want);
+}
+
+#define GOOD_SD "[meta sequenceId=\"1\" sysUpTime=\"2\"][amphi@32473 source=\"init\" boot=\"b\"]"
+
+static void test_reader_errors(void **state)
+{
+	(void)state;
+	expect_broken("0", "leading zero");
+	expect_broken("012 <1>1 - - - - - -", "leading zero");
+	expect_broken("8193 ", "over 8192");
+	expect_broken("99999", "over 8192");
+	expect_broken("123456", "more than 5 digits");
+	expect_broken("abc", "expected a digit, got byte 0x61");
+	expect_broken("-5 x", "expected a digit");
+	expect_broken("12\n<1>1 - - - - - -", "expected SP after 12, got byte 0x0a");
+	expect_broken("5 hello", "PRI");
+	expect_broken_msg("<192>1 - - - - - " GOOD_SD, "PRI");
+	expect_broken_msg("<013>1 - - - - - " GOOD_SD, "leading zeros");
+	expect_broken_msg("<13>2 - - - - - " GOOD_SD, "version 1");
+	expect_broken_msg("<13>1 - - - - 0123456789012345678901234567890123 " GOOD_SD, "MSGID");
+	expect_broken_msg("<13>1  - - - - " GOOD_SD, "TIMESTAMP");
+	expect_broken_msg("<13>1 yesterday - - - - " GOOD_SD, "RFC 3339");
+	expect_broken_msg("<13>1 2025-11-23T08:15:30.1234567Z - - - - " GOOD_SD, "RFC 3339");
+	expect_broken_msg("<13>1 - h\x01st - - - " GOOD_SD, "HOSTNAME");
+	expect_broken_msg("<13>1 - - - - - " GOOD_SD "x", "expected SP or the end");
+	expect_broken_msg("<13>1 - - - - - ", "STRUCTURED-DATA: expected '-'");
+	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"1\"", "truncated");
+	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"1", "unterminated");
+	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"1\\\"]", "unterminated");
+	expect_broken_msg("<13>1 - - - - - [meta sequenceId]", "expected =\"");
+	expect_broken_msg("<13>1 - - - - - [meta =\"1\"]", "PARAM-NAME");
+	expect_broken_msg("<13>1 - - - - - [ meta]", "SD-ID");
+	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"1\"x]", "expected SP or ']'");
+	expect_broken_msg("<13>1 - - - - - - msg", "sequenceId");
+	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"1\" sysUpTime=\"2\"]", "source");
+	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"x\" sysUpTime=\"2\"]", "sequenceId");
+	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"18446744073709551616\" sysUpTime=\"2\"]",
+			  "sequenceId");
+	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"1\" sysUpTime=\"-2\"]", "sysUpTime");
+	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"1\" sysUpTime=\"2\"]"
+			  "[amphi@32473 source=\"init\" boot=\"0123456789012345678901234567890123456789\"]",
+			  "boot");
+	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"1\" sysUpTime=\"2\"]"
+			  "[amphi@32473 source=\"init\" boot=\"b\" proto=\"one\"]",
+			  "proto");
+}
+
+static void test_reader_need_more_and_full(void **state)
+{
+	static struct logrec_reader rd;
+	static char junk[sizeof(rd.buf) + 100];
+	struct logrec_parsed p;
+	char why[256];
+
+	(void)state;
+	logrec_reader_init(&rd);
+	logrec_reader_feed(&rd, "12", 2);
+	assert_int_equal(logrec_reader_next(&rd, &p, why, sizeof(why)), 0);
+	logrec_reader_feed(&rd, "3 <1>1", 6);
+	assert_int_equal(logrec_reader_next(&rd, &p, why, sizeof(why)), 0);
+	/* The biggest frame fits whole; the buffer takes no more than it holds. */
+	logrec_reader_init(&rd);
+	memset(junk, 'x', sizeof(junk));
+	memcpy(junk, "8192 ", 5);
+	assert_int_equal(logrec_reader_feed(&rd, junk, sizeof(junk)), sizeof(rd.buf));
+	assert_int_equal(logrec_reader_feed(&rd, junk, 1), 0);
+	assert_int_equal(logrec_reader_next(&rd, &p, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "PRI"));
+}
+
+static void test_ack(void **state)
+{
+	static const char junk[] = "hello\nACK\nACK x\nACK -1\nACK \nACK 5 \nack 6\nACK 123456789012345678901\n"
+				   "ACK 18446744073709551616\nACK 9";
+	char out[32];
+	size_t used = 99;
+
+	(void)state;
+	assert_int_equal(logrec_ack_format(42, out, sizeof(out)), 7);
+	assert_string_equal(out, "ACK 42\n");
+	assert_int_equal(logrec_ack_format(UINT64_MAX, out, sizeof(out)), 25);
+	assert_string_equal(out, "ACK 18446744073709551615\n");
+	assert_int_equal(logrec_ack_format(42, out, 7), -1);
+	assert_int_equal(logrec_ack_format(42, out, 8), 7);
+
+	assert_int_equal(logrec_ack_parse("ACK 1\nACK 5\r\nACK 3\nACK 7", 24, &used), 5);
+	assert_int_equal(used, 19);
+	assert_int_equal(logrec_ack_parse("ACK 7", 5, &used), 0);
+	assert_int_equal(used, 0);
+	assert_int_equal(logrec_ack_parse("ACK 7\n", 6, &used), 7);
+	assert_int_equal(used, 6);
+	assert_int_equal(logrec_ack_parse("", 0, &used), 0);
+	assert_int_equal(used, 0);
+	assert_int_equal(logrec_ack_parse(junk, sizeof(junk) - 1, &used), 0);
+	assert_int_equal(used, sizeof(junk) - 1 - strlen("ACK 9"));
+	assert_int_equal(logrec_ack_parse("ACK 18446744073709551615\n", 25, &used), UINT64_MAX);
+	/* A line too long to be an ack is dropped even without its LF. */
+	char longjunk[100];
+	memset(longjunk, 'z', sizeof(longjunk));
+	assert_int_equal(logrec_ack_parse(longjunk, sizeof(longjunk), &used), 0);
+	assert_int_equal(used, sizeof(longjunk));
+}
+
+static void test_text_golden_and_levels(void **state)
+{
+	static const char *const want[8] = { "CRITICAL", "CRITICAL", "CRITICAL", "ERROR",
+					     "WARNING", "INFO", "INFO", "DEBUG" };
+	struct logrec r = rec(42, 30, LOGSRC_SERVICE, "web", "hello world");
+	char out[256], line[256];
+
+	(void)state;
+	assert_int_equal(logrec_text(&r, out, sizeof(out)), 34);
+	assert_string_equal(out, "08:15:30,123 INFO web:hello world\n");
+	for (int sev = 0; sev < 8; sev++) {
+		r.pri = 3 * 8 + sev;
+		logrec_text(&r, out, sizeof(out));
+		snprintf(line, sizeof(line), "08:15:30,123 %s web:hello world\n", want[sev]);
+		assert_string_equal(out, line);
+	}
+	r = rec(1, 3, LOGSRC_INIT, "", "x");
+	r.realtime_us = INT64_C(1763942399999999); /* 23:59:59.999999 */
+	logrec_text(&r, out, sizeof(out));
+	assert_string_equal(out, "23:59:59,999 ERROR -:x\n");
+}
+
+/* The text of full is cut between units: an escape, a UTF-8 sequence
+ * (this message has only U+00E9), one byte. */
+static size_t unit_len(const char *s)
+{
+	return *s == '\\' ? 4 : *s == '\xc3' ? 2 : 1;
+}
+
+static int at_unit_start(const char *full, size_t at)
+{
+	size_t i = 0;
+
+	while (i < at)
+		i += unit_len(full + i);
+	return i == at;
+}
+
+static void test_text_escapes_and_truncation(void **state)
+{
+	static const char msg[] = "progress 50%\r\tdone\n\x1b[1m\xc3\xa9\xc3";
+	struct logrec r = rec(1, 6, LOGSRC_SERVICE, "dnf", msg);
+	char out[256];
+	const char *full = "08:15:30,123 INFO dnf:progress 50%\\x0d\tdone\\x0a\\x1b[1m\xc3\xa9\\xc3\n";
+	int n;
+
+	(void)state;
+	r.msglen = sizeof(msg) - 1;
+	n = logrec_text(&r, out, sizeof(out));
+	assert_string_equal(out, full);
+	assert_int_equal(n, (int)strlen(full));
+	/* Cut to fit: never inside an escape or a UTF-8 sequence, LF last. */
+	for (size_t cap = 24; cap < strlen(full) + 2; cap++) {
+		memset(out, '#', sizeof(out));
+		n = logrec_text(&r, out, cap);
+		assert_true(n > 0 && (size_t)n < cap);
+		assert_int_equal(out[n - 1], '\n');
+		assert_int_equal(out[n], '\0');
+		assert_memory_equal(out, full, (size_t)n - 1);
+		assert_true(at_unit_start(full, (size_t)n - 1));
+		assert_true((size_t)n == strlen(full) || n - 1 + unit_len(full + n - 1) > cap - 2);
+	}
+	memset(out, '#', sizeof(out));
+	assert_int_equal(logrec_text(&r, out, 31), 30);
+	assert_string_equal(out, "08:15:30,123 INFO dnf:progres\n");
+	assert_int_equal(logrec_text(&r, out, 27), 26);
+	assert_string_equal(out, "08:15:30,123 INFO dnf:pro\n");
+	assert_int_equal(logrec_text(&r, out, 40), 39);
+	assert_string_equal(out, "08:15:30,123 INFO dnf:progress 50%\\x0d\n");
+	assert_int_equal(logrec_text(&r, out, 39), 35);
+	assert_string_equal(out, "08:15:30,123 INFO dnf:progress 50%\n");
+	/* Not even the prefix fits. */
+	assert_int_equal(logrec_text(&r, out, 23), -1);
+	assert_int_equal(logrec_text(&r, out, 1), -1);
+}
+
+static void test_kmsg(void **state)
+{
+	const char *text;
+	size_t textlen;
+	uint64_t seq;
+	int64_t up;
+	int pri;
+	const char *s;
+
+	(void)state;
+	s = "6,339,5140900,-;NET: Registered PF_INET6 protocol family\n";
+	assert_int_equal(logrec_parse_kmsg(s, strlen(s), &pri, &seq, &up, &text, &textlen), 0);
+	assert_int_equal(pri, 6);
+	assert_int_equal(seq, 339);
+	assert_int_equal(up, 5140900);
+	assert_int_equal(textlen, strlen("NET: Registered PF_INET6 protocol family"));
+	assert_memory_equal(text, "NET: Registered PF_INET6 protocol family", textlen);
+
+	s = "30,1024,99,c,caller=T123;usb 1-1: new device\\x1b here\n SUBSYSTEM=usb\n DEVICE=c189:1\n";
+	assert_int_equal(logrec_parse_kmsg(s, strlen(s), &pri, &seq, &up, &text, &textlen), 0);
+	assert_int_equal(pri, 30);
+	assert_int_equal(seq, 1024);
+	assert_int_equal(up, 99);
+	assert_int_equal(textlen, strlen("usb 1-1: new device\\x1b here"));
+	assert_memory_equal(text, "usb 1-1: new device\\x1b here", textlen);
+
+	/* Before the flag field existed; no trailing LF; an empty text. */
+	s = "4,1,2;old";
+	assert_int_equal(logrec_parse_kmsg(s, strlen(s), &pri, &seq, &up, &text, &textlen), 0);
+	assert_int_equal(textlen, 3);
+	s = "4,1,2,-;\n";
+	assert_int_equal(logrec_parse_kmsg(s, strlen(s), &pri, &seq, &up, &text, &textlen), 0);
+	assert_int_equal(textlen, 0);
+
+	static const char *const bad[] = { "", "6,339,5140900,-", "6,339;x", "6;x", "x,1,2,-;t", "6,,2,-;t",
+					   "6,1,,-;t", "6,1,2\n,-;t", "6,1,99999999999999999999,-;t",
+					   "99999999999,1,2,-;t", "-1,1,2,-;t" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (logrec_parse_kmsg(bad[i], strlen(bad[i]), &pri, &seq, &up, &text, &textlen) != -1)
+			fail_msg("accepted \"%s\"", bad[i]);
+}
+
+static void expect_syslog(const char *s, int want_pri, const char *want_app, const char *want_msg)
+{
+	char app[LOGREC_NAME_MAX];
+	const char *msg;
+	size_t msglen;
+	int pri;
+
+	memset(app, '#', sizeof(app));
+	if (logrec_parse_syslog(s, strlen(s), &pri, app, &msg, &msglen) != 0)
+		fail_msg("refused \"%s\"", s);
+	assert_int_equal(pri, want_pri);
+	assert_string_equal(app, want_app);
+	if (msglen != strlen(want_msg) || memcmp(msg, want_msg, msglen) != 0)
+		fail_msg("%s: message \"%.*s\", expected \"%s\"", s, (int)msglen, msg, want_msg);
+}
+
+static void test_syslog(void **state)
+{
+	char app[LOGREC_NAME_MAX];
+	const char *msg;
+	size_t msglen;
+	int pri;
+
+	(void)state;
+	/* RFC 5424 §6.5 examples 1 and 3. */
+	expect_syslog("<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - "
+		      "\xef\xbb\xbf'su root' failed for lonvick on /dev/pts/8",
+		      34, "su", "'su root' failed for lonvick on /dev/pts/8");
+	expect_syslog("<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+		      "[exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"] "
+		      "An application event log entry...",
+		      165, "evntslog", "An application event log entry...");
+	expect_syslog("<13>1 - - - - - -", 13, "syslog", "");
+	expect_syslog("<13>1 - - app 42 - - hi\n", 13, "app", "hi");
+	/* RFC 3164 as busybox logger, musl and glibc send it. */
+	expect_syslog("<13>Nov 23 08:15:30 tag: msg", 13, "tag", "msg");
+	expect_syslog("<13>Nov  3 08:15:30 tag[123]: msg with: colon\n", 13, "tag", "msg with: colon");
+	expect_syslog("<13>tag[123]: msg", 13, "tag", "msg");
+	expect_syslog("<30>dhcpcd:x", 30, "dhcpcd", "x");
+	expect_syslog("<13>msg", 13, "syslog", "msg");
+	expect_syslog("<13>Nov 23 08:15:30 two words", 13, "syslog", "two words");
+	expect_syslog("<13>a-very-long-tag-that-cannot-be-a-program-name-at-all: x", 13, "syslog",
+		      "a-very-long-tag-that-cannot-be-a-program-name-at-all: x");
+	expect_syslog("<13>tag[12x]: msg", 13, "syslog", "tag[12x]: msg");
+	expect_syslog("<0>1 broken header", 0, "syslog", "1 broken header");
+	expect_syslog("<191>x", 191, "syslog", "x");
+	expect_syslog("<13>", 13, "syslog", "");
+	/* No PRI: user.notice and all of it is the message. */
+	expect_syslog("just text", 13, "syslog", "just text");
+	expect_syslog("<html>", 13, "syslog", "<html>");
+	expect_syslog("<12", 13, "syslog", "<12");
+	expect_syslog("1 - - app - - - hi", 13, "syslog", "1 - - app - - - hi");
+
+	assert_int_equal(logrec_parse_syslog("<13>x\n\0", 6, &pri, app, &msg, &msglen), 0);
+	assert_int_equal(msglen, 1);
+	assert_int_equal(logrec_parse_syslog("<192>x", 6, &pri, app, &msg, &msglen), -1);
+	assert_int_equal(logrec_parse_syslog("<999>x", 6, &pri, app, &msg, &msglen), -1);
+	assert_int_equal(logrec_parse_syslog("<1000>x", 7, &pri, app, &msg, &msglen), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_source_names),
+		cmocka_unit_test(test_frame_golden),
+		cmocka_unit_test(test_frame_escapes),
+		cmocka_unit_test(test_frame_does_not_fit),
+		cmocka_unit_test(test_roundtrip_one_piece),
+		cmocka_unit_test(test_roundtrip_byte_by_byte),
+		cmocka_unit_test(test_roundtrip_split_feeds),
+		cmocka_unit_test(test_reader_whitespace_and_foreign_writer),
+		cmocka_unit_test(test_reader_errors),
+		cmocka_unit_test(test_reader_need_more_and_full),
+		cmocka_unit_test(test_ack),
+		cmocka_unit_test(test_text_golden_and_levels),
+		cmocka_unit_test(test_text_escapes_and_truncation),
+		cmocka_unit_test(test_kmsg),
+		cmocka_unit_test(test_syslog),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
