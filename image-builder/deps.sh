@@ -9,7 +9,7 @@ build=${1:?usage: deps.sh BUILD_DIR}
 # libraries the host tool and tests link, and kmod for depmod.
 packages="musl-tools linux-libc-dev busybox-static lxc qemu-system-x86 \
 libarchive-dev libcmocka-dev python3-pytest kmod pkg-config xz-utils gcc make \
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev rsyslog"
 
 say() { printf 'deps: %s\n' "$*"; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }

@@ -18,6 +18,9 @@ static const char launcher_head[] =
 	"#   AMPHI_NETDEV=...      the first NIC's -netdev backend (default user,restrict=on)\n"
 	"#   AMPHI_LOG_DIR=DIR     where the log ports' sockets go: amphi.sock (the amphi\n"
 	"#                         stream, read it with amphi logs) and anaconda.sock (default: here)\n"
+	"#   AMPHI_LOG_CHARDEV=... QEMU chardev backend for org.amphi.log.0 instead, e.g.\n"
+	"#                         socket,host=127.0.0.1,port=514,reconnect=1 (rsyslog's imtcp)\n"
+	"#   AMPHI_ANACONDA_CHARDEV=... the same for org.fedoraproject.anaconda.log.0\n"
 	"here=$(cd \"$(dirname \"$0\")\" && pwd)\n"
 	"accel=${AMPHI_ACCEL:-}\n"
 	"if [ -z \"$accel\" ]; then\n"
@@ -37,9 +40,9 @@ static const char launcher_head[] =
 	"exec qemu-system-x86_64 -machine pc,accel=$accel -cpu $cpu -m \"${AMPHI_MEM:-256}\" \\\n"
 	"\t-nographic -no-reboot \\\n"
 	"\t-device virtio-serial-pci \\\n"
-	"\t-chardev socket,id=amphilog,path=\"$logs/amphi.sock\",server=on,wait=off \\\n"
+	"\t-chardev \"${AMPHI_LOG_CHARDEV:-socket,path=$logs/amphi.sock,server=on,wait=off},id=amphilog\" \\\n"
 	"\t-device virtserialport,chardev=amphilog,name=org.amphi.log.0 \\\n"
-	"\t-chardev socket,id=anacondalog,path=\"$logs/anaconda.sock\",server=on,wait=off \\\n"
+	"\t-chardev \"${AMPHI_ANACONDA_CHARDEV:-socket,path=$logs/anaconda.sock,server=on,wait=off},id=anacondalog\" \\\n"
 	"\t-device virtserialport,chardev=anacondalog,name=org.fedoraproject.anaconda.log.0 \\\n";
 
 static const char launcher_tail[] =

@@ -6,8 +6,69 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+/* The booted system runs as a child; beside it, amphi logs stores the log
+ * stream under DIR/logs until the system is gone. */
+static pid_t start_log_reader(const char *sock, const char *store)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	pid_t pid;
+
+	if (n < 0)
+		return -1;
+	self[n] = '\0';
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);  /* never outlive amphi run */
+		/* The socket appears once QEMU or the container is up. */
+		for (int i = 0; i < 600 && access(sock, F_OK) < 0; i++)
+			usleep(100000);
+		execl(self, "amphi", "logs", "--connect", sock, "--follow", "--quiet", "--out", store, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Runs argv in the foreground with the log reader beside it; returns the
+ * system's exit status. */
+static int run_with_logs(char *const argv[], int search_path, const char *sock, const char *store)
+{
+	int status = 0;
+	pid_t sys = fork();
+
+	if (sys < 0) {
+		fprintf(stderr, "amphi run: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (sys == 0) {
+		/* If amphi run is killed, the system goes too (QEMU quits on
+		 * TERM; lxc-start passes it on to the container as a reboot... so
+		 * KILL would be wrong for LXC: TERM it is). */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (search_path)
+			execvp(argv[0], argv);
+		else
+			execv(argv[0], argv);
+		fprintf(stderr, "amphi run: %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	pid_t logs = start_log_reader(sock, store);
+	/* Ctrl-C belongs to the console of the system, not to us. */
+	signal(SIGINT, SIG_IGN);
+	while (waitpid(sys, &status, 0) < 0 && errno == EINTR)
+		;
+	if (logs > 0) {
+		kill(logs, SIGTERM);
+		waitpid(logs, NULL, 0);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 static int usage_run(void)
 {
@@ -32,12 +93,21 @@ static int run_qemu(const char *dir, char **extra)
 	for (; *extra && n < 63; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
+	char rundir[PATH_MAX], sock[PATH_MAX + 16], store[PATH_MAX];
+	snprintf(rundir, sizeof(rundir), "%s/vm/run", dir);
+	snprintf(sock, sizeof(sock), "%s/amphi.sock", rundir);
+	snprintf(store, sizeof(store), "%s/logs", dir);
+	if (mkdir(rundir, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "amphi run: %s: %s\n", rundir, strerror(errno));
+		return 1;
+	}
+	unlink(sock);
+	setenv("AMPHI_LOG_DIR", rundir, 0);
 	printf("amphi: booting %s under QEMU; the console is this terminal.\n"
-	       "amphi: to leave, press Ctrl-A then X\n", dir);
+	       "amphi: the log stream is stored in %s (amphi logs --connect %s to watch it)\n"
+	       "amphi: to leave, press Ctrl-A then X\n", dir, store, sock);
 	fflush(stdout);
-	execv(launch, argv);
-	fprintf(stderr, "amphi run: %s: %s\n", launch, strerror(errno));
-	return 1;
+	return run_with_logs(argv, 0, sock, store);
 }
 
 static int run_lxc(const char *dir, char **extra)
@@ -64,13 +134,16 @@ static int run_lxc(const char *dir, char **extra)
 	for (; *extra && n < 63; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
+	char sock[PATH_MAX + 32], store[PATH_MAX];
+	snprintf(sock, sizeof(sock), "%s/lxc/host/amphi.sock", dir);
+	snprintf(store, sizeof(store), "%s/logs", dir);
+	unlink(sock);  /* an earlier run's; the init makes a new one */
 	printf("amphi: starting %s as LXC container %s; the console is this terminal.\n"
+	       "amphi: the log stream is stored in %s (amphi logs --connect %s to watch it)\n"
 	       "amphi: to stop it, from another terminal: lxc-stop -n %s -P %s\n",
-	       dir, name, name, lxcpath);
+	       dir, name, store, sock, name, lxcpath);
 	fflush(stdout);
-	execvp("lxc-start", argv);
-	fprintf(stderr, "amphi run: lxc-start: %s; install LXC (make deps)\n", strerror(errno));
-	return 1;
+	return run_with_logs(argv, 1, sock, store);
 }
 
 int cmd_run(int argc, char **argv)

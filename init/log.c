@@ -107,7 +107,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		n = (int)sizeof(text) - 1;
 	snprintf(prefix, sizeof(prefix), "amphi: %s", levels[level].tag);
 	console_line(prefix, text, (size_t)n);
-	record(LOGSRC_INIT, "amphi", levels[level].pri, 0, text, (size_t)n);
+	record(LOGSRC_INIT, "amphi", levels[level].pri, -1, text, (size_t)n);
 	errno = saved;
 }
 
@@ -116,7 +116,7 @@ void log_output(const char *source, const char *text, size_t len)
 	char prefix[80];
 	snprintf(prefix, sizeof(prefix), "%s: ", source);
 	console_line(prefix, text, len);
-	record(LOGSRC_SERVICE, source, PRI_OUTPUT, 0, text, len);
+	record(LOGSRC_SERVICE, source, PRI_OUTPUT, -1, text, len);
 }
 
 void log_syslog(int pri, const char *app, const char *text, size_t len)
@@ -124,7 +124,7 @@ void log_syslog(int pri, const char *app, const char *text, size_t len)
 	char prefix[80];
 	snprintf(prefix, sizeof(prefix), "%s: ", app);
 	console_line(prefix, text, len);
-	record(LOGSRC_SYSLOG, app, pri, 0, text, len);
+	record(LOGSRC_SYSLOG, app, pri, -1, text, len);
 }
 
 void log_kernel(int pri, int64_t uptime_us, const char *text, size_t len)

@@ -14,8 +14,8 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 /* Log to fd from now on (default: 2). Debug lines show only when verbose. */
 void log_set_fd(int fd);
 void log_set_verbose(int verbose);
-/* Where records go (NULL: the console only). realtime_us/uptime_us of 0
- * mean "now". */
+/* Where records go (NULL: the console only). uptime_us of -1 means "now";
+ * realtime_us is filled by the hook. */
 void log_set_record_hook(void (*hook)(struct logrec *r));
 
 void log_msg(enum log_level level, const char *fmt, ...)

@@ -18,6 +18,9 @@ static _Alignas(8) unsigned char ring[LOGBUF_BYTES];
 static size_t head, tail;   /* next write; oldest record */
 static size_t count;        /* records held */
 static uint64_t next_seq = 1, oldest_seq = 1;
+static uint64_t floor_seq = UINT64_MAX;
+/* Room kept free under pressure: the largest record and a wrap. */
+#define HEADROOM (2 * (LOGREC_MSG_MAX + LOGREC_NAME_MAX + 64))
 
 #define ALIGN8(n) (((n) + 7) & ~(size_t)7)
 
@@ -148,4 +151,17 @@ void logbuf_advance(struct logbuf_cursor *c)
 		c->off = after(c->off);
 		c->seq++;
 	}
+}
+
+void logbuf_set_floor(uint64_t seq)
+{
+	floor_seq = seq;
+}
+
+int logbuf_pressure(void)
+{
+	if (!count || floor_seq > oldest_seq)
+		return 0;  /* what would go first is no longer owed to anyone */
+	size_t used = head > tail ? head - tail : LOGBUF_BYTES - tail + head;
+	return used + HEADROOM > LOGBUF_BYTES;
 }

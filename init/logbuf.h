@@ -34,4 +34,10 @@ void logbuf_seek(struct logbuf_cursor *c, uint64_t seq);
 int logbuf_peek(struct logbuf_cursor *c, struct logrec *r, uint64_t *lost_first, uint64_t *lost_last);
 void logbuf_advance(struct logbuf_cursor *c);
 
+/* Records from seq on are still owed to a connected reader: while they
+ * fill the ring, logbuf_pressure() says to stop reading sources (their
+ * writers then wait) rather than drop them. UINT64_MAX: nobody waits. */
+void logbuf_set_floor(uint64_t seq);
+int logbuf_pressure(void);
+
 #endif

@@ -11,6 +11,8 @@
 
 static char boot_id[40] = "-";
 static char host[64] = "-";
+static void (*resume_fn)(void);
+static int paused;
 
 static int64_t clock_us(clockid_t id)
 {
@@ -22,7 +24,7 @@ static int64_t clock_us(clockid_t id)
 static void take(struct logrec *r)
 {
 	int64_t now_rt = clock_us(CLOCK_REALTIME), now_up = clock_us(CLOCK_BOOTTIME);
-	if (!r->uptime_us)
+	if (r->uptime_us < 0)
 		r->uptime_us = now_up;
 	/* A kernel record's wall time: now minus how long ago it was. */
 	r->realtime_us = now_rt - (now_up - r->uptime_us);
@@ -53,4 +55,27 @@ void logcore_start(const char *root, enum world world, const char *hostname)
 	snprintf(host, sizeof(host), "%s", hostname && *hostname ? hostname : "-");
 	logsrc_start(root, world);
 	logsink_start(root, world, host, boot_id);
+}
+
+int logcore_backpressure(void)
+{
+	if (logbuf_pressure()) {
+		paused = 1;
+		return 1;
+	}
+	return 0;
+}
+
+void logcore_on_resume(void (*fn)(void))
+{
+	resume_fn = fn;
+}
+
+void logcore_maybe_resume(void)
+{
+	if (paused && !logbuf_pressure()) {
+		paused = 0;
+		if (resume_fn)
+			resume_fn();
+	}
 }

@@ -12,4 +12,12 @@ void logcore_begin(void);
  * from the kernel (/proc/sys/kernel/random/boot_id). */
 void logcore_start(const char *root, enum world world, const char *hostname);
 
+/* Back-pressure: while a connected reader is owed a full ring, sources
+ * stop reading (their writers wait). A source asks before each read, and
+ * registers how to resume once the reader has caught up. */
+int logcore_backpressure(void);
+void logcore_on_resume(void (*fn)(void));
+/* The sinks made room: resume the sources if the pressure is gone. */
+void logcore_maybe_resume(void);
+
 #endif

@@ -1,5 +1,6 @@
 #include "logsink.h"
 #include "logbuf.h"
+#include "logcore.h"
 #include "log.h"
 #include "loop.h"
 
@@ -39,12 +40,32 @@ struct sink {
 	size_t outlen, outoff;
 	char in[64];                  /* a partial ACK line */
 	size_t inlen;
+	int has_acked;                /* this reader acknowledges (rsyslog never does) */
 };
 
 static struct sink sinks[4];
 static int nsinks;
 static const char *sink_root = "", *sink_host = "", *sink_boot = "";
 static int kicking, find_tries;
+
+/* What connected readers are still owed: acknowledged readers keep what
+ * they have not acked, the others what they have not been sent. */
+static void update_floor(void)
+{
+	uint64_t floor = UINT64_MAX;
+	for (int i = 0; i < nsinks; i++) {
+		const struct sink *s = &sinks[i];
+		if (!s->connected)
+			continue;
+		uint64_t owed = s->cur.seq - (s->outoff < s->outlen ? 1 : 0);
+		if (s->kind == STREAM && s->has_acked && s->acked + 1 < owed)
+			owed = s->acked + 1;
+		if (owed < floor)
+			floor = owed;
+	}
+	logbuf_set_floor(floor);
+	logcore_maybe_resume();
+}
 
 static void disconnect(struct sink *s, const char *why)
 {
@@ -57,6 +78,8 @@ static void disconnect(struct sink *s, const char *why)
 		s->fd = -1;
 	s->connected = 0;
 	s->outlen = s->outoff = s->inlen = 0;  /* a half-sent record goes again, whole */
+	s->has_acked = 0;
+	update_floor();
 	log_debug("log: %s: reader gone (%s)", s->what, why);
 }
 
@@ -107,6 +130,7 @@ static void pump(struct sink *s)
 	while (s->connected) {
 		if (s->outoff == s->outlen && !format_next(s)) {
 			watch(s, s->kind == STREAM ? EPOLLIN : 0);
+			update_floor();
 			return;
 		}
 		ssize_t n = write(s->fd, s->out + s->outoff, s->outlen - s->outoff);
@@ -118,6 +142,7 @@ static void pump(struct sink *s)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
 			watch(s, EPOLLOUT | (s->kind == STREAM ? EPOLLIN : 0));
+			update_floor();
 			return;
 		}
 		disconnect(s, n < 0 ? strerror(errno) : "closed");
@@ -140,8 +165,11 @@ static void on_acks(struct sink *s)
 			uint64_t seq = logrec_ack_parse(s->in, s->inlen, &used);
 			if (seq > s->acked)
 				s->acked = seq;
+			if (seq)
+				s->has_acked = 1;
 			s->inlen = 0;
 		}
+	update_floor();
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 		disconnect(s, n == 0 ? "closed" : strerror(errno));
 }
@@ -177,8 +205,11 @@ static void now_connected(struct sink *s)
 	s->outlen = s->outoff = 0;
 	/* A stream reader gets everything it has not acknowledged; a text
 	 * reader goes on where the last one stopped. */
-	if (s->kind == STREAM)
-		logbuf_seek(&s->cur, s->acked + 1);
+	if (s->kind == STREAM) {
+		/* Not seek: from an evicted seq, the first peek reports the loss. */
+		s->cur.seq = s->acked + 1;
+		s->cur.off = 0;
+	}
 	log_debug("log: %s: reader connected", s->what);
 	watch(s, s->kind == STREAM ? EPOLLIN : 0);
 	pump(s);

@@ -146,3 +146,82 @@ def test_lxc_stream_to_the_host_directory(logs_build, lxc, readers):
     talker = open(os.path.join(second.store, boots[0], "talker.log")).read()
     assert "talker done" in talker
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
+
+
+@pytest.fixture(scope="module")
+def flood_build():
+    d = tempfile.mkdtemp(prefix="amphi-e2e-flood-")
+    out = os.path.join(d, "out")
+    build(os.path.join(HERE, "recipes", "logs-flood.conf"), out)
+    yield out
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def store_file(store, app):
+    boots = os.listdir(store) if os.path.isdir(store) else []
+    return os.path.join(store, boots[0], app + ".log") if len(boots) == 1 else None
+
+
+def test_vm_flood_of_50_mb_arrives_whole_in_bounded_memory(flood_build, qemu, tmpdir_clean):
+    """A reader that keeps up: the service is held back, nothing dropped."""
+    logdir = os.path.join(tmpdir_clean, "ports")
+    os.makedirs(logdir)
+    os.environ["AMPHI_LOG_DIR"] = logdir
+    try:
+        vm = qemu(flood_build)
+    finally:
+        del os.environ["AMPHI_LOG_DIR"]
+    store = os.path.join(tmpdir_clean, "store")
+    reader = subprocess.Popen([AMPHI, "logs", "--connect", os.path.join(logdir, "amphi.sock"), "--follow",
+                               "--quiet", "--out", store], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 240
+        path = None
+        while time.monotonic() < deadline:
+            path = store_file(store, "flood")
+            if path and os.path.exists(path) and "VmRSS" in open(path, errors="replace").read():
+                break
+            time.sleep(0.5)
+        lines = open(path, errors="replace").read().splitlines()
+    finally:
+        reader.terminate()
+        _, err = reader.communicate(timeout=10)
+    numbered = [l.split(" ", 4)[3] for l in lines if " service flood: " in l and l.split(" ", 4)[3].isdigit()]
+    assert numbered == [str(i) for i in range(50000)], "every line of the 50 MB, in order"
+    assert all(len(l) > 990 for l in lines if " service flood: " in l and l.split(" ", 4)[3].isdigit())
+    assert b"gap" not in err and not any("lost" in l for l in open(store_file(store, "amphi")))
+    rss_kb = int(re.search(r"VmRSS:\\x09\s*(\d+) kB", "\n".join(lines)).group(1))
+    assert rss_kb < 4096, f"PID 1 used {rss_kb} kB"
+
+
+def test_lxc_overflow_without_a_reader_is_counted(flood_build, lxc, tmpdir_clean):
+    """No reader while 50 MB go by: the oldest records go, and the first
+    reader is told how many and which."""
+    ct = lxc(flood_build)
+    ct.start()
+    ct.wait(r"flood: VmRSS", timeout=240)
+    reader = subprocess.Popen([AMPHI, "logs", "--connect", os.path.join(flood_build, "lxc", "host", "amphi.sock"),
+                               "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = "", ""
+        deadline = time.monotonic() + 60
+        recs = []
+        while time.monotonic() < deadline:
+            line = reader.stdout.readline()
+            if not line:
+                break
+            recs.append(json.loads(line))
+            if "VmRSS" in recs[-1]["msg"]:
+                break
+    finally:
+        reader.terminate()
+        reader.communicate(timeout=10)
+    loss = [r for r in recs if r["app"] == "amphi" and r["msg"].startswith("lost ")]
+    assert loss, recs[:3]
+    m = re.match(r"lost (\d+) records, seq (\d+)-(\d+)", loss[0]["msg"])
+    n, a, b = map(int, m.groups())
+    assert n == b - a + 1 and n > 10000
+    # What follows the note is contiguous up to the end.
+    after = [r["seq"] for r in recs[recs.index(loss[0]) + 1:]]
+    assert after == list(range(after[0], after[0] + len(after)))
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")

@@ -1,10 +1,23 @@
 """amphi run: what a newcomer types after amphi build (make run does it)."""
 
+import glob
 import os
 import re
 import subprocess
+import time
 
 from conftest import AMPHI, BOOT_TIMEOUT, LXC_TIMEOUT, wait_for
+
+
+def stored_log_says(build_dir, needle, timeout=30):
+    """amphi run keeps the log stream under DIR/logs/<boot>/amphi.log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in glob.glob(os.path.join(build_dir, "logs", "*", "amphi.log")):
+            if needle in open(path, errors="replace").read():
+                return True
+        time.sleep(0.1)
+    return False
 
 
 def test_amphi_run_boots_qemu_and_says_how_to_leave(minimal_build, tmpdir_clean):
@@ -17,6 +30,7 @@ def test_amphi_run_boots_qemu_and_says_how_to_leave(minimal_build, tmpdir_clean)
         try:
             text = wait_for(log, r"amphi: ready env=qemu", BOOT_TIMEOUT, proc)
             assert "Ctrl-A then X" in text.split("SeaBIOS")[0], "the way out is said before the boot"
+            assert stored_log_says(minimal_build, "ready env=qemu"), "the log stream is stored beside the run"
         finally:
             proc.kill()
             proc.wait()
@@ -31,6 +45,7 @@ def test_amphi_run_lxc_runs_in_the_foreground(minimal_build, tmpdir_clean):
         name = lxcpath = None
         try:
             text = wait_for(log, r"amphi: ready env=lxc", LXC_TIMEOUT, proc)
+            assert stored_log_says(minimal_build, "ready env=lxc")
             m = re.search(r"lxc-stop -n (\S+) -P (\S+)", text)
             assert m, text
             name, lxcpath = m.groups()
