@@ -1,9 +1,12 @@
 /* amphi logs: read an appliance's log stream (docs/PROTOCOL.md), store it,
  * acknowledge what is stored, show it. Everything from the guest is
  * untrusted: names are sanitised before they become file names, and text is
- * escaped before it reaches a terminal or a file. */
+ * escaped before it reaches a terminal or a file. --text hands over to the
+ * Anaconda text reader (logtext.c) once the options, signals and --out are
+ * set up here. */
 #include "commands.h"
 #include "logrec.h"
+#include "logs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,9 +29,9 @@
 enum stream_end { END_MORE, END_CLOSED, END_BROKEN, END_STOP, END_FATAL };
 
 struct logs {
-	const char *connect, *listen, *out;
+	const char *connect, *listen, *fifo, *out;
 	struct sockaddr_un addr; /* of --connect or --listen */
-	int follow, json, quiet;
+	int follow, json, quiet, text;
 	int sigfd, outfd, listenfd;
 	/* the current boot: its id, directory, all.log, highest seq stored */
 	char boot[sizeof(((struct logrec_parsed *)0)->boot)], dir[LOGREC_NAME_MAX + 1];
@@ -44,13 +47,21 @@ static int usage_logs(void)
 {
 	fprintf(stderr,
 		"usage: amphi logs (--connect PATH | --listen PATH) [--out DIR] [--follow] [--json] [--quiet]\n"
-		"  reads an appliance's log stream and acknowledges what it stored\n"
-		"  --connect PATH  connect to the socket (QEMU's org.amphi.log.0 chardev, a container's amphi.sock)\n"
+		"       amphi logs --text (--connect PATH | --listen PATH | --fifo PATH) [--out DIR] [--follow] [--json] [--quiet]\n"
+		"  reads an appliance's log stream and acknowledges what it stored; with --text, its Anaconda text\n"
+		"  --connect PATH  connect to the socket (QEMU's org.amphi.log.0 chardev, a container's amphi.sock;\n"
+		"                  with --text QEMU's org.fedoraproject.anaconda.log.0 chardev, DIR/vm/anaconda.sock)\n"
 		"  --listen PATH   make the socket and wait for the guest to connect (keeps going like --follow)\n"
-		"  --out DIR       store DIR/<boot>/all.log and DIR/<boot>/<app>.log\n"
+		"  --fifo PATH     with --text: read the FIFO a container writes (lxc/host/anaconda.fifo), made if missing\n"
+		"  --out DIR       store DIR/<boot>/all.log and DIR/<boot>/<app>.log; with --text, DIR/anaconda.log\n"
 		"  --follow        reconnect when the guest goes away, until Ctrl-C\n"
-		"  --json          print one JSON object per record\n"
-		"  --quiet         print no records\n");
+		"  --json          print one JSON object per record; with --text {time, level, program, msg, failure}\n"
+		"  --quiet         print no records\n"
+		"  --text          read Anaconda text (\"HH:MM:SS,mmm LEVEL program:message\" lines, from amphi or a\n"
+		"                  real Anaconda), never writing to the channel; each line Lorax's log monitor takes\n"
+		"                  for a failed install is reported on stderr as \"amphi logs: failure: LINE\"\n"
+		"exit status: 0 success, 1 a protocol or I/O error (or no guest to connect to), 2 a usage error,\n"
+		"  3 (--text) the log reported a failure\n");
 	return 2;
 }
 
@@ -90,7 +101,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
  * CSI among them) and invalid UTF-8 become \xHH. With json, a JSON string
  * body (RFC 8259 §7), invalid bytes as the text "\xHH" as the guest sends
  * them. Returns the new end of out. */
-static char *escape(char *out, const char *str, size_t n, int json)
+char *logs_escape(char *out, const char *str, size_t n, int json)
 {
 	const unsigned char *s = (const unsigned char *)str;
 
@@ -156,7 +167,7 @@ static int boot_start(struct logs *L, const char *id)
 	snprintf(L->boot, sizeof(L->boot), "%s", id);
 	L->highest = L->acked = 0;
 	if (!L->quiet && !L->json) {
-		escape(line, id, strlen(id), 0);
+		logs_escape(line, id, strlen(id), 0);
 		printf("== boot %s ==\n", line);
 	}
 	if (!L->out)
@@ -178,10 +189,10 @@ static int store(struct logs *L, const struct logrec_parsed *p)
 	char *e = put_uptime(line, p->uptime_cs);
 
 	*e++ = ' ';
-	e = escape(e, p->source, strlen(p->source), 0);
+	e = logs_escape(e, p->source, strlen(p->source), 0);
 	*e++ = ' ';
-	e = escape(e, p->app, strlen(p->app), 0);
-	e = escape(stpcpy(e, ": "), p->msg, p->msglen, 0);
+	e = logs_escape(e, p->app, strlen(p->app), 0);
+	e = logs_escape(stpcpy(e, ": "), p->msg, p->msglen, 0);
 	*e++ = '\n';
 	sanitise_name(p->app, name);
 	if (strcmp(name, "all") == 0) /* would write into all.log */
@@ -202,14 +213,14 @@ static void show(struct logs *L, const struct logrec_parsed *p)
 	char *e;
 
 	if (L->json) {
-		e = escape(stpcpy(line, "{\"boot\":\""), p->boot, strlen(p->boot), 1);
+		e = logs_escape(stpcpy(line, "{\"boot\":\""), p->boot, strlen(p->boot), 1);
 		e += sprintf(e, "\",\"seq\":%" PRIu64 ",\"uptime\":", p->seq);
-		e = escape(stpcpy(put_uptime(e, p->uptime_cs), ",\"source\":\""), p->source, strlen(p->source), 1);
-		e = escape(stpcpy(e, "\",\"app\":\""), p->app, strlen(p->app), 1);
+		e = logs_escape(stpcpy(put_uptime(e, p->uptime_cs), ",\"source\":\""), p->source, strlen(p->source), 1);
+		e = logs_escape(stpcpy(e, "\",\"app\":\""), p->app, strlen(p->app), 1);
 		e += sprintf(e, "\",\"pri\":%d,\"msg\":\"", p->pri);
-		strcpy(escape(e, p->msg, p->msglen, 1), "\"}");
+		strcpy(logs_escape(e, p->msg, p->msglen, 1), "\"}");
 	} else {
-		escape(stpcpy(escape(line, p->app, strlen(p->app), 0), ": "), p->msg, p->msglen, 0);
+		logs_escape(stpcpy(logs_escape(line, p->app, strlen(p->app), 0), ": "), p->msg, p->msglen, 0);
 	}
 	puts(line);
 }
@@ -223,7 +234,7 @@ static int record(struct logs *L, const struct logrec_parsed *p)
 	if (p->seq <= L->highest)
 		return 0;
 	if (L->highest && p->seq > L->highest + 1) {
-		escape(line, L->boot, strlen(L->boot), 0);
+		logs_escape(line, L->boot, strlen(L->boot), 0);
 		fprintf(stderr, "amphi logs: gap: records %" PRIu64 "-%" PRIu64 " of boot %s missing\n",
 			L->highest + 1, p->seq - 1, line);
 	}
@@ -306,7 +317,7 @@ static enum stream_end stream(struct logs *L, int fd)
 }
 
 /* A connected socket, or -1 (errno set). */
-static int sock_connect(const struct sockaddr_un *sa)
+int logs_sock_connect(const struct sockaddr_un *sa)
 {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
@@ -326,7 +337,7 @@ static int stale_socket(const struct sockaddr_un *sa)
 
 	if (lstat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
 		return 0;
-	if ((fd = sock_connect(sa)) >= 0)
+	if ((fd = logs_sock_connect(sa)) >= 0)
 		close(fd);
 	return fd < 0 && errno == ECONNREFUSED;
 }
@@ -368,7 +379,7 @@ static int next_conn(struct logs *L)
 				return fd;
 			continue;
 		}
-		if ((fd = sock_connect(&L->addr)) >= 0)
+		if ((fd = logs_sock_connect(&L->addr)) >= 0)
 			return fd;
 		if (attempt == 0) /* once per outage: each retry is not news */
 			fprintf(stderr, "amphi logs: connect %s: %s; is the VM or container running? "
@@ -404,6 +415,7 @@ static int parse_args(struct logs *L, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char **val = strcmp(argv[i], "--connect") == 0 ? &L->connect
 				 : strcmp(argv[i], "--listen") == 0  ? &L->listen
+				 : strcmp(argv[i], "--fifo") == 0    ? &L->fifo
 				 : strcmp(argv[i], "--out") == 0     ? &L->out : NULL;
 		if (val && i + 1 < argc)
 			*val = argv[++i];
@@ -413,13 +425,19 @@ static int parse_args(struct logs *L, int argc, char **argv)
 			L->json = 1;
 		else if (strcmp(argv[i], "--quiet") == 0)
 			L->quiet = 1;
+		else if (strcmp(argv[i], "--text") == 0)
+			L->text = 1;
 		else {
 			fprintf(stderr, "amphi logs: %s '%s'\n", val ? "a value is missing after" : "unexpected argument",
 				argv[i]);
 			return -1;
 		}
 	}
-	return !L->connect == !L->listen ? -1 : 0;
+	if (L->fifo && !L->text) {
+		fprintf(stderr, "amphi logs: --fifo carries Anaconda text: add --text\n");
+		return -1;
+	}
+	return !!L->connect + !!L->listen + !!L->fifo == 1 ? 0 : -1;
 }
 
 int cmd_logs(int argc, char **argv)
@@ -431,7 +449,7 @@ int cmd_logs(int argc, char **argv)
 
 	if (parse_args(&L, argc, argv) < 0)
 		return usage_logs();
-	path = L.listen ? L.listen : L.connect;
+	path = L.listen ? L.listen : L.connect ? L.connect : "";
 	L.follow |= L.listen != NULL;
 	L.addr.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(L.addr.sun_path)) {
@@ -455,7 +473,14 @@ int cmd_logs(int argc, char **argv)
 	}
 	if (L.listen && (L.listenfd = sock_listen(&L.addr)) < 0)
 		return 1;
-	rc = run(&L);
+	if (L.text) {
+		struct logtext_opts t = { .connect = L.connect, .listen = L.listen, .fifo = L.fifo, .out = L.out,
+					  .addr = &L.addr, .follow = L.follow, .json = L.json, .quiet = L.quiet,
+					  .sigfd = L.sigfd, .outfd = L.outfd, .listenfd = L.listenfd };
+		rc = logtext_run(&t);
+	} else {
+		rc = run(&L);
+	}
 	if (L.listen)
 		unlink(L.listen);
 	boot_close(&L);

@@ -119,6 +119,14 @@ void log_output(const char *source, const char *text, size_t len)
 	record(LOGSRC_SERVICE, source, PRI_OUTPUT, -1, text, len);
 }
 
+void log_file_output(const char *name, const char *text, size_t len)
+{
+	char prefix[80];
+	snprintf(prefix, sizeof(prefix), "%s: ", name);
+	console_line(prefix, text, len);
+	record(LOGSRC_FILE, name, PRI_OUTPUT, -1, text, len);
+}
+
 void log_syslog(int pri, const char *app, const char *text, size_t len)
 {
 	char prefix[80];

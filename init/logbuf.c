@@ -1,6 +1,8 @@
 #include "logbuf.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* A record in the ring: this header, the app name, the message, padded
  * to 8 bytes. A header with len 0 marks the end of the used part before
@@ -14,74 +16,114 @@ struct rec_hdr {
 	uint8_t source, applen;
 };
 
-static _Alignas(8) unsigned char ring[LOGBUF_BYTES];
-static size_t head, tail;   /* next write; oldest record */
-static size_t count;        /* records held */
-static uint64_t next_seq = 1, oldest_seq = 1;
+struct ring {
+	unsigned char *buf;
+	size_t size;
+	size_t head, tail;   /* next write; oldest record */
+	size_t count;        /* records held */
+	uint64_t next_seq, oldest_seq;
+};
+
+/* Until the recipe says how big, a small ring in BSS (untouched pages cost
+ * nothing); logbuf_resize moves it to its real size. */
+static _Alignas(8) unsigned char early_buf[64 * 1024];
+static struct ring R = { early_buf, sizeof(early_buf), 0, 0, 0, 1, 1 };
 static uint64_t floor_seq = UINT64_MAX;
 /* Room kept free under pressure: the largest record and a wrap. */
 #define HEADROOM (2 * (LOGREC_MSG_MAX + LOGREC_NAME_MAX + 64))
-
 #define ALIGN8(n) (((n) + 7) & ~(size_t)7)
 
-static struct rec_hdr *at(size_t off)
+static struct rec_hdr *at(const struct ring *g, size_t off)
 {
-	return (struct rec_hdr *)(void *)(ring + off);
+	return (struct rec_hdr *)(void *)(g->buf + off);
 }
 
 /* The offset after the record at off, across a wrap marker. */
-static size_t after(size_t off)
+static size_t after(const struct ring *g, size_t off)
 {
-	off += at(off)->len;
-	if (off + sizeof(struct rec_hdr) > LOGBUF_BYTES || at(off)->len == 0)
+	off += at(g, off)->len;
+	if (off + sizeof(struct rec_hdr) > g->size || at(g, off)->len == 0)
 		off = 0;
 	return off;
 }
 
-static void evict_oldest(void)
+static uint64_t oldest(const struct ring *g)
 {
-	tail = after(tail);
-	oldest_seq++;
-	if (--count == 0)
-		head = tail = 0;
+	return g->count ? g->oldest_seq : g->next_seq;
 }
 
-static void put(const struct logrec *r, const char *msg, size_t msglen)
+static void evict_oldest(struct ring *g)
+{
+	g->tail = after(g, g->tail);
+	g->oldest_seq++;
+	if (--g->count == 0)
+		g->head = g->tail = 0;
+}
+
+static void put(struct ring *g, const struct logrec *r, const char *msg, size_t msglen)
 {
 	size_t applen = strnlen(r->app, LOGREC_NAME_MAX - 1);
 	size_t need = ALIGN8(sizeof(struct rec_hdr) + applen + msglen);
-	size_t p = head;
+	size_t p = g->head;
 
-	if (p + need > LOGBUF_BYTES) {
+	if (p + need > g->size) {
 		/* The wrap marker goes at p: if the oldest record starts there
 		 * (the ring is full), it goes first. */
-		while (count && tail == p)
-			evict_oldest();
-		if (p + sizeof(struct rec_hdr) <= LOGBUF_BYTES)
-			at(p)->len = 0;
+		while (g->count && g->tail == p)
+			evict_oldest(g);
+		if (p + sizeof(struct rec_hdr) <= g->size)
+			at(g, p)->len = 0;
 		p = 0;
 	}
 	/* Make room: the oldest records ahead of p go. */
-	while (count && tail >= p && tail < p + need)
-		evict_oldest();
-	struct rec_hdr *h = at(p);
-	h->len = (uint32_t)need;
-	h->msglen = (uint32_t)msglen;
-	h->seq = next_seq++;
-	h->realtime_us = r->realtime_us;
-	h->uptime_us = r->uptime_us;
-	h->pri = (uint16_t)r->pri;
-	h->source = (uint8_t)r->source;
-	h->applen = (uint8_t)applen;
-	memcpy(ring + p + sizeof(*h), r->app, applen);
-	memcpy(ring + p + sizeof(*h) + applen, msg, msglen);
-	if (count++ == 0) {
-		tail = p;
-		oldest_seq = h->seq;
+	while (g->count && g->tail >= p && g->tail < p + need)
+		evict_oldest(g);
+	struct rec_hdr *h = at(g, p);
+	*h = (struct rec_hdr){ .len = (uint32_t)need, .msglen = (uint32_t)msglen, .seq = g->next_seq++,
+			       .realtime_us = r->realtime_us, .uptime_us = r->uptime_us, .pri = (uint16_t)r->pri,
+			       .source = (uint8_t)r->source, .applen = (uint8_t)applen };
+	memcpy(g->buf + p + sizeof(*h), r->app, applen);
+	memcpy(g->buf + p + sizeof(*h) + applen, msg, msglen);
+	if (g->count++ == 0) {
+		g->tail = p;
+		g->oldest_seq = h->seq;
 	}
-	head = p + need;
-	if (head + sizeof(struct rec_hdr) > LOGBUF_BYTES)
-		head = 0;  /* no room for even a marker: wrap now */
+	g->head = p + need;
+	if (g->head + sizeof(struct rec_hdr) > g->size)
+		g->head = 0;  /* no room for even a marker: wrap now */
+}
+
+static void read_at(const struct ring *g, size_t off, struct logrec *r)
+{
+	const struct rec_hdr *h = at(g, off);
+	r->seq = h->seq;
+	r->realtime_us = h->realtime_us;
+	r->uptime_us = h->uptime_us;
+	r->pri = h->pri;
+	r->source = (enum logrec_source)h->source;
+	memcpy(r->app, g->buf + off + sizeof(*h), h->applen);
+	r->app[h->applen] = '\0';
+	r->msg = (const char *)g->buf + off + sizeof(*h) + h->applen;
+	r->msglen = h->msglen;
+}
+
+int logbuf_resize(size_t bytes)
+{
+	struct ring fresh = { .size = bytes, .next_seq = oldest(&R), .oldest_seq = oldest(&R) };
+	struct logrec r;
+	size_t off = R.tail;
+
+	fresh.buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fresh.buf == MAP_FAILED)
+		return -errno;
+	for (size_t i = 0; i < R.count; i++, off = after(&R, off)) {
+		read_at(&R, off, &r);
+		put(&fresh, &r, r.msg, r.msglen);
+	}
+	if (R.buf != early_buf)
+		munmap(R.buf, R.size);
+	R = fresh;
+	return 0;
 }
 
 uint64_t logbuf_append(struct logrec *r)
@@ -92,30 +134,30 @@ uint64_t logbuf_append(struct logrec *r)
 	/* Long messages become several records, each within the frame limit. */
 	do {
 		size_t n = left > LOGREC_MSG_MAX ? LOGREC_MSG_MAX : left;
-		put(r, msg, n);
+		put(&R, r, msg, n);
 		msg += n;
 		left -= n;
 	} while (left > 0);
-	r->seq = next_seq - 1;
+	r->seq = R.next_seq - 1;
 	return r->seq;
 }
 
 uint64_t logbuf_next_seq(void)
 {
-	return next_seq;
+	return R.next_seq;
 }
 
 uint64_t logbuf_oldest_seq(void)
 {
-	return count ? oldest_seq : next_seq;
+	return oldest(&R);
 }
 
 void logbuf_seek(struct logbuf_cursor *c, uint64_t seq)
 {
-	c->off = tail;
-	c->seq = count ? oldest_seq : next_seq;
-	while (c->seq < seq && c->seq < next_seq) {
-		c->off = after(c->off);
+	c->off = R.tail;
+	c->seq = oldest(&R);
+	while (c->seq < seq && c->seq < R.next_seq) {
+		c->off = after(&R, c->off);
 		c->seq++;
 	}
 }
@@ -123,32 +165,23 @@ void logbuf_seek(struct logbuf_cursor *c, uint64_t seq)
 int logbuf_peek(struct logbuf_cursor *c, struct logrec *r, uint64_t *lost_first, uint64_t *lost_last)
 {
 	*lost_first = *lost_last = 0;
-	if (c->seq < logbuf_oldest_seq()) {
+	if (c->seq < oldest(&R)) {
 		*lost_first = c->seq;
-		*lost_last = logbuf_oldest_seq() - 1;
-		logbuf_seek(c, logbuf_oldest_seq());
+		*lost_last = oldest(&R) - 1;
+		logbuf_seek(c, oldest(&R));
 	}
-	if (c->seq >= next_seq)
+	if (c->seq >= R.next_seq)
 		return 0;
-	if (at(c->off)->seq != c->seq)   /* the hint went stale */
-		logbuf_seek(c, c->seq);
-	const struct rec_hdr *h = at(c->off);
-	r->seq = h->seq;
-	r->realtime_us = h->realtime_us;
-	r->uptime_us = h->uptime_us;
-	r->pri = h->pri;
-	r->source = (enum logrec_source)h->source;
-	memcpy(r->app, ring + c->off + sizeof(*h), h->applen);
-	r->app[h->applen] = '\0';
-	r->msg = (const char *)ring + c->off + sizeof(*h) + h->applen;
-	r->msglen = h->msglen;
+	if (c->off + sizeof(struct rec_hdr) > R.size || at(&R, c->off)->seq != c->seq)
+		logbuf_seek(c, c->seq);  /* the hint went stale */
+	read_at(&R, c->off, r);
 	return 1;
 }
 
 void logbuf_advance(struct logbuf_cursor *c)
 {
-	if (c->seq < next_seq) {
-		c->off = after(c->off);
+	if (c->seq < R.next_seq) {
+		c->off = after(&R, c->off);
 		c->seq++;
 	}
 }
@@ -160,8 +193,8 @@ void logbuf_set_floor(uint64_t seq)
 
 int logbuf_pressure(void)
 {
-	if (!count || floor_seq > oldest_seq)
+	if (!R.count || floor_seq > R.oldest_seq)
 		return 0;  /* what would go first is no longer owed to anyone */
-	size_t used = head > tail ? head - tail : LOGBUF_BYTES - tail + head;
-	return used + HEADROOM > LOGBUF_BYTES;
+	size_t used = R.head > R.tail ? R.head - R.tail : R.size - R.tail + R.head;
+	return used + HEADROOM > R.size;
 }

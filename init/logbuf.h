@@ -10,12 +10,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LOGBUF_BYTES (1024 * 1024)
 
 struct logbuf_cursor {
 	uint64_t seq;   /* the next record this reader wants */
 	size_t off;     /* where it was, a hint checked against seq */
 };
+
+/* Moves the ring to a new one of this size (from the recipe), keeping
+ * what it holds and the sequence numbers. 0 or -errno (the old ring stays). */
+int logbuf_resize(size_t bytes);
 
 /* Appends a record (r->seq is assigned; long messages are split into
  * several records). Returns the seq of the last record written. */

@@ -1,10 +1,12 @@
 #include "logcore.h"
 #include "log.h"
 #include "logbuf.h"
+#include "logfile.h"
 #include "logsink.h"
 #include "logsrc.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -49,12 +51,60 @@ void logcore_begin(void)
 	log_set_record_hook(take);
 }
 
-void logcore_start(const char *root, enum world world, const char *hostname)
+/* "ring=4096,policy=drop" over the recipe's values; bad parts are said. */
+static void apply_overrides(const char *spec, const char *from, int *ring_kib, int *policy)
 {
+	char buf[256], *save = NULL;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *v = strchr(kv, '='), *end;
+		long n;
+		if (v)
+			*v++ = '\0';
+		if (v && !strcmp(kv, "ring") && (n = strtol(v, &end, 10), !*end && n >= 64 && n <= 65536))
+			*ring_kib = (int)n;
+		else if (v && !strcmp(kv, "policy") && recipe_log_policy(v) >= 0)
+			*policy = recipe_log_policy(v);
+		else
+			log_warn("log: %s: '%s%s%s' ignored; expected ring=KIB (64-65536) or policy=auto|block|drop",
+				 from, kv, v ? "=" : "", v ? v : "");
+	}
+}
+
+static void overrides(const char *root, enum world world, int *ring_kib, int *policy)
+{
+	char path[PATH_MAX], line[4096], *save = NULL;
+	if (world == WORLD_CONTAINER) {
+		const char *env = getenv("AMPHI_LOG");
+		if (env)
+			apply_overrides(env, "AMPHI_LOG", ring_kib, policy);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/proc/cmdline", root);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	for (char *w = strtok_r(line, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+		if (!strncmp(w, "amphi.log=", 10))
+			apply_overrides(w + 10, "amphi.log=", ring_kib, policy);
+}
+
+void logcore_start(const char *root, enum world world, const struct recipe *r)
+{
+	int ring_kib = r->log_ring_kib, policy = r->log_policy, rc;
+
+	overrides(root, world, &ring_kib, &policy);
+	if ((rc = logbuf_resize((size_t)ring_kib * 1024)) < 0)
+		log_warn("log: a %d KiB ring: %s; keeping the early 64 KiB one", ring_kib, strerror(-rc));
 	read_boot_id(root);
-	snprintf(host, sizeof(host), "%s", hostname && *hostname ? hostname : "-");
+	snprintf(host, sizeof(host), "%s", r->hostname[0] ? r->hostname : "-");
+	logsink_set_policy(policy);
 	logsrc_start(root, world);
 	logsink_start(root, world, host, boot_id);
+	logfile_start(root, &r->log_files);
 }
 
 int logcore_backpressure(void)

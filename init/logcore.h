@@ -5,12 +5,15 @@
 #define AMPHI_LOGCORE_H
 
 #include "detect.h"
+#include "recipe.h"
 
 /* Records from now on: as early as PID 1 can, so boot lines are kept. */
 void logcore_begin(void);
-/* The sources and sinks. hostname names the records; the boot id comes
- * from the kernel (/proc/sys/kernel/random/boot_id). */
-void logcore_start(const char *root, enum world world, const char *hostname);
+/* The sources and sinks, as the recipe's [log] says, overridden by
+ * amphi.log= on the kernel command line (VM) or $AMPHI_LOG (container):
+ * "ring=KIB,policy=auto|block|drop". The recipe's hostname names the
+ * records; the boot id comes from the kernel. */
+void logcore_start(const char *root, enum world world, const struct recipe *r);
 
 /* Back-pressure: while a connected reader is owed a full ring, sources
  * stop reading (their writers wait). A source asks before each read, and

@@ -1,6 +1,7 @@
 #include "logsink.h"
 #include "logbuf.h"
 #include "logcore.h"
+#include "recipe.h"
 #include "log.h"
 #include "loop.h"
 
@@ -47,14 +48,22 @@ static struct sink sinks[4];
 static int nsinks;
 static const char *sink_root = "", *sink_host = "", *sink_boot = "";
 static int kicking, find_tries;
+static int policy = LOG_POLICY_AUTO;
 
 /* What connected readers are still owed: acknowledged readers keep what
  * they have not acked, the others what they have not been sent. */
 static void update_floor(void)
 {
 	uint64_t floor = UINT64_MAX;
-	for (int i = 0; i < nsinks; i++) {
+	for (int i = 0; i < nsinks && policy != LOG_POLICY_DROP; i++) {
 		const struct sink *s = &sinks[i];
+		/* block: what the stream's last reader has not acknowledged is
+		 * kept even while nobody is connected. */
+		if (policy == LOG_POLICY_BLOCK && !s->connected && s->kind == STREAM) {
+			if (s->acked + 1 < floor)
+				floor = s->acked + 1;
+			continue;
+		}
 		if (!s->connected)
 			continue;
 		uint64_t owed = s->cur.seq - (s->outoff < s->outlen ? 1 : 0);
@@ -367,6 +376,12 @@ void logsink_ports_changed(void)
 		else if (sinks[i].transport == FIFO)
 			try_fifo(&sinks[i]);
 	}
+}
+
+void logsink_set_policy(int p)
+{
+	policy = p;
+	update_floor();
 }
 
 void logsink_kick(void)

@@ -14,6 +14,8 @@
 #define LOGSINK_SOCKET "amphi.sock"
 #define LOGSINK_FIFO "anaconda.fifo"
 
+/* LOG_POLICY_* from the recipe: whom the ring keeps records for. */
+void logsink_set_policy(int policy);
 void logsink_start(const char *root, enum world world, const char *hostname, const char *boot_id);
 /* New records are in the ring: send what can be sent now. */
 void logsink_kick(void);

@@ -97,7 +97,7 @@ static void __attribute__((noreturn)) boot(void)
 	/* VM modules first: the log ports need virtio_console. */
 	if (env.world != WORLD_CONTAINER)
 		boot_vm_extras(&recipe);
-	logcore_start("", env.world, recipe.hostname);
+	logcore_start("", env.world, &recipe);
 	if (recipe_ok) {
 		tty_start("", env.world, &recipe);
 		if ((r = control_listen("")) < 0)

@@ -17,10 +17,10 @@
 
 enum key_type { KEY_WORD, KEY_HOSTNAME, KEY_INT, KEY_LIST, KEY_BOOL, KEY_EXEC, KEY_PATH,
 		KEY_ENV, KEY_RESTART, KEY_SIGNAL, KEY_ONFAIL, KEY_NEEDS, KEY_MAC, KEY_IFNAME,
-		KEY_PREFIXES, KEY_IPS, KEY_GW4, KEY_GW6 };
+		KEY_PREFIXES, KEY_IPS, KEY_GW4, KEY_GW6, KEY_POLICY, KEY_PATHS };
 
 /* Which sections a key belongs to; unit keys are offsets into recipe_unit. */
-enum { IN_IMAGE = 1, IN_RUNTIME = 2, IN_TASK = 4, IN_SERVICE = 8, IN_NET = 16,
+enum { IN_IMAGE = 1, IN_RUNTIME = 2, IN_TASK = 4, IN_SERVICE = 8, IN_NET = 16, IN_LOG = 32,
        IN_UNIT = IN_TASK | IN_SERVICE };
 
 struct key_spec {
@@ -43,6 +43,9 @@ static const struct key_spec keys[] = {
 	{ IN_RUNTIME, "getty", KEY_LIST, R(getty), 0, 0 },
 	{ IN_RUNTIME, "autologin", KEY_BOOL, R(autologin), 0, 0 },
 	{ IN_RUNTIME, "network_timeout", KEY_INT, R(network_timeout), 1, 600 },
+	{ IN_LOG, "ring", KEY_INT, R(log_ring_kib), 64, 65536 },
+	{ IN_LOG, "policy", KEY_POLICY, R(log_policy), 0, 0 },
+	{ IN_LOG, "files", KEY_PATHS, R(log_files), 0, 0 },
 	{ IN_UNIT, "exec", KEY_EXEC, U(exec), 0, 0 },
 	{ IN_UNIT, "shell", KEY_BOOL, U(shell), 0, 0 },
 	{ IN_UNIT, "env", KEY_ENV, U(env), 0, 0 },
@@ -72,7 +75,7 @@ static const struct {
 	const char *name;
 	int where;
 } sections[] = {
-	{ "image", IN_IMAGE }, { "runtime", IN_RUNTIME },
+	{ "image", IN_IMAGE }, { "runtime", IN_RUNTIME }, { "log", IN_LOG },
 	{ "task.", IN_TASK }, { "service.", IN_SERVICE },  /* a prefix: [service.web] */
 	{ "network.", IN_NET },
 };
@@ -97,6 +100,7 @@ void recipe_defaults(struct recipe *r)
 	r->getty.n = 1;
 	strcpy(r->getty.item[0], "auto");
 	r->network_timeout = 30;
+	r->log_ring_kib = 1024;
 }
 
 static void unit_defaults(struct recipe_unit *u, enum unit_kind kind, const char *name)
@@ -123,6 +127,16 @@ int recipe_prepend_service(struct recipe *r, const char *name, const char *exec)
 	r->start_order[0] = r->nunits++;
 	r->nservices++;
 	return 0;
+}
+
+int recipe_log_policy(const char *name)
+{
+	static const char *const names[] = { [LOG_POLICY_AUTO] = "auto", [LOG_POLICY_BLOCK] = "block",
+					     [LOG_POLICY_DROP] = "drop" };
+	for (int i = 0; i < (int)COUNT(names); i++)
+		if (strcmp(name, names[i]) == 0)
+			return i;
+	return -1;
 }
 
 int recipe_signal(const char *name)
@@ -212,6 +226,28 @@ static int set_addrs(struct recipe_list *list, const struct key_spec *k, const c
 				 ? "%s: '%s': expected ADDRESS/PREFIX such as 10.0.0.2/24 or fd00::2/64"
 				 : "%s: '%s': expected an IPv4 or IPv6 address such as 10.0.0.1",
 				 k->key, w);
+			return -1;
+		}
+		if (list->n == RECIPE_LIST_MAX) {
+			snprintf(err, errlen, "%s: more than %d entries", k->key, RECIPE_LIST_MAX);
+			return -1;
+		}
+		strcpy(list->item[list->n++], w);
+	}
+	return 0;
+}
+
+/* Absolute paths, as a list (files to follow). */
+static int set_paths(struct recipe_list *list, const struct key_spec *k, const char *value,
+		     char *err, size_t errlen)
+{
+	char buf[CONF_LINE_MAX];
+	snprintf(buf, sizeof(buf), "%s", value);
+	list->n = 0;
+	for (char *save = NULL, *w = strtok_r(buf, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+		if (w[0] != '/' || strlen(w) >= RECIPE_WORD_MAX || strstr(w, "/../") || w[strlen(w) - 1] == '/') {
+			snprintf(err, errlen, "%s: '%s': expected an absolute file path under %d characters",
+				 k->key, w, RECIPE_WORD_MAX);
 			return -1;
 		}
 		if (list->n == RECIPE_LIST_MAX) {
@@ -336,6 +372,14 @@ static int set_value(char *base, const struct key_spec *k, const char *value,
 		strcpy(field, value);
 		return 0;
 	}
+	case KEY_POLICY:
+		if ((*ifield = recipe_log_policy(value)) < 0) {
+			snprintf(err, errlen, "%s = '%s': expected auto, block or drop", k->key, value);
+			return -1;
+		}
+		return 0;
+	case KEY_PATHS:
+		return set_paths((struct recipe_list *)(void *)field, k, value, err, errlen);
 	case KEY_SIGNAL:
 		if ((*ifield = recipe_signal(value)) < 0) {
 			snprintf(err, errlen, "%s = '%s': expected a signal such as TERM, INT, HUP, QUIT, USR1 or a number",
@@ -430,7 +474,7 @@ static int on_key(void *ctx, const char *section, const char *key, const char *v
 			where = sections[i].where;
 	}
 	if (!where) {
-		snprintf(err, errlen, "unknown section [%s]: expected [image], [runtime], [task.NAME], [service.NAME] or [network.NAME]",
+		snprintf(err, errlen, "unknown section [%s]: expected [image], [runtime], [log], [task.NAME], [service.NAME] or [network.NAME]",
 			 section);
 		return -1;
 	}

@@ -25,6 +25,9 @@ struct recipe_list {
 };
 
 enum unit_kind { UNIT_TASK, UNIT_SERVICE };
+/* auto: hold sources back while a reader is connected, else drop the oldest
+ * (counted); block: always hold them back; drop: never. */
+enum log_policy { LOG_POLICY_AUTO, LOG_POLICY_BLOCK, LOG_POLICY_DROP };
 enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
 
 /* [task.NAME]: a oneshot run in file order before services.
@@ -78,6 +81,10 @@ struct recipe {
 	int autologin;               /* a root shell instead of getty + login */
 	int stop_timeout;            /* seconds between TERM and KILL at stop */
 	int network_timeout;         /* seconds services with needs = network wait */
+	/* [log] */
+	int log_ring_kib;            /* the record ring, default 1024 */
+	int log_policy;              /* LOG_POLICY_*: what a full ring does */
+	struct recipe_list log_files;  /* followed like tail -F */
 	struct recipe_net net[RECIPE_NETS_MAX];
 	int nnets;
 	struct recipe_unit unit[RECIPE_UNITS_MAX];  /* in file order */
@@ -97,6 +104,9 @@ int recipe_parse(const char *text, size_t len, const char *filename,
 /* Adds a service the init itself supervises (a DHCP client), started
  * before the recipe's own. 0, or -1 when the unit table is full. */
 int recipe_prepend_service(struct recipe *r, const char *name, const char *exec);
+
+/* "auto", "block", "drop" -> enum log_policy; -1 if unknown. */
+int recipe_log_policy(const char *name);
 
 /* "TERM", "SIGTERM" or a number -> signal number; -1 if unknown. */
 int recipe_signal(const char *name);

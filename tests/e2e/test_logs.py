@@ -225,3 +225,36 @@ def test_lxc_overflow_without_a_reader_is_counted(flood_build, lxc, tmpdir_clean
     after = [r["seq"] for r in recs[recs.index(loss[0]) + 1:]]
     assert after == list(range(after[0], after[0] + len(after)))
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
+
+
+def test_lxc_follows_a_log_file_like_tail_F(tmpdir_clean, lxc):
+    out = os.path.join(tmpdir_clean, "out")
+    build(os.path.join(HERE, "recipes", "logs-files.conf"), out)
+    ct = lxc(out)
+    ct.start()
+    log = ct.wait(r"writer: writer done")
+    time.sleep(0.5)
+    log = open(ct.console, errors="replace").read()
+    lines = [l for l in log.splitlines() if l.startswith("install.log: ")]
+    assert lines == ["install.log: first line", "install.log: second line",
+                     "install.log: after truncate", "install.log: after rotate"], lines
+    assert "log: following /var/log/install.log" in log
+    # In the stream, as records of source "file".
+    reader = subprocess.Popen([AMPHI, "logs", "--connect", os.path.join(out, "lxc", "host", "amphi.sock"), "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    recs = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = reader.stdout.readline()
+            if not line:
+                break
+            recs.append(json.loads(line))
+            if recs[-1]["msg"] == "writer done":
+                break
+    finally:
+        reader.terminate()
+        reader.communicate(timeout=10)
+    files = [r["msg"] for r in recs if r["source"] == "file" and r["app"] == "install.log"]
+    assert files == ["first line", "second line", "after truncate", "after rotate"]
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")

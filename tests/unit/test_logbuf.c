@@ -18,7 +18,8 @@ static uint64_t add(const char *app, const char *msg, size_t len)
 	return logbuf_append(&r);
 }
 
-/* Runs first, on the empty ring. */
+/* Runs first, on the empty early ring; records survive the move to the
+ * recipe's size. */
 static void test_order_and_fields(void **state)
 {
 	struct logbuf_cursor c;
@@ -30,6 +31,8 @@ static void test_order_and_fields(void **state)
 	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 0);
 	assert_int_equal(add("web", "hello", 5), 1);
 	assert_int_equal(add("db", "", 0), 2);
+	assert_int_equal(logbuf_resize(1024 * 1024), 0);
+	logbuf_seek(&c, 1);
 	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 1);
 	assert_int_equal(r.seq, 1);
 	assert_string_equal(r.app, "web");
@@ -129,6 +132,35 @@ static void test_seek_into_the_middle(void **state)
 	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 0);
 }
 
+/* Shrinking keeps the newest records, their seqs and their bytes. */
+static void test_resize_after_wrap(void **state)
+{
+	struct logbuf_cursor c;
+	struct logrec r, last_before;
+	uint64_t lf, ll, next = logbuf_next_seq();
+	char copy[700];
+
+	(void)state;
+	logbuf_seek(&c, next - 1);
+	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 1);
+	last_before = r;
+	memcpy(copy, r.msg, r.msglen);
+	assert_int_equal(logbuf_resize(256 * 1024), 0);
+	assert_int_equal(logbuf_next_seq(), next);
+	assert_true(logbuf_oldest_seq() < next - 100);
+	logbuf_seek(&c, 0);
+	uint64_t expect = logbuf_oldest_seq();
+	while (logbuf_peek(&c, &r, &lf, &ll)) {
+		assert_int_equal(r.seq, expect++);
+		logbuf_advance(&c);
+	}
+	assert_int_equal(expect, next);
+	logbuf_seek(&c, next - 1);
+	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 1);
+	assert_int_equal(r.msglen, last_before.msglen);
+	assert_memory_equal(r.msg, copy, r.msglen);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -136,6 +168,7 @@ int main(void)
 		cmocka_unit_test(test_long_message_is_split),
 		cmocka_unit_test(test_wrap_evict_and_loss),
 		cmocka_unit_test(test_seek_into_the_middle),
+		cmocka_unit_test(test_resize_after_wrap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,32 @@
+/* amphi logs has two readers: the amphi stream (logs.c, which also parses
+ * the options and sets up signals, --out and sockets) and Anaconda text
+ * (logtext.c, --text). What they share. */
+#ifndef AMPHI_LOGS_H
+#define AMPHI_LOGS_H
+
+#include <stddef.h>
+#include <sys/un.h>
+
+/* Escapes n bytes of untrusted text for a terminal or a file: C0, DEL, C1
+ * and invalid UTF-8 become \xHH. With json, a JSON string body. out needs
+ * room for 6 * n + 1 bytes. Returns the new end of out (NUL-terminated). */
+char *logs_escape(char *out, const char *s, size_t n, int json);
+
+/* A connected nonblocking unix stream socket, or -1 (errno set). */
+int logs_sock_connect(const struct sockaddr_un *sa);
+
+/* What logs.c hands the Anaconda text reader. */
+struct logtext_opts {
+	const char *connect, *listen, *fifo, *out;
+	const struct sockaddr_un *addr; /* of --connect or --listen */
+	int follow, json, quiet;
+	int sigfd;    /* SIGINT, SIGTERM */
+	int outfd;    /* the --out directory, or -1 */
+	int listenfd; /* with --listen */
+};
+
+/* Reads Anaconda text until the peer closes (or a signal, with --follow).
+ * 0, 1 (an I/O error), or 3 (a line reported a failure). */
+int logtext_run(const struct logtext_opts *o);
+
+#endif

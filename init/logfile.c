@@ -1,0 +1,133 @@
+#include "logfile.h"
+#include "log.h"
+#include "loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FILES_MAX 8
+#define LINE_MAX_FOLLOW 1024
+
+struct followed {
+	char path[PATH_MAX];
+	const char *name;        /* basename: the records' app */
+	int dir_wd, fd;
+	dev_t dev;
+	ino_t ino;
+	off_t off;
+	char line[LINE_MAX_FOLLOW];
+	size_t len;
+};
+
+static struct followed files[FILES_MAX];
+static int nfiles, ifd = -1;
+
+static void flush_line(struct followed *f)
+{
+	if (f->len)
+		log_file_output(f->name, f->line, f->len);
+	f->len = 0;
+}
+
+static void close_file(struct followed *f)
+{
+	if (f->fd < 0)
+		return;
+	flush_line(f);
+	close(f->fd);
+	f->fd = -1;
+}
+
+/* Reads what is new; reopens a file that was replaced or truncated. */
+static void follow(struct followed *f)
+{
+	struct stat st;
+	char buf[4096];
+	ssize_t n;
+
+	if (stat(f->path, &st) < 0) {
+		close_file(f);  /* gone; the directory watch brings it back */
+		return;
+	}
+	if (f->fd >= 0 && (st.st_ino != f->ino || st.st_dev != f->dev))
+		close_file(f);  /* replaced (log rotation): the new file from its start */
+	if (f->fd < 0) {
+		if ((f->fd = open(f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+			return;
+		f->dev = st.st_dev;
+		f->ino = st.st_ino;
+		f->off = 0;
+	}
+	if (st.st_size < f->off) {
+		lseek(f->fd, 0, SEEK_SET);  /* truncated: from the start again */
+		f->off = 0;
+	}
+	/* Bounded per turn; inotify says again if more is there. */
+	for (int turns = 0; turns < 64 && (n = read(f->fd, buf, sizeof(buf))) > 0; turns++) {
+		f->off += n;
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n')
+				flush_line(f);
+			else {
+				if (f->len == sizeof(f->line))
+					flush_line(f);
+				f->line[f->len++] = buf[i];
+			}
+		}
+	}
+}
+
+static void on_inotify(int fd, uint32_t events, void *data)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+	(void)events;
+	(void)data;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)(void *)p;
+			for (int i = 0; i < nfiles; i++)
+				if (files[i].dir_wd == ev->wd && (!ev->len || !strcmp(ev->name, files[i].name)))
+					follow(&files[i]);
+			p += sizeof(*ev) + ev->len;
+		}
+}
+
+void logfile_start(const char *root, const struct recipe_list *paths)
+{
+	if (!paths->n)
+		return;
+	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (ifd < 0 || loop_add_fd(ifd, EPOLLIN, on_inotify, NULL) < 0) {
+		log_warn("log: inotify: %s; log files are not followed", strerror(errno));
+		return;
+	}
+	for (int i = 0; i < paths->n && nfiles < FILES_MAX; i++) {
+		struct followed *f = &files[nfiles];
+		char dir[PATH_MAX];
+		snprintf(f->path, sizeof(f->path), "%s%s", root, paths->item[i]);
+		f->name = strrchr(f->path, '/') + 1;
+		f->fd = -1;
+		snprintf(dir, sizeof(dir), "%.*s", (int)(f->name - f->path - 1), f->path);
+		/* The directory must exist to be watched; make it, as an installer
+		 * writing there would. */
+		mkdir(dir, 0755);
+		f->dir_wd = inotify_add_watch(ifd, dir, IN_CREATE | IN_MODIFY | IN_MOVED_TO | IN_DELETE |
+						      IN_MOVED_FROM | IN_CLOSE_WRITE);
+		if (f->dir_wd < 0) {
+			log_warn("log: cannot watch %s: %s; %s is not followed", dir, strerror(errno), paths->item[i]);
+			continue;
+		}
+		nfiles++;
+		log_info("log: following %s", paths->item[i]);
+		follow(f);
+	}
+}
