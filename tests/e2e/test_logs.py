@@ -258,3 +258,37 @@ def test_lxc_follows_a_log_file_like_tail_F(tmpdir_clean, lxc):
     files = [r["msg"] for r in recs if r["source"] == "file" and r["app"] == "install.log"]
     assert files == ["first line", "second line", "after truncate", "after rotate"]
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
+
+
+def test_lxc_anaconda_text_on_the_host_fifo_and_overrides(tmpdir_clean, lxc):
+    out = os.path.join(tmpdir_clean, "out")
+    build(os.path.join(HERE, "recipes", "logs.conf"), out)
+    fifo = os.path.join(out, "lxc", "host", "anaconda.fifo")
+    os.mkfifo(fifo)
+    reader = subprocess.Popen([AMPHI, "logs", "--text", "--fifo", fifo, "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    ct = lxc(out)
+    try:
+        # The environment overrides the recipe's [log]; a bad part is said.
+        ct.lxc("lxc-start", "-d", "-f", ct.config, "-L", ct.console,
+               "-s", "lxc.environment=AMPHI_LOG=ring=256,policy=sometimes")
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = reader.stdout.readline()
+            if not line:
+                break
+            lines.append(json.loads(line))
+            if lines[-1]["msg"] == "talker done":
+                break
+    finally:
+        reader.terminate()
+        reader.communicate(timeout=10)
+    talker = [l["msg"] for l in lines if l["program"] == "talker"]
+    assert talker[:300] == [f"line {i}" for i in range(1, 301)]
+    assert all(re.match(r"\d\d:\d\d:\d\d,\d{3}$", l["time"]) for l in lines)
+    assert not any(l["failure"] for l in lines)
+    log = ct.wait(r"amphi: ready env=lxc")
+    assert "log: AMPHI_LOG: 'policy=sometimes' ignored" in log
+    assert "log: Anaconda text on /var/lib/amphi/host/anaconda.fifo" in log
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
