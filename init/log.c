@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Before PID 1 has a console (fd -1), lines wait in a small buffer so the
@@ -16,13 +17,12 @@ static void (*record_hook)(struct logrec *r);
 
 /* The words on the console, and RFC 5424 severities (facility daemon). */
 static const struct {
-	const char *tag;
 	int pri;
 } levels[] = {
-	[LOG_LVL_ERROR] = { "error: ", 3 * 8 + 3 },
-	[LOG_LVL_WARN] = { "warning: ", 3 * 8 + 4 },
-	[LOG_LVL_INFO] = { "", 3 * 8 + 6 },
-	[LOG_LVL_DEBUG] = { "debug: ", 3 * 8 + 7 },
+	[LOG_LVL_ERROR] = { 3 * 8 + 3 },
+	[LOG_LVL_WARN] = { 3 * 8 + 4 },
+	[LOG_LVL_INFO] = { 3 * 8 + 6 },
+	[LOG_LVL_DEBUG] = { 3 * 8 + 7 },
 };
 /* Service output: facility daemon, severity info. */
 #define PRI_OUTPUT (3 * 8 + 6)
@@ -40,11 +40,24 @@ static void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
-/* "prefix" + text + "\n" to the console (or the early buffer). */
-static void console_line(const char *prefix, const char *text, size_t len)
+/* Anaconda's words for RFC 5424 severities (as lib/logrec's text format). */
+static const char *const severity_word[8] = {
+	"CRITICAL", "CRITICAL", "CRITICAL", "ERROR", "WARNING", "INFO", "INFO", "DEBUG",
+};
+
+/* "HH:MM:SS,mmm LEVEL " + prefix + text + "\n" to the console (or the early
+ * buffer): the Anaconda text layout, but with a space after "program:" so
+ * the line reads "amphi: ready" as DESIGN.md promises. */
+static void console_line(int pri, const char *prefix, const char *text, size_t len)
 {
-	char line[1100];
-	int n = snprintf(line, sizeof(line), "%s%.*s", prefix, (int)(len > 1024 ? 1024 : len), text);
+	char line[1200];
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = snprintf(line, sizeof(line), "%02d:%02d:%02d,%03ld %s %s%.*s", tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 ts.tv_nsec / 1000000, severity_word[pri & 7], prefix, (int)(len > 1024 ? 1024 : len), text);
 
 	if (n < 0)
 		return;
@@ -91,7 +104,7 @@ void log_set_record_hook(void (*hook)(struct logrec *r))
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	char text[1024], prefix[32];
+	char text[1024];
 	int saved = errno;
 	va_list ap;
 	int n;
@@ -105,8 +118,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n >= sizeof(text))
 		n = (int)sizeof(text) - 1;
-	snprintf(prefix, sizeof(prefix), "amphi: %s", levels[level].tag);
-	console_line(prefix, text, (size_t)n);
+	console_line(levels[level].pri, "amphi: ", text, (size_t)n);
 	record(LOGSRC_INIT, "amphi", levels[level].pri, -1, text, (size_t)n);
 	errno = saved;
 }
@@ -115,7 +127,7 @@ void log_output(const char *source, const char *text, size_t len)
 {
 	char prefix[80];
 	snprintf(prefix, sizeof(prefix), "%s: ", source);
-	console_line(prefix, text, len);
+	console_line(PRI_OUTPUT, prefix, text, len);
 	record(LOGSRC_SERVICE, source, PRI_OUTPUT, -1, text, len);
 }
 
@@ -123,7 +135,7 @@ void log_file_output(const char *name, const char *text, size_t len)
 {
 	char prefix[80];
 	snprintf(prefix, sizeof(prefix), "%s: ", name);
-	console_line(prefix, text, len);
+	console_line(PRI_OUTPUT, prefix, text, len);
 	record(LOGSRC_FILE, name, PRI_OUTPUT, -1, text, len);
 }
 
@@ -131,7 +143,7 @@ void log_syslog(int pri, const char *app, const char *text, size_t len)
 {
 	char prefix[80];
 	snprintf(prefix, sizeof(prefix), "%s: ", app);
-	console_line(prefix, text, len);
+	console_line(pri, prefix, text, len);
 	record(LOGSRC_SYSLOG, app, pri, -1, text, len);
 }
 

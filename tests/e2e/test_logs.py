@@ -235,7 +235,8 @@ def test_lxc_follows_a_log_file_like_tail_F(tmpdir_clean, lxc):
     log = ct.wait(r"writer: writer done")
     time.sleep(0.5)
     log = open(ct.console, errors="replace").read()
-    lines = [l for l in log.splitlines() if l.startswith("install.log: ")]
+    # Console lines read "HH:MM:SS,mmm LEVEL program: message".
+    lines = [l.split(" ", 2)[2] for l in log.splitlines() if " install.log: " in l]
     assert lines == ["install.log: first line", "install.log: second line",
                      "install.log: after truncate", "install.log: after rotate"], lines
     assert "log: following /var/log/install.log" in log

@@ -1,6 +1,7 @@
 """The minimal appliance under real QEMU (TCG) with Debian's kernel."""
 
 import os
+import re
 import shutil
 
 from conftest import newc_archive
@@ -10,7 +11,7 @@ def test_boots_to_ready_and_reboots_on_ctrl_alt_del(minimal_build, qemu):
     vm = qemu(minimal_build)
     log = vm.wait(r"amphi: ready env=qemu in \d+ ms")
     assert "amphi: modules: loaded 12 of 12" in log
-    assert "warning" not in log.split("amphi-init")[1]
+    assert " WARNING amphi: " not in log and " ERROR amphi: " not in log
     # RB_DISABLE_CAD turned Ctrl-Alt-Del into SIGINT: our stop sequence
     # runs, then reboot(2); -no-reboot makes QEMU exit instead.
     vm.monitor("sendkey ctrl-alt-delete")
@@ -41,3 +42,10 @@ def test_missing_and_broken_modules_are_one_line_each(minimal_build, qemu, tmpdi
     assert "modules: /lib/modules/missing.ko: No such file or directory; going on without it" in log
     assert "modules: /etc/passwd:" in log
     assert "modules: loaded 0 of 2" in log
+
+
+def test_console_lines_carry_time_and_level(minimal_build, qemu):
+    vm = qemu(minimal_build)
+    log = vm.wait(r"amphi: ready env=qemu")
+    ready = [l for l in log.splitlines() if "amphi: ready" in l][0]
+    assert re.fullmatch(r"\d\d:\d\d:\d\d,\d{3} INFO amphi: ready env=qemu in \d+ ms", ready.strip()), ready
