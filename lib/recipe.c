@@ -183,71 +183,58 @@ static int valid_env(const char *s)
 	return 1;
 }
 
-/* Splits a list value; env lists append (several env = lines add up),
- * others replace. */
-static int set_list(struct recipe_list *list, const struct key_spec *k, const char *value,
-		    char *err, size_t errlen)
+/* One word of a list value: NULL if fine, else how it is wrong (printed
+ * after "key: 'word'"). The numbers say RECIPE_WORD_MAX. */
+typedef const char *(*word_check)(const char *w);
+_Static_assert(RECIPE_WORD_MAX == 64, "the messages below say 64");
+
+static const char *check_name(const char *w)
+{
+	return valid_word(w, 0) ? NULL : " is not a valid name (letters, digits, - _ . +; under 64 characters)";
+}
+
+static const char *check_env(const char *w)
+{
+	return valid_env(w) && strlen(w) < RECIPE_WORD_MAX
+		? NULL : " is not NAME=VALUE (a shell variable name, under 64 characters in all)";
+}
+
+static const char *check_prefix(const char *w)
+{
+	struct net_addr a;
+	return net_addr_parse(w, &a) == 0 && a.prefix >= 0
+		? NULL : ": expected ADDRESS/PREFIX such as 10.0.0.2/24 or fd00::2/64";
+}
+
+static const char *check_ip(const char *w)
+{
+	struct net_addr a;
+	return net_addr_parse(w, &a) == 0 && a.prefix < 0
+		? NULL : ": expected an IPv4 or IPv6 address such as 10.0.0.1";
+}
+
+static const char *check_path(const char *w)
+{
+	return w[0] == '/' && strlen(w) < RECIPE_WORD_MAX && !strstr(w, "/../") && w[strlen(w) - 1] != '/'
+		? NULL : ": expected an absolute file path under 64 characters";
+}
+
+/* Splits a list value into words, each checked. env lists append (several
+ * env = lines add up) and split on blanks only; the others replace and
+ * take commas too. */
+static int set_words(struct recipe_list *list, const struct key_spec *k, const char *value,
+		     word_check check, char *err, size_t errlen)
 {
 	char buf[CONF_LINE_MAX];
+	const char *seps = k->type == KEY_ENV ? " \t" : " \t,";
+	const char *why;
+
 	snprintf(buf, sizeof(buf), "%s", value);
 	if (k->type != KEY_ENV)
 		list->n = 0;
-	for (char *save = NULL, *w = strtok_r(buf, k->type == KEY_ENV ? " \t" : " \t,", &save); w;
-	     w = strtok_r(NULL, k->type == KEY_ENV ? " \t" : " \t,", &save)) {
-		int ok = k->type == KEY_ENV ? valid_env(w) && strlen(w) < RECIPE_WORD_MAX : valid_word(w, 0);
-		if (!ok) {
-			snprintf(err, errlen, k->type == KEY_ENV
-				 ? "%s: '%s' is not NAME=VALUE (a shell variable name, under %d characters in all)"
-				 : "%s: '%s' is not a valid name (letters, digits, - _ . +; under %d characters)",
-				 k->key, w, RECIPE_WORD_MAX);
-			return -1;
-		}
-		if (list->n == RECIPE_LIST_MAX) {
-			snprintf(err, errlen, "%s: more than %d entries", k->key, RECIPE_LIST_MAX);
-			return -1;
-		}
-		strcpy(list->item[list->n++], w);
-	}
-	return 0;
-}
-
-/* address = wants ADDRESS/PREFIX; dns = plain addresses. */
-static int set_addrs(struct recipe_list *list, const struct key_spec *k, const char *value,
-		     char *err, size_t errlen)
-{
-	char buf[CONF_LINE_MAX];
-	snprintf(buf, sizeof(buf), "%s", value);
-	list->n = 0;
-	for (char *save = NULL, *w = strtok_r(buf, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
-		struct net_addr a;
-		int bad = net_addr_parse(w, &a) < 0;
-		if (bad || (k->type == KEY_PREFIXES && a.prefix < 0) || (k->type == KEY_IPS && a.prefix >= 0)) {
-			snprintf(err, errlen, k->type == KEY_PREFIXES
-				 ? "%s: '%s': expected ADDRESS/PREFIX such as 10.0.0.2/24 or fd00::2/64"
-				 : "%s: '%s': expected an IPv4 or IPv6 address such as 10.0.0.1",
-				 k->key, w);
-			return -1;
-		}
-		if (list->n == RECIPE_LIST_MAX) {
-			snprintf(err, errlen, "%s: more than %d entries", k->key, RECIPE_LIST_MAX);
-			return -1;
-		}
-		strcpy(list->item[list->n++], w);
-	}
-	return 0;
-}
-
-/* Absolute paths, as a list (files to follow). */
-static int set_paths(struct recipe_list *list, const struct key_spec *k, const char *value,
-		     char *err, size_t errlen)
-{
-	char buf[CONF_LINE_MAX];
-	snprintf(buf, sizeof(buf), "%s", value);
-	list->n = 0;
-	for (char *save = NULL, *w = strtok_r(buf, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
-		if (w[0] != '/' || strlen(w) >= RECIPE_WORD_MAX || strstr(w, "/../") || w[strlen(w) - 1] == '/') {
-			snprintf(err, errlen, "%s: '%s': expected an absolute file path under %d characters",
-				 k->key, w, RECIPE_WORD_MAX);
+	for (char *save = NULL, *w = strtok_r(buf, seps, &save); w; w = strtok_r(NULL, seps, &save)) {
+		if ((why = check(w))) {
+			snprintf(err, errlen, "%s: '%s'%s", k->key, w, why);
 			return -1;
 		}
 		if (list->n == RECIPE_LIST_MAX) {
@@ -305,8 +292,9 @@ static int set_value(char *base, const struct key_spec *k, const char *value,
 		*ifield = (int)n;
 		return 0;
 	case KEY_LIST:
+		return set_words((struct recipe_list *)(void *)field, k, value, check_name, err, errlen);
 	case KEY_ENV:
-		return set_list((struct recipe_list *)(void *)field, k, value, err, errlen);
+		return set_words((struct recipe_list *)(void *)field, k, value, check_env, err, errlen);
 	case KEY_BOOL:
 		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
 			*ifield = 1;
@@ -358,8 +346,9 @@ static int set_value(char *base, const struct key_spec *k, const char *value,
 		strcpy(field, value);
 		return 0;
 	case KEY_PREFIXES:
+		return set_words((struct recipe_list *)(void *)field, k, value, check_prefix, err, errlen);
 	case KEY_IPS:
-		return set_addrs((struct recipe_list *)(void *)field, k, value, err, errlen);
+		return set_words((struct recipe_list *)(void *)field, k, value, check_ip, err, errlen);
 	case KEY_GW4:
 	case KEY_GW6: {
 		struct net_addr a;
@@ -379,7 +368,7 @@ static int set_value(char *base, const struct key_spec *k, const char *value,
 		}
 		return 0;
 	case KEY_PATHS:
-		return set_paths((struct recipe_list *)(void *)field, k, value, err, errlen);
+		return set_words((struct recipe_list *)(void *)field, k, value, check_path, err, errlen);
 	case KEY_SIGNAL:
 		if ((*ifield = recipe_signal(value)) < 0) {
 			snprintf(err, errlen, "%s = '%s': expected a signal such as TERM, INT, HUP, QUIT, USR1 or a number",
