@@ -1,6 +1,7 @@
 /* amphi build RECIPE -o DIR: one staged tree, two images.
  *   DIR/vm/   vmlinuz, initramfs.img, launch (QEMU)
  *   DIR/lxc/  rootfs/, config (lxc-start -f) */
+#include "build.h"
 #include "commands.h"
 #include "inputs.h"
 #include "manifest.h"
@@ -29,8 +30,7 @@ static const char *const skeleton_dirs[] = {
 	"run", "tmp", "root", "var/log", "lib/modules",
 };
 
-/* SOURCE_DATE_EPOCH (reproducible-builds.org) or 0. */
-static int build_mtime(time_t *out, char *err, size_t errlen)
+int build_mtime(time_t *out, char *err, size_t errlen)
 {
 	const char *s = getenv("SOURCE_DATE_EPOCH");
 	char *end;
@@ -73,11 +73,9 @@ static int add_busybox(struct manifest *m, const struct inputs *in, char *err, s
 }
 
 /* What both worlds share: skeleton, busybox, the init, the recipe. */
-static int stage_common(struct manifest *m, const struct inputs *in, const char *recipe_path,
-			char *err, size_t errlen)
+static int stage_common(struct manifest *m, const struct build_src *b, char *err, size_t errlen)
 {
-	char *text;
-	size_t len;
+	const struct inputs *in = b->in;
 
 	for (size_t i = 0; i < sizeof(skeleton_dirs) / sizeof(skeleton_dirs[0]); i++)
 		if (manifest_dir(m, skeleton_dirs[i], 0755) < 0)
@@ -93,11 +91,7 @@ static int stage_common(struct manifest *m, const struct inputs *in, const char 
 	if (manifest_file(m, "sbin/init", 0755, in->init) < 0 || manifest_symlink(m, "init", "/sbin/init") < 0 ||
 	    manifest_symlink(m, "usr/libexec/amphi/dhcp-event", "/sbin/init") < 0)
 		goto oom;
-	if (read_file(recipe_path, &text, &len, err, errlen) < 0)
-		return -1;
-	int r = manifest_data(m, RECIPE_IMAGE_PATH, 0644, text, len);
-	free(text);
-	if (r < 0)
+	if (manifest_data(m, RECIPE_IMAGE_PATH, 0644, b->text, b->len) < 0)
 		goto oom;
 	return 0;
 oom:
@@ -164,23 +158,24 @@ out:
 	return rc;
 }
 
-static int build_vm(const struct inputs *in, const struct recipe *r, const char *recipe_path,
-		    const char *dir, time_t mtime, char *err, size_t errlen)
+static int build_vm(const struct build_src *b, const char *dir, char *err, size_t errlen)
 {
+	const struct inputs *in = b->in;
+	const struct recipe *r = b->r;
 	struct manifest m;
 	char path[PATH_MAX], tmp[PATH_MAX], vmlinuz[PATH_MAX];
 	int rc;
 
-	manifest_init(&m, mtime);
+	manifest_init(&m, b->mtime);
 	/* The kernel opens /dev/console for the init before anything is
 	 * mounted: the node must be in the archive (devtmpfs comes later). */
-	rc = stage_common(&m, in, recipe_path, err, errlen);
+	rc = stage_common(&m, b, err, errlen);
 	if (rc == 0 && manifest_chardev(&m, "dev/console", 0600, 5, 1) < 0) {
 		snprintf(err, errlen, "out of memory");
 		rc = -1;
 	}
 	if (rc == 0)
-		rc = stage_modules(&m, in, r, recipe_path, err, errlen);
+		rc = stage_modules(&m, in, r, b->recipe_path, err, errlen);
 	snprintf(path, sizeof(path), "%s/vm/initramfs.img", dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (rc == 0 && (rc = manifest_write_cpio(&m, tmp, err, errlen)) == 0 && rename(tmp, path) < 0) {
@@ -197,12 +192,22 @@ static int build_vm(const struct inputs *in, const struct recipe *r, const char 
 	return write_vm_launcher(dir, r, err, errlen);
 }
 
-static int build_lxc(const struct inputs *in, const struct recipe *r, const char *recipe_path,
-		     const char *dir, time_t mtime, char *err, size_t errlen)
+int build_lxc_tree(const struct build_src *b, const char *out_dir, char *err, size_t errlen)
 {
 	struct manifest m;
-	char rootfs[PATH_MAX], tmp[PATH_MAX], old[PATH_MAX];
 	int rc;
+
+	manifest_init(&m, b->mtime);
+	rc = stage_common(&m, b, err, errlen);
+	if (rc == 0)
+		rc = manifest_write_dir(&m, out_dir, err, errlen);
+	manifest_free(&m);
+	return rc;
+}
+
+static int build_lxc(const struct build_src *b, const char *dir, char *err, size_t errlen)
+{
+	char rootfs[PATH_MAX], tmp[PATH_MAX], old[PATH_MAX], host[PATH_MAX];
 
 	snprintf(rootfs, sizeof(rootfs), "%s/lxc/rootfs", dir);
 	snprintf(tmp, sizeof(tmp), "%s/lxc/.rootfs.new", dir);
@@ -211,12 +216,7 @@ static int build_lxc(const struct inputs *in, const struct recipe *r, const char
 		snprintf(err, errlen, "cannot clear %s/lxc: %s", dir, strerror(errno));
 		return -1;
 	}
-	manifest_init(&m, mtime);
-	rc = stage_common(&m, in, recipe_path, err, errlen);
-	if (rc == 0)
-		rc = manifest_write_dir(&m, tmp, err, errlen);
-	manifest_free(&m);
-	if (rc < 0)
+	if (build_lxc_tree(b, tmp, err, errlen) < 0)
 		return -1;
 	/* Swap in the new tree whole, so a failed build leaves the old one. */
 	if ((rename(rootfs, old) < 0 && errno != ENOENT) || rename(tmp, rootfs) < 0 || remove_tree(old) < 0) {
@@ -224,13 +224,12 @@ static int build_lxc(const struct inputs *in, const struct recipe *r, const char
 		return -1;
 	}
 	/* The host side of the container's log directory. */
-	char host[PATH_MAX];
 	snprintf(host, sizeof(host), "%s/lxc/host", dir);
 	if (mkdir(host, 0755) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", host, strerror(errno));
 		return -1;
 	}
-	return write_lxc_config(dir, r, err, errlen);
+	return write_lxc_config(dir, b->r, err, errlen);
 }
 
 static int usage_build(void)
@@ -243,7 +242,8 @@ static int usage_build(void)
 int cmd_build(int argc, char **argv)
 {
 	const char *recipe_path = NULL, *out = NULL;
-	char err[1024], dir[PATH_MAX];
+	char err[1024], dir[PATH_MAX], *text = NULL;
+	size_t len = 0;
 	struct recipe r;
 	struct inputs in;
 	time_t mtime;
@@ -262,15 +262,19 @@ int cmd_build(int argc, char **argv)
 		return usage_build();
 
 	recipe_defaults(&r);
-	if (recipe_load(recipe_path, &r, err, sizeof(err)) < 0 || build_mtime(&mtime, err, sizeof(err)) < 0 ||
+	if (read_file(recipe_path, &text, &len, err, sizeof(err)) < 0 ||
+	    recipe_parse(text, len, recipe_path, &r, err, sizeof(err)) < 0 || build_mtime(&mtime, err, sizeof(err)) < 0 ||
 	    inputs_find(&in, err, sizeof(err)) < 0 || prepare_out_dir(out, dir, err, sizeof(err)) < 0) {
 		fprintf(stderr, "amphi build: %s\n", err);
+		free(text);
 		return 1;
 	}
+	struct build_src b = { &in, &r, recipe_path, text, len, mtime };
 
 	printf("build: appliance '%s' from %s into %s\n", r.name, recipe_path, dir);
-	if (build_vm(&in, &r, recipe_path, dir, mtime, err, sizeof(err)) < 0 ||
-	    build_lxc(&in, &r, recipe_path, dir, mtime, err, sizeof(err)) < 0) {
+	int rc = build_vm(&b, dir, err, sizeof(err)) < 0 || build_lxc(&b, dir, err, sizeof(err)) < 0;
+	free(text);
+	if (rc) {
 		fprintf(stderr, "amphi build: %s\n", err);
 		return 1;
 	}

@@ -1,0 +1,26 @@
+/* What amphi build and the LXC template share: one staged tree from a
+ * recipe's text, written as an LXC rootfs. */
+#ifndef AMPHI_BUILD_H
+#define AMPHI_BUILD_H
+
+#include "inputs.h"
+#include "recipe.h"
+
+#include <stddef.h>
+#include <time.h>
+
+struct build_src {
+	const struct inputs *in;
+	const struct recipe *r;
+	const char *recipe_path;  /* for messages */
+	const char *text;         /* the recipe as it goes into the image */
+	size_t len;
+	time_t mtime;             /* every file's, for reproducible output */
+};
+
+/* SOURCE_DATE_EPOCH (reproducible-builds.org) or 0. */
+int build_mtime(time_t *out, char *err, size_t errlen);
+/* The rootfs tree into out_dir, which must not exist yet. */
+int build_lxc_tree(const struct build_src *b, const char *out_dir, char *err, size_t errlen);
+
+#endif
