@@ -41,8 +41,8 @@ unit_src_kernel_ip := init/kernel_ip.c lib/netaddr.c
 unit_src_netlink := init/netlink.c init/log.c lib/netaddr.c
 unit_src_logrec := lib/logrec.c
 
-.PHONY: all deps check unit fuzz e2e run run-lxc bench clean
-all: $(BUILD)/amphi-init $(BUILD)/amphi
+.PHONY: all deps check unit fuzz e2e run run-lxc bench install clean
+all: $(BUILD)/amphi-init $(BUILD)/amphi $(BUILD)/lxc-amphi
 
 # Stamp made by deps.sh; `make deps` always re-checks.
 $(BUILD)/.deps: image-builder/deps.sh
@@ -66,6 +66,19 @@ $(BUILD)/amphi-init: $(INIT_SRC) $(wildcard init/*.h lib/*.h) $(BUILD)/uapi/.sta
 
 $(BUILD)/amphi: $(HOST_SRC) $(wildcard image-builder/*.h lib/*.h) | $(BUILD)/.deps
 	$(HOST_CC) $(HOST_CFLAGS) $(HOST_SRC) $(HOST_LIBS) -o $@
+
+# The LXC template: usable in place by its absolute path, or installed.
+$(BUILD)/lxc-amphi: image-builder/lxc-amphi.in | $(BUILD)/.deps
+	sed -e 's|@AMPHI@|$(abspath $(BUILD)/amphi)|' -e 's|@TEMPLATE@|$(abspath $@)|' $< > $@
+	chmod 755 $@
+
+# make install: the template where lxc-create -t amphi finds it.
+LXC_TEMPLATE_DIR ?= /usr/share/lxc/templates
+install: all
+	install -d $(DESTDIR)$(LXC_TEMPLATE_DIR)
+	sed -e 's|@AMPHI@|$(abspath $(BUILD)/amphi)|' -e 's|@TEMPLATE@|amphi|' image-builder/lxc-amphi.in \
+	  > $(DESTDIR)$(LXC_TEMPLATE_DIR)/lxc-amphi
+	chmod 755 $(DESTDIR)$(LXC_TEMPLATE_DIR)/lxc-amphi
 
 # --- tests ---
 define unit_rule
@@ -118,4 +131,4 @@ bench: all
 	$(PYTHON) bench/run.py
 
 clean:
-	rm -rf $(BUILD)/amphi-init $(BUILD)/amphi $(BUILD)/test $(BUILD)/out $(BUILD)/uapi $(BUILD)/fuzz
+	rm -rf $(BUILD)/amphi-init $(BUILD)/amphi $(BUILD)/lxc-amphi $(BUILD)/test $(BUILD)/out $(BUILD)/uapi $(BUILD)/fuzz

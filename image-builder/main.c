@@ -15,6 +15,7 @@ static const struct {
 } commands[] = {
 	{ "build", cmd_build, "build RECIPE -o DIR   make DIR/vm (QEMU) and DIR/lxc (LXC) from a recipe" },
 	{ "run", cmd_run, "run [--lxc] DIR       boot a build under QEMU, or LXC with --lxc" },
+	{ "lxc-template", cmd_lxc_template, "lxc-template ...       the LXC template (lxc-create -t build/lxc-amphi)" },
 	{ "logs", cmd_logs, "logs --connect SOCK   read, store and acknowledge a running appliance's logs" },
 };
 

@@ -86,7 +86,7 @@ int write_vm_launcher(const char *dir, const struct recipe *r, char *err, size_t
 
 /* lxc.net.N: a veth on the recipe's bridge for each [network.NAME] that
  * names one; otherwise no network but loopback. */
-static int lxc_net(struct strbuf *b, const struct recipe *r)
+static int lxc_net(struct strbuf *b, const struct recipe *r, int standalone)
 {
 	int n = 0;
 	for (int i = 0; i < r->nnets; i++) {
@@ -99,41 +99,50 @@ static int lxc_net(struct strbuf *b, const struct recipe *r)
 			return -1;
 		n++;
 	}
-	if (n == 0)
+	/* Under lxc-create the config already has LXC's default network. */
+	if (n == 0 && standalone)
 		return strbuf_printf(b, "# No [network.NAME] with a bridge: the container gets only its loopback.\n"
 				     "lxc.net.0.type = empty\n");
 	return 0;
 }
 
-int write_lxc_config(const char *dir, const struct recipe *r, char *err, size_t errlen)
+int lxc_config_lines(struct strbuf *b, const char *base, const struct recipe *r, int standalone)
 {
-	struct strbuf b = { 0 };
-	char path[PATH_MAX];
-	int rc;
-
 	/* The halt and reboot signals are set, not left to LXC's guess: with
 	 * lxc.signal.halt unset and SIGRTMIN+3 blocked (as by any signalfd
 	 * init) LXC would assume systemd. */
-	rc = strbuf_printf(&b,
-		"# amphi appliance '%s', written by amphi build.\n"
-		"# Start:   lxc-start -n %s -f %s/lxc/config   (or: amphi run --lxc %s)\n"
-		"# Console: lxc-console -n %s   Stop: lxc-stop -n %s   Restart: lxc-stop -r -n %s\n"
-		"lxc.uts.name = %s\n"
-		"lxc.rootfs.path = dir:%s/lxc/rootfs\n"
+	if (strbuf_printf(b,
 		"lxc.init.cmd = /sbin/init\n"
 		"lxc.signal.halt = SIGPWR\n"
 		"lxc.signal.reboot = SIGINT\n"
 		"lxc.tty.max = %d\n"
 		"lxc.pty.max = 16\n"
-		"lxc.console.logfile = %s/lxc/console.log\n"
+		"lxc.console.logfile = %s/console.log\n"
 		"lxc.mount.auto = proc:mixed sys:mixed\n"
 		"lxc.autodev = 1\n"
 		"# The log stream: amphi.sock appears here (read it with amphi logs --connect).\n"
-		"lxc.mount.entry = %s/lxc/host var/lib/amphi/host none bind,create=dir 0 0\n",
-		r->name, r->name, dir, dir, r->name, r->name, r->name,
-		r->hostname, dir, r->ttys, dir, dir);
+		"lxc.mount.entry = %s/host var/lib/amphi/host none bind,create=dir 0 0\n",
+		r->ttys, base, base) < 0)
+		return -1;
+	return lxc_net(b, r, standalone);
+}
+
+int write_lxc_config(const char *dir, const struct recipe *r, char *err, size_t errlen)
+{
+	struct strbuf b = { 0 };
+	char path[PATH_MAX], base[PATH_MAX];
+	int rc;
+
+	snprintf(base, sizeof(base), "%s/lxc", dir);
+	rc = strbuf_printf(&b,
+		"# amphi appliance '%s', written by amphi build.\n"
+		"# Start:   lxc-start -n %s -f %s/lxc/config   (or: amphi run --lxc %s)\n"
+		"# Console: lxc-console -n %s   Stop: lxc-stop -n %s   Restart: lxc-stop -r -n %s\n"
+		"lxc.uts.name = %s\n"
+		"lxc.rootfs.path = dir:%s/lxc/rootfs\n",
+		r->name, r->name, dir, dir, r->name, r->name, r->name, r->hostname, dir);
 	if (rc == 0)
-		rc = lxc_net(&b, r);
+		rc = lxc_config_lines(&b, base, r, 1);
 	if (rc < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -3,10 +3,15 @@
 #define AMPHI_OUTPUTS_H
 
 #include "recipe.h"
+#include "util.h"
 
 /* DIR/vm/launch: a shell script that runs QEMU on DIR/vm's kernel and
  * initramfs, so the output works without amphi installed. */
 int write_vm_launcher(const char *dir, const struct recipe *r, char *err, size_t errlen);
+/* amphi's LXC config lines (init, signals, ttys, console log under base,
+ * the host log directory base/host, the recipe's bridged networks); with
+ * standalone, "no network" when the recipe bridges none. */
+int lxc_config_lines(struct strbuf *b, const char *base, const struct recipe *r, int standalone);
 /* DIR/lxc/config, for lxc-start -f. */
 int write_lxc_config(const char *dir, const struct recipe *r, char *err, size_t errlen);
 

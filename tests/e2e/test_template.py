@@ -1,0 +1,153 @@
+"""lxc-create -t build/lxc-amphi: a container that says what to do next,
+and every hint works as printed. LXC's default network is a veth on
+lxcbr0: the test makes that bridge in a network namespace of its own and
+runs the LXC commands there."""
+
+import os
+import pty
+import re
+import select
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, LXC_TIMEOUT, RECIPES, unique, wait_for
+
+TEMPLATE = os.path.join(BUILD, "lxc-amphi")
+
+
+@pytest.fixture
+def ns_lxcbr0():
+    name = unique("amphi-e2e-tpl")
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        for cmd in (["ip", "-n", name, "link", "add", "lxcbr0", "type", "bridge"],
+                    ["ip", "-n", name, "link", "set", "lxcbr0", "up"]):
+            subprocess.run(cmd, check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name])
+
+
+def in_ns(ns, cmd, **kw):
+    return subprocess.run(["ip", "netns", "exec", ns, "sh", "-c", cmd], capture_output=True, text=True,
+                          timeout=LXC_TIMEOUT, **kw)
+
+
+def hints(text):
+    """The commands the creation message prints, by what they are for."""
+    found = {}
+    for key, rx in (("start", r"start it:\s+(.+)"), ("console", r"its login prompt:\s+(lxc-console .+?)\s{2,}\("),
+                    ("attach", r"a shell inside:\s+(.+)"), ("logs", r"^\s+(\S+ logs --connect .+)$"),
+                    ("stop", r"stop it:\s+(lxc-stop .+?)\s{2,}restart"), ("restart", r"restart:\s+(.+)")):
+        m = re.search(rx, text, re.M)
+        assert m, f"no {key} hint in:\n{text}"
+        found[key] = m.group(1).strip()
+    return found
+
+
+def login_prompt_through(ns, console_cmd):
+    """Runs the printed lxc-console on a pty: a login prompt answers."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp("ip", ["ip", "netns", "exec", ns, "sh", "-c", console_cmd])
+    seen = b""
+    try:
+        deadline = time.monotonic() + 20
+        sent = 0
+        while time.monotonic() < deadline and b"login:" not in seen:
+            if time.monotonic() > sent + 1:
+                os.write(fd, b"\r")
+                sent = time.monotonic()
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+        os.write(fd, b"\x01q")  # Ctrl-a q, as the hint says
+        time.sleep(0.5)
+    finally:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return b"login:" in seen
+
+
+def test_template_creates_a_container_whose_hints_all_work(ns_lxcbr0, tmpdir_clean):
+    name = unique("amphi-e2e-tpl")
+    lxcpath = os.path.join(tmpdir_clean, "lxc")
+    os.makedirs(lxcpath)
+    r = subprocess.run(["lxc-create", "-t", TEMPLATE, "-n", name, "-P", lxcpath, "--",
+                        "--recipe", os.path.join(RECIPES, "minimal.conf"), "--ttys", "2"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    h = hints(r.stdout)
+    assert open(os.path.join(lxcpath, name, "amphi-next-steps.txt")).read() == r.stdout
+    try:
+        assert in_ns(ns_lxcbr0, h["start"]).returncode == 0
+        console_log = os.path.join(lxcpath, name, "console.log")
+        assert console_log in r.stdout
+        wait_for(console_log, r"amphi: ready env=lxc", LXC_TIMEOUT)
+        assert login_prompt_through(ns_lxcbr0, h["console"])
+        out = in_ns(ns_lxcbr0, h["attach"] + " -- cat /proc/1/comm").stdout
+        assert out.strip() == "init"
+        # The logs hint, as printed, streams from the host directory it names.
+        logs = subprocess.Popen(["ip", "netns", "exec", ns_lxcbr0, "sh", "-c", "exec " + h["logs"] + " --json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            line = ""
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and "ready env=lxc" not in line:
+                line = logs.stdout.readline()
+                if not line:
+                    break
+            assert "ready env=lxc" in line
+        finally:
+            logs.terminate()
+            logs.communicate(timeout=10)
+        assert in_ns(ns_lxcbr0, h["restart"]).returncode == 0
+        wait_for(console_log, r"amphi: ready env=lxc", LXC_TIMEOUT, count=2)
+        assert in_ns(ns_lxcbr0, h["stop"]).returncode == 0
+        state = in_ns(ns_lxcbr0, f"lxc-info -n {name} -P {lxcpath} -s -H").stdout.strip()
+        assert state == "STOPPED"
+    finally:
+        in_ns(ns_lxcbr0, f"lxc-stop -k -n {name} -P {lxcpath}")
+        subprocess.run(["lxc-destroy", "-n", name, "-P", lxcpath], capture_output=True)
+    assert not os.path.exists(os.path.join(lxcpath, name))
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--bogus"], "unknown option '--bogus'"),
+    ([], "add -- --recipe FILE"),
+    (["--ttys", "many"], "--ttys expects a number"),
+])
+def test_bad_arguments_leave_nothing_behind(tmpdir_clean, args, says):
+    name = unique("amphi-e2e-tplbad")
+    lxcpath = os.path.join(tmpdir_clean, "lxc")
+    os.makedirs(lxcpath)
+    extra = args if args == [] or args[0] != "--ttys" else ["--recipe", os.path.join(RECIPES, "minimal.conf")] + args
+    r = subprocess.run(["lxc-create", "-t", TEMPLATE, "-n", name, "-P", lxcpath, "--", *extra],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert says in r.stderr + r.stdout
+    assert not os.path.exists(os.path.join(lxcpath, name))
+
+
+def test_a_recipe_that_does_not_parse_is_a_file_line_error(tmpdir_clean):
+    bad = os.path.join(tmpdir_clean, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("[image]\nname = x\n[runtime]\nttys = lots\n")
+    name = unique("amphi-e2e-tplbad")
+    lxcpath = os.path.join(tmpdir_clean, "lxc")
+    os.makedirs(lxcpath)
+    r = subprocess.run(["lxc-create", "-t", TEMPLATE, "-n", name, "-P", lxcpath, "--", "--recipe", bad],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert f"{bad}:4: ttys = 'lots'" in r.stderr + r.stdout
+    assert not os.path.exists(os.path.join(lxcpath, name))
