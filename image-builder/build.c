@@ -272,7 +272,8 @@ int cmd_build(int argc, char **argv)
 	struct build_src b = { &in, &r, recipe_path, text, len, mtime };
 
 	printf("build: appliance '%s' from %s into %s\n", r.name, recipe_path, dir);
-	int rc = build_vm(&b, dir, err, sizeof(err)) < 0 || build_lxc(&b, dir, err, sizeof(err)) < 0;
+	int rc = build_vm(&b, dir, err, sizeof(err)) < 0 || build_lxc(&b, dir, err, sizeof(err)) < 0 ||
+		 build_lxc_tarballs(&b, dir, err, sizeof(err)) < 0;
 	free(text);
 	if (rc) {
 		fprintf(stderr, "amphi build: %s\n", err);

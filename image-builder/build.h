@@ -23,4 +23,8 @@ int build_mtime(time_t *out, char *err, size_t errlen);
 /* The rootfs tree into out_dir, which must not exist yet. */
 int build_lxc_tree(const struct build_src *b, const char *out_dir, char *err, size_t errlen);
 
+/* DIR/lxc/rootfs.tar.xz + DIR/lxc/meta.tar.xz (lxc-create -t local) and
+ * DIR/lxd/NAME.tar.xz (lxc image import), from the same tree; reproducible. */
+int build_lxc_tarballs(const struct build_src *b, const char *dir, char *err, size_t errlen);
+
 #endif
