@@ -3,10 +3,14 @@
 one run. Every contender is built from the same kernel, busybox and
 skeleton; only PID 1 differs. Runs alternate between contenders; the table
 shows medians with min-max and the ratio to the floor (a trivial static
-init). Writes bench/RESULTS.md. QUICK=1 runs fewer rounds."""
+init). Then log throughput in both worlds: a flood through PID 1 to amphi
+logs against the same flood past PID 1 to a plain reader, in the same boot
+(bench/recipes/logs-flood.conf). Writes bench/RESULTS.md. QUICK=1 runs
+fewer rounds and a smaller flood."""
 
 import os
 import platform
+import select
 import shutil
 import socket
 import statistics
@@ -23,6 +27,13 @@ QUICK = os.environ.get("QUICK") == "1"
 ROUNDS = 3 if QUICK else 7
 VM_ROUNDS = 1 if QUICK else 5
 TIMEOUT = 30
+# Log throughput: N MB of 1000-byte lines, amphi's stream against a raw
+# channel past PID 1, in the same boot, the order alternating by round.
+LOG_MB = 10 if QUICK else 50
+LOG_LINE = 1000
+LOG_ROUNDS = 3
+LOG_VM_ROUNDS = 3
+LOG_RECIPE = os.path.join(ROOT, "bench", "recipes", "logs-flood.conf")
 
 
 def say(msg):
@@ -130,6 +141,325 @@ def vm_round(name, d, work):
                 os.unlink(f)
 
 
+# ---- log throughput -------------------------------------------------------
+
+class BenchError(Exception):
+    """A round that could not run; the message goes into the table."""
+
+
+def cpu_ticks(pid):
+    """utime + stime of a host process, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+
+
+class FloodStore:
+    """What `amphi logs --out STORE` wrote of the flood service: follows
+    STORE/<boot>/flood.log, checks the numbered lines (1..n, in order, each
+    LOG_LINE bytes with its newline) and collects the "ok CMD U S" lines."""
+
+    def __init__(self, store, n):
+        self.store, self.n, self.width = store, n, len(str(n))
+        self.f, self.rest, self.oks = None, b"", []
+        self.next_no, self.good = 1, 0
+
+    def path(self):
+        boots = os.listdir(self.store) if os.path.isdir(self.store) else []
+        return os.path.join(self.store, boots[0], "flood.log") if len(boots) == 1 else None
+
+    def size(self):
+        p = self.path()
+        try:
+            return os.stat(p).st_size if p else 0
+        except FileNotFoundError:
+            return 0
+
+    def ends_with_last_line(self):
+        """The last numbered line is stored (it is the flood's last record)."""
+        p = self.path()
+        with open(p, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 2 * LOG_LINE - 100))
+            return f"flood: {self.n:0{self.width}d} ".encode() in f.read()
+
+    def consume(self):
+        if self.f is None:
+            p = self.path()
+            if not p or not os.path.exists(p):
+                return
+            self.f = open(p, "rb")
+        data = self.rest + self.f.read()
+        lines = data.split(b"\n")
+        self.rest = lines.pop()
+        for line in lines:
+            msg = line.split(b" flood: ", 1)[1] if b" flood: " in line else b""
+            if msg[:1].isdigit():
+                no = int(msg.split(b" ", 1)[0])
+                self.good += no == self.next_no and len(msg) + 1 == LOG_LINE
+                self.next_no = no + 1
+            elif msg.startswith(b"ok "):
+                self.oks.append(msg.decode(errors="replace").split())
+
+    def wait_ok(self, cmd, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.consume()
+            for i, ok in enumerate(self.oks):
+                if ok[1] == cmd:
+                    del self.oks[: i + 1]
+                    return int(ok[2]) + int(ok[3])
+            time.sleep(0.002)
+        raise BenchError(f"no 'ok {cmd}' from the flood service in {timeout} s")
+
+    def close(self):
+        if self.f:
+            self.f.close()
+
+
+class Guest:
+    """One boot of the flood recipe with amphi logs attached; the service
+    takes commands on `ctl_fd`, the raw flood comes back on `raw_fd`."""
+
+    def __init__(self, work, n):
+        self.work, self.n = work, n
+        self.store = FloodStore(os.path.join(work, "store"), n)
+        self.reader = self.reader_err = None
+
+    def start_reader(self, sock):
+        self.reader_err = open(os.path.join(self.work, "reader.err"), "wb")
+        self.reader = subprocess.Popen([AMPHI, "logs", "--connect", sock, "--follow", "--quiet",
+                                        "--out", self.store.store],
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.reader_err)
+
+    def send(self, cmd):
+        os.write(self.ctl_fd, cmd.encode() + b"\n")
+
+    def stop_reader(self):
+        """Stops amphi logs; its complaints (a gap, a protocol error), if any."""
+        if self.reader is None:
+            return ""
+        if self.reader.poll() is None:
+            self.reader.terminate()
+            try:
+                self.reader.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.reader.kill()
+                self.reader.wait()
+        self.reader_err.close()
+        self.store.close()
+        err = open(self.reader_err.name, errors="replace").read()
+        return "\n".join(l for l in err.splitlines() if "connect " not in l)
+
+    def flood_amphi(self, timeout):
+        """cat through PID 1 to the amphi stream: from the first flood record
+        stored on the host to the last one."""
+        s = self.store
+        s.consume()
+        before, reader0 = self.cpu(), cpu_ticks(self.reader.pid)
+        s.consume()
+        size0, good0 = s.size(), s.good
+        self.send("amphi")
+        t0 = t1 = None
+        deadline = time.monotonic() + timeout
+        floor = size0 + self.n * LOG_LINE
+        while t1 is None:
+            now = time.monotonic()
+            if now > deadline:
+                raise BenchError(f"amphi path: {s.size() - size0} bytes stored in {timeout} s")
+            size = s.size()
+            if t0 is None and size > size0:
+                t0 = now
+            if size >= floor and s.ends_with_last_line():
+                t1 = now
+            else:
+                time.sleep(0.002)
+        reader = cpu_ticks(self.reader.pid) - reader0
+        s.wait_ok("amphi", 30)
+        return {"secs": t1 - t0, "pid1": self.cpu() - before, "lost": self.n - (s.good - good0), "reader": reader}
+
+    def flood_raw(self, timeout):
+        """cat past PID 1 to a plain reader: from the first byte to the last."""
+        expect = self.n * LOG_LINE
+        before = self.cpu()
+        self.send("raw")
+        got = lines = 0
+        t0 = None
+        deadline = time.monotonic() + timeout
+        while got < expect:
+            r, _, _ = select.select([self.raw_fd], [], [], max(0, deadline - time.monotonic()))
+            if not r:
+                raise BenchError(f"raw path: {got} of {expect} bytes in {timeout} s")
+            b = os.read(self.raw_fd, 1 << 16)
+            if not b:
+                raise BenchError(f"raw path: closed after {got} of {expect} bytes")
+            if t0 is None:
+                t0 = time.monotonic()
+            got += len(b)
+            lines += b.count(b"\n")
+        t1 = time.monotonic()
+        self.store.wait_ok("raw", 30)
+        return {"secs": t1 - t0, "pid1": self.cpu() - before, "lost": self.n - lines}
+
+    def flood_console(self, timeout):
+        """For reference, the ceiling of PID 1's console mirror: cat to
+        /dev/console, from the command to its "ok" (nobody counts lines)."""
+        before = self.cpu()
+        t0 = time.monotonic()
+        self.send("console")
+        self.store.wait_ok("console", timeout)
+        return {"secs": time.monotonic() - t0, "pid1": self.cpu() - before, "lost": None}
+
+
+class VMGuest(Guest):
+    """QEMU with a third port, org.amphi.raw.0, that PID 1 leaves alone: the
+    commands go in on it and the raw flood comes out of it."""
+    append = ""
+
+    def start(self, d):
+        ports = os.path.join(self.work, "ports")
+        os.makedirs(ports)
+        raw = os.path.join(ports, "raw.sock")
+        env = dict(os.environ, AMPHI_LOG_DIR=ports, AMPHI_MEM="512", AMPHI_APPEND=self.append,
+                   AMPHI_ACCEL=os.environ.get("AMPHI_ACCEL", ""))
+        self.serial = open(os.path.join(self.work, "serial.log"), "wb")
+        self.proc = subprocess.Popen([os.path.join(d, "vm", "launch"),
+                                      "-chardev", f"socket,id=raw,path={raw},server=on,wait=off",
+                                      "-device", "virtserialport,chardev=raw,name=org.amphi.raw.0"],
+                                     stdin=subprocess.DEVNULL, stdout=self.serial, stderr=subprocess.STDOUT, env=env)
+        self.sock = socket.socket(socket.AF_UNIX)
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                self.sock.connect(raw)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise BenchError("QEMU did not open the raw port's socket")
+                time.sleep(0.01)
+        self.ctl_fd = self.raw_fd = self.sock.fileno()
+        self.start_reader(os.path.join(ports, "amphi.sock"))
+
+    def cpu(self):
+        self.send("cpu")
+        return self.store.wait_ok("cpu", 60)
+
+    def stop(self):
+        if getattr(self, "proc", None):
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            self.sock.close()
+            self.serial.close()
+
+
+class LXCGuest(Guest):
+    """A container; commands in on a FIFO in its host directory, the raw
+    flood out through another FIFO there (busybox nc has no -U)."""
+
+    def start(self, d):
+        self.host = os.path.join(d, "lxc", "host")
+        self.clean()
+        ctl, raw = (os.path.join(self.host, f"bench-{x}.fifo") for x in ("ctl", "raw"))
+        os.mkfifo(ctl)
+        os.mkfifo(raw)
+        # Both read-write: opening never blocks, and no EOF between commands.
+        self.ctl_fd = os.open(ctl, os.O_RDWR)
+        self.raw_fd = os.open(raw, os.O_RDWR | os.O_NONBLOCK)
+        self.ct = f"benchlog-{os.getpid()}-{time.monotonic_ns()}"
+        self.console = os.path.join(self.work, "console.log")
+        r = run("lxc-start", "-n", self.ct, "-P", self.work, "-f", os.path.join(d, "lxc", "config"), "-d",
+                "-L", self.console, check=False)
+        if r.returncode != 0:
+            raise BenchError(f"lxc-start failed: {r.stderr.strip()[:200]}")
+        r = run("lxc-info", "-n", self.ct, "-P", self.work, "-p", "-H", check=False)
+        if r.returncode != 0 or not r.stdout.strip().isdigit():
+            raise BenchError(f"lxc-info found no init pid: {r.stderr.strip()}")
+        self.pid = int(r.stdout.strip())
+        self.start_reader(os.path.join(self.host, "amphi.sock"))
+
+    def cpu(self):
+        return cpu_ticks(self.pid)
+
+    def clean(self):
+        for f in ("bench-ctl.fifo", "bench-raw.fifo", "amphi.sock"):
+            if os.path.lexists(os.path.join(self.host, f)):
+                os.unlink(os.path.join(self.host, f))
+
+    def stop(self):
+        if getattr(self, "ct", None):
+            run("lxc-stop", "-n", self.ct, "-P", self.work, "-k", check=False)
+        for fd in ("ctl_fd", "raw_fd"):
+            if hasattr(self, fd):
+                os.close(getattr(self, fd))
+        self.clean()
+
+
+LOG_PATHS = ("amphi", "raw", "console")
+
+
+def logs_round(world, d, amphi_first, mb):
+    """One boot: make the file, then the amphi and raw floods in the given
+    order, then the console one. {path: {secs, pid1, lost[, reader]}} (CPU
+    in ticks) and what amphi logs complained about, if anything."""
+    n = mb * 1000000 // LOG_LINE
+    work = tempfile.mkdtemp(prefix="amphi-bench-logs-")
+    g = (VMGuest if world == "VM" else LXCGuest)(work, n)
+    # Bounds for a loaded 2-core host under TCG, not measurements.
+    bound = 60 + mb * (4 if world == "VM" else 1)
+    out = {}
+    try:
+        g.start(d)
+        g.send(f"mk {n}")
+        g.store.wait_ok("mk", bound)
+        for path in ("amphi", "raw") if amphi_first else ("raw", "amphi"):
+            out[path] = (g.flood_amphi if path == "amphi" else g.flood_raw)(bound)
+        out["console"] = g.flood_console(bound)
+    finally:
+        g.stop()
+        complaints = g.stop_reader()
+        shutil.rmtree(work, ignore_errors=True)
+    return out, complaints
+
+
+def run_logs():
+    """{(world, path): {"mbps", "pid1", "reader", "lost": [...], "why": str}}; CPU in ms per MB."""
+    d = os.path.join(OUT, "logs-flood")
+    say("building the log flood appliance")
+    run(AMPHI, "build", LOG_RECIPE, "-o", d)
+    res = {}
+    hz = {"VM": 100, "LXC": os.sysconf("SC_CLK_TCK")}  # the guest's CONFIG_HZ is not USER_HZ: ticks are 100 Hz
+    for world, rounds in (("LXC", LOG_ROUNDS), ("VM", LOG_VM_ROUNDS)):
+        for i in range(rounds):
+            amphi_first = i % 2 == 0
+            say(f"logs {world} round {i + 1}/{rounds}: {LOG_MB} MB, "
+                f"{'amphi then raw' if amphi_first else 'raw then amphi'}, then console")
+            try:
+                out, complaints = logs_round(world, d, amphi_first, LOG_MB)
+                why = "amphi logs said: " + complaints.splitlines()[0] if complaints else ""
+            except (BenchError, OSError, ValueError, subprocess.SubprocessError) as e:
+                out, why = {}, str(e)
+                say(f"logs {world} round {i + 1} failed: {why}; skipping the rest of {world}")
+            for path in LOG_PATHS:
+                r = res.setdefault((world, path), {"mbps": [], "pid1": [], "reader": [], "lost": [], "why": ""})
+                m = out.get(path)
+                r["mbps"].append(LOG_MB / m["secs"] if m else None)
+                if not m:
+                    r["why"] = r["why"] or why
+                    continue
+                r["pid1"].append(m["pid1"] * 1000 / hz[world] / LOG_MB)
+                if "reader" in m:
+                    r["reader"].append(m["reader"] * 1000 / hz["LXC"] / LOG_MB)
+                if m["lost"] is not None:
+                    r["lost"].append(m["lost"])
+                if path == "amphi" and why:
+                    r["why"] = r["why"] or why
+                say(f"logs {world} {path}: {LOG_MB / m['secs']:.2f} MB/s, PID 1 {r['pid1'][-1]:.1f} ms/MB"
+                    + (f", {m['lost']} lost" if m["lost"] is not None else ""))
+            if not out:
+                break  # a broken path would only time out again
+    return res
+
+
 def fmt(values, floor):
     vals = [v for v in values if v is not None]
     if not vals:
@@ -164,10 +494,50 @@ def main():
             say(f"VM round {i + 1}/{VM_ROUNDS} done")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    write_results(built, results)
+    logs = run_logs()
+    write_results(built, results, logs)
 
 
-def write_results(built, results):
+LOG_WHAT = {
+    ("LXC", "amphi"): "service → PID 1 → amphi.sock in lxc/host → `amphi logs --out`",
+    ("LXC", "raw"): "service → FIFO in lxc/host → Python reader",
+    ("LXC", "console"): "service → /dev/console (reference)",
+    ("VM", "amphi"): "service → PID 1 → org.amphi.log.0 → `amphi logs --out`",
+    ("VM", "raw"): "service → org.amphi.raw.0 → Python socket reader",
+    ("VM", "console"): "service → /dev/console, ttyS0 (reference)",
+}
+
+
+def logs_table(logs):
+    def med(vals):
+        vals = [v for v in vals if v is not None]
+        return statistics.median(vals) if vals else None
+
+    lines = ["| world | path | MB × rounds | MB/s: median (min–max) | amphi / raw | records lost "
+             "| PID 1 CPU ms/MB | amphi logs CPU ms/MB |",
+             "|---|---|---|---|---|---|---|---|"]
+    for (world, path), r in logs.items():
+        rounds = len(r["mbps"])
+        vals = [v for v in r["mbps"] if v is not None]
+        f = (lambda v: f"{v:.3g}" if v < 100 else f"{v:.0f}")
+        speed = f"{f(med(vals))} ({f(min(vals))}–{f(max(vals))})" if vals else f"n/a: {r['why']}"
+        if vals and len(vals) < rounds:
+            speed += f" [{rounds - len(vals)} failed: {r['why']}]"
+        ratio = ""
+        raw = med(logs.get((world, "raw"), {}).get("mbps", []))
+        if path == "amphi" and med(r["mbps"]) and raw:
+            ratio = f"{100 * med(r['mbps']) / raw:.1f} %"
+        lost = "—" if path == "console" else (str(sum(r["lost"])) if r["lost"] else "n/a")
+        if path == "amphi" and r["why"] and r["mbps"] and any(v is not None for v in r["mbps"]):
+            lost += f" ({r['why']})"
+        pid1 = f"{med(r['pid1']):.1f}" if r["pid1"] else "n/a"
+        reader = f"{med(r['reader']):.1f}" if r["reader"] else "—"
+        lines.append(f"| {world} | {LOG_WHAT[world, path]} | {LOG_MB} × {rounds} | {speed} | {ratio} | {lost} "
+                     f"| {pid1} | {reader} |")
+    return lines
+
+
+def write_results(built, results, logs):
     def med(name, key):
         vals = [v for v in results[name][key] if v is not None]
         return statistics.median(vals) if vals else None
@@ -194,11 +564,23 @@ def write_results(built, results):
     lines += ["", "Static binaries (bytes): " + ", ".join(f"{n} {os.path.getsize(p)}" for n, p in sizes), "",
               "n/a: the contender does not do it (the floor and this busybox init ignore the ACPI power "
               "button, so QEMU is killed after 10 s)."]
+    lines += ["", "## Logs", "",
+              f"A service writes {LOG_MB} MB ({LOG_MB * 1000000 // LOG_LINE} numbered lines of {LOG_LINE} bytes, "
+              "MB = 10⁶ bytes) from a file in /tmp with `cat`, through amphi or past it, in the same boot, "
+              "amphi and raw in alternating order, then the console (bench/recipes/logs-flood.conf). "
+              "amphi: from the first flood record stored by `amphi logs --quiet --out` (on this host's disk) "
+              "to the last; raw: from the first byte read to the last; console: from the command to the "
+              "service's next line. Records lost: numbered lines missing or out of order in the stored file, "
+              "or bytes short on the raw reader, summed over the rounds. PID 1 CPU: utime + stime of the "
+              "container's init from the host's /proc, of the VM's PID 1 from the guest's /proc/1/stat "
+              "(read by the service before and after). The VM has one vCPU under TCG and PID 1 mirrors every "
+              "line to the console (ttyS0) as well, so the console row is the VM amphi path's ceiling.", ""]
+    lines += logs_table(logs)
     path = os.path.join(ROOT, "bench", "RESULTS.md")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     say(f"wrote {path}")
-    print("\n".join(lines[-(len(built) + 6):]))
+    print("\n".join(lines[next(i for i, l in enumerate(lines) if l.startswith("| contender")):]))
 
 
 if __name__ == "__main__":

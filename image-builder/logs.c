@@ -19,10 +19,17 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RETRY_MS 200      /* reconnect delay with --follow */
 #define ACK_RETRY_MS 1000 /* an ack the socket had no room for is sent again */
+/* Acks cost a sync of the store: one per batch, not per read. A batch ends
+ * when the guest pauses, after this many records, or after this long; all
+ * well inside what the guest's ring holds for us. */
+#define ACK_IDLE_MS 20
+#define ACK_EVERY 256
+#define ACK_MAX_DELAY_MS 100
 
 /* How a connection ended: still going, the peer closed, it broke the
  * protocol, a signal, or we cannot store (fatal even with --follow). */
@@ -284,21 +291,31 @@ static enum stream_end take(struct logs *L, struct logrec_reader *rd, const char
 	return END_MORE;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static enum stream_end stream(struct logs *L, int fd)
 {
 	static struct logrec_reader rd;
-	char buf[16384];
+	static char buf[65536];
 	struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = L->sigfd, .events = POLLIN } };
 	enum stream_end end = END_MORE;
 
 	logrec_reader_init(&rd);
 	L->acked = L->seen = 0; /* a new connection: say again what is stored */
+	int64_t last_ack = now_ms();
 	while (end == END_MORE) {
-		int r = poll(pf, 2, ACK_RETRY_MS);
+		int r = poll(pf, 2, L->highest > L->acked ? ACK_IDLE_MS : ACK_RETRY_MS);
 		if (pf[1].revents)
 			return END_STOP;
 		if (r <= 0 || !pf[0].revents) {
+			fflush(stdout);
 			ack(L, fd);
+			last_ack = now_ms();
 			continue;
 		}
 		ssize_t n = read(fd, buf, sizeof(buf));
@@ -309,10 +326,14 @@ static enum stream_end stream(struct logs *L, int fd)
 			return END_BROKEN;
 		}
 		end = n <= 0 ? END_CLOSED : take(L, &rd, buf, (size_t)n);
-		fflush(stdout);
-		if (end != END_FATAL)
+		if (end != END_FATAL && (end != END_MORE || L->highest >= L->acked + ACK_EVERY ||
+					 now_ms() - last_ack >= ACK_MAX_DELAY_MS)) {
+			fflush(stdout);
 			ack(L, fd);
+			last_ack = now_ms();
+		}
 	}
+	fflush(stdout);
 	return end;
 }
 

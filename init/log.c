@@ -14,6 +14,7 @@ static int log_verbose;
 static char early[4096];
 static size_t early_len;
 static void (*record_hook)(struct logrec *r);
+static int console_init_only;
 
 /* The words on the console, and RFC 5424 severities (facility daemon). */
 static const struct {
@@ -97,6 +98,11 @@ void log_set_verbose(int verbose)
 	log_verbose = verbose;
 }
 
+void log_set_console_init_only(int on)
+{
+	console_init_only = on;
+}
+
 void log_set_record_hook(void (*hook)(struct logrec *r))
 {
 	record_hook = hook;
@@ -127,7 +133,8 @@ void log_output(const char *source, const char *text, size_t len)
 {
 	char prefix[80];
 	snprintf(prefix, sizeof(prefix), "%s: ", source);
-	console_line(PRI_OUTPUT, prefix, text, len);
+	if (!console_init_only)
+		console_line(PRI_OUTPUT, prefix, text, len);
 	record(LOGSRC_SERVICE, source, PRI_OUTPUT, -1, text, len);
 }
 
@@ -135,7 +142,8 @@ void log_file_output(const char *name, const char *text, size_t len)
 {
 	char prefix[80];
 	snprintf(prefix, sizeof(prefix), "%s: ", name);
-	console_line(PRI_OUTPUT, prefix, text, len);
+	if (!console_init_only)
+		console_line(PRI_OUTPUT, prefix, text, len);
 	record(LOGSRC_FILE, name, PRI_OUTPUT, -1, text, len);
 }
 
@@ -143,7 +151,8 @@ void log_syslog(int pri, const char *app, const char *text, size_t len)
 {
 	char prefix[80];
 	snprintf(prefix, sizeof(prefix), "%s: ", app);
-	console_line(pri, prefix, text, len);
+	if (!console_init_only)
+		console_line(pri, prefix, text, len);
 	record(LOGSRC_SYSLOG, app, pri, -1, text, len);
 }
 

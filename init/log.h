@@ -14,6 +14,10 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 /* Log to fd from now on (default: 2). Debug lines show only when verbose. */
 void log_set_fd(int fd);
 void log_set_verbose(int verbose);
+/* Only the init's own lines on the console (the rest still go to the
+ * host): a serial console is slow, and a chatty service would spend PID 1
+ * on it. */
+void log_set_console_init_only(int on);
 /* Where records go (NULL: the console only). uptime_us of -1 means "now";
  * realtime_us is filled by the hook. */
 void log_set_record_hook(void (*hook)(struct logrec *r));

@@ -102,6 +102,7 @@ void logcore_start(const char *root, enum world world, const struct recipe *r)
 	read_boot_id(root);
 	snprintf(host, sizeof(host), "%s", r->hostname[0] ? r->hostname : "-");
 	logsink_set_policy(policy);
+	log_set_console_init_only(r->log_console_init_only);
 	logsrc_start(root, world);
 	logsink_start(root, world, host, boot_id);
 	logfile_start(root, &r->log_files);

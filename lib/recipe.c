@@ -17,7 +17,7 @@
 
 enum key_type { KEY_WORD, KEY_HOSTNAME, KEY_INT, KEY_LIST, KEY_BOOL, KEY_EXEC, KEY_PATH,
 		KEY_ENV, KEY_RESTART, KEY_SIGNAL, KEY_ONFAIL, KEY_NEEDS, KEY_MAC, KEY_IFNAME,
-		KEY_PREFIXES, KEY_IPS, KEY_GW4, KEY_GW6, KEY_POLICY, KEY_PATHS };
+		KEY_PREFIXES, KEY_IPS, KEY_GW4, KEY_GW6, KEY_POLICY, KEY_PATHS, KEY_CONSOLE };
 
 /* Which sections a key belongs to; unit keys are offsets into recipe_unit. */
 enum { IN_IMAGE = 1, IN_RUNTIME = 2, IN_TASK = 4, IN_SERVICE = 8, IN_NET = 16, IN_LOG = 32,
@@ -46,6 +46,7 @@ static const struct key_spec keys[] = {
 	{ IN_LOG, "ring", KEY_INT, R(log_ring_kib), 64, 65536 },
 	{ IN_LOG, "policy", KEY_POLICY, R(log_policy), 0, 0 },
 	{ IN_LOG, "files", KEY_PATHS, R(log_files), 0, 0 },
+	{ IN_LOG, "console", KEY_CONSOLE, R(log_console_init_only), 0, 0 },
 	{ IN_UNIT, "exec", KEY_EXEC, U(exec), 0, 0 },
 	{ IN_UNIT, "shell", KEY_BOOL, U(shell), 0, 0 },
 	{ IN_UNIT, "env", KEY_ENV, U(env), 0, 0 },
@@ -366,6 +367,13 @@ static int set_value(char *base, const struct key_spec *k, const char *value,
 			snprintf(err, errlen, "%s = '%s': expected auto, block or drop", k->key, value);
 			return -1;
 		}
+		return 0;
+	case KEY_CONSOLE:
+		if (strcmp(value, "all") && strcmp(value, "init")) {
+			snprintf(err, errlen, "%s = '%s': expected all or init", k->key, value);
+			return -1;
+		}
+		*ifield = strcmp(value, "init") == 0;
 		return 0;
 	case KEY_PATHS:
 		return set_words((struct recipe_list *)(void *)field, k, value, check_path, err, errlen);

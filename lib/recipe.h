@@ -85,6 +85,7 @@ struct recipe {
 	int log_ring_kib;            /* the record ring, default 1024 */
 	int log_policy;              /* LOG_POLICY_*: what a full ring does */
 	struct recipe_list log_files;  /* followed like tail -F */
+	int log_console_init_only;   /* console = init: only the init's own lines there */
 	struct recipe_net net[RECIPE_NETS_MAX];
 	int nnets;
 	struct recipe_unit unit[RECIPE_UNITS_MAX];  /* in file order */

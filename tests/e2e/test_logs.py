@@ -33,7 +33,7 @@ class Reader:
         self.out = os.path.join(workdir, name + ".jsonl")
         self.store = os.path.join(workdir, name + ".d")
         self.f = open(self.out, "wb")
-        self.proc = subprocess.Popen([AMPHI, "logs", "--connect", sock, "--follow", "--json", "--out", self.store],
+        self.proc = subprocess.Popen(["timeout", "120", AMPHI, "logs", "--connect", sock, "--follow", "--json", "--out", self.store],
                                      stdout=self.f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def wait(self, pattern, timeout=60):
@@ -48,9 +48,10 @@ class Reader:
         return recs
 
     def stop(self):
+        # TERM, not KILL: timeout passes it on to amphi logs.
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
         self.f.close()
 
 
@@ -172,7 +173,7 @@ def test_vm_flood_of_50_mb_arrives_whole_in_bounded_memory(flood_build, qemu, tm
     finally:
         del os.environ["AMPHI_LOG_DIR"]
     store = os.path.join(tmpdir_clean, "store")
-    reader = subprocess.Popen([AMPHI, "logs", "--connect", os.path.join(logdir, "amphi.sock"), "--follow",
+    reader = subprocess.Popen(["timeout", "120", AMPHI, "logs", "--connect", os.path.join(logdir, "amphi.sock"), "--follow",
                                "--quiet", "--out", store], stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 240
@@ -200,7 +201,7 @@ def test_lxc_overflow_without_a_reader_is_counted(flood_build, lxc, tmpdir_clean
     ct = lxc(flood_build)
     ct.start()
     ct.wait(r"flood: VmRSS", timeout=240)
-    reader = subprocess.Popen([AMPHI, "logs", "--connect", os.path.join(flood_build, "lxc", "host", "amphi.sock"),
+    reader = subprocess.Popen(["timeout", "120", AMPHI, "logs", "--connect", os.path.join(flood_build, "lxc", "host", "amphi.sock"),
                                "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = "", ""
@@ -241,7 +242,7 @@ def test_lxc_follows_a_log_file_like_tail_F(tmpdir_clean, lxc):
                      "install.log: after truncate", "install.log: after rotate"], lines
     assert "log: following /var/log/install.log" in log
     # In the stream, as records of source "file".
-    reader = subprocess.Popen([AMPHI, "logs", "--connect", os.path.join(out, "lxc", "host", "amphi.sock"), "--json"],
+    reader = subprocess.Popen(["timeout", "120", AMPHI, "logs", "--connect", os.path.join(out, "lxc", "host", "amphi.sock"), "--json"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     recs = []
     try:
@@ -266,7 +267,7 @@ def test_lxc_anaconda_text_on_the_host_fifo_and_overrides(tmpdir_clean, lxc):
     build(os.path.join(HERE, "recipes", "logs.conf"), out)
     fifo = os.path.join(out, "lxc", "host", "anaconda.fifo")
     os.mkfifo(fifo)
-    reader = subprocess.Popen([AMPHI, "logs", "--text", "--fifo", fifo, "--json"],
+    reader = subprocess.Popen(["timeout", "120", AMPHI, "logs", "--text", "--fifo", fifo, "--json"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     ct = lxc(out)
     try:
@@ -292,4 +293,35 @@ def test_lxc_anaconda_text_on_the_host_fifo_and_overrides(tmpdir_clean, lxc):
     log = ct.wait(r"amphi: ready env=lxc")
     assert "log: AMPHI_LOG: 'policy=sometimes' ignored" in log
     assert "log: Anaconda text on /var/lib/amphi/host/anaconda.fifo" in log
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
+
+
+def test_console_init_only_keeps_service_lines_off_the_console(tmpdir_clean, lxc):
+    recipe = os.path.join(tmpdir_clean, "quiet.conf")
+    with open(recipe, "w") as f:
+        f.write("[image]\nname = quiet\n[log]\nconsole = init\n"
+                "[service.chatty]\nshell = yes\nexec = echo chatty says hello; exec sleep 100000\n")
+    out = os.path.join(tmpdir_clean, "out")
+    build(recipe, out)
+    ct = lxc(out)
+    ct.start()
+    ct.wait(r"amphi: ready env=lxc")
+    reader = subprocess.Popen(["timeout", "120", AMPHI, "logs", "--connect", os.path.join(out, "lxc", "host", "amphi.sock"), "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        got = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = reader.stdout.readline()
+            if not line:
+                break
+            rec = json.loads(line)
+            if rec["app"] == "chatty":
+                got = rec["msg"]
+                break
+    finally:
+        reader.terminate()
+        reader.communicate(timeout=10)
+    assert got == "chatty says hello", "the host still gets it"
+    assert "chatty says hello" not in open(ct.console).read(), "the console does not"
     ct.lxc("lxc-stop", "--nokill", "-t", "20")

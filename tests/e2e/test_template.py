@@ -98,7 +98,7 @@ def test_template_creates_a_container_whose_hints_all_work(ns_lxcbr0, tmpdir_cle
         out = in_ns(ns_lxcbr0, h["attach"] + " -- cat /proc/1/comm").stdout
         assert out.strip() == "init"
         # The logs hint, as printed, streams from the host directory it names.
-        logs = subprocess.Popen(["ip", "netns", "exec", ns_lxcbr0, "sh", "-c", "exec " + h["logs"] + " --json"],
+        logs = subprocess.Popen(["ip", "netns", "exec", ns_lxcbr0, "sh", "-c", "exec timeout 60 " + h["logs"] + " --json"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             line = ""

@@ -101,8 +101,9 @@ static void dump(const struct recipe *r, char *out, size_t outlen)
 				put(out, outlen, &used, "  needs=network\n");
 		}
 	}
-	if (r->log_ring_kib != 1024 || r->log_policy != LOG_POLICY_AUTO || r->log_files.n) {
-		put(out, outlen, &used, "log ring=%d policy=%d\n", r->log_ring_kib, r->log_policy);
+	if (r->log_ring_kib != 1024 || r->log_policy != LOG_POLICY_AUTO || r->log_files.n || r->log_console_init_only) {
+		put(out, outlen, &used, "log ring=%d policy=%d%s\n", r->log_ring_kib, r->log_policy,
+		    r->log_console_init_only ? " console=init" : "");
 		put_list(out, outlen, &used, "  files", &r->log_files);
 	}
 	if (r->network_timeout != 30)
