@@ -299,6 +299,29 @@ int manifest_write_cpio(struct manifest *m, const char *out_path, char *err, siz
 	return r;
 }
 
+int manifest_write_tar_xz(struct manifest *m, const char *out_path, char *err, size_t errlen)
+{
+	struct archive *a = archive_write_new();
+	int r = -1;
+
+	/* pax_restricted: plain ustar headers unless an entry needs more (a
+	 * long path); with whole-second mtimes and no atime/ctime set, no
+	 * extended header carries anything that changes between builds.
+	 * xz's container holds no timestamp; one thread keeps its blocks fixed. */
+	archive_write_set_format_pax_restricted(a);
+	archive_write_add_filter_xz(a);
+	if (archive_write_open_filename(a, out_path) != ARCHIVE_OK)
+		snprintf(err, errlen, "%s: %s", out_path, archive_error_string(a));
+	else
+		r = write_all(m, a, 0, err, errlen);
+	if (archive_write_close(a) != ARCHIVE_OK && r == 0) {
+		snprintf(err, errlen, "%s: %s", out_path, archive_error_string(a));
+		r = -1;
+	}
+	archive_write_free(a);
+	return r;
+}
+
 int manifest_write_dir(struct manifest *m, const char *out_dir, char *err, size_t errlen)
 {
 	struct archive *a = archive_write_disk_new();

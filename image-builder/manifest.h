@@ -43,6 +43,9 @@ int manifest_tree(struct manifest *m, const char *path, const char *host_dir, ch
 
 /* Sorts; then writes a gzip-compressed newc cpio to out_path. */
 int manifest_write_cpio(struct manifest *m, const char *out_path, char *err, size_t errlen);
+/* Sorts; then writes an xz-compressed pax tar to out_path (lxc-local's
+ * rootfs.tar.xz and meta.tar.xz, LXD's unified image). */
+int manifest_write_tar_xz(struct manifest *m, const char *out_path, char *err, size_t errlen);
 /* Sorts; then writes the tree into out_dir (created; must not exist).
  * Device nodes are skipped unless we are root. */
 int manifest_write_dir(struct manifest *m, const char *out_dir, char *err, size_t errlen);

@@ -1,11 +1,215 @@
-/* Placeholder: the tarballs are being written (see build.h). */
+/* The LXC tree as tarballs, for hosts that do not run amphi:
+ *   DIR/lxc/rootfs.tar.xz + DIR/lxc/meta.tar.xz
+ *       lxc-create -t local -- --metadata meta.tar.xz --fstree rootfs.tar.xz
+ *   DIR/lxd/NAME.tar.xz   (a unified image: metadata.yaml + rootfs/)
+ *       lxc image import NAME.tar.xz --alias NAME
+ * All from one staged tree, owners 0:0, one mtime, sorted: reproducible. */
 #include "build.h"
+#include "manifest.h"
+#include "outputs.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* lxc-local cats create-message as it is (it substitutes LXC_NAME and
+ * LXC_PATH only in the config and the files named in `templates`), so
+ * the message speaks of NAME and LXCPATH as the user chose them. */
+static int create_message(struct strbuf *b, const struct recipe *r)
+{
+	return strbuf_printf(b,
+		"amphi appliance '%s' is created (NAME and LXCPATH below: the -n and -P you gave).\n"
+		"\n"
+		"  start it:          lxc-start -n NAME [-P LXCPATH]\n"
+		"  its login prompt:  lxc-console -n NAME -t 1   (Ctrl-a q leaves; root has no password on the console)\n"
+		"  a shell inside:    lxc-attach -n NAME\n"
+		"  its logs:          LXCPATH/NAME/host/amphi.sock, followed with\n"
+		"                     amphi logs --connect LXCPATH/NAME/host/amphi.sock --follow\n"
+		"                     and the console in LXCPATH/NAME/console.log\n"
+		"  network:           what LXC's default config gives (usually a veth on lxcbr0);\n"
+		"                     change it in LXCPATH/NAME/config (lxc.net.0.*)\n"
+		"  stop it:           lxc-stop -n NAME      restart: lxc-stop -r -n NAME\n",
+		r->name);
+}
+
+/* lxc-local appends `config` to the container's config and replaces
+ * LXC_PATH there with the container's directory: the console log and the
+ * host log directory land beside its config. The bind mount needs its
+ * source to exist; LXC runs hooks through sh -c with the container name
+ * and hook type after the command, which $0.. swallow. */
+static int meta_config(struct strbuf *b, const struct recipe *r)
+{
+	if (strbuf_printf(b,
+		"# amphi appliance '%s' (lxc-create -t local)\n"
+		"lxc.hook.pre-start = /bin/sh -c 'mkdir -p \"LXC_PATH/host\"'\n", r->name) < 0)
+		return -1;
+	return lxc_config_lines(b, "LXC_PATH", r, 0);
+}
+
+static int write_meta(const struct build_src *b, const char *path, char *err, size_t errlen)
+{
+	struct strbuf conf = { 0 }, msg = { 0 };
+	struct manifest m;
+	int rc = -1;
+
+	manifest_init(&m, b->mtime);
+	if (meta_config(&conf, b->r) < 0 || create_message(&msg, b->r) < 0 ||
+	    manifest_data(&m, "config", 0644, conf.s, conf.len) < 0 ||
+	    manifest_data(&m, "create-message", 0644, msg.s, msg.len) < 0)
+		snprintf(err, errlen, "out of memory");
+	else
+		rc = manifest_write_tar_xz(&m, path, err, errlen);
+	manifest_free(&m);
+	free(conf.s);
+	free(msg.s);
+	return rc;
+}
+
+/* The same entries again below prefix/: LXD wants the tree in rootfs/. */
+static int add_prefixed(struct manifest *dst, const struct manifest *src, const char *prefix)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		const struct manifest_entry *e = &src->e[i];
+		char path[PATH_MAX];
+		int r = -1;
+
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", prefix, e->path) >= sizeof(path))
+			return -1;
+		switch (e->kind) {
+		case MF_DIR:     r = manifest_dir(dst, path, e->mode); break;
+		case MF_FILE:    r = manifest_file(dst, path, e->mode, e->source); break;
+		case MF_DATA:    r = manifest_data(dst, path, e->mode, e->data, e->len); break;
+		case MF_SYMLINK: r = manifest_symlink(dst, path, e->source); break;
+		case MF_CHARDEV: r = manifest_chardev(dst, path, e->mode, e->rmajor, e->rminor); break;
+		}
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* LXD's image metadata (documentation/image-handling: "metadata.yaml").
+ * No templates: LXD containers take their hostname from LXD. */
+static int write_lxd(const struct build_src *b, const struct manifest *tree, const char *path,
+		     char *err, size_t errlen)
+{
+	struct strbuf meta = { 0 };
+	struct manifest m;
+	int rc = -1;
+
+	manifest_init(&m, b->mtime);
+	if (strbuf_printf(&meta,
+		"architecture: x86_64\n"
+		"creation_date: %lld\n"
+		"properties:\n"
+		"  description: amphi appliance %s\n"
+		"  os: amphi\n"
+		"  release: \"%s\"\n"
+		"  name: %s\n",
+		(long long)b->mtime, b->r->name, b->r->name, b->r->name) < 0 ||
+	    manifest_data(&m, "metadata.yaml", 0644, meta.s, meta.len) < 0 ||
+	    manifest_dir(&m, "rootfs", 0755) < 0 || add_prefixed(&m, tree, "rootfs") < 0)
+		snprintf(err, errlen, "out of memory");
+	else
+		rc = manifest_write_tar_xz(&m, path, err, errlen);
+	manifest_free(&m);
+	free(meta.s);
+	return rc;
+}
+
+/* Written aside, then renamed: a failed build leaves no half tarball. */
+static int write_swap(const char *path, char *err, size_t errlen,
+		      int (*write)(void *ctx, const char *tmp, char *err, size_t errlen), void *ctx)
+{
+	char tmp[PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (write(ctx, tmp, err, errlen) < 0) {
+		remove(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		remove(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+struct tar_ctx {
+	const struct build_src *b;
+	struct manifest *tree;
+};
+
+static int do_rootfs(void *ctx, const char *tmp, char *err, size_t errlen)
+{
+	return manifest_write_tar_xz(((struct tar_ctx *)ctx)->tree, tmp, err, errlen);
+}
+
+static int do_meta(void *ctx, const char *tmp, char *err, size_t errlen)
+{
+	return write_meta(((struct tar_ctx *)ctx)->b, tmp, err, errlen);
+}
+
+static int do_lxd(void *ctx, const char *tmp, char *err, size_t errlen)
+{
+	struct tar_ctx *c = ctx;
+	return write_lxd(c->b, c->tree, tmp, err, errlen);
+}
+
+/* The staged tree, as build_lxc_tree writes it, read back into a
+ * manifest (its own copy under DIR, so nothing else can have changed it). */
+static int stage_tree(const struct build_src *b, const char *dir, struct manifest *m, char *stage,
+		      size_t stagelen, char *err, size_t errlen)
+{
+	snprintf(stage, stagelen, "%s/lxc/.tarball-tree", dir);
+	if (remove_tree(stage) < 0) {
+		snprintf(err, errlen, "cannot clear %s: %s", stage, strerror(errno));
+		return -1;
+	}
+	if (build_lxc_tree(b, stage, err, errlen) < 0)
+		return -1;
+	return manifest_tree(m, "", stage, err, errlen);
+}
 
 int build_lxc_tarballs(const struct build_src *b, const char *dir, char *err, size_t errlen)
 {
-	(void)b;
-	(void)dir;
-	(void)err;
-	(void)errlen;
-	return 0;
+	struct manifest tree;
+	struct tar_ctx ctx = { b, &tree };
+	char stage[PATH_MAX], path[PATH_MAX];
+	int rc;
+
+	err[0] = '\0';
+	manifest_init(&tree, b->mtime);
+	rc = stage_tree(b, dir, &tree, stage, sizeof(stage), err, errlen);
+	if (rc == 0) {
+		snprintf(path, sizeof(path), "%s/lxc/rootfs.tar.xz", dir);
+		rc = write_swap(path, err, errlen, do_rootfs, &ctx);
+	}
+	if (rc == 0) {
+		snprintf(path, sizeof(path), "%s/lxc/meta.tar.xz", dir);
+		rc = write_swap(path, err, errlen, do_meta, &ctx);
+	}
+	snprintf(path, sizeof(path), "%s/lxd", dir);
+	if (rc == 0 && mkdir(path, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	if (rc == 0) {
+		snprintf(path, sizeof(path), "%s/lxd/%s.tar.xz", dir, b->r->name);
+		rc = write_swap(path, err, errlen, do_lxd, &ctx);
+	}
+	manifest_free(&tree);
+	if (remove_tree(stage) < 0 && rc == 0) {
+		snprintf(err, errlen, "cannot remove %s: %s", stage, strerror(errno));
+		rc = -1;
+	}
+	if (rc == 0)
+		printf("build: %s/lxc/rootfs.tar.xz, meta.tar.xz (lxc-create -t local); %s/lxd/%s.tar.xz\n",
+		       dir, dir, b->r->name);
+	return rc;
 }

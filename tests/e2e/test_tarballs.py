@@ -1,0 +1,168 @@
+"""amphi build's tarballs: DIR/lxc/rootfs.tar.xz + meta.tar.xz for LXC's
+`local` template, DIR/lxd/NAME.tar.xz for LXD. Reproducible, and they boot:
+the LXC container runs in a network namespace of the test's own with an
+lxcbr0 bridge (LXC's default network), as in test_template.py."""
+
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+
+import pytest
+
+from conftest import LXC_TIMEOUT, RECIPES, build, unique, wait_for
+
+MINIMAL = os.path.join(RECIPES, "minimal.conf")
+
+
+@pytest.fixture(scope="module")
+def tarball_build():
+    d = tempfile.mkdtemp(prefix="amphi-e2e-tar-")
+    out = os.path.join(d, "out")
+    build(MINIMAL, out)
+    yield out
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def ns_lxcbr0():
+    name = unique("amphi-e2e-tar")
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        for cmd in (["ip", "-n", name, "link", "add", "lxcbr0", "type", "bridge"],
+                    ["ip", "-n", name, "link", "set", "lxcbr0", "up"]):
+            subprocess.run(cmd, check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name])
+
+
+def in_ns(ns, *cmd):
+    return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, timeout=LXC_TIMEOUT + 30)
+
+
+def test_two_builds_give_identical_tarballs(tarball_build, tmpdir_clean):
+    other = os.path.join(tmpdir_clean, "again")
+    build(MINIMAL, other)
+    for rel in ("lxc/rootfs.tar.xz", "lxc/meta.tar.xz", "lxd/minimal.tar.xz"):
+        with open(os.path.join(tarball_build, rel), "rb") as a, open(os.path.join(other, rel), "rb") as b:
+            assert a.read() == b.read(), f"{rel} differs between two builds"
+    assert not os.path.exists(os.path.join(other, "lxc", ".tarball-tree"))
+
+
+def test_rootfs_tarball_is_the_lxc_tree(tarball_build):
+    with tarfile.open(os.path.join(tarball_build, "lxc", "rootfs.tar.xz")) as t:
+        members = t.getmembers()
+    names = [m.name for m in members]
+    assert names == sorted(names)
+    assert all(m.uid == 0 and m.gid == 0 and m.mtime == 0 for m in members)
+    rootfs = os.path.join(tarball_build, "lxc", "rootfs")
+    on_disk = set()
+    for top, dirs, files in os.walk(rootfs):
+        for n in dirs + files:
+            on_disk.add(os.path.relpath(os.path.join(top, n), rootfs))
+    assert set(names) == on_disk
+    modes = {m.name: m.mode for m in members}
+    assert modes["tmp"] == 0o1777 and modes["etc/shadow"] == 0o600 and modes["sbin/init"] == 0o755
+
+
+def test_meta_and_lxd_metadata(tarball_build):
+    with tarfile.open(os.path.join(tarball_build, "lxc", "meta.tar.xz")) as t:
+        assert sorted(t.getnames()) == ["config", "create-message"]
+        config = t.extractfile("config").read().decode()
+    assert "lxc.console.logfile = LXC_PATH/console.log" in config
+    assert "lxc.mount.entry = LXC_PATH/host var/lib/amphi/host" in config
+    with tarfile.open(os.path.join(tarball_build, "lxd", "minimal.tar.xz")) as t:
+        names = t.getnames()
+        meta = t.extractfile("metadata.yaml").read().decode()
+    assert names[0] == "metadata.yaml" and "rootfs/sbin/init" in names
+    assert "architecture: x86_64\n" in meta and "creation_date: 0\n" in meta and "name: minimal" in meta
+
+
+def test_lxc_create_local_starts_stops_and_destroys(tarball_build, ns_lxcbr0, tmpdir_clean):
+    name = unique("amphi-e2e-tarct")
+    lxcpath = os.path.join(tmpdir_clean, "lxc")
+    os.makedirs(lxcpath)
+    r = subprocess.run(["lxc-create", "-t", "local", "-n", name, "-P", lxcpath, "--",
+                        "--metadata", os.path.join(tarball_build, "lxc", "meta.tar.xz"),
+                        "--fstree", os.path.join(tarball_build, "lxc", "rootfs.tar.xz")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "amphi appliance 'minimal' is created" in r.stdout and "lxc-start -n NAME" in r.stdout
+    ctdir = os.path.join(lxcpath, name)
+    try:
+        s = in_ns(ns_lxcbr0, "lxc-start", "-n", name, "-P", lxcpath)
+        assert s.returncode == 0, s.stderr
+        console_log = os.path.join(ctdir, "console.log")
+        wait_for(console_log, r"amphi: ready env=lxc", LXC_TIMEOUT)
+        # The host side of the log stream, in the container's own directory.
+        deadline = time.monotonic() + 10
+        sock = os.path.join(ctdir, "host", "amphi.sock")
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert os.path.exists(sock)
+        assert in_ns(ns_lxcbr0, "lxc-stop", "-n", name, "-P", lxcpath).returncode == 0
+        state = in_ns(ns_lxcbr0, "lxc-info", "-n", name, "-P", lxcpath, "-s", "-H").stdout.strip()
+        assert state == "STOPPED"
+    finally:
+        in_ns(ns_lxcbr0, "lxc-stop", "-k", "-n", name, "-P", lxcpath)
+        subprocess.run(["lxc-destroy", "-n", name, "-P", lxcpath], capture_output=True)
+    assert not os.path.exists(ctdir)
+
+
+def lxd_client(env, *args, timeout=120, check=True):
+    r = subprocess.run(["lxc", *args], capture_output=True, text=True, env=env, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"lxc {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+PRESEED = """storage_pools:
+- name: default
+  driver: dir
+profiles:
+- name: default
+  devices:
+    root:
+      path: /
+      pool: default
+      type: disk
+"""
+
+
+@pytest.mark.skipif(shutil.which("lxd") is None,
+                    reason="lxd is not installed (Debian package 'lxd'; add it to make deps)")
+def test_lxd_image_imports_launches_and_stops(tarball_build):
+    # A short private LXD_DIR: its unix socket path must stay under 108 bytes.
+    lxd_dir = tempfile.mkdtemp(prefix="amphi-lxd-")
+    env = dict(os.environ, LXD_DIR=lxd_dir)
+    daemon = subprocess.Popen(["lxd", "--group", "root", f"--logfile={lxd_dir}/lxd.log"], env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ct = unique("amphi-e2e-lxd").replace("_", "-")
+    alias = unique("amphi-e2e-img")
+    try:
+        subprocess.run(["lxd", "waitready", "--timeout=60"], env=env, check=True, timeout=90)
+        subprocess.run(["lxd", "init", "--preseed"], input=PRESEED, text=True, env=env, check=True, timeout=60)
+        lxd_client(env, "image", "import", os.path.join(tarball_build, "lxd", "minimal.tar.xz"), "--alias", alias)
+        lxd_client(env, "launch", alias, ct)
+        # --show-log on a running container empties the log: wait, stop, read once.
+        deadline = time.monotonic() + LXC_TIMEOUT
+        while time.monotonic() < deadline:
+            st = lxd_client(env, "list", ct, "-c", "s", "--format", "csv").stdout.strip()
+            if st == "RUNNING":
+                break
+            time.sleep(0.5)
+        time.sleep(5)
+        lxd_client(env, "stop", ct, timeout=90)
+        log = lxd_client(env, "console", ct, "--show-log").stdout
+        assert "amphi: ready env=lxc" in log, log[-3000:]
+    finally:
+        lxd_client(env, "delete", "-f", ct, check=False)
+        lxd_client(env, "image", "delete", alias, check=False)
+        subprocess.run(["lxd", "shutdown", "--timeout=60"], env=env, capture_output=True, timeout=90)
+        if daemon.poll() is None:
+            daemon.kill()
+        daemon.wait()
+        shutil.rmtree(lxd_dir, ignore_errors=True)
