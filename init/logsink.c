@@ -37,8 +37,11 @@ struct sink {
 	uint32_t events;              /* what the loop watches fd for */
 	struct logbuf_cursor cur;
 	uint64_t acked;
-	char out[LOGREC_FRAME_MAX + 64];
+	/* Several frames per write(2): on a virtio port every write is a trip
+	 * to the host. */
+	char out[4 * LOGREC_FRAME_MAX];
 	size_t outlen, outoff;
+	uint64_t batch_seq;           /* the first record in out */
 	char in[64];                  /* a partial ACK line */
 	size_t inlen;
 	int has_acked;                /* this reader acknowledges (rsyslog never does) */
@@ -66,7 +69,7 @@ static void update_floor(void)
 		}
 		if (!s->connected)
 			continue;
-		uint64_t owed = s->cur.seq - (s->outoff < s->outlen ? 1 : 0);
+		uint64_t owed = s->outoff < s->outlen ? s->batch_seq : s->cur.seq;
 		if (s->kind == STREAM && s->has_acked && s->acked + 1 < owed)
 			owed = s->acked + 1;
 		if (owed < floor)
@@ -92,43 +95,60 @@ static void disconnect(struct sink *s, const char *why)
 	log_debug("log: %s: reader gone (%s)", s->what, why);
 }
 
-/* Formats the record at the cursor (or a loss note) into s->out. */
-static int format_next(struct sink *s)
+/* Formats the record at the cursor, or a note of records lost before it,
+ * into out. Returns its length; 0 when there is no record; -1 when it does
+ * not fit in room (the cursor stays). With cut, a record too big even for
+ * an empty buffer is cut until it fits, never dropped. */
+static int format_one(struct sink *s, char *out, size_t room, int cut)
 {
 	struct logrec r;
 	uint64_t lost_first, lost_last;
 	char note[96];
+	int n;
 
 	if (!logbuf_peek(&s->cur, &r, &lost_first, &lost_last))
 		return 0;
 	if (lost_first) {
-		/* Counted, never silent: the note stands in for the lost ones. */
+		/* Counted, never silent: the note stands in for the lost ones.
+		 * (It is short, and room is never below LOGSINK_MIN_ROOM.) */
 		struct logrec loss = { .seq = lost_last, .realtime_us = r.realtime_us, .uptime_us = r.uptime_us,
 				       .pri = 4 * 8 + 4, .source = LOGSRC_INIT, .app = "amphi", .msg = note };
 		loss.msglen = (size_t)snprintf(note, sizeof(note), "lost %llu records, seq %llu-%llu",
 					       (unsigned long long)(lost_last - lost_first + 1),
 					       (unsigned long long)lost_first, (unsigned long long)lost_last);
-		int n = s->kind == STREAM ? logrec_frame(&loss, sink_host, sink_boot, "loss", s->out, sizeof(s->out))
-					  : logrec_text(&loss, s->out, sizeof(s->out));
-		s->outlen = n > 0 ? (size_t)n : 0;
-		s->outoff = 0;
-		return s->outlen > 0 || format_next(s);
+		n = s->kind == STREAM ? logrec_frame(&loss, sink_host, sink_boot, "loss", out, room)
+				      : logrec_text(&loss, out, room);
+		return n > 0 ? n : -1;
 	}
-	int n;
-	/* Escaping can grow a message past the frame limit (binary bytes become
-	 * \xHH): cut it until it fits rather than drop the record. */
 	for (;;) {
-		n = s->kind == STREAM ? logrec_frame(&r, sink_host, sink_boot, r.seq == 1 ? "boot" : "-",
-						     s->out, sizeof(s->out))
-				      : logrec_text(&r, s->out, sizeof(s->out));
-		if (n > 0 || r.msglen == 0)
+		n = s->kind == STREAM ? logrec_frame(&r, sink_host, sink_boot, r.seq == 1 ? "boot" : "-", out, room)
+				      : logrec_text(&r, out, room);
+		if (n > 0 || !cut || r.msglen == 0)
 			break;
+		/* Escaping can grow a message past the frame limit (binary bytes
+		 * become \xHH). */
 		r.msglen /= 2;
 	}
+	if (n <= 0 && !cut)
+		return -1;
 	logbuf_advance(&s->cur);
-	s->outlen = n > 0 ? (size_t)n : 0;
-	s->outoff = 0;
-	return 1;
+	return n > 0 ? n : 0;
+}
+
+#define LOGSINK_MIN_ROOM 512
+
+/* Fills out with as many records as fit. Returns 1 if there is something
+ * to send. */
+static int format_next(struct sink *s)
+{
+	int n;
+
+	s->outlen = s->outoff = 0;
+	s->batch_seq = s->cur.seq;
+	while (sizeof(s->out) - s->outlen >= LOGSINK_MIN_ROOM &&
+	       (n = format_one(s, s->out + s->outlen, sizeof(s->out) - s->outlen, s->outlen == 0)) > 0)
+		s->outlen += (size_t)n;
+	return s->outlen > 0;
 }
 
 static void watch(struct sink *s, uint32_t events);
