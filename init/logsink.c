@@ -50,7 +50,7 @@ struct sink {
 static struct sink sinks[4];
 static int nsinks;
 static const char *sink_root = "", *sink_host = "", *sink_boot = "";
-static int kicking, find_tries;
+static int kicking, kick_pending, find_tries;
 static int policy = LOG_POLICY_AUTO;
 
 /* What connected readers are still owed: acknowledged readers keep what
@@ -404,19 +404,29 @@ void logsink_set_policy(int p)
 	update_floor();
 }
 
-void logsink_kick(void)
+/* Once per turn of the loop: everything the turn logged goes out in as
+ * few writes as it fits in. */
+static void send_pending(void)
 {
-	if (kicking)  /* a sink's own log line must not re-enter */
+	if (!kick_pending)
 		return;
-	kicking = 1;
+	kick_pending = 0;
+	kicking = 1;  /* a sink's own log line must not re-enter */
 	for (int i = 0; i < nsinks; i++)
 		if (sinks[i].connected && sinks[i].outoff == sinks[i].outlen)
 			pump(&sinks[i]);
 	kicking = 0;
 }
 
+void logsink_kick(void)
+{
+	if (!kicking)
+		kick_pending = 1;
+}
+
 void logsink_start(const char *root, enum world world, const char *hostname, const char *boot_id)
 {
+	loop_set_before_sleep(send_pending);
 	sink_root = root;
 	sink_host = hostname;
 	sink_boot = boot_id;

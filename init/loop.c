@@ -25,6 +25,12 @@ struct loop_timer {
 static int epfd = -1;
 static struct loop_fd fds[LOOP_MAX_FDS];
 static struct loop_timer timers[LOOP_MAX_TIMERS];
+static void (*before_sleep)(void);
+
+void loop_set_before_sleep(void (*fn)(void))
+{
+	before_sleep = fn;
+}
 
 int64_t loop_now_ms(void)
 {
@@ -122,6 +128,8 @@ void loop_run(void)
 
 	for (;;) {
 		int timeout = run_timers();
+		if (before_sleep)
+			before_sleep();
 		int n = epoll_wait(epfd, events, 16, timeout);
 		if (n < 0) {
 			if (errno != EINTR) {

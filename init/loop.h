@@ -19,6 +19,9 @@ int loop_mod_fd(int fd, uint32_t events);
 /* Returns a timer id >= 0, or -errno when all timer slots are taken. */
 int loop_add_timer(long delay_ms, loop_timer_fn fn, void *data);
 void loop_del_timer(int id);
+/* Called once per turn of the loop, before it waits: work that gains from
+ * being batched (sending the records a turn produced) goes here. */
+void loop_set_before_sleep(void (*fn)(void));
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t loop_now_ms(void);
 /* Runs forever. */

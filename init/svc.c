@@ -72,7 +72,7 @@ static void out_flush(struct unit_state *s)
  * resume_output); without, everything (the unit is gone). */
 static int out_drain(struct unit_state *s, int yield_to_readers)
 {
-	char buf[1024];
+	char buf[4096];
 	ssize_t n;
 
 	for (int turns = 0; !yield_to_readers || turns < 16; turns++) {
