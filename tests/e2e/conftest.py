@@ -222,3 +222,19 @@ def lxc(tmpdir_clean):
     yield make
     for ct in started:
         ct.cleanup()
+
+
+@pytest.fixture
+def ns_lxcbr0():
+    """A network namespace of the test's own with a bridge named lxcbr0, the
+    one LXC's default config (and so lxc-create) puts a container's veth on.
+    LXC commands run inside it (ip netns exec) find it there."""
+    name = unique("amphi-e2e-ns")
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        for cmd in (["ip", "-n", name, "link", "add", "lxcbr0", "type", "bridge"],
+                    ["ip", "-n", name, "link", "set", "lxcbr0", "up"]):
+            subprocess.run(cmd, check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name])

@@ -26,19 +26,6 @@ def tarball_build():
     shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.fixture
-def ns_lxcbr0():
-    name = unique("amphi-e2e-tar")
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        for cmd in (["ip", "-n", name, "link", "add", "lxcbr0", "type", "bridge"],
-                    ["ip", "-n", name, "link", "set", "lxcbr0", "up"]):
-            subprocess.run(cmd, check=True)
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name])
-
-
 def in_ns(ns, *cmd):
     return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, timeout=LXC_TIMEOUT + 30)
 

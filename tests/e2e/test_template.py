@@ -18,19 +18,6 @@ from conftest import BUILD, LXC_TIMEOUT, RECIPES, unique, wait_for
 TEMPLATE = os.path.join(BUILD, "lxc-amphi")
 
 
-@pytest.fixture
-def ns_lxcbr0():
-    name = unique("amphi-e2e-tpl")
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        for cmd in (["ip", "-n", name, "link", "add", "lxcbr0", "type", "bridge"],
-                    ["ip", "-n", name, "link", "set", "lxcbr0", "up"]):
-            subprocess.run(cmd, check=True)
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name])
-
-
 def in_ns(ns, cmd, **kw):
     return subprocess.run(["ip", "netns", "exec", ns, "sh", "-c", cmd], capture_output=True, text=True,
                           timeout=LXC_TIMEOUT, **kw)
