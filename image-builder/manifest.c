@@ -277,17 +277,12 @@ static int write_all(struct manifest *m, struct archive *a, int skip_devices, ch
 	return r;
 }
 
-int manifest_write_cpio(struct manifest *m, const char *out_path, char *err, size_t errlen)
+/* Opens out_path with a (format, filter) set up, writes every entry, closes. */
+static int write_archive_file(struct manifest *m, struct archive *a, const char *out_path, char *err, size_t errlen)
 {
-	struct archive *a = archive_write_new();
 	int r = -1;
 
-	archive_write_set_format_cpio_newc(a);
-	archive_write_add_filter_gzip(a);
-	/* gzip would store the current time in its header: not reproducible. */
-	if (archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK)
-		snprintf(err, errlen, "libarchive: cannot turn off gzip timestamps: %s", archive_error_string(a));
-	else if (archive_write_open_filename(a, out_path) != ARCHIVE_OK)
+	if (archive_write_open_filename(a, out_path) != ARCHIVE_OK)
 		snprintf(err, errlen, "%s: %s", out_path, archive_error_string(a));
 	else
 		r = write_all(m, a, 0, err, errlen);
@@ -299,10 +294,24 @@ int manifest_write_cpio(struct manifest *m, const char *out_path, char *err, siz
 	return r;
 }
 
+int manifest_write_cpio(struct manifest *m, const char *out_path, char *err, size_t errlen)
+{
+	struct archive *a = archive_write_new();
+
+	archive_write_set_format_cpio_newc(a);
+	archive_write_add_filter_gzip(a);
+	/* gzip would store the current time in its header: not reproducible. */
+	if (archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK) {
+		snprintf(err, errlen, "libarchive: cannot turn off gzip timestamps: %s", archive_error_string(a));
+		archive_write_free(a);
+		return -1;
+	}
+	return write_archive_file(m, a, out_path, err, errlen);
+}
+
 int manifest_write_tar_xz(struct manifest *m, const char *out_path, char *err, size_t errlen)
 {
 	struct archive *a = archive_write_new();
-	int r = -1;
 
 	/* pax_restricted: plain ustar headers unless an entry needs more (a
 	 * long path); with whole-second mtimes and no atime/ctime set, no
@@ -310,16 +319,7 @@ int manifest_write_tar_xz(struct manifest *m, const char *out_path, char *err, s
 	 * xz's container holds no timestamp; one thread keeps its blocks fixed. */
 	archive_write_set_format_pax_restricted(a);
 	archive_write_add_filter_xz(a);
-	if (archive_write_open_filename(a, out_path) != ARCHIVE_OK)
-		snprintf(err, errlen, "%s: %s", out_path, archive_error_string(a));
-	else
-		r = write_all(m, a, 0, err, errlen);
-	if (archive_write_close(a) != ARCHIVE_OK && r == 0) {
-		snprintf(err, errlen, "%s: %s", out_path, archive_error_string(a));
-		r = -1;
-	}
-	archive_write_free(a);
-	return r;
+	return write_archive_file(m, a, out_path, err, errlen);
 }
 
 int manifest_write_dir(struct manifest *m, const char *out_dir, char *err, size_t errlen)
