@@ -5,7 +5,10 @@ independently of lib/logrec.c (RFC 6587 §3.4.1 octet counting around RFC
 5424 messages), and reads the reader's "ACK <seq>" lines back. Every wait is
 bounded."""
 
+import contextlib
 import os
+import signal
+import subprocess
 import re
 import select
 import socket
@@ -128,3 +131,67 @@ def connect(path, timeout=10):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+# ---- the reader side: build/amphi logs as a subprocess ----
+
+READER_TIMEOUT = 10
+
+
+class Reader:
+    """build/amphi logs ARGS, its stdout and stderr in files under work."""
+
+    def __init__(self, work, args):
+        from conftest import AMPHI
+        self.out_path = os.path.join(work, "reader.out")
+        self.err_path = os.path.join(work, "reader.err")
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen([AMPHI, "logs", *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+
+    def wait(self, timeout=READER_TIMEOUT):
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        return self.wait()
+
+    @property
+    def stdout(self):
+        with open(self.out_path, "rb") as f:
+            return f.read()
+
+    @property
+    def stderr(self):
+        with open(self.err_path, errors="replace") as f:
+            return f.read()
+
+    def wait_stdout(self, needle, timeout=READER_TIMEOUT):
+        """Waits until needle (bytes) is on stdout while the reader runs."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.stdout:
+            assert self.proc.poll() is None, f"reader exited {self.proc.poll()}: {self.stderr}"
+            assert time.monotonic() < deadline, f"no {needle!r} on stdout within {timeout}s: {self.stdout[-500:]!r}"
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def reader(work, *args):
+    """A Reader, killed by PID on the way out whatever happened."""
+    r = Reader(work, args)
+    try:
+        yield r
+    finally:
+        if r.proc.poll() is None:
+            r.proc.kill()
+        r.proc.wait(timeout=READER_TIMEOUT)
+
+
+@contextlib.contextmanager
+def guest(path):
+    """A fake guest serving the unix socket at path, as QEMU's chardev
+    (server=on,wait=off) does; closed on the way out."""
+    g = Guest(path)
+    try:
+        yield g
+    finally:
+        g.close()

@@ -27,49 +27,12 @@ def work():
     shutil.rmtree(d, ignore_errors=True)
 
 
-class Reader:
-    def __init__(self, work, args):
-        self.out_path = os.path.join(work, "reader.out")
-        self.err_path = os.path.join(work, "reader.err")
-        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen([AMPHI, "logs", *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-
-    def wait(self, timeout=TIMEOUT):
-        return self.proc.wait(timeout=timeout)
-
-    def stop(self, sig=signal.SIGTERM):
-        self.proc.send_signal(sig)
-        return self.wait()
-
-    @property
-    def stdout(self):
-        with open(self.out_path, "rb") as f:
-            return f.read()
-
-    @property
-    def stderr(self):
-        with open(self.err_path, errors="replace") as f:
-            return f.read()
-
-
-@contextlib.contextmanager
 def reader(work, *args):
-    r = Reader(work, args)
-    try:
-        yield r
-    finally:
-        if r.proc.poll() is None:
-            r.proc.kill()
-        r.proc.wait(timeout=TIMEOUT)
+    return logfeed.reader(work, *args)
 
 
-@contextlib.contextmanager
 def guest(work):
-    g = logfeed.Guest(os.path.join(work, "amphi.sock"))
-    try:
-        yield g
-    finally:
-        g.close()
+    return logfeed.guest(os.path.join(work, "amphi.sock"))
 
 
 def lines(path):
