@@ -55,13 +55,20 @@ def build(recipe, out, env=None):
     return amphi("build", recipe, "-o", out, env=env)
 
 
-@pytest.fixture(scope="session")
-def minimal_build():
-    d = tempfile.mkdtemp(prefix="amphi-e2e-build-")
-    out = os.path.join(d, "out")
-    build(os.path.join(RECIPES, "minimal.conf"), out)
-    yield out
-    shutil.rmtree(d, ignore_errors=True)
+def build_fixture(recipe, scope="module"):
+    """A fixture that builds recipe once (per module) into a temp dir,
+    removed afterwards: test modules say `x_build = build_fixture(path)`."""
+    @pytest.fixture(scope=scope)
+    def built():
+        d = tempfile.mkdtemp(prefix="amphi-e2e-build-")
+        out = os.path.join(d, "out")
+        build(recipe, out)
+        yield out
+        shutil.rmtree(d, ignore_errors=True)
+    return built
+
+
+minimal_build = build_fixture(os.path.join(RECIPES, "minimal.conf"), scope="session")
 
 
 def wait_for(path, pattern, timeout, proc=None, count=1):

@@ -12,18 +12,12 @@ import time
 
 import pytest
 
-from conftest import AMPHI, BOOT_TIMEOUT, LXC_TIMEOUT, build, wait_for
+from conftest import AMPHI, BOOT_TIMEOUT, LXC_TIMEOUT, build, wait_for, build_fixture
 
 HERE = os.path.dirname(__file__)
 
 
-@pytest.fixture(scope="module")
-def logs_build():
-    d = tempfile.mkdtemp(prefix="amphi-e2e-logs-")
-    out = os.path.join(d, "out")
-    build(os.path.join(HERE, "recipes", "logs.conf"), out)
-    yield out
-    shutil.rmtree(d, ignore_errors=True)
+logs_build = build_fixture(os.path.join(HERE, "recipes", "logs.conf"))
 
 
 class Reader:
@@ -149,13 +143,7 @@ def test_lxc_stream_to_the_host_directory(logs_build, lxc, readers):
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
 
 
-@pytest.fixture(scope="module")
-def flood_build():
-    d = tempfile.mkdtemp(prefix="amphi-e2e-flood-")
-    out = os.path.join(d, "out")
-    build(os.path.join(HERE, "recipes", "logs-flood.conf"), out)
-    yield out
-    shutil.rmtree(d, ignore_errors=True)
+flood_build = build_fixture(os.path.join(HERE, "recipes", "logs-flood.conf"))
 
 
 def store_file(store, app):

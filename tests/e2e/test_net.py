@@ -10,20 +10,14 @@ import time
 
 import pytest
 
-from conftest import LXC_TIMEOUT, Lxc, build, unique, wait_for
+from conftest import LXC_TIMEOUT, Lxc, build, unique, wait_for, build_fixture
 
 HERE = os.path.dirname(__file__)
 
 
 # ---- QEMU: -netdev user,restrict=on, whose DHCP hands out 10.0.2.15 ----
 
-@pytest.fixture(scope="module")
-def dhcp_build():
-    d = tempfile.mkdtemp(prefix="amphi-e2e-net-")
-    out = os.path.join(d, "out")
-    build(os.path.join(HERE, "recipes", "net-dhcp.conf"), out)
-    yield out
-    shutil.rmtree(d, ignore_errors=True)
+dhcp_build = build_fixture(os.path.join(HERE, "recipes", "net-dhcp.conf"))
 
 
 def test_qemu_dhcp_address_and_resolv_conf(dhcp_build, qemu):

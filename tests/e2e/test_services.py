@@ -7,18 +7,12 @@ import tempfile
 
 import pytest
 
-from conftest import amphi, build
+from conftest import amphi, build, build_fixture
 
 RECIPE = os.path.join(os.path.dirname(__file__), "recipes", "services.conf")
 
 
-@pytest.fixture(scope="module")
-def services_build():
-    d = tempfile.mkdtemp(prefix="amphi-e2e-svc-")
-    out = os.path.join(d, "out")
-    build(RECIPE, out)
-    yield out
-    shutil.rmtree(d, ignore_errors=True)
+services_build = build_fixture(RECIPE)
 
 
 def check_boot(log):

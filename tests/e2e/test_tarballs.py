@@ -12,18 +12,12 @@ import time
 
 import pytest
 
-from conftest import LXC_TIMEOUT, RECIPES, build, unique, wait_for
+from conftest import LXC_TIMEOUT, RECIPES, build, unique, wait_for, build_fixture
 
 MINIMAL = os.path.join(RECIPES, "minimal.conf")
 
 
-@pytest.fixture(scope="module")
-def tarball_build():
-    d = tempfile.mkdtemp(prefix="amphi-e2e-tar-")
-    out = os.path.join(d, "out")
-    build(MINIMAL, out)
-    yield out
-    shutil.rmtree(d, ignore_errors=True)
+tarball_build = build_fixture(MINIMAL)
 
 
 def in_ns(ns, *cmd):
