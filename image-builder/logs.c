@@ -30,6 +30,10 @@
 #define ACK_IDLE_MS 20
 #define ACK_EVERY 256
 #define ACK_MAX_DELAY_MS 100
+/* Per-app files stay open (and buffered) while a boot lasts; past this
+ * many apps, the least recently opened one is closed to make room. */
+#define APP_FILES 16
+#define FILE_BUF (64 * 1024)
 
 /* How a connection ended: still going, the peer closed, it broke the
  * protocol, a signal, or we cannot store (fatal even with --follow). */
@@ -42,7 +46,14 @@ struct logs {
 	int sigfd, outfd, listenfd;
 	/* the current boot: its id, directory, all.log, highest seq stored */
 	char boot[sizeof(((struct logrec_parsed *)0)->boot)], dir[LOGREC_NAME_MAX + 1];
-	int bootfd, allfd;
+	int bootfd;
+	struct logfile {
+		char name[LOGREC_NAME_MAX + 8];
+		int fd;
+		size_t len;
+		char *buf;
+	} all, apps[APP_FILES];
+	int next_app;     /* the slot to reuse when all are taken */
 	uint64_t highest, acked;
 	int seen; /* a record came on this connection: only then may we ack */
 };
@@ -149,22 +160,85 @@ static int open_log(struct logs *L, const char *name)
 	return fd;
 }
 
-/* A regular file takes all of a write or fails (short: the disk is full). */
-static int write_line(int fd, const char *s, size_t n)
+/* Writes out what a file has buffered. A regular file takes all of a write
+ * or fails (short: the disk is full). */
+static int file_flush(struct logs *L, struct logfile *f)
 {
-	ssize_t w = write(fd, s, n);
-	if (w >= 0 && (size_t)w != n)
+	ssize_t w = f->len ? write(f->fd, f->buf, f->len) : 0;
+
+	if (w >= 0 && (size_t)w != f->len)
 		errno = ENOSPC;
-	return w >= 0 && (size_t)w == n ? 0 : -1;
+	if (w < 0 || (size_t)w != f->len) {
+		fprintf(stderr, "amphi logs: writing %s/%s/%s: %s\n", L->out, L->dir, f->name, strerror(errno));
+		return -1;
+	}
+	f->len = 0;
+	return 0;
+}
+
+static int file_write(struct logs *L, struct logfile *f, const char *s, size_t n)
+{
+	if (f->len + n > FILE_BUF && file_flush(L, f) < 0)
+		return -1;
+	if (n > FILE_BUF) {
+		size_t keep = f->len;
+		f->len = n; /* too big to buffer: straight out */
+		char *b = f->buf;
+		f->buf = (char *)s;
+		int rc = file_flush(L, f);
+		f->buf = b, f->len = keep;
+		return rc;
+	}
+	memcpy(f->buf + f->len, s, n);
+	f->len += n;
+	return 0;
+}
+
+static int file_close(struct logs *L, struct logfile *f)
+{
+	int rc = 0;
+	if (f->fd >= 0) {
+		rc = file_flush(L, f);
+		close(f->fd);
+	}
+	f->fd = -1;
+	f->len = 0;
+	f->name[0] = 0;
+	return rc;
+}
+
+static int file_open(struct logs *L, struct logfile *f, const char *name)
+{
+	static char bufs[APP_FILES + 1][FILE_BUF];
+
+	if (!f->buf)
+		f->buf = bufs[f == &L->all ? APP_FILES : f - L->apps];
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->len = 0;
+	f->fd = open_log(L, name);
+	return f->fd;
+}
+
+/* Everything stored so far on disk; all.log synced (acks promise that). */
+static int flush_all(struct logs *L, int sync)
+{
+	int rc = 0;
+	for (int i = 0; i < APP_FILES; i++)
+		if (L->apps[i].fd >= 0 && file_flush(L, &L->apps[i]) < 0)
+			rc = -1;
+	if (L->all.fd >= 0 && (file_flush(L, &L->all) < 0 || (sync && fdatasync(L->all.fd) < 0)))
+		rc = -1;
+	return rc;
 }
 
 static void boot_close(struct logs *L)
 {
-	if (L->allfd >= 0)
-		close(L->allfd);
+	for (int i = 0; i < APP_FILES; i++)
+		file_close(L, &L->apps[i]);
+	file_close(L, &L->all);
 	if (L->bootfd >= 0)
 		close(L->bootfd);
-	L->allfd = L->bootfd = -1;
+	L->bootfd = -1;
 }
 
 /* A boot id not seen before: with --out, DIR/<boot>/ and its all.log. */
@@ -186,7 +260,7 @@ static int boot_start(struct logs *L, const char *id)
 			strerror(errno));
 		return -1;
 	}
-	return (L->allfd = open_log(L, "all.log")) < 0 ? -1 : 0;
+	return file_open(L, &L->all, "all.log") < 0 ? -1 : 0;
 }
 
 /* "uptime source app: message\n" into all.log and <app>.log. */
@@ -205,14 +279,17 @@ static int store(struct logs *L, const struct logrec_parsed *p)
 	if (strcmp(name, "all") == 0) /* would write into all.log */
 		strcpy(name, "_all");
 	strcat(name, ".log");
-	int fd = open_log(L, name);
-	if (fd < 0)
-		return -1;
-	int rc = write_line(L->allfd, line, (size_t)(e - line)) | write_line(fd, line, (size_t)(e - line));
-	if (rc < 0)
-		fprintf(stderr, "amphi logs: writing %s/%s/%s: %s\n", L->out, L->dir, name, strerror(errno));
-	close(fd);
-	return rc;
+	struct logfile *f = NULL;
+	for (int i = 0; i < APP_FILES && !f; i++)
+		if (L->apps[i].fd >= 0 && strcmp(L->apps[i].name, name) == 0)
+			f = &L->apps[i];
+	if (!f) {
+		f = &L->apps[L->next_app];
+		L->next_app = (L->next_app + 1) % APP_FILES;
+		if (file_close(L, f) < 0 || file_open(L, f, name) < 0)
+			return -1;
+	}
+	return file_write(L, &L->all, line, (size_t)(e - line)) | file_write(L, f, line, (size_t)(e - line));
 }
 
 static void show(struct logs *L, const struct logrec_parsed *p)
@@ -256,16 +333,19 @@ static int record(struct logs *L, const struct logrec_parsed *p)
 /* "ACK N\n" once every record up to N is written and synced; only for the
  * boot this connection sent (a reconnect may reach a new boot). The guest
  * may not be reading: never block on it, send again later. */
-static void ack(struct logs *L, int fd)
+static int ack(struct logs *L, int fd)
 {
 	char msg[32];
 	int n;
 
-	if (!L->seen || L->highest <= L->acked || (L->allfd >= 0 && fdatasync(L->allfd) < 0))
-		return;
+	if (!L->seen || L->highest <= L->acked)
+		return 0;
+	if (flush_all(L, 1) < 0)
+		return -1;  /* cannot store: said, and fatal */
 	n = logrec_ack_format(L->highest, msg, sizeof(msg));
 	if (n > 0 && send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
 		L->acked = L->highest;
+	return 0;
 }
 
 /* Feeds one read's bytes through the frame reader. */
@@ -314,7 +394,8 @@ static enum stream_end stream(struct logs *L, int fd)
 			return END_STOP;
 		if (r <= 0 || !pf[0].revents) {
 			fflush(stdout);
-			ack(L, fd);
+			if (ack(L, fd) < 0)
+				return END_FATAL;
 			last_ack = now_ms();
 			continue;
 		}
@@ -329,7 +410,8 @@ static enum stream_end stream(struct logs *L, int fd)
 		if (end != END_FATAL && (end != END_MORE || L->highest >= L->acked + ACK_EVERY ||
 					 now_ms() - last_ack >= ACK_MAX_DELAY_MS)) {
 			fflush(stdout);
-			ack(L, fd);
+			if (ack(L, fd) < 0)
+				end = END_FATAL;
 			last_ack = now_ms();
 		}
 	}
@@ -463,7 +545,10 @@ static int parse_args(struct logs *L, int argc, char **argv)
 
 int cmd_logs(int argc, char **argv)
 {
-	struct logs L = { .sigfd = -1, .outfd = -1, .listenfd = -1, .bootfd = -1, .allfd = -1 };
+	struct logs L = { .sigfd = -1, .outfd = -1, .listenfd = -1, .bootfd = -1, .all.fd = -1 };
+
+	for (int i = 0; i < APP_FILES; i++)
+		L.apps[i].fd = -1;
 	const char *path;
 	sigset_t stop;
 	int rc;

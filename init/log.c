@@ -80,7 +80,8 @@ static void record(enum logrec_source source, const char *app, int pri, int64_t 
 
 	if (!record_hook)
 		return;
-	snprintf(r.app, sizeof(r.app), "%s", app);
+	size_t n = strnlen(app, sizeof(r.app) - 1);
+	memcpy(r.app, app, n);  /* r.app is zeroed: stays terminated */
 	record_hook(&r);
 }
 
@@ -129,30 +130,32 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	errno = saved;
 }
 
-void log_output(const char *source, const char *text, size_t len)
+/* "NAME: " before a line on the console. */
+static void console_named(int pri, const char *name, const char *text, size_t len)
 {
 	char prefix[80];
-	snprintf(prefix, sizeof(prefix), "%s: ", source);
+	snprintf(prefix, sizeof(prefix), "%s: ", name);
+	console_line(pri, prefix, text, len);
+}
+
+void log_output(const char *source, const char *text, size_t len)
+{
 	if (!console_init_only)
-		console_line(PRI_OUTPUT, prefix, text, len);
+		console_named(PRI_OUTPUT, source, text, len);
 	record(LOGSRC_SERVICE, source, PRI_OUTPUT, -1, text, len);
 }
 
 void log_file_output(const char *name, const char *text, size_t len)
 {
-	char prefix[80];
-	snprintf(prefix, sizeof(prefix), "%s: ", name);
 	if (!console_init_only)
-		console_line(PRI_OUTPUT, prefix, text, len);
+		console_named(PRI_OUTPUT, name, text, len);
 	record(LOGSRC_FILE, name, PRI_OUTPUT, -1, text, len);
 }
 
 void log_syslog(int pri, const char *app, const char *text, size_t len)
 {
-	char prefix[80];
-	snprintf(prefix, sizeof(prefix), "%s: ", app);
 	if (!console_init_only)
-		console_line(pri, prefix, text, len);
+		console_named(pri, app, text, len);
 	record(LOGSRC_SYSLOG, app, pri, -1, text, len);
 }
 

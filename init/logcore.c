@@ -23,9 +23,31 @@ static int64_t clock_us(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static int clock_held, clock_valid;
+static int64_t held_rt, held_up;
+
+void logcore_clock_hold(void)
+{
+	clock_held = 1;
+	clock_valid = 0;
+}
+
+void logcore_clock_release(void)
+{
+	clock_held = 0;
+}
+
 static void take(struct logrec *r)
 {
-	int64_t now_rt = clock_us(CLOCK_REALTIME), now_up = clock_us(CLOCK_BOOTTIME);
+	int64_t now_rt, now_up;
+
+	if (clock_held && clock_valid) {
+		now_rt = held_rt, now_up = held_up;
+	} else {
+		now_rt = held_rt = clock_us(CLOCK_REALTIME);
+		now_up = held_up = clock_us(CLOCK_BOOTTIME);
+		clock_valid = clock_held;
+	}
 	if (r->uptime_us < 0)
 		r->uptime_us = now_up;
 	/* A kernel record's wall time: now minus how long ago it was. */

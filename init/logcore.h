@@ -20,6 +20,11 @@ void logcore_start(const char *root, enum world world, const struct recipe *r);
  * registers how to resume once the reader has caught up. */
 int logcore_backpressure(void);
 void logcore_on_resume(void (*fn)(void));
+/* The lines of one read share one reading of the clocks (under TCG a
+ * clock read can be a trap to the host): between hold and release, records
+ * take the time of the first one. */
+void logcore_clock_hold(void);
+void logcore_clock_release(void);
 /* The sinks made room: resume the sources if the pressure is gone. */
 void logcore_maybe_resume(void);
 

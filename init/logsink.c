@@ -24,6 +24,11 @@
 #define FIND_PORTS_TRIES 50
 #define RECHECK_MS 1000
 
+/* A batch is filled to this much (a virtio port takes up to 32 KiB a
+ * write); room for one more whole frame beyond it lets every frame be
+ * formatted in place. */
+#define OUT_BATCH (32 * 1024)
+
 enum kind { STREAM, TEXT };
 enum transport { PORT, SOCKET, FIFO };
 
@@ -39,7 +44,7 @@ struct sink {
 	uint64_t acked;
 	/* Several frames per write(2): on a virtio port every write is a trip
 	 * to the host. */
-	char out[4 * LOGREC_FRAME_MAX];
+	char out[OUT_BATCH + LOGREC_FRAME_MAX + 8];
 	size_t outlen, outoff;
 	uint64_t batch_seq;           /* the first record in out */
 	char in[64];                  /* a partial ACK line */
@@ -110,7 +115,7 @@ static int format_one(struct sink *s, char *out, size_t room, int cut)
 		return 0;
 	if (lost_first) {
 		/* Counted, never silent: the note stands in for the lost ones.
-		 * (It is short, and room is never below LOGSINK_MIN_ROOM.) */
+		 * (It is short, and room is never below a frame.) */
 		struct logrec loss = { .seq = lost_last, .realtime_us = r.realtime_us, .uptime_us = r.uptime_us,
 				       .pri = 4 * 8 + 4, .source = LOGSRC_INIT, .app = "amphi", .msg = note };
 		loss.msglen = (size_t)snprintf(note, sizeof(note), "lost %llu records, seq %llu-%llu",
@@ -135,8 +140,6 @@ static int format_one(struct sink *s, char *out, size_t room, int cut)
 	return n > 0 ? n : 0;
 }
 
-#define LOGSINK_MIN_ROOM 512
-
 /* Fills out with as many records as fit. Returns 1 if there is something
  * to send. */
 static int format_next(struct sink *s)
@@ -145,7 +148,7 @@ static int format_next(struct sink *s)
 
 	s->outlen = s->outoff = 0;
 	s->batch_seq = s->cur.seq;
-	while (sizeof(s->out) - s->outlen >= LOGSINK_MIN_ROOM &&
+	while (s->outlen < OUT_BATCH &&
 	       (n = format_one(s, s->out + s->outlen, sizeof(s->out) - s->outlen, s->outlen == 0)) > 0)
 		s->outlen += (size_t)n;
 	return s->outlen > 0;

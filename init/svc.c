@@ -72,7 +72,7 @@ static void out_flush(struct unit_state *s)
  * resume_output); without, everything (the unit is gone). */
 static int out_drain(struct unit_state *s, int yield_to_readers)
 {
-	char buf[4096];
+	char buf[16384];
 	ssize_t n;
 
 	for (int turns = 0; !yield_to_readers || turns < 16; turns++) {
@@ -80,16 +80,35 @@ static int out_drain(struct unit_state *s, int yield_to_readers)
 			return -1;
 		if ((n = read(s->out_r, buf, sizeof(buf))) <= 0)
 			return 0;
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\n') {
-				log_output(s->u->name, s->line, s->len);
-				s->len = 0;
-			} else {
-				if (s->len == sizeof(s->line))
-					out_flush(s);  /* a very long line goes out in pieces */
-				s->line[s->len++] = buf[i];
+		logcore_clock_hold();
+		for (const char *p = buf, *end = buf + n; p < end;) {
+			if (s->len == sizeof(s->line)) {
+				/* A very long line goes out in pieces; its newline ends
+				 * the last piece rather than making an empty one. */
+				out_flush(s);
+				if (*p == '\n') {
+					p++;
+					continue;
+				}
+			}
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t take = (size_t)((nl ? nl : end) - p), room = sizeof(s->line) - s->len;
+			if (s->len == 0 && nl && take <= sizeof(s->line)) {
+				log_output(s->u->name, p, take);  /* a whole line: no copy */
+				p = nl + 1;
+				continue;
+			}
+			if (take > room)
+				take = room;
+			memcpy(s->line + s->len, p, take);
+			s->len += take;
+			p += take;
+			if (p < end && *p == '\n' && s->len < sizeof(s->line)) {
+				out_flush(s);
+				p++;
 			}
 		}
+		logcore_clock_release();
 	}
 	return 0;
 }

@@ -105,9 +105,30 @@ static void put_msg(struct wbuf *b, const char *msg, size_t len)
 	const unsigned char *m = (const unsigned char *)msg;
 
 	for (size_t i = 0; i < len && !b->full;) {
-		size_t k = m[i] < 0x80 ? 1 : utf8_len(m + i, len - i);
-
-		if (k == 0 || (k == 1 && ((m[i] < 0x20 && m[i] != '\t') || m[i] == 0x7f))) {
+		/* Printable ASCII and tabs, the bulk of any log, go in runs: one
+		 * copy per run, not per byte. */
+		size_t run = i;
+		for (uint64_t w; run + 8 <= len; run += 8) {
+			/* Eight bytes at once: a byte below 0x20, 0x7f or above
+			 * sets its high bit in one of the three terms (a borrow or
+			 * carry only spills out of a byte that is itself flagged). */
+			memcpy(&w, m + run, 8);
+			if (((w - UINT64_C(0x2020202020202020)) | (w + UINT64_C(0x0101010101010101)) | w) &
+			    UINT64_C(0x8080808080808080))
+				break;
+		}
+		while (run < len && ((m[run] >= 0x20 && m[run] < 0x7f) || m[run] == '\t'))
+			run++;
+		if (run > i) {
+			size_t n = run - i < b->cap - b->n ? run - i : b->cap - b->n;
+			put(b, msg + i, n);  /* each byte is whole: cut the run to fit */
+			if (n < run - i)
+				b->full = 1;
+			i = run;
+			continue;
+		}
+		size_t k = m[i] < 0x80 ? 0 : utf8_len(m + i, len - i);
+		if (k == 0) {
 			put_hex_escape(b, m[i]);
 			k = 1;
 		} else {
@@ -202,14 +223,16 @@ static size_t ndigits(uint64_t v)
 int logrec_frame(const struct logrec *r, const char *hostname, const char *boot_id,
 		 const char *msgid, char *out, size_t outlen)
 {
-	/* MSG first, then it moves up behind "LEN SP" once its length is
-	 * known; a NUL ends the frame. */
-	struct wbuf b = { out, 0, 0, 0 };
+	/* MSG first, then "LEN SP" goes in front once its length is known; a
+	 * NUL ends the frame. With room to spare, MSG starts where a 4-digit
+	 * length leaves it (the usual case: no move). */
+	size_t at = outlen >= LOGREC_FRAME_MAX + 7 ? 5 : 0;
+	struct wbuf b = { out + at, 0, 0, 0 };
 	unsigned pri = r->pri >= 0 && r->pri <= 191 ? (unsigned)r->pri : 8 | ((unsigned)r->pri & 7);
 
 	if (outlen < 2)
 		return -1;
-	b.cap = outlen - 2 < LOGREC_FRAME_MAX ? outlen - 2 : LOGREC_FRAME_MAX;
+	b.cap = outlen - 2 - at < LOGREC_FRAME_MAX ? outlen - 2 - at : LOGREC_FRAME_MAX;
 	put(&b, "<", 1);
 	put_num(&b, pri, 1);
 	put(&b, ">1 ", 3);
@@ -239,7 +262,8 @@ int logrec_frame(const struct logrec *r, const char *hostname, const char *boot_
 
 	if (d + 1 + b.n >= outlen)
 		return -1;
-	memmove(out + d + 1, out, b.n);
+	if (d + 1 != at)
+		memmove(out + d + 1, out + at, b.n);
 	put_num(&h, b.n, 1);
 	put(&h, " ", 1);
 	out[d + 1 + b.n] = '\0';
@@ -564,28 +588,26 @@ static int frame_parse(const char *s, size_t n, struct logrec_parsed *p, char *w
 
 void logrec_reader_init(struct logrec_reader *rd)
 {
-	rd->len = 0;
+	rd->start = rd->len = 0;
 }
 
 size_t logrec_reader_feed(struct logrec_reader *rd, const char *data, size_t len)
 {
-	size_t n = sizeof(rd->buf) - rd->len;
+	size_t n;
 
+	/* The parsed frames before start are no longer needed: the rest moves
+	 * to the front once per feed, not once per frame. */
+	if (rd->start) {
+		memmove(rd->buf, rd->buf + rd->start, rd->len);
+		rd->start = 0;
+	}
+	n = sizeof(rd->buf) - rd->len;
 	if (len < n)
 		n = len;
 	if (n)
 		memcpy(rd->buf + rd->len, data, n);
 	rd->len += n;
 	return n;
-}
-
-static void reverse(char *s, size_t n)
-{
-	for (size_t i = 0; i < n / 2; i++) {
-		char t = s[i];
-		s[i] = s[n - 1 - i];
-		s[n - 1 - i] = t;
-	}
 }
 
 static int frame_space(char c)
@@ -595,17 +617,16 @@ static int frame_space(char c)
 
 int logrec_reader_next(struct logrec_reader *rd, struct logrec_parsed *p, char *why, size_t whylen)
 {
-	char *b = rd->buf;
-	size_t ws = 0, d = 0, len = 0;
+	char *b;
+	size_t d = 0, len = 0;
 
 	/* Frames may be separated by line breaks (a trailer some senders
 	 * add, RFC 6587 §3.4.2); drop them. */
-	while (ws < rd->len && frame_space(b[ws]))
-		ws++;
-	if (ws) {
-		memmove(b, b + ws, rd->len - ws);
-		rd->len -= ws;
+	while (rd->len && frame_space(rd->buf[rd->start])) {
+		rd->start++;
+		rd->len--;
 	}
+	b = rd->buf + rd->start;
 	if (rd->len == 0)
 		return 0;
 	/* MSG-LEN = NONZERO-DIGIT 0*4DIGIT (at most 8192), then SP. */
@@ -628,18 +649,10 @@ int logrec_reader_next(struct logrec_reader *rd, struct logrec_parsed *p, char *
 	memset(p, 0, sizeof(*p));
 	if (frame_parse(b + d + 1, len, p, why, whylen) < 0)
 		return -1;
-	/* The rest moves to the front, yet p->msg must stay valid until the
-	 * next call: rotate, so the frame lands just after the rest, where
-	 * the next feed overwrites it. */
-	size_t taken = d + 1 + len, rest = rd->len - taken;
-
-	if (rest) {
-		reverse(b, taken);
-		reverse(b + taken, rest);
-		reverse(b, rd->len);
-		p->msg += rest;
-	}
-	rd->len = rest;
+	/* The frame stays where it is (p->msg points into it) until the next
+	 * feed moves the rest to the front. */
+	rd->start += d + 1 + len;
+	rd->len -= d + 1 + len;
 	return 1;
 }
 

@@ -51,7 +51,7 @@ int logrec_frame(const struct logrec *r, const char *hostname, const char *boot_
 /* Incremental reader of frames from an untrusted byte stream. */
 struct logrec_reader {
 	char buf[LOGREC_FRAME_MAX + 16];
-	size_t len;
+	size_t start, len;      /* unparsed bytes: buf[start .. start+len) */
 };
 void logrec_reader_init(struct logrec_reader *rd);
 /* Feeds bytes; returns how many it took (it takes at most what fits). */

@@ -72,6 +72,10 @@ def check_history(recs, world):
     assert numbered == [f"line {i}" for i in range(1, 301)], "every line, once, in order"
     assert any(by_seq[s]["app"] == "installer" and by_seq[s]["source"] == "syslog"
                and "step one done" in by_seq[s]["msg"] for s in seqs)
+    installer = [by_seq[s]["msg"] for s in seqs if by_seq[s]["app"] == "installer"
+                 and by_seq[s]["source"] == "service"]
+    assert installer[-6:] == ["a" * 1024, "b" * 1024, "b", "c" * 1024, "c" * 1024, "c" * 952], \
+        "a line of 1024 bytes is one record, longer ones come in 1024-byte pieces"
     first = by_seq[1]
     assert len({r["boot"] for r in recs}) == 1
     kernel = [by_seq[s] for s in seqs if by_seq[s]["source"] == "kernel"]

@@ -25,7 +25,7 @@ static void check(const struct logrec_reader *rd, const struct logrec_parsed *p)
 	for (size_t i = 0; i < p->msglen; i++)
 		sink += (unsigned char)p->msg[i];
 	(void)sink;
-	if (p->msglen > LOGREC_FRAME_MAX || rd->len > sizeof(rd->buf))
+	if (p->msglen > LOGREC_FRAME_MAX || rd->start + rd->len > sizeof(rd->buf))
 		__builtin_trap();
 }
 
