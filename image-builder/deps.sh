@@ -6,10 +6,11 @@ set -eu
 
 build=${1:?usage: deps.sh BUILD_DIR}
 # Packages: compilers and headers, the userland, the worlds we boot in, the
-# libraries the host tool and tests link, and kmod for depmod.
+# libraries the host tool and tests link, kmod for depmod, LXD (its daemon
+# is started by hand, by the tests), uidmap for unprivileged containers.
 packages="musl-tools linux-libc-dev busybox-static lxc qemu-system-x86 \
 libarchive-dev libcmocka-dev python3-pytest kmod pkg-config xz-utils gcc make \
-clang libclang-rt-14-dev rsyslog"
+clang libclang-rt-14-dev rsyslog lxd uidmap"
 
 say() { printf 'deps: %s\n' "$*"; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
@@ -29,6 +30,17 @@ if [ -n "$missing" ]; then
 			die "apt-get install$missing failed; see $build/apt.log"
 	}
 fi
+
+# Unprivileged containers: root needs subordinate uid and gid ranges for
+# lxc.idmap (and LXD maps its containers from them). Added once; a range
+# root already has is kept as it is.
+for f in /etc/subuid /etc/subgid; do
+	if ! grep -q '^root:' "$f" 2>/dev/null; then
+		[ "$(id -u)" = 0 ] || die "root has no range in $f; run 'sudo make deps' or add 'root:100000:65536' to it"
+		say "adding root:100000:65536 to $f"
+		echo 'root:100000:65536' >>"$f"
+	fi
+done
 
 # The kernel: the package linux-image-amd64 points at, unpacked (never
 # installed: no update-initramfs), with modules.dep made by depmod.
