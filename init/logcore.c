@@ -130,6 +130,15 @@ void logcore_start(const char *root, enum world world, const struct recipe *r)
 	logfile_start(root, &r->log_files);
 }
 
+/* Long enough for a reader to store and ack the last batch (it acks within
+ * 20 ms of a pause), short enough that a stuck one does not hold up a stop. */
+#define FLUSH_MS 1000
+
+void logcore_flush(void)
+{
+	logsink_flush(FLUSH_MS);
+}
+
 int logcore_backpressure(void)
 {
 	if (logbuf_pressure()) {

@@ -25,6 +25,9 @@ void logcore_on_resume(void (*fn)(void));
  * take the time of the first one. */
 void logcore_clock_hold(void);
 void logcore_clock_release(void);
+/* Before the machine goes down: the last records reach connected readers
+ * (bounded; see logsink_flush). */
+void logcore_flush(void);
 /* The sinks made room: resume the sources if the pressure is gone. */
 void logcore_maybe_resume(void);
 

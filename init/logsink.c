@@ -427,6 +427,51 @@ void logsink_kick(void)
 		kick_pending = 1;
 }
 
+/* What a sink still waits for: POLLOUT while records are unsent, POLLIN
+ * while an acknowledging reader has not acked the last one; 0 when done. */
+static short owed_events(const struct sink *s)
+{
+	if (!s->connected || s->fd < 0)
+		return 0;
+	if (s->outoff < s->outlen || s->cur.seq < logbuf_next_seq())
+		return POLLOUT | POLLIN;
+	if (s->kind == STREAM && s->has_acked && s->acked + 1 < logbuf_next_seq())
+		return POLLIN;
+	return 0;
+}
+
+void logsink_flush(int timeout_ms)
+{
+	int64_t end = loop_now_ms() + timeout_ms;
+	struct pollfd p[4];
+	struct sink *of[4];
+
+	for (;;) {
+		int n = 0;
+		kicking = 1;
+		for (int i = 0; i < nsinks; i++)
+			if (sinks[i].connected)
+				pump(&sinks[i]);
+		kicking = 0;
+		for (int i = 0; i < nsinks; i++) {
+			short ev = owed_events(&sinks[i]);
+			if (ev) {
+				p[n] = (struct pollfd){ .fd = sinks[i].fd, .events = ev };
+				of[n++] = &sinks[i];
+			}
+		}
+		int64_t left = end - loop_now_ms();
+		if (n == 0 || left <= 0 || poll(p, (nfds_t)n, (int)left) < 0)
+			return;
+		for (int i = 0; i < n; i++) {
+			if (p[i].revents & POLLIN)
+				on_acks(of[i]);
+			if (of[i]->connected && (p[i].revents & (POLLHUP | POLLERR)))
+				disconnect(of[i], "hung up");
+		}
+	}
+}
+
 void logsink_start(const char *root, enum world world, const char *hostname, const char *boot_id)
 {
 	loop_set_before_sleep(send_pending);

@@ -21,5 +21,9 @@ void logsink_start(const char *root, enum world world, const char *hostname, con
 void logsink_kick(void);
 /* SIGIO: a host connected to or left a port. */
 void logsink_ports_changed(void);
+/* The machine is going down: every connected reader gets all the ring
+ * holds, and a reader that acknowledges gets the time to say it stored it.
+ * The one place PID 1 waits on a reader, for at most timeout_ms. */
+void logsink_flush(int timeout_ms);
 
 #endif

@@ -126,6 +126,10 @@ def test_vm_history_after_late_attach_and_reader_restart(logs_build, qemu, reade
     assert not any("\r" in l for l in complete)
     assert any("progress 10%\\x0dprogress 100%" in l for l in complete)
     assert any(l.endswith("talker:talker done") for l in complete)
+    # The power button: the init's last record reaches the reader first.
+    vm.monitor("system_powerdown")
+    assert vm.exit_code() == 0
+    second.wait(r'"all processes stopped in \d+ ms; power off"', timeout=30)
 
 
 def test_lxc_stream_to_the_host_directory(logs_build, lxc, readers):
@@ -145,6 +149,7 @@ def test_lxc_stream_to_the_host_directory(logs_build, lxc, readers):
     talker = open(os.path.join(second.store, boots[0], "talker.log")).read()
     assert "talker done" in talker
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
+    second.wait(r'"all processes stopped in \d+ ms; (halt|power off)"', timeout=30)
 
 
 flood_build = build_fixture(os.path.join(HERE, "recipes", "logs-flood.conf"))
