@@ -93,7 +93,9 @@ static int add_prefixed(struct manifest *dst, const struct manifest *src, const 
 }
 
 /* LXD's image metadata (documentation/image-handling: "metadata.yaml").
- * No templates: LXD containers take their hostname from LXD. */
+ * No templates: LXD containers take their hostname from LXD. The creation
+ * date is the build's fixed time (SOURCE_DATE_EPOCH), but never 0: LXD
+ * refuses an image whose date is 0 as "Missing creation date". */
 static int write_lxd(const struct build_src *b, const struct manifest *tree, const char *path,
 		     char *err, size_t errlen)
 {
@@ -110,7 +112,7 @@ static int write_lxd(const struct build_src *b, const struct manifest *tree, con
 		"  os: amphi\n"
 		"  release: \"%s\"\n"
 		"  name: %s\n",
-		(long long)b->mtime, b->r->name, b->r->name, b->r->name) < 0 ||
+		(long long)(b->mtime > 0 ? b->mtime : 1), b->r->name, b->r->name, b->r->name) < 0 ||
 	    manifest_data(&m, "metadata.yaml", 0644, meta.s, meta.len) < 0 ||
 	    manifest_dir(&m, "rootfs", 0755) < 0 || add_prefixed(&m, tree, "rootfs") < 0)
 		snprintf(err, errlen, "out of memory");

@@ -3,7 +3,9 @@
 the LXC container runs in a network namespace of the test's own with an
 lxcbr0 bridge (LXC's default network), as in test_template.py."""
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -13,6 +15,7 @@ import time
 import pytest
 
 from conftest import LXC_TIMEOUT, RECIPES, build, unique, wait_for, build_fixture
+from logfeed import reader
 
 MINIMAL = os.path.join(RECIPES, "minimal.conf")
 
@@ -59,7 +62,7 @@ def test_meta_and_lxd_metadata(tarball_build):
         names = t.getnames()
         meta = t.extractfile("metadata.yaml").read().decode()
     assert names[0] == "metadata.yaml" and "rootfs/sbin/init" in names
-    assert "architecture: x86_64\n" in meta and "creation_date: 0\n" in meta and "name: minimal" in meta
+    assert "architecture: x86_64\n" in meta and "creation_date: 1\n" in meta and "name: minimal" in meta
 
 
 def test_lxc_create_local_starts_stops_and_destroys(tarball_build, ns_lxcbr0, tmpdir_clean):
@@ -113,9 +116,16 @@ profiles:
 """
 
 
-@pytest.mark.skipif(shutil.which("lxd") is None,
-                    reason="lxd is not installed (Debian package 'lxd'; add it to make deps)")
-def test_lxd_image_imports_launches_and_stops(tarball_build):
+def lxd_root_ids(env, ct):
+    """The host uid and gid LXD maps the container's root to (LXD
+    containers are unprivileged: ids shifted by a range from /etc/subuid)."""
+    idmap = json.loads(lxd_client(env, "config", "get", ct, "volatile.idmap.next").stdout)
+    uid = next(m["Hostid"] for m in idmap if m["Isuid"] and m["Nsid"] == 0)
+    gid = next(m["Hostid"] for m in idmap if m["Isgid"] and m["Nsid"] == 0)
+    return uid, gid
+
+
+def test_lxd_image_imports_launches_streams_logs_and_stops(tarball_build, tmpdir_clean):
     # A short private LXD_DIR: its unix socket path must stay under 108 bytes.
     lxd_dir = tempfile.mkdtemp(prefix="amphi-lxd-")
     env = dict(os.environ, LXD_DIR=lxd_dir)
@@ -123,20 +133,36 @@ def test_lxd_image_imports_launches_and_stops(tarball_build):
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ct = unique("amphi-e2e-lxd").replace("_", "-")
     alias = unique("amphi-e2e-img")
+    host = os.path.join(tmpdir_clean, "host")
+    os.makedirs(host)
     try:
         subprocess.run(["lxd", "waitready", "--timeout=60"], env=env, check=True, timeout=90)
         subprocess.run(["lxd", "init", "--preseed"], input=PRESEED, text=True, env=env, check=True, timeout=60)
         lxd_client(env, "image", "import", os.path.join(tarball_build, "lxd", "minimal.tar.xz"), "--alias", alias)
-        lxd_client(env, "launch", alias, ct)
-        # --show-log on a running container empties the log: wait, stop, read once.
+        assert "amphi appliance minimal" in lxd_client(env, "image", "info", alias).stdout
+        # The log directory on the host, as a disk device at the path the
+        # init serves its stream in, owned by the container's root.
+        lxd_client(env, "init", alias, ct)
+        os.chown(host, *lxd_root_ids(env, ct))
+        lxd_client(env, "config", "device", "add", ct, "amphi-host", "disk", f"source={host}",
+                   "path=/var/lib/amphi/host")
+        lxd_client(env, "start", ct)
+        sock = os.path.join(host, "amphi.sock")
         deadline = time.monotonic() + LXC_TIMEOUT
-        while time.monotonic() < deadline:
-            st = lxd_client(env, "list", ct, "-c", "s", "--format", "csv").stdout.strip()
-            if st == "RUNNING":
-                break
-            time.sleep(0.5)
-        time.sleep(5)
-        lxd_client(env, "stop", ct, timeout=90)
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert os.path.exists(sock), "the init made no socket in the host directory"
+        with reader(tmpdir_clean, "--connect", sock, "--json") as r:
+            r.wait_stdout(b"ready env=lxc", timeout=LXC_TIMEOUT)
+            # LXD's stop: SIGPWR to PID 1, which stops and halts.
+            lxd_client(env, "stop", ct, timeout=90)
+            assert r.wait(timeout=30) == 0, r.stderr
+            out = r.stdout.decode()
+        recs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        assert [x["seq"] for x in recs] == list(range(1, len(recs) + 1)), "every record, in order"
+        # The init's last words reach the host before it goes down.
+        assert re.fullmatch(r"all processes stopped in \d+ ms; (power off|halt)", recs[-1]["msg"]), out[-2000:]
+        assert lxd_client(env, "list", ct, "-c", "s", "--format", "csv").stdout.strip() == "STOPPED"
         log = lxd_client(env, "console", ct, "--show-log").stdout
         assert "amphi: ready env=lxc" in log, log[-3000:]
     finally:
