@@ -4,7 +4,14 @@
  * (and --mapped-uid/--mapped-gid in a user namespace) and then the user's
  * arguments after "--". We build the recipe's LXC tree into the rootfs
  * lxc-create made, append our lines to the config it wrote (its network
- * section from default.conf stays), and say what to do next. */
+ * section from default.conf stays), and say what to do next.
+ *
+ * Unprivileged containers (lxc.idmap in the config): lxc-create runs the
+ * template in a user namespace as the container's root, so what we write
+ * is owned by the mapped root on the host without a chown. --mapped-uid
+ * and --mapped-gid name the caller's own ids in that namespace, for
+ * templates that hand files back to the caller; we have none, so they are
+ * accepted and not needed. */
 #include "build.h"
 #include "commands.h"
 #include "outputs.h"
@@ -59,7 +66,7 @@ static int parse_args(int argc, char **argv, struct targs *t)
 		int known = 0;
 		for (size_t k = 0; k < sizeof(ignored) / sizeof(ignored[0]); k++)
 			if (opt_value(argc, argv, &i, ignored[k]))
-				known = 1;  /* unprivileged: not yet supported; see the note below */
+				known = 1;
 		if (known)
 			continue;
 		if ((v = opt_value(argc, argv, &i, "--path")))

@@ -138,3 +138,60 @@ def test_a_recipe_that_does_not_parse_is_a_file_line_error(tmpdir_clean):
     assert r.returncode != 0
     assert f"{bad}:4: ttys = 'lots'" in r.stderr + r.stdout
     assert not os.path.exists(os.path.join(lxcpath, name))
+
+
+def root_range(path):
+    """The first subordinate id range root has in /etc/subuid or /etc/subgid
+    (make deps adds one when there is none)."""
+    for line in open(path):
+        user, start, count = line.strip().split(":")
+        if user == "root" and int(count) >= 65536:
+            return int(start)
+    pytest.fail(f"root has no range of 65536 ids in {path}; run make deps")
+
+
+def test_an_unprivileged_container_from_the_template_starts_streams_and_stops(ns_lxcbr0, tmpdir_clean):
+    uid, gid = root_range("/etc/subuid"), root_range("/etc/subgid")
+    # The container's root must be able to reach its rootfs through the path.
+    os.chmod(tmpdir_clean, 0o755)
+    conf = os.path.join(tmpdir_clean, "unprivileged.conf")
+    with open("/etc/lxc/default.conf") as f, open(conf, "w") as out:
+        out.write(f.read() + f"\nlxc.idmap = u 0 {uid} 65536\nlxc.idmap = g 0 {gid} 65536\n")
+    name = unique("amphi-e2e-tplu")
+    lxcpath = os.path.join(tmpdir_clean, "lxc")
+    os.makedirs(lxcpath)
+    # lxc-create runs the template in a user namespace with --mapped-uid/gid.
+    r = subprocess.run(["lxc-create", "-t", TEMPLATE, "-f", conf, "-n", name, "-P", lxcpath, "--",
+                        "--recipe", os.path.join(RECIPES, "minimal.conf")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    h = hints(r.stdout)
+    ctdir = os.path.join(lxcpath, name)
+    for rel in ("rootfs", "rootfs/sbin/init", "rootfs/etc", "host"):
+        st = os.lstat(os.path.join(ctdir, rel))
+        assert (st.st_uid, st.st_gid) == (uid, gid), f"{rel} is owned by {st.st_uid}:{st.st_gid}"
+    try:
+        assert in_ns(ns_lxcbr0, h["start"]).returncode == 0
+        wait_for(os.path.join(ctdir, "console.log"), r"amphi: ready env=lxc", LXC_TIMEOUT)
+        pid = int(in_ns(ns_lxcbr0, f"lxc-info -n {name} -P {lxcpath} -p -H").stdout.strip())
+        assert os.stat(f"/proc/{pid}").st_uid == uid, "PID 1 runs as the mapped root"
+        assert open(f"/proc/{pid}/uid_map").read().split() == ["0", str(uid), "65536"]
+        logs = subprocess.Popen(["ip", "netns", "exec", ns_lxcbr0, "sh", "-c", "exec timeout 60 " + h["logs"] + " --json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            line = ""
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and "ready env=lxc" not in line:
+                line = logs.stdout.readline()
+                if not line:
+                    break
+            assert "ready env=lxc" in line
+        finally:
+            logs.terminate()
+            logs.communicate(timeout=10)
+        assert in_ns(ns_lxcbr0, h["stop"]).returncode == 0
+        assert in_ns(ns_lxcbr0, f"lxc-info -n {name} -P {lxcpath} -s -H").stdout.strip() == "STOPPED"
+    finally:
+        in_ns(ns_lxcbr0, f"lxc-stop -k -n {name} -P {lxcpath}")
+        subprocess.run(["lxc-destroy", "-n", name, "-P", lxcpath], capture_output=True)
+    assert not os.path.exists(ctdir)
