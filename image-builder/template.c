@@ -144,6 +144,34 @@ static int dir_empty(const char *path)
 	return empty;
 }
 
+/* A rootfs that is not empty (lxc-create -B dir --dir DIR) is not ours to
+ * fill. Refusing is not enough: lxc-create removes the rootfs of a create
+ * whose template failed, contents and all. So the contents move aside to a
+ * sibling first (a rename: nothing is copied or lost), and the error says
+ * where. */
+static void keep_aside(const char *rootfs, char *err, size_t errlen)
+{
+	char kept[PATH_MAX];
+	int n = 0;
+
+	do
+		snprintf(kept, sizeof(kept), n ? "%s.amphi-kept.%d" : "%s.amphi-kept", rootfs, n);
+	while (access(kept, F_OK) == 0 && ++n < 100);
+	if (access(kept, F_OK) < 0 && rename(rootfs, kept) == 0) {
+		mkdir(rootfs, 0755);  /* an empty one for lxc-create to remove */
+		snprintf(err, errlen,
+			 "%s exists and is not empty; lxc-amphi only fills a new rootfs. Because lxc-create deletes "
+			 "the rootfs of a failed create, its contents were moved to %s (mv %s %s puts them back); "
+			 "give lxc-create an empty or new --dir",
+			 rootfs, kept, kept, rootfs);
+	} else {
+		snprintf(err, errlen,
+			 "%s exists and is not empty; lxc-amphi only fills a new rootfs. It could not be moved "
+			 "aside (%s), and lxc-create deletes the rootfs of a failed create; give it an empty or new --dir",
+			 rootfs, strerror(errno));
+	}
+}
+
 /* What is true for this container, printed and kept beside its config. */
 static int next_steps(const struct targs *t, const struct recipe *r, struct strbuf *b)
 {
@@ -198,7 +226,7 @@ int cmd_lxc_template(int argc, char **argv)
 	    build_mtime(&mtime, err, sizeof(err)) < 0 || inputs_find(&in, err, sizeof(err)) < 0)
 		goto fail;
 	if (!dir_empty(t.rootfs)) {
-		snprintf(err, sizeof(err), "%s exists and is not empty; lxc-amphi only fills a new rootfs", t.rootfs);
+		keep_aside(t.rootfs, err, sizeof(err));
 		goto fail;
 	}
 	/* Built aside, then moved in: an error leaves the rootfs as it was. */

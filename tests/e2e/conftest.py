@@ -7,7 +7,9 @@ fails. Waits are bounded; no test asserts on how long anything took."""
 import gzip
 import itertools
 import os
+import pty
 import re
+import select
 import shutil
 import socket
 import subprocess
@@ -245,3 +247,34 @@ def ns_lxcbr0():
         yield name
     finally:
         subprocess.run(["ip", "netns", "del", name])
+
+
+def login_prompt_through(ns, console_cmd):
+    """Runs the printed lxc-console on a pty: a login prompt answers."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp("ip", ["ip", "netns", "exec", ns, "sh", "-c", console_cmd])
+    seen = b""
+    try:
+        deadline = time.monotonic() + 20
+        sent = 0
+        while time.monotonic() < deadline and b"login:" not in seen:
+            if time.monotonic() > sent + 1:
+                os.write(fd, b"\r")
+                sent = time.monotonic()
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+        os.write(fd, b"\x01q")  # Ctrl-a q, as the hint says
+        time.sleep(0.5)
+    finally:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return b"login:" in seen

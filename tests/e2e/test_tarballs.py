@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import LXC_TIMEOUT, RECIPES, build, unique, wait_for, build_fixture
+from conftest import LXC_TIMEOUT, RECIPES, build, login_prompt_through, unique, wait_for, build_fixture
 from logfeed import reader
 
 MINIMAL = os.path.join(RECIPES, "minimal.conf")
@@ -81,6 +81,7 @@ def test_lxc_create_local_starts_stops_and_destroys(tarball_build, ns_lxcbr0, tm
         assert s.returncode == 0, s.stderr
         console_log = os.path.join(ctdir, "console.log")
         wait_for(console_log, r"amphi: ready env=lxc", LXC_TIMEOUT)
+        assert login_prompt_through(ns_lxcbr0, f"lxc-console -n {name} -P {lxcpath} -t 1")
         # The host side of the log stream, in the container's own directory.
         deadline = time.monotonic() + 10
         sock = os.path.join(ctdir, "host", "amphi.sock")

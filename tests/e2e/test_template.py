@@ -4,16 +4,14 @@ lxcbr0: the test makes that bridge in a network namespace of its own and
 runs the LXC commands there."""
 
 import os
-import pty
 import re
-import select
 import shutil
 import subprocess
 import time
 
 import pytest
 
-from conftest import BUILD, LXC_TIMEOUT, RECIPES, unique, wait_for
+from conftest import BUILD, LXC_TIMEOUT, RECIPES, login_prompt_through, unique, wait_for
 
 TEMPLATE = os.path.join(BUILD, "lxc-amphi")
 
@@ -33,37 +31,6 @@ def hints(text):
         assert m, f"no {key} hint in:\n{text}"
         found[key] = m.group(1).strip()
     return found
-
-
-def login_prompt_through(ns, console_cmd):
-    """Runs the printed lxc-console on a pty: a login prompt answers."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execvp("ip", ["ip", "netns", "exec", ns, "sh", "-c", console_cmd])
-    seen = b""
-    try:
-        deadline = time.monotonic() + 20
-        sent = 0
-        while time.monotonic() < deadline and b"login:" not in seen:
-            if time.monotonic() > sent + 1:
-                os.write(fd, b"\r")
-                sent = time.monotonic()
-            r, _, _ = select.select([fd], [], [], 0.2)
-            if r:
-                try:
-                    seen += os.read(fd, 4096)
-                except OSError:
-                    break
-        os.write(fd, b"\x01q")  # Ctrl-a q, as the hint says
-        time.sleep(0.5)
-    finally:
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
-        os.close(fd)
-    return b"login:" in seen
 
 
 def test_template_creates_a_container_whose_hints_all_work(ns_lxcbr0, tmpdir_clean):
@@ -195,3 +162,22 @@ def test_an_unprivileged_container_from_the_template_starts_streams_and_stops(ns
         in_ns(ns_lxcbr0, f"lxc-stop -k -n {name} -P {lxcpath}")
         subprocess.run(["lxc-destroy", "-n", name, "-P", lxcpath], capture_output=True)
     assert not os.path.exists(ctdir)
+
+
+def test_a_rootfs_that_is_not_empty_is_refused_and_its_contents_kept(tmpdir_clean):
+    # lxc-create deletes the rootfs of a failed create: the template moves
+    # the contents aside first and says where.
+    name = unique("amphi-e2e-tplfull")
+    lxcpath = os.path.join(tmpdir_clean, "lxc")
+    rootfs = os.path.join(tmpdir_clean, "mine")
+    os.makedirs(lxcpath)
+    os.makedirs(rootfs)
+    with open(os.path.join(rootfs, "precious"), "w") as f:
+        f.write("keep me\n")
+    r = subprocess.run(["lxc-create", "-t", TEMPLATE, "-n", name, "-P", lxcpath, "-B", "dir", "--dir", rootfs, "--",
+                        "--recipe", os.path.join(RECIPES, "minimal.conf")], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    kept = rootfs + ".amphi-kept"
+    assert f"{rootfs} exists and is not empty" in r.stderr and f"moved to {kept}" in r.stderr, r.stderr
+    assert open(os.path.join(kept, "precious")).read() == "keep me\n"
+    assert not os.path.exists(os.path.join(lxcpath, name))
