@@ -145,9 +145,14 @@ static void put_name(struct wbuf *b, const char *s, size_t max)
 
 	if (n == 0)
 		put(b, "-", 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		put(b, c > 32 && c < 127 ? s + i : "_", 1);
+	for (size_t i = 0; i < n;) {
+		size_t run = i;
+		while (run < n && (unsigned char)s[run] > 32 && (unsigned char)s[run] < 127)
+			run++;
+		put(b, s + i, run - i);  /* valid names go in one piece */
+		if (run < n)
+			put(b, "_", 1);
+		i = run + 1;
 	}
 }
 
@@ -158,11 +163,19 @@ static void put_param(struct wbuf *b, const char *name, const char *v)
 	put(b, " ", 1);
 	puts_(b, name);
 	put(b, "=\"", 2);
-	for (; v && *v; v++) {
-		unsigned char c = (unsigned char)*v;
+	while (v && *v) {
+		size_t run = 0;
+		while (v[run] && (unsigned char)v[run] >= 32 && (unsigned char)v[run] < 127 && v[run] != '"' &&
+		       v[run] != '\\' && v[run] != ']')
+			run++;
+		put(b, v, run);  /* plain characters in one piece */
+		v += run;
+		if (!*v)
+			break;
+		unsigned char c = (unsigned char)*v++;
 		if (c == '"' || c == '\\' || c == ']')
 			put(b, "\\", 1);
-		put(b, c >= 32 && c < 127 ? v : "_", 1);
+		put(b, c >= 32 && c < 127 ? (const char *)&c : "_", 1);
 	}
 	put(b, "\"", 1);
 }
@@ -194,13 +207,24 @@ static void put_timestamp(struct wbuf *b, int64_t us)
 		put(b, "-", 1);
 		return;
 	}
-	civil_from_days(s / 86400, &y, &m, &d);
-	put_num(b, y, 4);
-	put(b, "-", 1);
-	put_num(b, m, 2);
-	put(b, "-", 1);
-	put_num(b, d, 2);
-	put(b, "T", 1);
+	/* Records come in bursts from the same day: its date is worked out
+	 * once. */
+	static int64_t last_day = -1;
+	static char date[16];
+	static size_t date_len;
+	if (s / 86400 != last_day) {
+		struct wbuf db = { date, 0, sizeof(date), 0 };
+		civil_from_days(s / 86400, &y, &m, &d);
+		put_num(&db, y, 4);
+		put(&db, "-", 1);
+		put_num(&db, m, 2);
+		put(&db, "-", 1);
+		put_num(&db, d, 2);
+		put(&db, "T", 1);
+		last_day = s / 86400;
+		date_len = db.n;
+	}
+	put(b, date, date_len);
 	put_num(b, (uint64_t)(s % 86400 / 3600), 2);
 	put(b, ":", 1);
 	put_num(b, (uint64_t)(s % 3600 / 60), 2);
