@@ -17,11 +17,12 @@
 
 enum key_type { KEY_WORD, KEY_HOSTNAME, KEY_INT, KEY_LIST, KEY_BOOL, KEY_EXEC, KEY_PATH,
 		KEY_ENV, KEY_RESTART, KEY_SIGNAL, KEY_ONFAIL, KEY_NEEDS, KEY_MAC, KEY_IFNAME,
-		KEY_PREFIXES, KEY_IPS, KEY_GW4, KEY_GW6, KEY_POLICY, KEY_PATHS, KEY_CONSOLE };
+		KEY_PREFIXES, KEY_IPS, KEY_GW4, KEY_GW6, KEY_POLICY, KEY_PATHS, KEY_CONSOLE,
+		KEY_MODE, KEY_THEN, KEY_IFAIL };
 
 /* Which sections a key belongs to; unit keys are offsets into recipe_unit. */
 enum { IN_IMAGE = 1, IN_RUNTIME = 2, IN_TASK = 4, IN_SERVICE = 8, IN_NET = 16, IN_LOG = 32,
-       IN_UNIT = IN_TASK | IN_SERVICE };
+       IN_STEP = 64, IN_INSTALL = 128, IN_UNIT = IN_TASK | IN_SERVICE | IN_STEP };
 
 struct key_spec {
 	int where;
@@ -59,7 +60,11 @@ static const struct key_spec keys[] = {
 	{ IN_SERVICE, "after", KEY_LIST, U(after), 0, 0 },
 	{ IN_SERVICE, "needs", KEY_NEEDS, U(needs_network), 0, 0 },
 	{ IN_TASK, "on_failure", KEY_ONFAIL, U(stop_boot_on_failure), 0, 0 },
-	{ IN_TASK, "timeout", KEY_INT, U(timeout), 1, 86400 },
+	{ IN_TASK | IN_STEP, "timeout", KEY_INT, U(timeout), 1, 86400 },
+	{ IN_INSTALL, "mode", KEY_MODE, R(install_mode), 0, 0 },
+	{ IN_INSTALL, "then", KEY_THEN, R(install_then), 0, 0 },
+	{ IN_INSTALL, "on_failure", KEY_IFAIL, R(install_shell_on_failure), 0, 0 },
+	{ IN_INSTALL, "marker", KEY_PATH, R(install_marker), 0, 0 },
 	{ IN_NET, "mac", KEY_MAC, N(mac), 0, 0 },
 	{ IN_NET, "dhcp", KEY_BOOL, N(dhcp), 0, 0 },
 	{ IN_NET, "address", KEY_PREFIXES, N(address), 0, 0 },
@@ -76,16 +81,19 @@ static const struct {
 	const char *name;
 	int where;
 } sections[] = {
-	{ "image", IN_IMAGE }, { "runtime", IN_RUNTIME }, { "log", IN_LOG },
-	{ "task.", IN_TASK }, { "service.", IN_SERVICE },  /* a prefix: [service.web] */
+	{ "image", IN_IMAGE }, { "runtime", IN_RUNTIME }, { "log", IN_LOG }, { "install", IN_INSTALL },
+	{ "step.", IN_STEP }, { "task.", IN_TASK }, { "service.", IN_SERVICE },  /* a prefix: [service.web] */
 	{ "network.", IN_NET },
 };
 
-static const struct {
+static const struct named {
 	const char *name;
 	int value;
 } restart_names[] = { { "no", RESTART_NO }, { "on-failure", RESTART_ON_FAILURE }, { "always", RESTART_ALWAYS } },
   onfail_names[] = { { "continue", 0 }, { "stop", 1 } },
+  mode_names[] = { { "installer", INSTALL_INSTALLER }, { "first-boot", INSTALL_FIRST_BOOT } },
+  then_names[] = { { "poweroff", THEN_POWEROFF }, { "reboot", THEN_REBOOT }, { "continue", THEN_CONTINUE } },
+  ifail_names[] = { { "poweroff", 0 }, { "shell", 1 } },
   signal_names[] = {
 	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
 	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "PWR", SIGPWR },
@@ -102,6 +110,8 @@ void recipe_defaults(struct recipe *r)
 	strcpy(r->getty.item[0], "auto");
 	r->network_timeout = 30;
 	r->log_ring_kib = 1024;
+	strcpy(r->install_marker, "/var/lib/amphi/installed");
+	r->install_then = -1;  /* by mode: installer powers off, first-boot goes on */
 }
 
 static void unit_defaults(struct recipe_unit *u, enum unit_kind kind, const char *name)
@@ -249,16 +259,30 @@ static int set_words(struct recipe_list *list, const struct key_spec *k, const c
 
 static int set_named(int *field, const struct key_spec *k, const char *value, char *err, size_t errlen)
 {
-	int n = k->type == KEY_RESTART ? (int)COUNT(restart_names) : (int)COUNT(onfail_names);
-	for (int i = 0; i < n; i++) {
-		const char *name = k->type == KEY_RESTART ? restart_names[i].name : onfail_names[i].name;
-		if (strcmp(value, name) == 0) {
-			*field = k->type == KEY_RESTART ? restart_names[i].value : onfail_names[i].value;
-			return 0;
-		}
+	static const struct {
+		enum key_type type;
+		const struct named *names;
+		int n;
+		const char *expected;
+	} tables[] = {
+		{ KEY_RESTART, restart_names, COUNT(restart_names), "always, on-failure or no" },
+		{ KEY_ONFAIL, onfail_names, COUNT(onfail_names), "stop or continue" },
+		{ KEY_MODE, mode_names, COUNT(mode_names), "installer or first-boot" },
+		{ KEY_THEN, then_names, COUNT(then_names), "poweroff, reboot or continue" },
+		{ KEY_IFAIL, ifail_names, COUNT(ifail_names), "poweroff or shell" },
+	};
+	for (size_t t = 0; t < COUNT(tables); t++) {
+		if (tables[t].type != k->type)
+			continue;
+		const struct named *names = tables[t].names;
+		for (int i = 0; i < tables[t].n; i++)
+			if (strcmp(value, names[i].name) == 0) {
+				*field = names[i].value;
+				return 0;
+			}
+		snprintf(err, errlen, "%s = '%s': expected %s", k->key, value, tables[t].expected);
+		return -1;
 	}
-	snprintf(err, errlen, "%s = '%s': expected %s", k->key, value,
-		 k->type == KEY_RESTART ? "always, on-failure or no" : "stop or continue");
 	return -1;
 }
 
@@ -323,6 +347,9 @@ static int set_value(char *base, const struct key_spec *k, const char *value,
 		return 0;
 	case KEY_RESTART:
 	case KEY_ONFAIL:
+	case KEY_MODE:
+	case KEY_THEN:
+	case KEY_IFAIL:
 		return set_named(ifield, k, value, err, errlen);
 	case KEY_NEEDS:
 		if (strcmp(value, "network") != 0) {
@@ -402,28 +429,34 @@ static void expected_keys(int where, char *out, size_t outlen)
 	}
 }
 
-/* The unit a [task.NAME] / [service.NAME] section names, made on first use. */
+const char *recipe_unit_kind(enum unit_kind kind)
+{
+	return kind == UNIT_TASK ? "task" : kind == UNIT_STEP ? "step" : "service";
+}
+
+/* The unit a [step.NAME] / [task.NAME] / [service.NAME] section names, made
+ * on first use. */
 static struct recipe_unit *unit_for(struct recipe *r, int where, const char *section, int line,
 				    char *err, size_t errlen)
 {
-	enum unit_kind kind = where == IN_TASK ? UNIT_TASK : UNIT_SERVICE;
+	enum unit_kind kind = where == IN_TASK ? UNIT_TASK : where == IN_STEP ? UNIT_STEP : UNIT_SERVICE;
 	const char *name = strchr(section, '.') + 1;
 
 	if (!valid_word(name, 0) || strchr(name, '.')) {
-		snprintf(err, errlen, "[%s]: expected a name after '%s' (letters, digits, - _ +)",
-			 section, kind == UNIT_TASK ? "task." : "service.");
+		snprintf(err, errlen, "[%s]: expected a name after '%s.' (letters, digits, - _ +)",
+			 section, recipe_unit_kind(kind));
 		return NULL;
 	}
 	for (int i = 0; i < r->nunits; i++)
 		if (strcmp(r->unit[i].name, name) == 0) {
 			if (r->unit[i].kind == kind)
 				return &r->unit[i];
-			snprintf(err, errlen, "[%s]: '%s' is already a %s (line %d); names are shared by tasks and services",
-				 section, name, r->unit[i].kind == UNIT_TASK ? "task" : "service", r->unit[i].line);
+			snprintf(err, errlen, "[%s]: '%s' is already a %s (line %d); names are shared by steps, tasks and services",
+				 section, name, recipe_unit_kind(r->unit[i].kind), r->unit[i].line);
 			return NULL;
 		}
 	if (r->nunits == RECIPE_UNITS_MAX) {
-		snprintf(err, errlen, "[%s]: more than %d tasks and services", section, RECIPE_UNITS_MAX);
+		snprintf(err, errlen, "[%s]: more than %d steps, tasks and services", section, RECIPE_UNITS_MAX);
 		return NULL;
 	}
 	struct recipe_unit *u = &r->unit[r->nunits++];
@@ -471,10 +504,12 @@ static int on_key(void *ctx, const char *section, const char *key, const char *v
 			where = sections[i].where;
 	}
 	if (!where) {
-		snprintf(err, errlen, "unknown section [%s]: expected [image], [runtime], [log], [task.NAME], [service.NAME] or [network.NAME]",
+		snprintf(err, errlen, "unknown section [%s]: expected [image], [runtime], [log], [install], [step.NAME], [task.NAME], [service.NAME] or [network.NAME]",
 			 section);
 		return -1;
 	}
+	if (where == IN_INSTALL && !r->install_line)
+		r->install_line = line;
 	if (where == IN_NET) {
 		struct recipe_net *n = net_for(r, section, line, err, errlen);
 		if (!n)
@@ -560,7 +595,7 @@ static int check_units(struct recipe *r, const char *filename, char *err, size_t
 
 	for (int i = 0; i < r->nunits; i++) {
 		struct recipe_unit *u = &r->unit[i];
-		const char *kind = u->kind == UNIT_TASK ? "task" : "service";
+		const char *kind = recipe_unit_kind(u->kind);
 		if (!u->exec[0]) {
 			snprintf(err, errlen, "%s:%d: [%s.%s] has no exec = (the command to run)",
 				 filename, u->line, kind, u->name);
@@ -572,6 +607,18 @@ static int check_units(struct recipe *r, const char *filename, char *err, size_t
 			return -1;
 		}
 	}
+	r->nsteps = 0;
+	for (int i = 0; i < r->nunits; i++)
+		r->nsteps += r->unit[i].kind == UNIT_STEP;
+	if (r->nsteps && r->install_mode == INSTALL_NONE)
+		r->install_mode = INSTALL_INSTALLER;  /* steps alone: an installer */
+	if (!r->nsteps && r->install_line) {
+		snprintf(err, errlen, "%s:%d: [install] has no steps; add [step.NAME] sections, in the order they run",
+			 filename, r->install_line);
+		return -1;
+	}
+	if (r->install_then < 0)
+		r->install_then = r->install_mode == INSTALL_FIRST_BOOT ? THEN_CONTINUE : THEN_POWEROFF;
 	r->nservices = 0;
 	for (int i = 0; i < r->nunits; i++)
 		if (r->unit[i].kind == UNIT_SERVICE && order_service(r, i, state, filename, err, errlen) < 0)

@@ -24,13 +24,20 @@ struct recipe_list {
 	char item[RECIPE_LIST_MAX][RECIPE_WORD_MAX];
 };
 
-enum unit_kind { UNIT_TASK, UNIT_SERVICE };
+enum unit_kind { UNIT_TASK, UNIT_SERVICE, UNIT_STEP };
+/* [install] mode: none (no steps); installer: the steps run on every boot,
+ * then `then`; first-boot: once, a marker file keeps them from again. */
+enum install_mode { INSTALL_NONE, INSTALL_INSTALLER, INSTALL_FIRST_BOOT };
+/* After a successful install: power off, reboot, or go on to the tasks and
+ * services (first-boot always goes on). */
+enum install_then { THEN_POWEROFF, THEN_REBOOT, THEN_CONTINUE };
 /* auto: hold sources back while a reader is connected, else drop the oldest
  * (counted); block: always hold them back; drop: never. */
 enum log_policy { LOG_POLICY_AUTO, LOG_POLICY_BLOCK, LOG_POLICY_DROP };
 enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
 
-/* [task.NAME]: a oneshot run in file order before services.
+/* [step.NAME]: an install step, in file order, before everything else.
+ * [task.NAME]: a oneshot run in file order before services.
  * [service.NAME]: kept running, started in `after` order. */
 struct recipe_unit {
 	enum unit_kind kind;
@@ -49,8 +56,8 @@ struct recipe_unit {
 	struct recipe_list after;
 	int after_line;
 	int needs_network;           /* needs = network: start once it is configured */
-	/* tasks */
-	int stop_boot_on_failure;    /* on_failure = stop (default) | continue */
+	/* tasks and steps */
+	int stop_boot_on_failure;    /* tasks: on_failure = stop (default) | continue */
 	int timeout;                 /* seconds; default 300 */
 };
 
@@ -86,6 +93,13 @@ struct recipe {
 	int log_policy;              /* LOG_POLICY_*: what a full ring does */
 	struct recipe_list log_files;  /* followed like tail -F */
 	int log_console_init_only;   /* console = init: only the init's own lines there */
+	/* [install] */
+	int install_mode;            /* enum install_mode; steps alone mean installer */
+	int install_then;            /* enum install_then, default poweroff */
+	int install_shell_on_failure; /* on_failure = shell: stay up with an emergency shell */
+	char install_marker[RECIPE_PATH_MAX]; /* first-boot; default /var/lib/amphi/installed */
+	int install_line;            /* of the [install] section's first key */
+	int nsteps;
 	struct recipe_net net[RECIPE_NETS_MAX];
 	int nnets;
 	struct recipe_unit unit[RECIPE_UNITS_MAX];  /* in file order */
@@ -105,6 +119,9 @@ int recipe_parse(const char *text, size_t len, const char *filename,
 /* Adds a service the init itself supervises (a DHCP client), started
  * before the recipe's own. 0, or -1 when the unit table is full. */
 int recipe_prepend_service(struct recipe *r, const char *name, const char *exec);
+
+/* "step", "task" or "service". */
+const char *recipe_unit_kind(enum unit_kind kind);
 
 /* "auto", "block", "drop" -> enum log_policy; -1 if unknown. */
 int recipe_log_policy(const char *name);

@@ -87,10 +87,12 @@ static void dump(const struct recipe *r, char *out, size_t outlen)
 	for (int i = 0; i < r->nunits; i++) {
 		const struct recipe_unit *u = &r->unit[i];
 		put(out, outlen, &used, "[%s.%s] line=%d exec=%s shell=%d user=%s group=%s workdir=%s\n",
-		    u->kind == UNIT_TASK ? "task" : "service", u->name, u->line, u->exec, u->shell,
+		    recipe_unit_kind(u->kind), u->name, u->line, u->exec, u->shell,
 		    u->user, u->group, u->workdir);
 		put_list(out, outlen, &used, "  env", &u->env);
-		if (u->kind == UNIT_TASK)
+		if (u->kind == UNIT_STEP)
+			put(out, outlen, &used, "  timeout=%d\n", u->timeout);
+		else if (u->kind == UNIT_TASK)
 			put(out, outlen, &used, "  on_failure=%s timeout=%d\n",
 			    u->stop_boot_on_failure ? "stop" : "continue", u->timeout);
 		else {
@@ -106,6 +108,9 @@ static void dump(const struct recipe *r, char *out, size_t outlen)
 		    r->log_console_init_only ? " console=init" : "");
 		put_list(out, outlen, &used, "  files", &r->log_files);
 	}
+	if (r->install_mode != INSTALL_NONE)
+		put(out, outlen, &used, "install mode=%d then=%d shell_on_failure=%d marker=%s steps=%d\n",
+		    r->install_mode, r->install_then, r->install_shell_on_failure, r->install_marker, r->nsteps);
 	if (r->network_timeout != 30)
 		put(out, outlen, &used, "network_timeout=%d\n", r->network_timeout);
 	for (int i = 0; i < r->nnets; i++) {
