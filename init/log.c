@@ -109,25 +109,39 @@ void log_set_record_hook(void (*hook)(struct logrec *r))
 	record_hook = hook;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+static void vlog(enum log_level level, enum logrec_source source, const char *app, const char *fmt, va_list ap)
 {
-	char text[1024];
+	char text[LOGREC_MSG_MAX], prefix[24];
 	int saved = errno;
-	va_list ap;
 	int n;
 
 	if (level == LOG_LVL_DEBUG && !log_verbose)
 		return;
-	va_start(ap, fmt);
 	n = vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof(text))
 		n = (int)sizeof(text) - 1;
-	console_line(levels[level].pri, "amphi: ", text, (size_t)n);
-	record(LOGSRC_INIT, "amphi", levels[level].pri, -1, text, (size_t)n);
+	snprintf(prefix, sizeof(prefix), "%s: ", app);
+	console_line(levels[level].pri, prefix, text, (size_t)n);
+	record(source, app, levels[level].pri, -1, text, (size_t)n);
 	errno = saved;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(level, LOGSRC_INIT, "amphi", fmt, ap);
+	va_end(ap);
+}
+
+void log_install(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(level, LOGSRC_INSTALL, "install", fmt, ap);
+	va_end(ap);
 }
 
 /* "NAME: " before a line on the console. */

@@ -25,6 +25,11 @@ void log_set_record_hook(void (*hook)(struct logrec *r));
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* An install phase record (progress, verdict): "install: text" on the
+ * console, source "install" in the stream. */
+void log_install(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* A line of a child's output: "source: text" on the console. */
 void log_output(const char *source, const char *text, size_t len);
 /* A line of a followed log file: "name: text" on the console. */

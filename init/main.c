@@ -4,6 +4,7 @@
 #include "control.h"
 #include "detect.h"
 #include "emergency.h"
+#include "install.h"
 #include "log.h"
 #include "logcore.h"
 #include "loop.h"
@@ -75,7 +76,7 @@ static void on_boot_failed(const char *why)
 static void __attribute__((noreturn)) boot(void)
 {
 	static struct recipe recipe;  /* lives as long as PID 1: services point into it */
-	static const struct svc_hooks hooks = { on_ready, on_boot_failed };
+	static struct svc_hooks hooks = { .ready = on_ready, .boot_failed = on_boot_failed };
 	int r;
 
 	umask(022);
@@ -103,7 +104,8 @@ static void __attribute__((noreturn)) boot(void)
 		if ((r = control_listen("")) < 0)
 			log_warn("control FIFO %s: %s; DHCP leases will not be applied", CONTROL_FIFO, strerror(-r));
 		int net_ready = net_start("", env.world, &recipe, on_network_ready);
-		svc_start(&recipe, &hooks, net_ready);
+		install_hooks("", &recipe, &hooks);
+		svc_start(&recipe, &hooks, net_ready, install_wanted("", &recipe));
 	}
 	loop_run();
 }

@@ -35,14 +35,16 @@ struct unit_state {
 	long backoff_ms;
 	int restarts;
 	int timer;
+	int timed_out;
 };
 
-enum phase { PHASE_TASKS, PHASE_SERVICES, PHASE_STOPPING };
+enum phase { PHASE_STEPS, PHASE_TASKS, PHASE_SERVICES, PHASE_STOPPING };
 
 static const struct recipe *rcp;
 static struct svc_hooks hooks;
 static struct unit_state st[RECIPE_UNITS_MAX];
 static enum phase phase;
+static int next_step;          /* unit index to look from for the next step */
 static int next_task;          /* unit index to look from for the next task */
 static int next_service;       /* index into start_order of the next to start */
 static int network_ready;
@@ -59,10 +61,18 @@ static void stop_next(void);
  * read end never sees EOF and survives restarts; a child's last partial
  * line is flushed when the child is reaped. ---- */
 
+/* A line of a unit's output to the log; a step's also to the install phase. */
+static void emit(const struct unit_state *s, const char *line, size_t len)
+{
+	log_output(s->u->name, line, len);
+	if (s->u->kind == UNIT_STEP && hooks.step_line)
+		hooks.step_line(s->u, line, len);
+}
+
 static void out_flush(struct unit_state *s)
 {
 	if (s->len)
-		log_output(s->u->name, s->line, s->len);
+		emit(s, s->line, s->len);
 	s->len = 0;
 }
 
@@ -94,7 +104,7 @@ static int out_drain(struct unit_state *s, int yield_to_readers)
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t take = (size_t)((nl ? nl : end) - p), room = sizeof(s->line) - s->len;
 			if (s->len == 0 && nl && take <= sizeof(s->line)) {
-				log_output(s->u->name, p, take);  /* a whole line: no copy */
+				emit(s, p, take);  /* a whole line: no copy */
 				p = nl + 1;
 				continue;
 			}
@@ -235,15 +245,52 @@ static void describe(int status, char *out, size_t outlen)
 		snprintf(out, outlen, "exited with status %d", WEXITSTATUS(status));
 }
 
-/* ---- tasks ---- */
+/* ---- steps and tasks ---- */
 
 static long task_timed_out(void *data)
 {
 	struct unit_state *s = data;
 	s->timer = -1;
-	log_error("task %s: still running after %d s; killing it", s->u->name, s->u->timeout);
+	s->timed_out = 1;
+	log_error("%s %s: still running after %d s; killing it", recipe_unit_kind(s->u->kind), s->u->name,
+		  s->u->timeout);
 	kill(-s->pid, SIGKILL);
 	return -1;
+}
+
+/* Runs the next step; after the last, the install phase decides. */
+static void next_install_step(void)
+{
+	for (; next_step < rcp->nunits; next_step++) {
+		struct unit_state *s = &st[next_step];
+		if (s->u->kind != UNIT_STEP)
+			continue;
+		hooks.step_started(s->u);
+		if (unit_spawn(s) < 0) {
+			next_step++;
+			if (hooks.step_ended(s->u, -1, 0))
+				next_install_step();
+			return;
+		}
+		s->timer = loop_add_timer((long)s->u->timeout * 1000, task_timed_out, s);
+		return;  /* step_exited continues from the next one */
+	}
+	hooks.steps_done();
+}
+
+static void step_exited(struct unit_state *s, int status)
+{
+	next_step++;
+	if (hooks.step_ended(s->u, status, s->timed_out))
+		next_install_step();
+}
+
+void svc_steps_over(void)
+{
+	if (phase != PHASE_STEPS)
+		return;
+	phase = PHASE_TASKS;
+	start_services();
 }
 
 static void task_done(struct unit_state *s, int ok, const char *how)
@@ -354,6 +401,8 @@ int svc_reaped(pid_t pid, int status)
 		s->timer = -1;
 		if (phase == PHASE_STOPPING)
 			stop_next();
+		else if (s->u->kind == UNIT_STEP)
+			step_exited(s, status);
 		else if (s->u->kind == UNIT_TASK) {
 			describe(status, how, sizeof(how));
 			task_done(s, WIFEXITED(status) && WEXITSTATUS(status) == 0, how);
@@ -364,7 +413,7 @@ int svc_reaped(pid_t pid, int status)
 	return 0;
 }
 
-void svc_start(const struct recipe *r, const struct svc_hooks *h, int net_ready)
+void svc_start(const struct recipe *r, const struct svc_hooks *h, int net_ready, int run_steps)
 {
 	network_ready = net_ready;
 	rcp = r;
@@ -373,8 +422,13 @@ void svc_start(const struct recipe *r, const struct svc_hooks *h, int net_ready)
 	logcore_on_resume(resume_output);
 	for (int i = 0; i < r->nunits; i++)
 		st[i] = (struct unit_state){ .u = &r->unit[i], .out_r = -1, .out_w = -1, .timer = -1 };
+	next_step = next_task = 0;
+	if (run_steps && r->nsteps && h->step_started && h->step_ended && h->steps_done) {
+		phase = PHASE_STEPS;
+		next_install_step();
+		return;
+	}
 	phase = PHASE_TASKS;
-	next_task = 0;
 	start_services();
 }
 
@@ -395,7 +449,7 @@ static int stop_one(struct unit_state *s)
 		return 0;
 	log_info("stopping %s", s->u->name);
 	/* The whole process group: a service's own children go with it. */
-	kill(-s->pid, s->u->kind == UNIT_TASK ? SIGTERM : s->u->stop_signal);
+	kill(-s->pid, s->u->kind != UNIT_SERVICE ? SIGTERM : s->u->stop_signal);
 	kill(-s->pid, SIGCONT);
 	s->timer = loop_add_timer((long)s->u->stop_timeout * 1000, stop_timed_out, s);
 	return 1;
@@ -403,9 +457,9 @@ static int stop_one(struct unit_state *s)
 
 static void stop_next(void)
 {
-	/* A running task goes first: nothing started after it. */
+	/* A running step or task goes first: nothing started after it. */
 	for (int i = 0; rcp && i < rcp->nunits; i++)
-		if (st[i].u->kind == UNIT_TASK && st[i].pid)
+		if (st[i].u->kind != UNIT_SERVICE && st[i].pid)
 			return (void)(st[i].timer < 0 && stop_one(&st[i]));
 	for (; rcp && stop_pos >= 0; stop_pos--) {
 		struct unit_state *s = &st[rcp->start_order[stop_pos]];

@@ -1,5 +1,5 @@
-/* The appliance's tasks and services: tasks one after another in file
- * order, then services in start order, kept running with a capped,
+/* The appliance's steps, tasks and services: install steps, then tasks,
+ * one after another in file order, then services in start order, kept running with a capped,
  * growing restart delay; their output to the log, line by line. */
 #ifndef AMPHI_SVC_H
 #define AMPHI_SVC_H
@@ -11,13 +11,23 @@
 struct svc_hooks {
 	void (*ready)(void);                 /* every service started */
 	void (*boot_failed)(const char *why); /* a task with on_failure = stop failed */
+	/* The install phase (install.c), when svc_start is told to run it. */
+	void (*step_started)(const struct recipe_unit *u);
+	void (*step_line)(const struct recipe_unit *u, const char *line, size_t len);
+	/* status as from waitpid, or -1 when it could not start; returns
+	 * nonzero to go on with the next step. */
+	int (*step_ended)(const struct recipe_unit *u, int status, int timed_out);
+	void (*steps_done)(void);            /* all succeeded: svc_steps_over goes on */
 };
 
-/* Starts the tasks, then the services; a service with needs = network,
- * and every one after it in start order, waits for svc_network_ready.
- * hooks->ready comes once all are started and the network is ready.
- * r must outlive the run. */
-void svc_start(const struct recipe *r, const struct svc_hooks *hooks, int network_ready);
+/* Runs the install steps when run_steps (each reported through the hooks;
+ * after the last, nothing more until svc_steps_over), then the tasks, then
+ * the services; a service with needs = network, and every one after it in
+ * start order, waits for svc_network_ready. hooks->ready comes once all
+ * are started and the network is ready. r must outlive the run. */
+void svc_start(const struct recipe *r, const struct svc_hooks *hooks, int network_ready, int run_steps);
+/* The install phase is over: on to the tasks and services. */
+void svc_steps_over(void);
 /* The network is configured (or we gave up waiting): go on. */
 void svc_network_ready(void);
 /* For every reaped child: returns 1 if it was a task or a service. */

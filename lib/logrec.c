@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const source_names[] = { "kernel", "init", "service", "syslog", "file" };
+static const char *const source_names[] = { "kernel", "init", "service", "syslog", "file", "install" };
 
 const char *logrec_source_name(enum logrec_source s)
 {

@@ -20,7 +20,7 @@
  * reserves for documentation and examples. */
 #define LOGREC_SD_AMPHI "amphi@32473"
 
-enum logrec_source { LOGSRC_KERNEL, LOGSRC_INIT, LOGSRC_SERVICE, LOGSRC_SYSLOG, LOGSRC_FILE };
+enum logrec_source { LOGSRC_KERNEL, LOGSRC_INIT, LOGSRC_SERVICE, LOGSRC_SYSLOG, LOGSRC_FILE, LOGSRC_INSTALL };
 
 struct logrec {
 	uint64_t seq;              /* per boot, contiguous from 1 */

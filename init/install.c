@@ -1,0 +1,170 @@
+#include "install.h"
+#include "emergency.h"
+#include "log.h"
+#include "loop.h"
+#include "shutdown.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The failing step's last lines go into the verdict. */
+#define TAIL_LINES 8
+#define TAIL_LINE 160
+
+static const struct recipe *rcp;
+static const char *inst_root = "";
+static int step_no;
+static int64_t began_ms, step_began_ms;
+static char tail[TAIL_LINES][TAIL_LINE];
+static int tail_count;   /* lines seen in this step (the last TAIL_LINES are kept) */
+
+int install_wanted(const char *root, const struct recipe *r)
+{
+	char path[PATH_MAX];
+
+	if (r->install_mode == INSTALL_NONE)
+		return 0;
+	if (r->install_mode == INSTALL_FIRST_BOOT) {
+		snprintf(path, sizeof(path), "%s%s", root, r->install_marker);
+		if (access(path, F_OK) == 0) {
+			log_install(LOG_LVL_INFO, "first boot already done (%s exists); %d steps skipped",
+				    r->install_marker, r->nsteps);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void on_step_started(const struct recipe_unit *u)
+{
+	if (step_no == 0) {
+		began_ms = loop_now_ms();
+		log_install(LOG_LVL_INFO, "%s: %d steps", rcp->install_mode == INSTALL_FIRST_BOOT ? "first boot" : "installer",
+			    rcp->nsteps);
+	}
+	step_no++;
+	tail_count = 0;
+	step_began_ms = loop_now_ms();
+	log_install(LOG_LVL_INFO, "step %d/%d %s: started", step_no, rcp->nsteps, u->name);
+}
+
+static void on_step_line(const struct recipe_unit *u, const char *line, size_t len)
+{
+	(void)u;
+	char *t = tail[tail_count++ % TAIL_LINES];
+	snprintf(t, TAIL_LINE, "%.*s", (int)(len < TAIL_LINE - 1 ? len : TAIL_LINE - 1), line);
+}
+
+static void how_it_ended(const struct recipe_unit *u, int status, int timed_out, char *out, size_t outlen)
+{
+	if (status < 0)
+		snprintf(out, outlen, "could not start");
+	else if (timed_out)
+		snprintf(out, outlen, "timed out after %d s", u->timeout);
+	else if (WIFSIGNALED(status))
+		snprintf(out, outlen, "was killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(out, outlen, "exited with status %d", WEXITSTATUS(status));
+}
+
+/* The failure verdict. "packaging: Installation failed" is what Lorax's
+ * log monitor (livemedia-creator) counts as a failed install on the
+ * Anaconda port; a success says nothing it would flag. */
+static void verdict_failure(const struct recipe_unit *u, const char *how)
+{
+	char last[TAIL_LINES * (TAIL_LINE + 3) + 1];
+	size_t used = 0;
+	int first = tail_count > TAIL_LINES ? tail_count - TAIL_LINES : 0;
+
+	last[0] = '\0';
+	for (int i = first; i < tail_count; i++)
+		used += (size_t)snprintf(last + used, sizeof(last) - used, "%s%s", i > first ? " | " : "",
+					 tail[i % TAIL_LINES]);
+	log_install(LOG_LVL_ERROR, "verdict: failure: step %d/%d %s: %s (packaging: Installation failed); last lines: %s",
+		    step_no, rcp->nsteps, u->name, how, tail_count ? last : "(none)");
+	if (rcp->install_shell_on_failure) {
+		char why[256];
+		snprintf(why, sizeof(why), "install step %s %s; kept up for inspection (on_failure = shell)", u->name, how);
+		emergency_start(why);
+	} else
+		shutdown_begin(STOP_POWEROFF, "install failed");
+}
+
+static int on_step_ended(const struct recipe_unit *u, int status, int timed_out)
+{
+	char how[64];
+	long long ms = (long long)(loop_now_ms() - step_began_ms);
+
+	if (status >= 0 && !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		log_install(LOG_LVL_INFO, "step %d/%d %s: done in %lld ms", step_no, rcp->nsteps, u->name, ms);
+		return 1;
+	}
+	how_it_ended(u, status, timed_out, how, sizeof(how));
+	log_install(LOG_LVL_ERROR, "step %d/%d %s: failed in %lld ms: %s", step_no, rcp->nsteps, u->name, ms, how);
+	verdict_failure(u, how);
+	return 0;
+}
+
+/* mkdir -p of path's parent directories. */
+static int make_parents(char *path)
+{
+	for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		int rc = mkdir(path, 0755);
+		*p = '/';
+		if (rc < 0 && errno != EEXIST)
+			return -1;
+	}
+	return 0;
+}
+
+/* On the root file system (a VM's disk, a container's rootfs), synced: the
+ * next boot must see it even after a power cut. */
+static void write_marker(void)
+{
+	char path[PATH_MAX], text[128];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s%s", inst_root, rcp->install_marker);
+	n = snprintf(text, sizeof(text), "amphi: %d install steps done at %lld s after the epoch\n", rcp->nsteps,
+		     (long long)time(NULL));
+	if (make_parents(path) < 0 || (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+		log_install(LOG_LVL_WARN, "marker %s: %s; the first boot steps will run again next boot",
+			    rcp->install_marker, strerror(errno));
+		return;
+	}
+	if (write(fd, text, (size_t)n) != n || fsync(fd) < 0)
+		log_install(LOG_LVL_WARN, "marker %s: %s", rcp->install_marker, strerror(errno));
+	close(fd);
+}
+
+static void on_steps_done(void)
+{
+	log_install(LOG_LVL_INFO, "verdict: success: %d steps in %lld ms", rcp->nsteps,
+		    (long long)(loop_now_ms() - began_ms));
+	if (rcp->install_mode == INSTALL_FIRST_BOOT)
+		write_marker();
+	if (rcp->install_then == THEN_POWEROFF)
+		shutdown_begin(STOP_POWEROFF, "install done");
+	else if (rcp->install_then == THEN_REBOOT)
+		shutdown_begin(STOP_REBOOT, "install done");
+	else
+		svc_steps_over();
+}
+
+void install_hooks(const char *root, const struct recipe *r, struct svc_hooks *h)
+{
+	rcp = r;
+	inst_root = root;
+	h->step_started = on_step_started;
+	h->step_line = on_step_line;
+	h->step_ended = on_step_ended;
+	h->steps_done = on_steps_done;
+}

@@ -1,0 +1,138 @@
+"""The install phase (issue 11): steps before everything else, progress and
+a verdict as records of source "install", first boot once, failures that
+say which step, how and its last lines, and a Lorax-like reader on the
+Anaconda text that flags a failed install. LXC here; the VM installer with
+a real disk is in test_install_vm.py."""
+
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import AMPHI, LXC_TIMEOUT, build, wait_for
+
+HERE = os.path.dirname(__file__)
+
+
+def records(path):
+    out = []
+    for line in open(path, errors="replace"):
+        if line.startswith("{"):
+            out.append(json.loads(line))
+    return out
+
+
+def install_lines(recs):
+    return [r["msg"] for r in recs if r["source"] == "install"]
+
+
+def wait_stopped(ct, timeout=LXC_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while ct.state() != "STOPPED":
+        assert time.monotonic() < deadline, "the container did not stop"
+        time.sleep(0.1)
+
+
+def test_lxc_first_boot_runs_once_across_two_starts(tmpdir_clean, lxc):
+    out = os.path.join(tmpdir_clean, "out")
+    build(os.path.join(HERE, "recipes", "firstboot.conf"), out)
+    ct = lxc(out)
+    host = os.path.join(out, "lxc", "host")
+    marker = os.path.join(out, "lxc", "rootfs", "var", "lib", "amphi", "installed")
+    got = os.path.join(tmpdir_clean, "first.jsonl")
+    ct.start()
+    with open(got, "wb") as f:
+        reader = subprocess.Popen(["timeout", "60", AMPHI, "logs", "--connect", os.path.join(host, "amphi.sock"),
+                                   "--follow", "--json"], stdout=f, stderr=subprocess.STDOUT)
+        try:
+            wait_for(got, r'"ready env=lxc', LXC_TIMEOUT)
+        finally:
+            reader.terminate()
+            reader.wait(timeout=10)
+    recs = records(got)
+    steps = install_lines(recs)
+    assert steps[0] == "first boot: 2 steps"
+    assert steps[1] == "step 1/2 greet: started"
+    assert re.fullmatch(r"step 1/2 greet: done in \d+ ms", steps[2])
+    assert steps[3] == "step 2/2 keys: started"
+    assert re.fullmatch(r"verdict: success: 2 steps in \d+ ms", steps[-1])
+    msgs = [(r["app"], r["msg"]) for r in recs]
+    # A step's own lines arrive between its start and its end, under its name.
+    assert msgs.index(("greet", "hello from the first step")) < msgs.index(("install", steps[2]))
+    assert ("app", "app sees key-1") in msgs, "services start after the steps"
+    assert os.path.exists(marker)
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
+    # Second start: the marker is there, the steps are not run again.
+    ct.start()
+    log = ct.wait(r"app: app sees key-1", count=2)
+    assert log.count("amphi: ready env=lxc") == 2
+    assert log.count("step 1/2 greet: started") == 1
+    assert "first boot already done (/var/lib/amphi/installed exists); 2 steps skipped" in log
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
+
+
+FAILING = """[image]
+name = {name}
+
+[install]
+mode = installer
+
+[step.one]
+exec = echo one
+
+[step.two]
+shell = yes
+exec = echo two; echo two again
+
+[step.three]
+shell = yes
+timeout = {timeout}
+exec = {exec}
+
+[step.four]
+exec = echo never
+"""
+
+
+@pytest.mark.parametrize("name,timeout,exec_,how,last", [
+    ("fails", 300, "echo 'partitioning /dev/sdz'; echo 'fdisk: cannot open /dev/sdz' >&2; exit 3",
+     "exited with status 3", "partitioning /dev/sdz | fdisk: cannot open /dev/sdz"),
+    ("hangs", 1, "echo 'waiting forever'; exec sleep 1000",
+     "timed out after 1 s", "waiting forever"),
+    ("fills", 300, "mkdir -p /mnt/small && mount -t tmpfs -o size=256k tmpfs /mnt/small && "
+                   "dd if=/dev/zero of=/mnt/small/fill bs=64k count=100",
+     "exited with status 1", "No space left on device"),
+])
+def test_lxc_a_failing_step_gives_a_verdict_and_powers_off(tmpdir_clean, lxc, name, timeout, exec_, how, last):
+    recipe = os.path.join(tmpdir_clean, name + ".conf")
+    with open(recipe, "w") as f:
+        f.write(FAILING.format(name=name, timeout=timeout, exec=exec_))
+    out = os.path.join(tmpdir_clean, "out")
+    build(recipe, out)
+    fifo = os.path.join(out, "lxc", "host", "anaconda.fifo")
+    os.mkfifo(fifo)
+    # A Lorax-like reader of the Anaconda text: it flags failure lines.
+    text = subprocess.Popen(["timeout", "60", AMPHI, "logs", "--text", "--fifo", fifo, "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ct = lxc(out)
+    try:
+        ct.start()
+        log = ct.wait(r"install: verdict: failure")
+        wait_stopped(ct)
+    finally:
+        text.terminate()
+        stdout, stderr = text.communicate(timeout=10)
+    log = open(ct.console).read()
+    assert "install: step 3/4 three: started" in log
+    assert re.search(rf"install: step 3/4 three: failed in \d+ ms: {how}", log)
+    verdict = re.search(r"install: (verdict: failure: .*)", log).group(1)
+    assert verdict.startswith(f"verdict: failure: step 3/4 three: {how} (packaging: Installation failed); last lines: ")
+    assert last in verdict
+    assert "step 4/4" not in log and "ready env=lxc" not in log
+    assert "install failed: stopping to power off" in log
+    lines = [json.loads(l) for l in stdout.splitlines() if l.startswith("{")]
+    flagged = [l["msg"] for l in lines if l["failure"]]
+    assert len(flagged) == 1 and flagged[0].startswith("verdict: failure: step 3/4 three"), lines[-5:]
