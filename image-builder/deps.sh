@@ -7,10 +7,13 @@ set -eu
 build=${1:?usage: deps.sh BUILD_DIR}
 # Packages: compilers and headers, the userland, the worlds we boot in, the
 # libraries the host tool and tests link, kmod for depmod, LXD (its daemon
-# is started by hand, by the tests), uidmap for unprivileged containers.
+# is started by hand, by the tests), uidmap for unprivileged containers,
+# libvirt's daemon, QEMU driver and clients (virsh, virt-xml-validate) for
+# vm/domain.xml: without recommends they pull neither systemd nor a bridge.
 packages="musl-tools linux-libc-dev busybox-static lxc qemu-system-x86 \
 libarchive-dev libcmocka-dev python3-pytest kmod pkg-config xz-utils gcc make \
-clang libclang-rt-14-dev rsyslog lxd uidmap"
+clang libclang-rt-14-dev rsyslog lxd uidmap \
+libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
 
 say() { printf 'deps: %s\n' "$*"; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
