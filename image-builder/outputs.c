@@ -21,6 +21,11 @@ static const char launcher_head[] =
 	"#   AMPHI_LOG_CHARDEV=... QEMU chardev backend for org.amphi.log.0 instead, e.g.\n"
 	"#                         socket,host=127.0.0.1,port=514,reconnect=1 (rsyslog's imtcp)\n"
 	"#   AMPHI_ANACONDA_CHARDEV=... the same for org.fedoraproject.anaconda.log.0\n"
+	"#   AMPHI_DISK=PATH       a raw disk image (or device) as virtio-blk vda with its own\n"
+	"#                         iothread, cache=none; cache=writeback where PATH has no\n"
+	"#                         O_DIRECT (ramfs, old tmpfs). Make one: truncate -s 1G PATH\n"
+	"#                         (empty), or amphi install\n"
+	"#   AMPHI_DRY_RUN=1       print the accelerator (and the disk's arguments), boot nothing\n"
 	"here=$(cd \"$(dirname \"$0\")\" && pwd)\n"
 	"accel=${AMPHI_ACCEL:-}\n"
 	"if [ -z \"$accel\" ]; then\n"
@@ -34,8 +39,38 @@ static const char launcher_head[] =
 	"kvm) cpu=host ;;\n"
 	"tcg) cpu=max ;;\n"
 	"*) echo \"launch: AMPHI_ACCEL=$accel: expected kvm or tcg\" >&2; exit 2 ;;\n"
-	"esac\n"
-	"[ -n \"${AMPHI_DRY_RUN:-}\" ] && { echo \"accel=$accel\"; exit 0; }\n"
+	"esac\n";
+
+/* AMPHI_DISK: virtio-blk served by an iothread of its own, so disk I/O is
+ * not done in QEMU's main loop under its global lock. cache=none (O_DIRECT:
+ * no second copy in the host's page cache) with aio=native, which QEMU
+ * allows only with O_DIRECT. A file system without O_DIRECT (ramfs; tmpfs
+ * before Linux 6.6) refuses it at open(2) with EINVAL, so a one-block direct
+ * read tells. QEMU's option syntax doubles a comma inside a value. The
+ * arguments go before the caller's, in "$@". */
+static const char launcher_disk[] =
+	"drive=\n"
+	"iothread=iothread,id=iothread0\n"
+	"blk=virtio-blk-pci,drive=disk0,iothread=iothread0\n"
+	"if [ -n \"${AMPHI_DISK:-}\" ]; then\n"
+	"\tif [ ! -e \"$AMPHI_DISK\" ]; then\n"
+	"\t\techo \"launch: AMPHI_DISK=$AMPHI_DISK: no such file; make an empty disk with\" \\\n"
+	"\t\t\t\"'truncate -s 1G $AMPHI_DISK' or install one with amphi install\" >&2\n"
+	"\t\texit 2\n"
+	"\tfi\n"
+	"\tcache=cache=none,aio=native\n"
+	"\tif ! dd if=\"$AMPHI_DISK\" of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null; then\n"
+	"\t\techo \"launch: $AMPHI_DISK is on a file system without O_DIRECT (tmpfs?);\" \\\n"
+	"\t\t\t\"using cache=writeback,aio=threads\" >&2\n"
+	"\t\tcache=cache=writeback,aio=threads\n"
+	"\tfi\n"
+	"\tdrive=\"file=$(printf '%s' \"$AMPHI_DISK\" | sed 's/,/,,/g'),format=raw,if=none,id=disk0,$cache\"\n"
+	"\tset -- -object \"$iothread\" -drive \"$drive\" -device \"$blk\" \"$@\"\n"
+	"fi\n"
+	"[ -n \"${AMPHI_DRY_RUN:-}\" ] && { echo \"accel=$accel\"; [ -z \"$drive\" ] ||\n"
+	"\techo \"disk=-object $iothread -drive $drive -device $blk\"; exit 0; }\n";
+
+static const char launcher_qemu[] =
 	"logs=${AMPHI_LOG_DIR:-$here}\n"
 	"exec qemu-system-x86_64 -machine pc,accel=$accel -cpu $cpu -m \"${AMPHI_MEM:-256}\" \\\n"
 	"\t-nographic -no-reboot \\\n"
@@ -73,7 +108,7 @@ int write_vm_launcher(const char *dir, const struct recipe *r, char *err, size_t
 	char path[PATH_MAX];
 	int rc = -1;
 
-	if (strbuf_printf(&b, "%s", launcher_head) < 0 || launcher_nics(&b, r) < 0 ||
+	if (strbuf_printf(&b, "%s%s%s", launcher_head, launcher_disk, launcher_qemu) < 0 || launcher_nics(&b, r) < 0 ||
 	    strbuf_printf(&b, "%s", launcher_tail) < 0)
 		snprintf(err, errlen, "out of memory");
 	else {
