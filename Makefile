@@ -37,7 +37,7 @@ unit_src_power := init/power.c init/log.c
 unit_src_tty := init/tty.c init/log.c $(SHARED_SRC)
 unit_src_users := init/users.c
 unit_src_logbuf := init/logbuf.c
-unit_src_kernel_ip := init/kernel_ip.c lib/netaddr.c
+unit_src_kernel_ip := init/kernel_ip.c init/cmdline.c lib/netaddr.c
 unit_src_netlink := init/netlink.c init/log.c lib/netaddr.c
 unit_src_logrec := lib/logrec.c
 

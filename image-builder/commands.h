@@ -6,5 +6,6 @@ int cmd_build(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_lxc_template(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
+int cmd_install(int argc, char **argv);
 
 #endif

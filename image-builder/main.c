@@ -14,7 +14,8 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "build", cmd_build, "build RECIPE -o DIR   make DIR/vm (QEMU) and DIR/lxc (LXC) from a recipe" },
-	{ "run", cmd_run, "run [--lxc] DIR       boot a build under QEMU, or LXC with --lxc" },
+	{ "run", cmd_run, "run [--lxc] DIR [--disk DISK]  boot a build under QEMU (with an installed disk), or LXC" },
+	{ "install", cmd_install, "install RECIPE --disk DISK  run an installer recipe onto a new raw disk under QEMU" },
 	{ "lxc-template", cmd_lxc_template, "lxc-template ...       the LXC template (lxc-create -t build/lxc-amphi)" },
 	{ "logs", cmd_logs, "logs --connect SOCK   read, store and acknowledge a running appliance's logs" },
 };

@@ -72,12 +72,13 @@ static int run_with_logs(char *const argv[], int search_path, const char *sock, 
 
 static int usage_run(void)
 {
-	fprintf(stderr, "usage: amphi run [--lxc] DIR [-- EXTRA ARGS]\n"
-			"  boots DIR (from amphi build) under QEMU, or with --lxc under lxc-start\n");
+	fprintf(stderr, "usage: amphi run [--lxc] DIR [--disk DISK [--root DEV]] [-- EXTRA ARGS]\n"
+			"  boots DIR (from amphi build) under QEMU, or with --lxc under lxc-start;\n"
+			"  --disk: the system amphi install put on DISK (root=DEV, default /dev/vda1)\n");
 	return 2;
 }
 
-static int run_qemu(const char *dir, char **extra)
+static int run_qemu(const char *dir, const char *disk, const char *rootdev, char **extra)
 {
 	char launch[PATH_MAX];
 	char *argv[64];
@@ -88,6 +89,18 @@ static int run_qemu(const char *dir, char **extra)
 		fprintf(stderr, "amphi run: %s: %s; build it first: amphi build RECIPE -o %s\n",
 			launch, strerror(errno), dir);
 		return 1;
+	}
+	if (disk) {
+		/* The initramfs mounts root= and hands over to the init on it. */
+		char append[1024];
+		if (access(disk, R_OK | W_OK) < 0) {
+			fprintf(stderr, "amphi run: %s: %s; make one with amphi install RECIPE --disk %s\n", disk,
+				strerror(errno), disk);
+			return 1;
+		}
+		snprintf(append, sizeof(append), "root=%s %s", rootdev, getenv("AMPHI_APPEND") ? getenv("AMPHI_APPEND") : "");
+		setenv("AMPHI_APPEND", append, 1);
+		setenv("AMPHI_DISK", disk, 1);
 	}
 	argv[n++] = launch;
 	for (; *extra && n < 63; extra++)
@@ -149,12 +162,16 @@ static int run_lxc(const char *dir, char **extra)
 int cmd_run(int argc, char **argv)
 {
 	int lxc = 0;
-	const char *dir = NULL;
+	const char *dir = NULL, *disk = NULL, *rootdev = "/dev/vda1";
 	int i;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--lxc") == 0)
 			lxc = 1;
+		else if (strcmp(argv[i], "--disk") == 0 && i + 1 < argc)
+			disk = argv[++i];
+		else if (strcmp(argv[i], "--root") == 0 && i + 1 < argc)
+			rootdev = argv[++i];
 		else if (strcmp(argv[i], "--") == 0) {
 			i++;
 			break;
@@ -167,5 +184,9 @@ int cmd_run(int argc, char **argv)
 	}
 	if (!dir)
 		return usage_run();
-	return lxc ? run_lxc(dir, argv + i) : run_qemu(dir, argv + i);
+	if (lxc && disk) {
+		fprintf(stderr, "amphi run: --disk is for QEMU; a container's install lives in its rootfs\n");
+		return 2;
+	}
+	return lxc ? run_lxc(dir, argv + i) : run_qemu(dir, disk, rootdev, argv + i);
 }

@@ -34,8 +34,8 @@ int install_wanted(const char *root, const struct recipe *r)
 	if (r->install_mode == INSTALL_FIRST_BOOT) {
 		snprintf(path, sizeof(path), "%s%s", root, r->install_marker);
 		if (access(path, F_OK) == 0) {
-			log_install(LOG_LVL_INFO, "first boot already done (%s exists); %d steps skipped",
-				    r->install_marker, r->nsteps);
+			log_install(LOG_LVL_INFO, "first boot already done (%s exists); %d step%s skipped",
+				    r->install_marker, r->nsteps, r->nsteps == 1 ? "" : "s");
 			return 0;
 		}
 	}
@@ -46,8 +46,8 @@ static void on_step_started(const struct recipe_unit *u)
 {
 	if (step_no == 0) {
 		began_ms = loop_now_ms();
-		log_install(LOG_LVL_INFO, "%s: %d steps", rcp->install_mode == INSTALL_FIRST_BOOT ? "first boot" : "installer",
-			    rcp->nsteps);
+		log_install(LOG_LVL_INFO, "%s: %d step%s", rcp->install_mode == INSTALL_FIRST_BOOT ? "first boot" : "installer",
+			    rcp->nsteps, rcp->nsteps == 1 ? "" : "s");
 	}
 	step_no++;
 	tail_count = 0;
@@ -147,7 +147,7 @@ static void write_marker(void)
 
 static void on_steps_done(void)
 {
-	log_install(LOG_LVL_INFO, "verdict: success: %d steps in %lld ms", rcp->nsteps,
+	log_install(LOG_LVL_INFO, "verdict: success: %d step%s in %lld ms", rcp->nsteps, rcp->nsteps == 1 ? "" : "s",
 		    (long long)(loop_now_ms() - began_ms));
 	if (rcp->install_mode == INSTALL_FIRST_BOOT)
 		write_marker();

@@ -1,4 +1,5 @@
 #include "kernel_ip.h"
+#include "cmdline.h"
 #include "netaddr.h"
 
 #include <limits.h>
@@ -17,22 +18,7 @@ static int is_dynamic(const char *s)
 
 int kernel_ip_find(const char *root, char *buf, size_t len)
 {
-	char path[PATH_MAX], line[4096], *save = NULL;
-	int found = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/proc/cmdline", root);
-	if (!(f = fopen(path, "re")))
-		return 0;
-	if (!fgets(line, sizeof(line), f))
-		line[0] = '\0';
-	fclose(f);
-	for (char *w = strtok_r(line, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
-		if (strncmp(w, "ip=", 3) == 0) {
-			snprintf(buf, len, "%s", w + 3);  /* the last one wins */
-			found = 1;
-		}
-	return found;
+	return cmdline_get(root, "ip", buf, len);
 }
 
 static int check_addr(const char *what, const char *text, int want_prefix, char *why, size_t whylen)

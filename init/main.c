@@ -13,6 +13,7 @@
 #include "net.h"
 #include "power.h"
 #include "recipe.h"
+#include "root.h"
 #include "shutdown.h"
 #include "signals.h"
 #include "svc.h"
@@ -95,9 +96,18 @@ static void __attribute__((noreturn)) boot(void)
 	shutdown_init(env.world, 5);
 
 	int recipe_ok = boot_recipe(env.world, &recipe) == 0;
-	/* VM modules first: the log ports need virtio_console. */
-	if (env.world != WORLD_CONTAINER)
+	/* VM modules first: the log ports need virtio_console, root= its disk. */
+	if (env.world != WORLD_CONTAINER) {
+		char err[512];
 		boot_vm_extras(&recipe);
+		/* An installed system: its own init takes over from here. If the
+		 * disk cannot be had, never go on to this image's steps (an
+		 * installer's would wipe it): an emergency shell instead. */
+		if (recipe_ok && root_switch("", err, sizeof(err)) < 0) {
+			emergency_start(err);
+			recipe_ok = 0;
+		}
+	}
 	logcore_start("", env.world, &recipe);
 	if (recipe_ok) {
 		tty_start("", env.world, &recipe);

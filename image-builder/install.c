@@ -1,0 +1,384 @@
+/* amphi install RECIPE --disk DISK: build what is missing, make the raw
+ * disk, boot the installer under QEMU with the disk on virtio-blk, follow
+ * its install records (docs/PROTOCOL.md, source "install") with a progress
+ * line, and exit with its verdict. The stream is read and stored by an
+ * `amphi logs` child; this side only reads its plain "app: message" lines. */
+#include "commands.h"
+#include "recipe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_SIZE (256LL << 20)
+#define MIN_SIZE (16LL << 20)
+#define TAIL 8
+
+struct install {
+	const char *recipe, *disk, *dir;
+	char dirbuf[PATH_MAX];
+	long long size;
+	int overwrite, tty;
+	/* what the records said */
+	int step, steps;
+	char name[RECIPE_WORD_MAX], verdict[4096], last[TAIL][256];
+	int nlast, ok, failed;
+	struct timespec t0, step_t0;
+};
+
+static int usage_install(void)
+{
+	fprintf(stderr,
+		"usage: amphi install RECIPE --disk DISK [--size SIZE] [-o DIR] [--overwrite]\n"
+		"  builds RECIPE into DIR (default out/NAME) if needed, makes DISK (a raw image of SIZE,\n"
+		"  default 256M; K, M, G suffixes), boots the installer under QEMU with DISK on virtio-blk\n"
+		"  and follows its steps; exits 0 when the install succeeded, 1 with the failing step if not.\n"
+		"  Then: amphi run DIR --disk DISK boots the installed system.\n");
+	return 2;
+}
+
+static double since(const struct timespec *t0)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static long long parse_size(const char *s)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20 : *end == 'G' || *end == 'g' ? 30 : 0;
+	if (errno || end == s || v <= 0 || (shift && end[1]) || (!shift && *end) || v > (1LL << (62 - shift)))
+		return -1;
+	return v << shift;
+}
+
+static int parse_args(struct install *in, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--disk") == 0 && i + 1 < argc)
+			in->disk = argv[++i];
+		else if (strcmp(a, "--size") == 0 && i + 1 < argc) {
+			if ((in->size = parse_size(argv[++i])) < MIN_SIZE) {
+				fprintf(stderr, "amphi install: --size %s: expected a size of at least 16M, such as 256M or 2G\n",
+					argv[i]);
+				return 2;
+			}
+		} else if (strcmp(a, "-o") == 0 && i + 1 < argc)
+			in->dir = argv[++i];
+		else if (strcmp(a, "--overwrite") == 0)
+			in->overwrite = 1;
+		else if (a[0] != '-' && !in->recipe)
+			in->recipe = a;
+		else {
+			fprintf(stderr, "amphi install: unexpected argument '%s'\n", a);
+			return usage_install();
+		}
+	}
+	if (!in->recipe || !in->disk)
+		return usage_install();
+	return 0;
+}
+
+/* The path of this very binary: the build and the log reader are it. */
+static int self_path(char out[PATH_MAX])
+{
+	ssize_t n = readlink("/proc/self/exe", out, PATH_MAX - 1);
+	if (n < 0)
+		return -1;
+	out[n] = '\0';
+	return 0;
+}
+
+static int mtime_of(const char *path, struct timespec *t)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -1;
+	*t = st.st_mtim;
+	return 0;
+}
+
+static int older(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* amphi build, unless DIR already holds a build newer than the recipe and
+ * than this amphi. */
+static int build_if_needed(const struct install *in, const char *self)
+{
+	char img[PATH_MAX + 32];
+	struct timespec built, t;
+
+	snprintf(img, sizeof(img), "%s/vm/initramfs.img", in->dir);
+	if (mtime_of(img, &built) == 0 && mtime_of(in->recipe, &t) == 0 && !older(&built, &t) &&
+	    mtime_of(self, &t) == 0 && !older(&built, &t))
+		return 0;
+	printf("amphi install: building %s into %s\n", in->recipe, in->dir);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(self, "amphi", "build", in->recipe, "-o", in->dir, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "amphi install: the build failed (see above); fix the recipe and run again\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int make_disk(const struct install *in)
+{
+	int fd = open(in->disk, O_WRONLY | O_CREAT | O_CLOEXEC | (in->overwrite ? O_TRUNC : O_EXCL), 0644);
+	if (fd < 0 && errno == EEXIST) {
+		fprintf(stderr, "amphi install: %s exists; an install writes a whole new disk: remove it first, "
+				"or add --overwrite\n", in->disk);
+		return -1;
+	}
+	if (fd < 0 || ftruncate(fd, in->size) < 0) {
+		fprintf(stderr, "amphi install: %s: %s\n", in->disk, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static pid_t spawn_qemu(const struct install *in, const char *rundir, const char *console)
+{
+	char launch[PATH_MAX + 16];
+	snprintf(launch, sizeof(launch), "%s/vm/launch", in->dir);
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGTERM);  /* never outlive amphi install */
+	int fd = open(console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), null = open("/dev/null", O_RDONLY);
+	if (fd < 0 || null < 0 || dup2(null, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+		_exit(127);
+	setenv("AMPHI_DISK", in->disk, 1);
+	setenv("AMPHI_LOG_DIR", rundir, 1);
+	execl(launch, launch, (char *)NULL);
+	_exit(127);
+}
+
+/* amphi logs on the stream socket, its plain lines into a pipe. */
+static pid_t spawn_reader(const char *self, const char *sock, const char *store, int out)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	/* QEMU makes the socket as it starts. */
+	for (int i = 0; i < 600 && access(sock, F_OK) < 0; i++)
+		usleep(100 * 1000);
+	if (dup2(out, 1) < 0)
+		_exit(127);
+	execl(self, "amphi", "logs", "--connect", sock, "--out", store, (char *)NULL);
+	_exit(127);
+}
+
+/* The progress line on a terminal: bar, step n/m, name, elapsed. */
+static void draw(const struct install *in)
+{
+	char bar[21];
+	int fill = in->steps ? 20 * (in->step - 1) / in->steps : 0;
+
+	if (!in->tty || !in->step)
+		return;
+	for (int i = 0; i < 20; i++)
+		bar[i] = i < fill ? '#' : '-';
+	bar[20] = '\0';
+	fprintf(stderr, "\r\033[K[%s] step %d/%d %s  %.0f s", bar, in->step, in->steps, in->name, since(&in->step_t0));
+}
+
+/* One record from the install phase ("install: ..." lines). */
+static void on_install(struct install *in, const char *msg)
+{
+	int n, m, pos = 0;
+	char name[RECIPE_WORD_MAX];
+
+	if (sscanf(msg, "step %d/%d %63[^:]: %n", &n, &m, name, &pos) == 3 && pos) {
+		const char *what = msg + pos;
+		if (strcmp(what, "started") == 0) {
+			in->step = n, in->steps = m, in->nlast = 0;
+			snprintf(in->name, sizeof(in->name), "%s", name);
+			clock_gettime(CLOCK_MONOTONIC, &in->step_t0);
+			if (!in->tty)
+				printf("amphi install: step %d/%d %s\n", n, m, name);
+		} else {
+			if (in->tty)
+				fprintf(stderr, "\r\033[K");
+			printf("amphi install: step %d/%d %s: %s\n", n, m, name, what);
+		}
+	} else if (strncmp(msg, "verdict: success", 16) == 0) {
+		in->ok = 1;
+		snprintf(in->verdict, sizeof(in->verdict), "%s", msg);
+	} else if (strncmp(msg, "verdict: failure", 16) == 0) {
+		in->failed = 1;
+		snprintf(in->verdict, sizeof(in->verdict), "%s", msg);
+	} else if (!in->tty) {
+		printf("amphi install: %s\n", msg);
+	}
+}
+
+static void on_line(struct install *in, char *line)
+{
+	char *colon = strstr(line, ": ");
+	if (!colon)
+		return;
+	*colon = '\0';
+	const char *app = line, *msg = colon + 2;
+	if (strcmp(app, "install") == 0) {
+		on_install(in, msg);
+	} else if (in->step && strcmp(app, in->name) == 0) {
+		/* The running step's own output: kept for a failure, shown when piped. */
+		snprintf(in->last[in->nlast++ % TAIL], sizeof(in->last[0]), "%s", msg);
+		if (!in->tty)
+			printf("  %s: %s\n", app, msg);
+	}
+	fflush(stdout);
+}
+
+/* Reads the reader's lines until it ends (QEMU is gone). */
+static void follow(struct install *in, int fd)
+{
+	char buf[8192];
+	size_t len = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = poll(&p, 1, 1000);
+		draw(in);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			continue;
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		char *start = buf, *nl;
+		buf[len] = '\0';
+		while ((nl = memchr(start, '\n', len - (size_t)(start - buf)))) {
+			*nl = '\0';
+			on_line(in, start);
+			start = nl + 1;
+		}
+		len -= (size_t)(start - buf);
+		memmove(buf, start, len);
+		if (len == sizeof(buf) - 1)
+			len = 0;  /* a line longer than the buffer: dropped from the display only */
+	}
+	if (in->tty)
+		fprintf(stderr, "\r\033[K");
+}
+
+static int report(const struct install *in, int qemu_status, const char *console, const char *store)
+{
+	if (in->ok) {
+		printf("amphi install: %s is installed (%s, %.0f s in all).\n"
+		       "amphi install: boot it with: amphi run %s --disk %s\n",
+		       in->disk, in->verdict + strlen("verdict: success: "), since(&in->t0), in->dir, in->disk);
+		return 0;
+	}
+	if (in->failed) {
+		const char *v = in->verdict + strlen("verdict: failure: ");
+		const char *lines = strstr(v, "; last lines: ");
+		const char *paren = strstr(v, " (packaging: Installation failed)");
+		int head = (int)((paren ? paren : lines ? lines : v + strlen(v)) - v);
+		fprintf(stderr, "amphi install: the install failed at %.*s\n", head, v);
+		if (in->nlast) {
+			fprintf(stderr, "amphi install: its last lines:\n");
+			int first = in->nlast > TAIL ? in->nlast - TAIL : 0;
+			for (int i = first; i < in->nlast; i++)
+				fprintf(stderr, "  | %s\n", in->last[i % TAIL]);
+		} else if (lines) {
+			fprintf(stderr, "amphi install: its last lines: %s\n", lines + strlen("; last lines: "));
+		}
+	} else {
+		fprintf(stderr, "amphi install: the installer stopped without a verdict (QEMU %s %d)\n",
+			WIFEXITED(qemu_status) ? "exited with status" : "was killed by signal",
+			WIFEXITED(qemu_status) ? WEXITSTATUS(qemu_status) : WTERMSIG(qemu_status));
+	}
+	fprintf(stderr, "amphi install: the whole log is in %s, the console in %s\n", store, console);
+	return 1;
+}
+
+int cmd_install(int argc, char **argv)
+{
+	static struct install in = { .size = DEFAULT_SIZE };
+	char self[PATH_MAX], err[RECIPE_ERR_MAX], rundir[PATH_MAX + 16], sock[PATH_MAX + 32], console[PATH_MAX + 32],
+		store[PATH_MAX + 32];
+	static struct recipe r;
+	int rc, pipefd[2], status = 0;
+
+	if ((rc = parse_args(&in, argc, argv)))
+		return rc;
+	recipe_defaults(&r);
+	if (recipe_load(in.recipe, &r, err, sizeof(err)) < 0) {
+		fprintf(stderr, "amphi install: %s\n", err);
+		return 1;
+	}
+	if (r.install_mode != INSTALL_INSTALLER) {
+		fprintf(stderr, "amphi install: %s is not an installer: it needs [step.NAME] sections (and no "
+				"mode = first-boot); see recipes/installer.conf\n", in.recipe);
+		return 1;
+	}
+	if (!in.dir) {
+		snprintf(in.dirbuf, sizeof(in.dirbuf), "out/%s", r.name);
+		in.dir = in.dirbuf;
+	}
+	if (self_path(self) < 0 || build_if_needed(&in, self) < 0 || make_disk(&in) < 0)
+		return 1;
+	snprintf(rundir, sizeof(rundir), "%s/install", in.dir);
+	snprintf(sock, sizeof(sock), "%s/amphi.sock", rundir);
+	snprintf(console, sizeof(console), "%s/console.log", rundir);
+	snprintf(store, sizeof(store), "%s/logs", rundir);
+	if (mkdir(rundir, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "amphi install: %s: %s\n", rundir, strerror(errno));
+		return 1;
+	}
+	unlink(sock);  /* an earlier install's: wait for QEMU's own */
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		fprintf(stderr, "amphi install: pipe: %s\n", strerror(errno));
+		return 1;
+	}
+	in.tty = isatty(2);
+	clock_gettime(CLOCK_MONOTONIC, &in.t0);
+	printf("amphi install: installing %s onto %s under QEMU (console: %s)\n", r.name, in.disk, console);
+	fflush(stdout);
+	/* Ctrl-C ends the install: QEMU and the reader follow us (PDEATHSIG). */
+	pid_t qemu = spawn_qemu(&in, rundir, console);
+	pid_t reader = qemu > 0 ? spawn_reader(self, sock, store, pipefd[1]) : -1;
+	close(pipefd[1]);
+	if (qemu < 0 || reader < 0) {
+		fprintf(stderr, "amphi install: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	follow(&in, pipefd[0]);
+	close(pipefd[0]);
+	waitpid(reader, NULL, 0);
+	if (in.failed && r.install_shell_on_failure)
+		fprintf(stderr, "amphi install: the guest stays up for inspection (on_failure = shell): "
+				"Ctrl-C stops it\n");
+	while (waitpid(qemu, &status, 0) < 0 && errno == EINTR)
+		;
+	return report(&in, status, console, store);
+}

@@ -1,0 +1,84 @@
+#include "root.h"
+#include "cmdline.h"
+#include "log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+/* A disk's node appears a little after its driver loads. */
+#define DEVICE_WAIT_MS 10000
+#define RAMFS_MAGIC 0x858458f6
+#define TMPFS_MAGIC 0x01021994
+#define NEWROOT "/newroot"
+
+/* The kernel's mounts go with PID 1 into the new root (the new init finds
+ * them mounted); what cannot move is let go. */
+static void move_mounts(const char *root)
+{
+	static const char *const mounts[] = { "/dev", "/proc", "/sys", "/run" };
+	char from[PATH_MAX], to[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
+		snprintf(from, sizeof(from), "%s%s", root, mounts[i]);
+		snprintf(to, sizeof(to), "%s%s%s", root, NEWROOT, mounts[i]);
+		if (mount(from, to, NULL, MS_MOVE, NULL) < 0)
+			umount2(from, MNT_DETACH);
+	}
+}
+
+int root_switch(const char *root, char *err, size_t errlen)
+{
+	char dev[128], want[32], path[PATH_MAX], mnt[PATH_MAX];
+	static const char *const guesses[] = { "ext4", "ext2", "xfs", "btrfs" };
+	const char *type = NULL;
+	struct statfs fs;
+
+	if (!cmdline_get(root, "root", dev, sizeof(dev)))
+		return 0;
+	snprintf(path, sizeof(path), "%s/", root);
+	if (statfs(path, &fs) == 0 && fs.f_type != RAMFS_MAGIC && fs.f_type != TMPFS_MAGIC)
+		return 0;  /* already on it: this is the init the switch started */
+	if (strncmp(dev, "/dev/", 5) != 0) {
+		snprintf(err, errlen, "root=%s: expected a device path such as /dev/vda1", dev);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s%s", root, dev);
+	for (int waited = 0; access(path, F_OK) < 0 && waited < DEVICE_WAIT_MS; waited += 50)
+		usleep(50 * 1000);
+	if (access(path, F_OK) < 0) {
+		snprintf(err, errlen, "root=%s: no such device after %d s; is its driver in the recipe's [image] modules "
+			 "(virtio_blk and ext4 for an amphi install disk)?", dev, DEVICE_WAIT_MS / 1000);
+		return -1;
+	}
+	snprintf(mnt, sizeof(mnt), "%s%s", root, NEWROOT);
+	mkdir(mnt, 0755);
+	int given = cmdline_get(root, "rootfstype", want, sizeof(want));
+	for (size_t i = 0; !type && i < (given ? 1 : sizeof(guesses) / sizeof(guesses[0])); i++)
+		if (mount(path, mnt, given ? want : guesses[i], 0, NULL) == 0)
+			type = given ? want : guesses[i];
+	if (!type) {
+		snprintf(err, errlen, "root=%s: cannot mount it as %s: %s", dev, given ? want : "ext4, ext2, xfs or btrfs",
+			 strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/sbin/init", mnt);
+	if (access(path, X_OK) < 0) {
+		umount(mnt);
+		snprintf(err, errlen, "root=%s: no /sbin/init on it; is it a disk amphi install wrote?", dev);
+		return -1;
+	}
+	log_info("root=%s (%s): switching to its /sbin/init", dev, type);
+	move_mounts(root);
+	/* busybox switch_root empties the initramfs, makes the new root / and
+	 * execs its init as PID 1. */
+	snprintf(path, sizeof(path), "%s/bin/busybox", root);
+	execl(path, "switch_root", mnt, "/sbin/init", (char *)NULL);
+	snprintf(err, errlen, "switch_root to root=%s: %s", dev, strerror(errno));
+	return -1;
+}

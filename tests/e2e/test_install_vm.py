@@ -1,0 +1,150 @@
+"""amphi install under real QEMU (TCG) with a raw disk on virtio-blk:
+recipes/installer.conf partitions, formats, copies itself and configures
+the installed system; amphi run --disk boots that system from the disk
+(root= and switch_root), whose own first-boot step runs once. A failing
+step: amphi install names it, its exit status and last lines, and a
+Lorax-like reader on the Anaconda port flags the failure."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+
+from conftest import AMPHI, BOOT_TIMEOUT, RECIPES, wait_for
+
+INSTALL_TIMEOUT = 240
+
+
+def install(recipe, out, disk, *extra):
+    return subprocess.run([AMPHI, "install", recipe, "--disk", disk, "-o", out, *extra],
+                          capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+
+
+class DiskBoot:
+    """amphi run OUT --disk DISK, its console in a file, QEMU's monitor on
+    a socket for the power button."""
+
+    def __init__(self, out, disk, work, name):
+        self.log = os.path.join(work, name + ".log")
+        self.mon = os.path.join(work, name + ".mon")
+        self.f = open(self.log, "wb")
+        env = dict(os.environ, AMPHI_ACCEL="tcg")
+        self.proc = subprocess.Popen([AMPHI, "run", out, "--disk", disk, "--",
+                                      "-monitor", f"unix:{self.mon},server=on,wait=off"],
+                                     stdin=subprocess.DEVNULL, stdout=self.f, stderr=subprocess.STDOUT, env=env)
+
+    def wait(self, pattern, count=1):
+        return wait_for(self.log, pattern, BOOT_TIMEOUT, self.proc, count)
+
+    def power_off(self):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(self.mon)
+            s.sendall(b"system_powerdown\n")
+            time.sleep(0.2)
+        assert self.proc.wait(timeout=BOOT_TIMEOUT) == 0
+        self.f.close()
+        return open(self.log, errors="replace").read()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.f.close()
+
+
+def stored_lines(out):
+    logs = os.path.join(out, "install", "logs")
+    boots = os.listdir(logs)
+    assert len(boots) == 1
+    return open(os.path.join(logs, boots[0], "all.log"), errors="replace").read().splitlines()
+
+
+def test_install_onto_a_blank_disk_then_boot_it_twice(tmpdir_clean):
+    out, disk = os.path.join(tmpdir_clean, "out"), os.path.join(tmpdir_clean, "disk.img")
+    r = install(os.path.join(RECIPES, "installer.conf"), out, disk, "--size", "64M")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"{disk} is installed (4 steps in" in r.stdout
+    assert f"amphi run {out} --disk {disk}" in r.stdout
+    assert os.path.getsize(disk) == 64 << 20
+    # The host's copy of the stream: every step's output, in order, between
+    # its start and its end.
+    lines = stored_lines(out)
+    want = ["install install: step 1/4 partition: started", "service partition: /dev/vda1: one partition",
+            "install install: step 1/4 partition: done", "install install: step 2/4 filesystem: started",
+            "install install: step 3/4 copy: started", "service copy: copied ",
+            "install install: step 4/4 configure: started", "service configure: configured; unmounted",
+            "install install: verdict: success: 4 steps"]
+    at = 0
+    for w in want:
+        found = [i for i in range(at, len(lines)) if w in lines[i]]
+        assert found, f"{w!r} not after line {at} of the stored log:\n" + "\n".join(lines[-40:])
+        at = found[0] + 1
+    assert "ERROR" not in r.stdout
+    # The installed system, from the disk.
+    boot = DiskBoot(out, disk, tmpdir_clean, "first")
+    try:
+        log = boot.wait(r"hello: installed by amphi install")
+        assert "root=/dev/vda1 (ext4): switching to its /sbin/init" in log
+        assert "welcome: first boot of the installed system" in log
+        assert "step 1/4 partition" not in log, "the installer's steps never run from the disk"
+        boot.power_off()
+    finally:
+        boot.kill()
+    again = DiskBoot(out, disk, tmpdir_clean, "second")
+    try:
+        log = again.wait(r"hello: installed by amphi install")
+        assert "first boot already done (/var/lib/amphi/installed exists); 1 step skipped" in log
+        assert "first boot of the installed system" not in log
+        again.power_off()
+    finally:
+        again.kill()
+
+
+FAILING = """[image]
+name = badinstall
+
+[runtime]
+getty = none
+
+[step.one]
+exec = echo one
+
+[step.two]
+exec = echo two
+
+[step.three]
+shell = yes
+exec = echo "copying the payload"; echo "cp: /mnt/target/usr: Read-only file system" >&2; exit 4
+
+[step.four]
+exec = echo never
+"""
+
+
+def test_a_failing_third_step_is_named_with_its_status_and_last_lines(tmpdir_clean):
+    recipe = os.path.join(tmpdir_clean, "bad.conf")
+    with open(recipe, "w") as f:
+        f.write(FAILING)
+    out, disk = os.path.join(tmpdir_clean, "out"), os.path.join(tmpdir_clean, "disk.img")
+    # A Lorax-like reader on the Anaconda port (amphi logs --text flags the
+    # lines Lorax's monitor counts as failures), attached as QEMU starts.
+    text_log = os.path.join(tmpdir_clean, "anaconda.jsonl")
+    sock = os.path.join(out, "install", "anaconda.sock")
+    with open(text_log, "wb") as tf:
+        text = subprocess.Popen(["timeout", str(INSTALL_TIMEOUT), AMPHI, "logs", "--text", "--connect", sock,
+                                 "--follow", "--json"], stdout=tf, stderr=subprocess.DEVNULL)
+        try:
+            r = install(recipe, out, disk, "--size", "16M")
+        finally:
+            text.terminate()
+            text.wait(timeout=10)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "amphi install: the install failed at step 3/4 three: exited with status 4" in r.stderr
+    assert "  | copying the payload\n  | cp: /mnt/target/usr: Read-only file system\n" in r.stderr
+    assert "step 4/4" not in r.stdout + r.stderr
+    lines = [json.loads(l) for l in open(text_log) if l.startswith("{")]
+    assert any(l["program"] == "three" and l["msg"] == "copying the payload" for l in lines)
+    flagged = [l["msg"] for l in lines if l["failure"]]
+    assert len(flagged) == 1 and flagged[0].startswith("verdict: failure: step 3/4 three: exited with status 4"), flagged
