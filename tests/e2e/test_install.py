@@ -136,3 +136,22 @@ def test_lxc_a_failing_step_gives_a_verdict_and_powers_off(tmpdir_clean, lxc, na
     lines = [json.loads(l) for l in stdout.splitlines() if l.startswith("{")]
     flagged = [l["msg"] for l in lines if l["failure"]]
     assert len(flagged) == 1 and flagged[0].startswith("verdict: failure: step 3/4 three"), lines[-5:]
+
+
+def test_lxc_on_failure_shell_keeps_the_system_up_for_inspection(tmpdir_clean, lxc):
+    recipe = os.path.join(tmpdir_clean, "keep.conf")
+    with open(recipe, "w") as f:
+        f.write("[image]\nname = keep\n\n[install]\non_failure = shell\n\n"
+                "[step.breaks]\nshell = yes\nexec = echo 'half done' > /tmp/state; exit 2\n")
+    out = os.path.join(tmpdir_clean, "out")
+    build(recipe, out)
+    ct = lxc(out)
+    ct.start()
+    log = ct.wait(r"starting an emergency shell on the console")
+    assert "install: verdict: failure: step 1/1 breaks: exited with status 2" in log
+    assert "install step breaks exited with status 2; kept up for inspection (on_failure = shell)" in log
+    time.sleep(0.5)
+    assert ct.state() == "RUNNING", "kept up, not powered off"
+    # What the step left is there to inspect.
+    assert ct.attach("cat", "/tmp/state").stdout.strip() == "half done"
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
