@@ -200,8 +200,12 @@ static void draw(const struct install *in)
 	char bar[21];
 	int fill = in->steps ? 20 * (in->step - 1) / in->steps : 0;
 
-	if (!in->tty || !in->step)
+	if (!in->tty)
 		return;
+	if (!in->step) {
+		fprintf(stderr, "\r\033[Kbooting the installer  %.0f s", since(&in->t0));
+		return;
+	}
 	for (int i = 0; i < 20; i++)
 		bar[i] = i < fill ? '#' : '-';
 	bar[20] = '\0';
