@@ -189,7 +189,9 @@ static int build_vm(const struct build_src *b, const char *dir, char *err, size_
 	snprintf(path, sizeof(path), "%s/vm/vmlinuz", dir);
 	if (copy_file(vmlinuz, path, 0644, err, errlen) < 0)
 		return -1;
-	return write_vm_launcher(dir, r, err, errlen);
+	if (write_vm_launcher(dir, r, err, errlen) < 0)
+		return -1;
+	return write_libvirt_domain(dir, r, err, errlen);
 }
 
 int build_lxc_tree(const struct build_src *b, const char *out_dir, char *err, size_t errlen)

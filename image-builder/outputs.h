@@ -8,6 +8,9 @@
 /* DIR/vm/launch: a shell script that runs QEMU on DIR/vm's kernel and
  * initramfs, so the output works without amphi installed. */
 int write_vm_launcher(const char *dir, const struct recipe *r, char *err, size_t errlen);
+/* DIR/vm/domain.xml: the same machine for virsh define (TCG, direct kernel
+ * boot, both log ports, DIR/vm/disk.img on virtio-blk with an iothread). */
+int write_libvirt_domain(const char *dir, const struct recipe *r, char *err, size_t errlen);
 /* amphi's LXC config lines (init, signals, ttys, console log under base,
  * the host log directory base/host, the recipe's bridged networks); with
  * standalone, "no network" when the recipe bridges none. */
