@@ -237,7 +237,7 @@ static int build_lxc(const struct build_src *b, const char *dir, char *err, size
 static int usage_build(void)
 {
 	fprintf(stderr, "usage: amphi build RECIPE -o DIR\n"
-			"  writes DIR/vm (vmlinuz, initramfs.img, launch) and DIR/lxc (rootfs/, config)\n");
+			"  writes DIR/vm (vmlinuz, initramfs.img, launch, domain.xml) and DIR/lxc (rootfs/, config, tarballs)\n");
 	return 2;
 }
 
