@@ -1,0 +1,869 @@
+"""More measurements for `make bench` (issue 12), as sections for bench/run.py.
+
+    import extras
+    sections = extras.run({"quick": False, "say": say, "out": "<repo>/build/bench",
+                           "amphi": "<repo>/build/amphi", "root": "<repo>", "rounds": 5})
+
+Each section is {"title": "## ...", "lines": [markdown], "charts": [{"name", "title",
+"unit", "bars": [(label, median, min, max), ...]}]}. Every number is measured here, in
+this run, on this machine: contenders alternate their order between rounds, and a
+cell shows the median with min–max. A contender that cannot run keeps its row with
+"n/a: <why>" in its cells (and has no bar in the chart, which needs a number).
+
+Sections: static binary sizes; PID 1 resident memory (idle and after a log flood,
+in LXC and in the VM); lxc-create with the amphi, local and busybox templates;
+amphi install; amphi build cold and warm with the sizes of what it writes; 1, 10
+and 50 containers started at once.
+"""
+
+import itertools
+import os
+import re
+import shutil
+import statistics
+import struct
+import subprocess
+import tempfile
+import time
+
+# Bounds for a loaded 2-core host under TCG, not measurements: past them a round
+# counts as failed and says so.
+LXC_READY_S = 30
+VM_READY_S = 90
+CMD_S = 300
+
+# Every container, QEMU and reader started here, so that a failure anywhere still
+# ends them (by name or by PID, never by pattern).
+_live_cts = {}    # name -> lxcpath
+_live_procs = []  # Popen objects
+_counter = itertools.count(1)
+
+
+class NA(Exception):
+    """A contender or round that could not run; str() goes into its table cell."""
+
+
+def unique(kind):
+    """A container or directory name no one else uses: our PID and a counter."""
+    return f"amx-{kind}-{os.getpid()}-{next(_counter)}"
+
+
+def short(text, limit=160):
+    """One line fit for a markdown table cell."""
+    text = " ".join(str(text).split()).replace("|", "/")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def sh(*cmd, timeout=CMD_S, env=None, check=True):
+    """Runs a command to the end; with check, a non-zero exit raises NA naming it."""
+    try:
+        r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, errors="replace",
+                           timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise NA(f"{os.path.basename(str(cmd[0]))} took more than {timeout} s")
+    except OSError as e:
+        raise NA(f"{cmd[0]}: {e.strerror}")
+    if check and r.returncode != 0:
+        last = (r.stderr.strip() or r.stdout.strip() or "no output").splitlines()[-1]
+        sub = f" {cmd[1]}" if len(cmd) > 1 and not str(cmd[1]).startswith("-") else ""
+        raise NA(f"{os.path.basename(str(cmd[0]))}{sub} exited {r.returncode}: {last}")
+    return r
+
+
+def timed(*cmd, **kw):
+    """Wall time of one command in ms (NA when it fails) and its result."""
+    t0 = time.monotonic()
+    r = sh(*cmd, **kw)
+    return (time.monotonic() - t0) * 1000, r
+
+
+def rotations(items, rounds):
+    """(round, items in this round's order): who goes first moves by one each round."""
+    for i in range(rounds):
+        k = i % len(items)
+        yield i, items[k:] + items[:k]
+
+
+class Series:
+    """The values of one contender over the rounds, and why rounds failed."""
+
+    def __init__(self, label):
+        self.label, self.vals, self.why = label, [], []
+
+    def add(self, v):
+        self.vals.append(v)
+
+    def fail(self, why):
+        self.why.append(short(why, 120))
+
+    def stats(self):
+        return (statistics.median(self.vals), min(self.vals), max(self.vals)) if self.vals else None
+
+    def cell(self, f=lambda v: f"{v:.1f}"):
+        s = self.stats()
+        if s is None:
+            return "n/a: " + (self.why[0] if self.why else "not run")
+        text = f"{f(s[0])} ({f(s[1])}–{f(s[2])})" if len(self.vals) > 1 else f(s[0])
+        if self.why:
+            text += f" [{len(self.why)} of {len(self.vals) + len(self.why)} rounds failed: {self.why[0]}]"
+        return text
+
+    def n(self):
+        return len(self.vals)
+
+    def bar(self, scale=1.0, label=None):
+        s = self.stats()
+        return None if s is None else (label or self.label, s[0] * scale, s[1] * scale, s[2] * scale)
+
+
+def bars(*items):
+    """Chart bars of the series that have a value (the table says why the others do not)."""
+    return [b for b in items if b is not None]
+
+
+def table(header, rows):
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + \
+           ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+
+
+def kib(v):
+    return f"{v:.0f}"
+
+
+def mib(v):
+    return f"{v:.2f}"
+
+
+def integer(v):
+    return f"{v:.0f}"
+
+
+# ---- LXC and QEMU helpers ---------------------------------------------------
+
+def lxc_start(name, lxcpath, config, log):
+    """lxc-start -d of a build's lxc/config; returns the Popen (not waited for, so
+    that many can be launched at once). -L puts each console in its own file."""
+    _live_cts[name] = lxcpath
+    return subprocess.Popen(["lxc-start", "-n", name, "-P", lxcpath, "-f", config, "-d", "-L", log],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, errors="replace")
+
+
+def lxc_start_one(name, lxcpath, config, log):
+    """lxc-start -d of one container, waited for; NA with its complaint if it fails."""
+    p = lxc_start(name, lxcpath, config, log)
+    _, err = p.communicate(timeout=CMD_S)
+    if p.returncode != 0:
+        raise NA(f"lxc-start exited {p.returncode}: {short(err, 100)}")
+
+
+def lxc_kill(names):
+    """lxc-stop -k of each, concurrently; then each must be STOPPED (NA otherwise)."""
+    procs = [(n, subprocess.Popen(["lxc-stop", "-n", n, "-P", _live_cts[n], "-k"],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+             for n in names if n in _live_cts]
+    for _, p in procs:
+        p.wait(timeout=CMD_S)
+    left = []
+    for n, _ in procs:
+        r = sh("lxc-info", "-n", n, "-P", _live_cts[n], "-s", "-H", check=False)
+        if r.stdout.strip() not in ("", "STOPPED") and r.returncode == 0:
+            left.append(n)
+        else:
+            _live_cts.pop(n, None)
+    if left:
+        raise NA(f"still running after lxc-stop -k: {', '.join(left)}")
+
+
+def lxc_info(name):
+    """(PID of the container's init on the host, cgroup memory in bytes) from lxc-info."""
+    r = sh("lxc-info", "-n", name, "-P", _live_cts[name], "-p", "-S", "-H")
+    info = dict(line.split(":", 1) for line in r.stdout.splitlines() if ":" in line)
+    try:
+        return int(info["PID"]), int(info["Memory use"])
+    except (KeyError, ValueError):
+        raise NA(f"lxc-info -p -S -H said {short(r.stdout, 80)!r}")
+
+
+def vmrss_kib(pid):
+    """VmRSS of a host process in KiB, from /proc/PID/status."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise NA(f"no VmRSS in /proc/{pid}/status")
+
+
+def read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
+def wait_text(path, needle, seconds, proc=None):
+    """Polls a console log until it holds needle; the whole log then, else NA."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        data = read(path)
+        if needle in data:
+            return data
+        if proc is not None and proc.poll() is not None:
+            raise NA(f"{os.path.basename(proc.args[0])} exited {proc.returncode} before {needle.decode()!r}")
+        time.sleep(0.002)
+    raise NA(f"no {needle.decode()!r} on the console in {seconds} s")
+
+
+def popen(cmd, **kw):
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, **kw)
+    _live_procs.append(p)
+    return p
+
+
+def end(p):
+    """Terminates one of our processes (KILL after 10 s) and reaps it."""
+    if p is None:
+        return
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if p in _live_procs:
+        _live_procs.remove(p)
+
+
+def cleanup():
+    """Whatever a failure left: our containers by name, our processes by PID."""
+    for p in list(_live_procs):
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        _live_procs.remove(p)
+    try:
+        lxc_kill(list(_live_cts))
+    except NA:
+        pass
+
+
+def build(ctx, recipe, outdir):
+    """amphi build RECIPE -o OUTDIR (NA when it fails)."""
+    sh(ctx["amphi"], "build", recipe, "-o", outdir)
+    return outdir
+
+
+# ---- 1. static binary sizes -------------------------------------------------
+
+def elf_facts(path):
+    """(static, stripped) from the ELF headers: static = no PT_INTERP program
+    header (true of static-pie too), stripped = no SHT_SYMTAB section."""
+    with open(path, "rb") as f:
+        h = f.read(64)
+        if h[:4] != b"\x7fELF":
+            raise NA(f"{path} is not an ELF file")
+        e = "<" if h[5] == 1 else ">"
+        if h[4] == 2:  # ELF64
+            phoff, shoff = struct.unpack_from(e + "QQ", h, 32)
+            phentsize, phnum, shentsize, shnum = struct.unpack_from(e + "HHHH", h, 54)
+        else:
+            phoff, shoff = struct.unpack_from(e + "II", h, 28)
+            phentsize, phnum, shentsize, shnum = struct.unpack_from(e + "HHHH", h, 42)
+        f.seek(phoff)
+        ph = f.read(phentsize * phnum)
+        interp = any(struct.unpack_from(e + "I", ph, i * phentsize)[0] == 3 for i in range(phnum))
+        f.seek(shoff)
+        shdr = f.read(shentsize * shnum)
+        symtab = any(struct.unpack_from(e + "I", shdr, i * shentsize + 4)[0] == 2 for i in range(shnum))
+    return not interp, not symtab
+
+
+def ensure_package(pkg, say):
+    """Installs a Debian package unless it is installed (idempotent); NA if it cannot."""
+    r = sh("dpkg-query", "-W", "-f", "${Status}", pkg, check=False)
+    if r.stdout.strip() == "install ok installed":
+        say(f"sizes: {pkg} is installed already")
+        return
+    say(f"sizes: installing {pkg}: apt-get install -y --no-install-recommends {pkg} (does nothing when installed)")
+    r = sh("apt-get", "install", "-y", "--no-install-recommends", pkg, check=False,
+           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    if r.returncode != 0:
+        last = (r.stderr.strip() or r.stdout.strip() or "no output").splitlines()[-1]
+        raise NA(f"apt-get install {pkg} failed: {last}")
+
+
+def package_file(pkg, want):
+    """The file of an installed package that want(path) accepts (dpkg -L)."""
+    r = sh("dpkg", "-L", pkg)
+    for path in r.stdout.split():
+        if os.path.isfile(path) and not os.path.islink(path) and want(path):
+            return path
+    raise NA(f"dpkg -L {pkg} lists no such file")
+
+
+def version(pkg):
+    r = sh("dpkg-query", "-W", "-f", "${Version}", pkg, check=False)
+    return r.stdout.strip() or "?"
+
+
+def section_sizes(ctx):
+    say = ctx["say"]
+    exe = lambda p: os.access(p, os.X_OK) and ("/bin/" in p or "/libexec/" in p)
+    contenders = [
+        # (label, Debian package or None, how to find the file)
+        ("amphi-init", None, lambda: os.path.join(ctx["root"], "build", "amphi-init")),
+        ("tini-static", "tini", lambda: package_file("tini", lambda p: p.endswith("/tini-static"))),
+        ("catatonit", "catatonit", lambda: package_file("catatonit", lambda p: exe(p) and
+                                                         os.path.basename(p) == "catatonit")),
+        ("busybox", "busybox-static", lambda: package_file("busybox-static", lambda p: p.endswith("/busybox")
+                                                           and "/bin/" in p)),
+    ]
+    rows, bs = [], []
+    for label, pkg, find in contenders:
+        try:
+            if pkg:
+                ensure_package(pkg, say)
+            path = find()
+            if label == "busybox" and os.path.exists("/bin/busybox") and \
+                    os.path.realpath("/bin/busybox") != os.path.realpath(path):
+                raise NA(f"/bin/busybox is not busybox-static's {path}")
+            size = os.path.getsize(path)
+            static, stripped = elf_facts(path)
+            origin = f"{pkg} {version(pkg)}" if pkg else "this tree's build"
+            rows.append([label, f"`{path}`", origin, integer(size), "yes" if static else "**no**: dynamically linked (PT_INTERP)",
+                         "yes" if stripped else "no"])
+            bs.append((label, size, size, size))
+        except (NA, OSError) as e:
+            rows.append([label, "n/a", "n/a", f"n/a: {short(e)}", "n/a", "n/a"])
+    lines = ["Size in bytes of each PID 1 binary as installed on this machine (`os.stat`; a file's size "
+             "does not vary between rounds, so each is read once), whether it is static (no PT_INTERP program "
+             "header) and whether it is stripped (no .symtab), read from its ELF headers. The Debian packages "
+             "are installed with apt-get when missing.", ""]
+    lines += table(["binary", "file", "from", "bytes", "static", "stripped"], rows)
+    return {"title": "## Static binary sizes (bytes)", "lines": lines,
+            "charts": [{"name": "binary-sizes", "title": "PID 1 binary size", "unit": "bytes", "bars": bs}]}
+
+
+# ---- 2. PID 1 resident memory -----------------------------------------------
+
+# The probe appliance: its one service waits 1 s (amphi: ready is printed once the
+# services are started, so this is after ready), prints PID 1's VmRSS, floods
+# @LINES@ lines of 1000 bytes through PID 1 to the log stream (a reader is
+# connected: the host starts `amphi logs` before the guest), waits 1 s for PID 1
+# to drain the pipe and prints VmRSS again. The VmRSS lines go straight to
+# /dev/console, past PID 1, and console = init keeps the flood off the console
+# (a slow serial port under TCG).
+PROBE_RECIPE = """# Written by bench/extras.py for the PID 1 memory section; a copy of
+# recipes/minimal.conf plus the probe service.
+[image]
+name = rssprobe
+
+[runtime]
+hostname = rssprobe
+ttys = 1
+stop_timeout = 1
+
+[service.probe]
+shell = yes
+restart = no
+stop_timeout = 1
+exec = sleep 1; echo "rss-idle $(grep VmRSS /proc/1/status)" >/dev/console; l=$(printf %0999d 0); sleep 1; yes "$l" | head -n @LINES@; sleep 1; echo "rss-flood $(grep VmRSS /proc/1/status)" >/dev/console; exec sleep 100000
+
+[log]
+console = init
+"""
+
+
+def console_rss(data, tag):
+    """KiB from the console line 'TAG VmRSS: N kB', which must come after ready."""
+    m = re.search(rb"\b" + tag.encode() + rb" VmRSS:\s*(\d+) kB", data)
+    if not m:
+        raise NA(f"no '{tag} VmRSS' line on the console")
+    ready = data.find(b"amphi: ready")
+    if ready < 0 or ready > m.start():
+        raise NA(f"'{tag}' came before amphi: ready")
+    return int(m.group(1))
+
+
+def stored_lines(store, service):
+    """Lines amphi logs --out stored of one service (its STORE/<boot>/SERVICE.log)."""
+    boots = [b for b in os.listdir(store)] if os.path.isdir(store) else []
+    return sum(read(os.path.join(store, b, service + ".log")).count(b"\n") for b in boots)
+
+
+def wait_stored(store, n, seconds=15):
+    """The flood lines stored by the reader, once all n are there or after seconds."""
+    deadline = time.monotonic() + seconds
+    while stored_lines(store, "probe") < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return stored_lines(store, "probe")
+
+
+def reader(ctx, sock, store, work):
+    """amphi logs --follow --out STORE on a socket that may not exist yet (it retries)."""
+    err = open(os.path.join(work, unique("reader") + ".err"), "wb")
+    p = popen([ctx["amphi"], "logs", "--connect", sock, "--follow", "--quiet", "--out", store],
+              stdout=subprocess.DEVNULL, stderr=err)
+    err.close()
+    return p
+
+
+def rss_lxc_minimal(d, work):
+    """VmRSS of the container's init, from the host, 1 s after amphi: ready."""
+    ct, log = unique("rss"), os.path.join(work, unique("console"))
+    try:
+        lxc_start_one(ct, work, os.path.join(d, "lxc", "config"), log)
+        wait_text(log, b"amphi: ready", LXC_READY_S)
+        pid, _ = lxc_info(ct)
+        time.sleep(1)
+        return vmrss_kib(pid)
+    finally:
+        lxc_kill([ct])
+
+
+def rss_lxc_probe(ctx, d, work, n):
+    """(idle KiB, after-flood KiB, lines stored) in a container of the probe build."""
+    ct, log = unique("rssflood"), os.path.join(work, unique("console"))
+    host = os.path.join(d, "lxc", "host")
+    for f in ("amphi.sock", "anaconda.fifo"):
+        if os.path.lexists(os.path.join(host, f)):
+            os.unlink(os.path.join(host, f))  # left by the last round's container
+    store = os.path.join(work, unique("store"))
+    r = reader(ctx, os.path.join(host, "amphi.sock"), store, work)
+    try:
+        lxc_start_one(ct, work, os.path.join(d, "lxc", "config"), log)
+        data = wait_text(log, b"rss-flood", LXC_READY_S + n // 1000)
+        return console_rss(data, "rss-idle"), console_rss(data, "rss-flood"), wait_stored(store, n)
+    finally:
+        lxc_kill([ct])
+        end(r)
+
+
+def rss_vm_probe(ctx, d, work, n):
+    """The same in QEMU; the log ports' sockets in our own directory."""
+    ports = os.path.join(work, unique("ports"))
+    os.makedirs(ports)
+    serial = os.path.join(work, unique("serial"))
+    store = os.path.join(work, unique("store"))
+    env = dict(os.environ, AMPHI_LOG_DIR=ports, AMPHI_ACCEL=os.environ.get("AMPHI_ACCEL", ""))
+    q = r = None
+    try:
+        with open(serial, "wb") as out:
+            q = popen([os.path.join(d, "vm", "launch")], stdout=out, stderr=subprocess.STDOUT, env=env)
+        r = reader(ctx, os.path.join(ports, "amphi.sock"), store, work)
+        data = wait_text(serial, b"rss-flood", VM_READY_S + n // 250, q)
+        return console_rss(data, "rss-idle"), console_rss(data, "rss-flood"), wait_stored(store, n)
+    finally:
+        if q is not None and q.poll() is None:
+            q.kill()  # nothing to measure in its stop
+        end(q)
+        end(r)
+
+
+def section_rss(ctx, minimal):
+    say, quick = ctx["say"], ctx["quick"]
+    mb = 10 if quick else 50
+    n = mb * 1000  # lines of 1000 bytes
+    vm_rounds = 1 if quick else 3
+    work = tempfile.mkdtemp(prefix=unique("rss") + "-")
+    lxc_min = Series("LXC minimal, after ready")
+    idle = {w: Series(f"{w} probe, after ready") for w in ("LXC", "VM")}
+    flood = {w: Series(f"{w} probe, after {mb} MB") for w in ("LXC", "VM")}
+    stored = {"LXC": [], "VM": []}
+    try:
+        d = os.path.join(ctx["out"], "extras-rssprobe")
+        recipe = os.path.join(work, "rssprobe.conf")
+        with open(recipe, "w") as f:
+            f.write(PROBE_RECIPE.replace("@LINES@", str(n)))
+        try:
+            build(ctx, recipe, d)
+        except NA as e:
+            for s in list(idle.values()) + list(flood.values()):
+                s.fail(f"building the probe: {e}")
+            d = None
+
+        def probe(world):
+            try:
+                i, fl, st = (rss_lxc_probe if world == "LXC" else rss_vm_probe)(ctx, d, work, n)
+                idle[world].add(i)
+                flood[world].add(fl)
+                stored[world].append(st)
+            except (NA, OSError, subprocess.SubprocessError) as e:
+                idle[world].fail(e)
+                flood[world].fail(e)
+
+        # LXC: the minimal build and the probe, alternating.
+        jobs = [("minimal", None), ("probe", "LXC")]
+        for i, order in rotations(jobs, ctx["rounds"]):
+            for what, world in order:
+                if what == "minimal":
+                    try:
+                        lxc_min.add(rss_lxc_minimal(minimal, work))
+                    except (NA, OSError, subprocess.SubprocessError) as e:
+                        lxc_min.fail(e)
+                elif d:
+                    probe(world)
+            say(f"rss: LXC round {i + 1}/{ctx['rounds']} done")
+        for i in range(vm_rounds if d else 0):
+            probe("VM")
+            say(f"rss: VM round {i + 1}/{vm_rounds} done")
+            if not idle["VM"].vals:
+                break  # a VM that failed once would only time out again
+    finally:
+        cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+
+    def st(world):
+        got = stored[world]
+        return f"{min(got)}–{max(got)} of {n}" if got else "n/a"
+
+    rows = [["LXC", "recipes/minimal.conf", "1 s after ready", "host: /proc/PID/status", lxc_min.cell(kib),
+             lxc_min.n(), "—"]]
+    for w in ("LXC", "VM"):
+        rows.append([w, "probe", "≈1 s after ready", "guest: /proc/1/status", idle[w].cell(kib), idle[w].n(), "—"])
+        rows.append([w, "probe", f"after {mb} MB through PID 1", "guest: /proc/1/status", flood[w].cell(kib),
+                     flood[w].n(), st(w)])
+    lines = [f"VmRSS of PID 1 in KiB: median (min–max). LXC: {ctx['rounds']} rounds, minimal and probe "
+             f"alternating; VM: {vm_rounds} round{'s' if vm_rounds > 1 else ''} (a QEMU boot under TCG costs "
+             "seconds). `recipes/minimal.conf` in a container is read from the host's /proc/PID/status of the "
+             "container's init (PID from `lxc-info -p`), 1 s after `amphi: ready`. The probe is minimal.conf "
+             "plus one service (written by bench/extras.py) that prints `grep VmRSS /proc/1/status` to "
+             "/dev/console 1 s after it starts (after ready; the line must follow ready on the console), then "
+             f"writes {n} lines of 1000 bytes ({mb} MB) with `yes | head` through PID 1 while "
+             "`amphi logs --follow --out` is connected to the log stream (started before the guest; PID 1 holds "
+             "the writer back rather than drop), waits 1 s and prints VmRSS again. The last column counts the "
+             "flood lines the reader stored (min–max over rounds).", ""]
+    lines += table(["world", "appliance", "when", "read from", "VmRSS KiB", "rounds", "flood lines stored"], rows)
+    chart = bars(lxc_min.bar(1 / 1024), idle["LXC"].bar(1 / 1024), flood["LXC"].bar(1 / 1024),
+                 idle["VM"].bar(1 / 1024), flood["VM"].bar(1 / 1024))
+    return {"title": "## PID 1 resident memory (KiB)", "lines": lines,
+            "charts": [{"name": "pid1-rss", "title": "VmRSS of PID 1", "unit": "MiB", "bars": chart}]}
+
+
+# ---- 3. lxc-create with three templates -------------------------------------
+
+def section_template(ctx, minimal):
+    say = ctx["say"]
+    recipe = os.path.join(ctx["root"], "recipes", "minimal.conf")
+    template = os.path.join(ctx["root"], "build", "lxc-amphi")
+    contenders = [
+        ("amphi template", ["-t", template], ["--recipe", recipe]),
+        ("local template", ["-t", "local"], ["--metadata", os.path.join(minimal, "lxc", "meta.tar.xz"),
+                                               "--fstree", os.path.join(minimal, "lxc", "rootfs.tar.xz")]),
+        ("busybox template", ["-t", "busybox"], []),
+    ]
+    series = {c[0]: Series(c[0]) for c in contenders}
+    work = tempfile.mkdtemp(prefix=unique("tmpl") + "-")
+    try:
+        for i, order in rotations(contenders, ctx["rounds"]):
+            for label, t, args in order:
+                name = unique("create")
+                try:
+                    ms, _ = timed("lxc-create", *t, "-n", name, "-P", work, "--", *args)
+                    series[label].add(ms)
+                except NA as e:
+                    series[label].fail(e)
+                finally:
+                    if os.path.isdir(os.path.join(work, name)):
+                        sh("lxc-destroy", "-n", name, "-P", work, check=False)
+            say(f"template: round {i + 1}/{ctx['rounds']} done")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    rows = [[label, f"`lxc-create {' '.join(os.path.relpath(x, ctx['root']) if x.startswith(ctx['root']) else x for x in t + ['-n', 'NAME', '-P', 'TMP', '--'] + args)}`",
+             series[label].cell(), series[label].n()] for label, t, args in contenders]
+    lines = [f"Wall time in ms of `lxc-create` until it exits 0 (container created), median (min–max) of "
+             f"{ctx['rounds']} rounds, the three alternating; `lxc-destroy` after each is not timed. The amphi "
+             "template builds the LXC tree of recipes/minimal.conf (no VM files, no tarballs) into the rootfs "
+             "lxc-create made and appends to its config; the local template unpacks "
+             "the tarballs of a build of the same recipe (made before timing); LXC's busybox template copies "
+             "the host's busybox.", ""]
+    lines += table(["contender", "command", "ms", "rounds"], rows)
+    return {"title": "## lxc-create: amphi template, local template, busybox template", "lines": lines,
+            "charts": [{"name": "lxc-create", "title": "lxc-create → created", "unit": "ms",
+                        "bars": bars(*(series[c[0]].bar() for c in contenders))}]}
+
+
+# ---- 4. amphi install ---------------------------------------------------------
+
+STEP_RE = re.compile(r"amphi install: step (\d+)/(\d+) (\S+): done in (\d+) ms")
+DONE_RE = re.compile(r"is installed \((\d+) steps in (\d+) ms, (\d+) s in all\)")
+
+
+def section_install(ctx):
+    say, quick = ctx["say"], ctx["quick"]
+    rounds = 1 if quick else 3
+    recipe = os.path.join(ctx["root"], "recipes", "installer.conf")
+    work = tempfile.mkdtemp(prefix=unique("install") + "-")
+    out = os.path.join(work, "out")
+    wall, steps_total, rest = Series("wall"), Series("steps"), Series("rest")
+    steps = {}  # name -> Series, in the installer's order
+    try:
+        try:
+            say("install: building recipes/installer.conf once (not timed)")
+            build(ctx, recipe, out)
+            for i in range(rounds):
+                disk = os.path.join(work, unique("disk") + ".img")
+                try:
+                    ms, r = timed(ctx["amphi"], "install", recipe, "--disk", disk, "--size", "64M", "-o", out)
+                    text = r.stdout + r.stderr
+                    if "amphi install: building" in text:
+                        raise NA("amphi install rebuilt the installer despite the earlier build")
+                    done = DONE_RE.search(text)
+                    if not done:
+                        raise NA("no 'is installed (N steps in X ms ...)' line")
+                    for m in STEP_RE.finditer(text):
+                        steps.setdefault(m.group(3), Series(f"step {m.group(1)}/{m.group(2)} {m.group(3)}")) \
+                            .add(int(m.group(4)))
+                    wall.add(ms)
+                    steps_total.add(int(done.group(2)))
+                    rest.add(ms - int(done.group(2)))
+                except NA as e:
+                    wall.fail(e)
+                finally:
+                    if os.path.exists(disk):
+                        os.unlink(disk)
+                say(f"install: round {i + 1}/{rounds} done")
+        except NA as e:
+            wall.fail(f"building the installer: {e}")
+    finally:
+        cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+    rows = [["`amphi install` wall time (host)", wall.cell(), wall.n()],
+            ["all steps (the installer's own count)", steps_total.cell(), steps_total.n()]]
+    rows += [[s.label, s.cell(), s.n()] for s in steps.values()]
+    rows.append(["the rest: boot, poweroff, QEMU (wall − steps)", rest.cell(), rest.n()])
+    lines = [f"`build/amphi install recipes/installer.conf --disk TMP/disk.img --size 64M -o TMP/out`, piped, "
+             f"into a fresh 64 MiB disk each round, after one untimed `amphi build` of the installer into "
+             f"TMP/out (the install does not rebuild: checked). Times in ms, median (min–max) of {rounds} "
+             f"round{'s' if rounds > 1 else ''} ({'quick mode' if quick else 'each is a QEMU boot under TCG'}); "
+             "wall time measured on the host from exec to exit; step times and their sum as the installer's "
+             "`step N/M NAME: done in X ms` and `is installed (N steps in X ms, ...)` lines report them. "
+             "One contender, so nothing alternates.", ""]
+    lines += table(["what", "ms", "rounds"], rows)
+    chart = bars(wall.bar(label="wall"), steps_total.bar(label="all steps"),
+                 *(s.bar(label=name) for name, s in steps.items()), rest.bar(label="boot+poweroff"))
+    return {"title": "## amphi install", "lines": lines,
+            "charts": [{"name": "install", "title": "amphi install (recipes/installer.conf)", "unit": "ms",
+                        "bars": chart}]}
+
+
+# ---- 5. amphi build -----------------------------------------------------------
+
+OUTPUTS = [("vm/initramfs.img", "file"), ("lxc/rootfs.tar.xz", "file"), ("lxd/minimal.tar.xz", "file"),
+           ("lxc/rootfs", "du -sb")]
+
+
+def output_sizes(d):
+    """{output: bytes} of one build: file sizes, and du -sb of the rootfs tree."""
+    sizes = {}
+    for rel, how in OUTPUTS:
+        p = os.path.join(d, rel)
+        if how == "file":
+            sizes[rel] = os.path.getsize(p)
+        else:
+            sizes[rel] = int(sh("du", "-sb", p).stdout.split()[0])
+    return sizes
+
+
+def section_build(ctx):
+    say = ctx["say"]
+    recipe = os.path.join(ctx["root"], "recipes", "minimal.conf")
+    work = tempfile.mkdtemp(prefix=unique("build") + "-")
+    cold, warm = Series("cold"), Series("warm")
+    sizes = []  # one {output: bytes} per build
+    try:
+        warm_dir = os.path.join(work, "warm")
+        try:
+            build(ctx, recipe, warm_dir)  # the earlier build that warm rounds rebuild in place
+        except NA as e:
+            warm.fail(f"the first build: {e}")
+            warm_dir = None
+        for i, order in rotations(["cold", "warm"], ctx["rounds"]):
+            for kind in order:
+                if kind == "warm" and not warm_dir:
+                    continue
+                d = warm_dir if kind == "warm" else os.path.join(work, unique("cold"))
+                if kind == "cold":
+                    os.makedirs(d)  # empty
+                s = cold if kind == "cold" else warm
+                try:
+                    ms, _ = timed(ctx["amphi"], "build", recipe, "-o", d)
+                    s.add(ms)
+                    sizes.append(output_sizes(d))
+                except (NA, OSError) as e:
+                    s.fail(e)
+                if kind == "cold":
+                    shutil.rmtree(d, ignore_errors=True)
+            say(f"build: round {i + 1}/{ctx['rounds']} done")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    rows = [["cold: empty DIR", cold.cell(), cold.n()], ["warm: DIR from an earlier build", warm.cell(), warm.n()]]
+    lines = [f"Wall time in ms of `build/amphi build recipes/minimal.conf -o DIR`, median (min–max) of "
+             f"{ctx['rounds']} rounds, cold and warm alternating. Cold: DIR is a new empty directory; warm: DIR "
+             "holds an earlier build of the same recipe, rebuilt in place. Both read the same inputs from the "
+             "host's page cache (cold means the output, not the caches).", ""]
+    lines += table(["build", "ms", "rounds"], rows)
+    size_rows, size_bars = [], []
+    for rel, how in OUTPUTS:
+        vals = sorted({s[rel] for s in sizes})
+        what = f"`du -sb DIR/{rel}`" if how == "du -sb" else f"`DIR/{rel}`"
+        if not vals:
+            size_rows.append([what, "n/a: no build succeeded", "—"])
+            continue
+        same = "yes" if len(vals) == 1 else f"**no**: {len(vals)} different sizes"
+        size_rows.append([what, f"{vals[0]}" if len(vals) == 1 else f"{vals[0]}–{vals[-1]}", same])
+        size_bars.append((rel, statistics.median([s[rel] for s in sizes]), vals[0], vals[-1]))
+    lines += ["", f"What the build writes, in bytes, read after each of the {len(sizes)} builds above "
+                  "(file sizes; `du -sb` for the rootfs tree), and whether all builds gave the same size.", ""]
+    lines += table(["output", "bytes", "same in every build"], size_rows)
+    return {"title": "## amphi build: cold and warm", "lines": lines,
+            "charts": [{"name": "build-time", "title": "amphi build recipes/minimal.conf", "unit": "ms",
+                        "bars": bars(cold.bar(label="cold"), warm.bar(label="warm"))},
+                       {"name": "build-sizes", "title": "amphi build outputs (minimal)", "unit": "bytes",
+                        "bars": size_bars}]}
+
+
+# ---- 6. many containers at once ----------------------------------------------
+
+def start_many(config, work, n):
+    """Launches n containers of one config at once; (ms from the first launch to
+    the last ready line, [names]). Raises NA, leaving the started ones to the caller."""
+    names = [unique("many") for _ in range(n)]
+    logs = {name: os.path.join(work, name + ".console") for name in names}
+    procs = {}
+    t0 = time.monotonic()
+    for name in names:
+        procs[name] = lxc_start(name, work, config, logs[name])
+    pending, last = set(names), None
+    deadline = time.monotonic() + LXC_READY_S + n  # a bound, not a measurement
+    try:
+        # Poll every console for its ready line while the lxc-start calls still
+        # run: a container may be ready before its lxc-start -d has returned.
+        while pending and time.monotonic() < deadline:
+            for name in list(pending):
+                if b"amphi: ready" in read(logs[name]):
+                    pending.discard(name)
+                    last = time.monotonic()
+                elif procs[name].poll() not in (None, 0):
+                    raise NA(f"lxc-start of 1 of {n} exited {procs[name].returncode}: "
+                             f"{short(procs[name].stderr.read(), 80)}")
+            if pending:
+                time.sleep(0.002)
+    finally:
+        for p in procs.values():  # lxc-start -d returns once its container runs
+            p.wait(timeout=CMD_S)
+            p.stderr.close()
+    if pending:
+        raise NA(f"{len(pending)} of {n} not ready in {LXC_READY_S + n} s")
+    return (last - t0) * 1000, names
+
+
+def section_scaling(ctx, minimal):
+    say, quick = ctx["say"], ctx["quick"]
+    config = os.path.join(minimal, "lxc", "config")
+    with open(config) as f:
+        net = [l.strip() for l in f if l.startswith("lxc.net.")]
+    counts = [1, 10, 50]
+    rounds = {1: ctx["rounds"], 10: ctx["rounds"], 50: 1 if quick else 3}
+    ready = {n: Series(f"{n}") for n in counts}
+    cg_total = {n: Series(f"{n}") for n in counts}
+    rss_total = {n: Series(f"{n}") for n in counts}
+    cg_each = {n: Series(f"{n}") for n in counts}
+    rss_each = {n: Series(f"{n}") for n in counts}
+    stopped_all = True
+    work = tempfile.mkdtemp(prefix=unique("many") + "-")
+    try:
+        for i, order in rotations(counts, max(rounds.values())):
+            for n in order:
+                if i >= rounds[n]:
+                    continue
+                names = []
+                try:
+                    ms, names = start_many(config, work, n)
+                    info = [lxc_info(name) for name in names]
+                    cg = sum(mem for _, mem in info)
+                    rss = sum(vmrss_kib(pid) for pid, _ in info)
+                    ready[n].add(ms)
+                    cg_total[n].add(cg / 2**20)
+                    rss_total[n].add(rss / 1024)
+                    cg_each[n].add(cg / 2**20 / n)
+                    rss_each[n].add(rss / n)
+                except (NA, OSError, subprocess.SubprocessError) as e:
+                    for s in (ready, cg_total, rss_total, cg_each, rss_each):
+                        s[n].fail(e)
+                finally:
+                    mine = [name for name in _live_cts if name.startswith(f"amx-many-{os.getpid()}-")]
+                    try:
+                        lxc_kill(mine)
+                    except NA as e:
+                        stopped_all = False
+                        say(f"scaling: {e}")
+            say(f"scaling: round {i + 1}/{max(rounds.values())} done")
+    finally:
+        cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+    rows = [[n, rounds[n], ready[n].cell(), cg_total[n].cell(mib), cg_each[n].cell(mib), rss_total[n].cell(mib),
+             rss_each[n].cell(kib)] for n in counts]
+    lines = [f"N containers of one build of recipes/minimal.conf, each its own name under one temporary lxcpath, "
+             f"all with `lxc-start -n NAME -P PATH -f DIR/lxc/config -d -L LOG` launched at once (one process "
+             "each, not waited for), the counts alternating between rounds. Ready: ms from the first launch to "
+             "the last `amphi: ready` seen on the N console logs (polled every 2 ms). Memory, once all are "
+             "ready: the sum over the containers of the cgroup memory `lxc-info -S -H` reports as Memory use "
+             "(page cache of the shared rootfs is charged to whichever container read it first), and the sum "
+             "of PID 1's VmRSS from the host's /proc; per appliance = sum / N, per round. Then `lxc-stop -k` "
+             "of all of them at once and a check with `lxc-info -s` that each is STOPPED: "
+             f"{'all were' if stopped_all else '**some were not**'}. The config's network: "
+             f"{'; '.join('`' + l + '`' for l in net) or 'no lxc.net lines'} (no veths to make).", ""]
+    lines += table(["containers", "rounds", "first launch → last ready, ms", "cgroup memory total, MiB",
+                    "per appliance, MiB", "PID 1 VmRSS total, MiB", "per appliance, KiB"], rows)
+    return {"title": "## Many containers at once: 1, 10, 50", "lines": lines,
+            "charts": [{"name": "scaling-ready", "title": "N containers: first launch → last ready", "unit": "ms",
+                        "bars": bars(*(ready[n].bar(label=f"{n} container{'s' if n > 1 else ''}") for n in counts))},
+                       {"name": "scaling-memory", "title": "Memory per appliance", "unit": "MiB",
+                        "bars": bars(*(cg_each[n].bar(label=f"{n}: cgroup") for n in counts),
+                                     *(rss_each[n].bar(1 / 1024, label=f"{n}: PID 1 VmRSS") for n in counts))}]}
+
+
+# ---- the module's entry point -------------------------------------------------
+
+def run(ctx):
+    """All sections, in order; a section that breaks becomes a section saying so."""
+    ctx = dict(ctx)
+    if not ctx["quick"]:
+        ctx["rounds"] = max(ctx["rounds"], 5)
+    say = ctx["say"]
+    t_all = time.monotonic()
+    minimal = os.path.join(ctx["out"], "extras-minimal")
+    try:
+        say("extras: building recipes/minimal.conf for the LXC sections (not timed)")
+        build(ctx, os.path.join(ctx["root"], "recipes", "minimal.conf"), minimal)
+        minimal_err = None
+    except NA as e:
+        minimal_err = f"building recipes/minimal.conf: {e}"
+    steps = [
+        ("sizes", "## Static binary sizes (bytes)", lambda: section_sizes(ctx)),
+        ("rss", "## PID 1 resident memory (KiB)", lambda: section_rss(ctx, minimal)),
+        ("template", "## lxc-create: amphi template, local template, busybox template",
+         lambda: section_template(ctx, minimal)),
+        ("install", "## amphi install", lambda: section_install(ctx)),
+        ("build", "## amphi build: cold and warm", lambda: section_build(ctx)),
+        ("scaling", "## Many containers at once: 1, 10, 50", lambda: section_scaling(ctx, minimal)),
+    ]
+    sections = []
+    try:
+        for key, title, fn in steps:
+            t0 = time.monotonic()
+            say(f"extras: {key}")
+            try:
+                if minimal_err and key in ("rss", "template", "scaling"):
+                    raise NA(minimal_err)
+                sections.append(fn())
+            except Exception as e:  # one broken section must not lose the others
+                sections.append({"title": title, "lines": [f"n/a: {short(e, 300)}"], "charts": []})
+            say(f"extras: {key} took {time.monotonic() - t0:.1f} s")
+    finally:
+        cleanup()
+    say(f"extras: all sections took {time.monotonic() - t_all:.1f} s")
+    return sections
