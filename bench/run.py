@@ -34,6 +34,8 @@ LOG_LINE = 1000
 LOG_ROUNDS = 3
 LOG_VM_ROUNDS = 3
 LOG_RECIPE = os.path.join(ROOT, "bench", "recipes", "logs-flood.conf")
+# What the optional modules add: the systemd contender's info, extra sections.
+EXTRA = {}
 
 
 def say(msg):
@@ -72,6 +74,15 @@ def prepare():
         say(f"building {name}")
         run(AMPHI, "build", recipe, "-o", d, env=dict(os.environ, **env))
         built.append((name, d, signals))
+    # systemd: Debian bookworm minbase with systemd-sysv, by debootstrap.
+    try:
+        import systemd_contender
+        name, d, signals, info = systemd_contender.prepare(OUT, say, QUICK)
+        built.append((name, d, signals))
+        EXTRA["systemd"] = info
+    except Exception as e:  # Unavailable, or anything else: said in the table
+        say(f"systemd contender unavailable: {e}")
+        EXTRA["systemd_why"] = str(e)
     return built
 
 
@@ -495,7 +506,15 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     logs = run_logs()
-    write_results(built, results, logs)
+    sections = []
+    try:
+        import extras
+        sections = extras.run({"quick": QUICK, "say": say, "out": OUT, "amphi": AMPHI, "root": ROOT,
+                               "rounds": 3 if QUICK else 5})
+    except Exception as e:  # said in the results rather than lost
+        say(f"extra measurements failed: {e}")
+        sections = [{"title": "## More measurements", "lines": [f"n/a: bench/extras.py failed: {e}"], "charts": []}]
+    write_results(built, results, logs, sections)
 
 
 LOG_WHAT = {
@@ -537,7 +556,30 @@ def logs_table(logs):
     return lines
 
 
-def write_results(built, results, logs):
+def boot_charts(built, results):
+    """The boot table and the log throughput as chart data (bench/charts.py)."""
+    charts = []
+    for key, title in (("lxc_start", "LXC: lxc-start → ready"), ("lxc_stop", "LXC: lxc-stop → stopped"),
+                       ("vm_start", "QEMU start → ready (TCG)"), ("vm_off", "QEMU: power button → exit (TCG)")):
+        bars = []
+        for name, _, _ in built:
+            vals = [v for v in results[name][key] if v is not None]
+            bars.append((name, statistics.median(vals), min(vals), max(vals)) if vals else (name, None, None, None))
+        charts.append({"name": key, "title": title, "unit": "ms", "bars": bars})
+    return charts
+
+
+def logs_chart(logs):
+    bars = []
+    for (world, path), r in logs.items():
+        vals = [v for v in r["mbps"] if v is not None]
+        label = f"{world} {path}"
+        bars.append((label, statistics.median(vals), min(vals), max(vals)) if vals else (label, None, None, None))
+    return {"name": "logs", "title": f"Log throughput, {LOG_MB} MB of {LOG_LINE}-byte lines", "unit": "MB/s",
+            "bars": bars}
+
+
+def write_results(built, results, logs, sections=()):
     def med(name, key):
         vals = [v for v in results[name][key] if v is not None]
         return statistics.median(vals) if vals else None
@@ -559,6 +601,9 @@ def write_results(built, results, logs):
             cells += [c, ratio]
         off, _ = fmt(results[name]["vm_off"], None)
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {off} |")
+    if "systemd_why" in EXTRA:
+        why = "n/a: " + EXTRA["systemd_why"].replace("|", "/")
+        lines.append(f"| systemd | {why} | | {why} | | {why} | | {why} |")
     sizes = [("amphi-init", os.path.join(BUILD, "amphi-init")), ("floor", os.path.join(OUT, "floor-init")),
              ("busybox", "/bin/busybox")]
     lines += ["", "Static binaries (bytes): " + ", ".join(f"{n} {os.path.getsize(p)}" for n, p in sizes), "",
@@ -573,9 +618,22 @@ def write_results(built, results, logs):
               "service's next line. Records lost: numbered lines missing or out of order in the stored file, "
               "or bytes short on the raw reader, summed over the rounds. PID 1 CPU: utime + stime of the "
               "container's init from the host's /proc, of the VM's PID 1 from the guest's /proc/1/stat "
-              "(read by the service before and after). The VM has one vCPU under TCG and PID 1 mirrors every "
-              "line to the console (ttyS0) as well, so the console row is the VM amphi path's ceiling.", ""]
+              "(read by the service before and after). The VM has one vCPU under TCG shared by the service, "
+              "PID 1 and the kernel; the recipe keeps service lines off the slow serial console "
+              "(`[log] console = init`), whose own speed is the console row.", ""]
     lines += logs_table(logs)
+    charts = boot_charts(built, results) + [logs_chart(logs)]
+    for sec in sections:
+        lines += ["", sec["title"], ""] + sec["lines"]
+        charts += sec.get("charts", [])
+    if "systemd" in EXTRA:
+        import systemd_contender
+        lines += ["", systemd_contender.debootstrap_note(EXTRA["systemd"])]
+    import charts as chartmod
+    try:
+        lines += chartmod.draw_all(charts, os.path.join(ROOT, "bench"), say)
+    except (OSError, RuntimeError) as e:
+        lines += ["", f"No charts: {e}"]
     path = os.path.join(ROOT, "bench", "RESULTS.md")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
