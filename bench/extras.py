@@ -466,7 +466,7 @@ def section_rss(ctx, minimal):
     say, quick = ctx["say"], ctx["quick"]
     mb = 10 if quick else 50
     n = mb * 1000  # lines of 1000 bytes
-    vm_rounds = 1 if quick else 3
+    vm_rounds = 1 if quick else 5
     work = tempfile.mkdtemp(prefix=unique("rss") + "-")
     lxc_min = Series("LXC minimal, after ready")
     idle = {w: Series(f"{w} probe, after ready") for w in ("LXC", "VM")}
@@ -593,7 +593,7 @@ DONE_RE = re.compile(r"is installed \((\d+) steps in (\d+) ms, (\d+) s in all\)"
 
 def section_install(ctx):
     say, quick = ctx["say"], ctx["quick"]
-    rounds = 1 if quick else 3
+    rounds = 1 if quick else 5
     recipe = os.path.join(ctx["root"], "recipes", "installer.conf")
     work = tempfile.mkdtemp(prefix=unique("install") + "-")
     out = os.path.join(work, "out")
@@ -766,7 +766,7 @@ def section_scaling(ctx, minimal):
     with open(config) as f:
         net = [l.strip() for l in f if l.startswith("lxc.net.")]
     counts = [1, 10, 50]
-    rounds = {1: ctx["rounds"], 10: ctx["rounds"], 50: 1 if quick else 3}
+    rounds = {1: ctx["rounds"], 10: ctx["rounds"], 50: 1 if quick else 5}
     ready = {n: Series(f"{n}") for n in counts}
     cg_total = {n: Series(f"{n}") for n in counts}
     rss_total = {n: Series(f"{n}") for n in counts}
