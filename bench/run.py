@@ -543,7 +543,7 @@ def main():
 
 LOG_WHAT = {
     ("LXC", "amphi"): "service → PID 1 → amphi.sock in lxc/host → `amphi logs --out`",
-    ("LXC", "raw"): "service → FIFO in lxc/host → Python reader",
+    ("LXC", "raw"): "service → FIFO in lxc/host → Python reader (a pipe: busybox has no unix-socket client)",
     ("LXC", "console"): "service → /dev/console (reference)",
     ("VM", "amphi"): "service → PID 1 → org.amphi.log.0 → `amphi logs --out`",
     ("VM", "raw"): "service → org.amphi.raw.0 → Python socket reader",
