@@ -32,6 +32,36 @@ static void move_mounts(const char *root)
 	}
 }
 
+/* Whether the new root's /sbin/init can be run, following symlinks as they
+ * will resolve once it is / (Debian's /sbin/init -> /lib/systemd/systemd
+ * is absolute, and means the new root's, not the initramfs's). */
+int root_init_runnable(const char *mnt)
+{
+	char rel[PATH_MAX] = "/sbin/init", path[PATH_MAX * 2], target[PATH_MAX];
+	struct stat st;
+
+	for (int hops = 0; hops < 16; hops++) {
+		snprintf(path, sizeof(path), "%s%s", mnt, rel);
+		if (lstat(path, &st) < 0)
+			return 0;
+		if (!S_ISLNK(st.st_mode))
+			return S_ISREG(st.st_mode) && (st.st_mode & 0111);
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			return 0;
+		target[n] = '\0';
+		if (target[0] == '/') {
+			snprintf(rel, sizeof(rel), "%s", target);
+		} else {
+			char *slash = strrchr(rel, '/');
+			slash[1] = '\0';  /* rel always starts with '/' */
+			size_t used = strlen(rel);
+			snprintf(rel + used, sizeof(rel) - used, "%s", target);
+		}
+	}
+	return 0;
+}
+
 int root_switch(const char *root, char *err, size_t errlen)
 {
 	char dev[128], want[32], path[PATH_MAX], mnt[PATH_MAX];
@@ -67,8 +97,7 @@ int root_switch(const char *root, char *err, size_t errlen)
 			 strerror(errno));
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/sbin/init", mnt);
-	if (access(path, X_OK) < 0) {
+	if (!root_init_runnable(mnt)) {
 		umount(mnt);
 		snprintf(err, errlen, "root=%s: no /sbin/init on it; is it a disk amphi install wrote?", dev);
 		return -1;

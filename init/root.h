@@ -9,4 +9,8 @@
  * the switch failed, said why in err. On success it does not return. */
 int root_switch(const char *root, char *err, size_t errlen);
 
+/* 1 if MNT/sbin/init is an executable file, following symlinks as they
+ * resolve once MNT is / (an absolute target means MNT's, not ours). */
+int root_init_runnable(const char *mnt);
+
 #endif
