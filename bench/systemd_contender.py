@@ -534,12 +534,25 @@ def prepare(out_dir, say, quick):
     return ("systemd", p["base"], {}, info)
 
 
+def time_debootstrap(out_dir, say):
+    """One fresh debootstrap, the same command as the tree's, into a
+    scratch directory removed afterwards: the build time to set beside
+    amphi build's in this run. Seconds; raises Unavailable on failure."""
+    p = _paths(out_dir)
+    scratch = dict(p, tree=os.path.join(p["base"], "timing-tree"), log=os.path.join(p["base"], "timing.log"))
+    try:
+        return _debootstrap(scratch, say)
+    finally:
+        shutil.rmtree(scratch["tree"], ignore_errors=True)
+        shutil.rmtree(scratch["tree"] + ".new", ignore_errors=True)
+
+
 def debootstrap_note(info):
     """One markdown sentence on where the systemd contender's tree came from."""
     s = info.get("debootstrap_s")
     t = f"{s:.0f} s" if s is not None else "an unknown time"
     when = (" (measured when the cached tree was made; this run reused it)" if info.get("debootstrap_cached")
-            else " (this run)")
+            else " (one run, in this bench run, downloading every package from the mirror)")
     mb = lambda b: f"{b / 1e6:.0f} MB"
     mods = info.get("modules_bytes") or 0
     return (f"systemd: a Debian {SUITE} minbase tree with `{INCLUDE}` made by `debootstrap` in {t}{when}; "
