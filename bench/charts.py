@@ -4,6 +4,7 @@ installed on first use). A chart is a dict: {"name": file stem, "title",
 None (the contender could not run) is left out of the picture, and the
 table beside it says why. Each bar shows its median with a min-max range."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -53,7 +54,7 @@ def draw(chart, out_dir):
             "set xtics rotate by -20",
             f"plot {_quote(data)} using 1:2:xtic(5) with boxes lc rgb '#4a7ab5', "
             f"'' using 1:2:3:4 with yerrorbars lc rgb '#202020' pt 0, "
-            f"'' using 1:4:(sprintf('%.3g', $2)) with labels offset 0,0.8",
+            f"'' using 1:4:($2 >= 100 ? sprintf('%.0f', $2) : sprintf('%.3g', $2)) with labels offset 0,0.8",
         ])
         r = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
         if r.returncode != 0 or not os.path.exists(png):
@@ -70,6 +71,9 @@ def draw_all(charts, bench_dir, say):
         return ["", "No charts: gnuplot-nox could not be installed (apt-get install gnuplot-nox)."]
     out_dir = os.path.join(bench_dir, CHART_DIR)
     os.makedirs(out_dir, exist_ok=True)
+    # The data beside the pictures: `python3 bench/charts.py` redraws them.
+    with open(os.path.join(out_dir, "charts.json"), "w") as f:
+        json.dump(charts, f, indent=1)
     lines = ["", "## Charts", "", "Medians with min–max ranges, from the tables above."]
     for chart in charts:
         name = draw(chart, out_dir)
@@ -77,3 +81,9 @@ def draw_all(charts, bench_dir, say):
             lines += ["", f"![{chart['title']}]({CHART_DIR}/{name})"]
     say(f"drew {len(charts)} charts into {out_dir}")
     return lines
+
+
+if __name__ == "__main__":
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, CHART_DIR, "charts.json")) as f:
+        draw_all(json.load(f), here, print)
