@@ -37,6 +37,8 @@ LOG_VM_ROUNDS = 3 if QUICK else 5
 # is this much, whatever LOG_MB is.
 CONSOLE_MB = 1
 LOG_RECIPE = os.path.join(ROOT, "bench", "recipes", "logs-flood.conf")
+# The container's raw log path: stdin to a unix socket (bench/rawsock.c).
+RAWSOCK = os.path.join(OUT, "rawsock")
 # What the optional modules add: the systemd contender's info, extra sections.
 EXTRA = {}
 
@@ -58,6 +60,7 @@ def prepare():
     os.makedirs(OUT, exist_ok=True)
     floor = os.path.join(OUT, "floor-init")
     run("musl-gcc", "-static", "-Os", "-s", os.path.join(ROOT, "bench", "floor.c"), "-o", floor)
+    run("musl-gcc", "-static", "-Os", "-s", os.path.join(ROOT, "bench", "rawsock.c"), "-o", RAWSOCK)
     skel = os.path.join(OUT, "busybox-skeleton")
     shutil.rmtree(skel, ignore_errors=True)
     shutil.copytree(os.path.join(ROOT, "rootfs"), skel)
@@ -322,6 +325,7 @@ class Guest:
         expect = self.n * LOG_LINE
         before = self.cpu()
         self.send("raw")
+        self.raw_begin(timeout)
         got = lines = 0
         t0 = None
         deadline = time.monotonic() + timeout
@@ -337,8 +341,15 @@ class Guest:
             got += len(b)
             lines += b.count(b"\n")
         t1 = time.monotonic()
+        self.raw_end()
         self.store.wait_ok("raw", 30)
         return {"secs": t1 - t0, "pid1": self.cpu() - before, "lost": self.n - lines}
+
+    def raw_begin(self, timeout):
+        """The raw reader is ready to read (a VM's port always is)."""
+
+    def raw_end(self):
+        pass
 
     def flood_console(self, timeout):
         """For reference, the ceiling of PID 1's console mirror: cat to
@@ -394,21 +405,25 @@ class VMGuest(Guest):
 
 class LXCGuest(Guest):
     """A container; commands in on a FIFO in its host directory, the raw
-    flood out through another FIFO there (busybox nc has no -U)."""
+    flood out through a unix socket there, written by bench/rawsock.c
+    (bind-mounted in: busybox nc has no -U), as amphi's stream is."""
 
     def start(self, d):
         self.host = os.path.join(d, "lxc", "host")
         self.clean()
-        ctl, raw = (os.path.join(self.host, f"bench-{x}.fifo") for x in ("ctl", "raw"))
+        ctl = os.path.join(self.host, "bench-ctl.fifo")
         os.mkfifo(ctl)
-        os.mkfifo(raw)
-        # Both read-write: opening never blocks, and no EOF between commands.
+        # Read-write: opening never blocks, and no EOF between commands.
         self.ctl_fd = os.open(ctl, os.O_RDWR)
-        self.raw_fd = os.open(raw, os.O_RDWR | os.O_NONBLOCK)
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(os.path.join(self.host, "bench-raw.sock"))
+        self.listener.listen(1)
+        self.conn = None
         self.ct = f"benchlog-{os.getpid()}-{time.monotonic_ns()}"
         self.console = os.path.join(self.work, "console.log")
         r = run("lxc-start", "-n", self.ct, "-P", self.work, "-f", os.path.join(d, "lxc", "config"), "-d",
-                "-L", self.console, check=False)
+                "-L", self.console, "-s",
+                f"lxc.mount.entry={RAWSOCK} usr/local/bin/rawsock none bind,ro,create=file 0 0", check=False)
         if r.returncode != 0:
             raise BenchError(f"lxc-start failed: {r.stderr.strip()[:200]}")
         r = run("lxc-info", "-n", self.ct, "-P", self.work, "-p", "-H", check=False)
@@ -420,17 +435,31 @@ class LXCGuest(Guest):
     def cpu(self):
         return cpu_ticks(self.pid)
 
+    def raw_begin(self, timeout):
+        r, _, _ = select.select([self.listener], [], [], timeout)
+        if not r:
+            raise BenchError(f"raw path: rawsock did not connect in {timeout} s")
+        self.conn, _ = self.listener.accept()
+        self.raw_fd = self.conn.fileno()
+
+    def raw_end(self):
+        self.conn.close()
+        self.conn = None
+
     def clean(self):
-        for f in ("bench-ctl.fifo", "bench-raw.fifo", "amphi.sock"):
+        for f in ("bench-ctl.fifo", "bench-raw.sock", "amphi.sock"):
             if os.path.lexists(os.path.join(self.host, f)):
                 os.unlink(os.path.join(self.host, f))
 
     def stop(self):
         if getattr(self, "ct", None):
             run("lxc-stop", "-n", self.ct, "-P", self.work, "-k", check=False)
-        for fd in ("ctl_fd", "raw_fd"):
+        for fd in ("ctl_fd",):
             if hasattr(self, fd):
                 os.close(getattr(self, fd))
+        for s in ("conn", "listener"):
+            if getattr(self, s, None):
+                getattr(self, s).close()
         self.clean()
 
 
@@ -574,7 +603,7 @@ def measure(built):
 
 LOG_WHAT = {
     ("LXC", "amphi"): "service → PID 1 → amphi.sock in lxc/host → `amphi logs --out`",
-    ("LXC", "raw"): "service → FIFO in lxc/host → Python reader (a pipe: busybox has no unix-socket client)",
+    ("LXC", "raw"): "service → unix socket in lxc/host (bench/rawsock.c) → Python reader",
     ("LXC", "console"): "service → /dev/console (reference)",
     ("VM", "amphi"): "service → PID 1 → org.amphi.log.0 → `amphi logs --out`",
     ("VM", "raw"): "service → org.amphi.raw.0 → Python socket reader",
