@@ -82,10 +82,10 @@ static void out_flush(struct unit_state *s)
  * resume_output); without, everything (the unit is gone). */
 static int out_drain(struct unit_state *s, int yield_to_readers)
 {
-	char buf[16384];
+	static char buf[65536];  /* one unit at a time: not reentrant */
 	ssize_t n;
 
-	for (int turns = 0; !yield_to_readers || turns < 16; turns++) {
+	for (int turns = 0; !yield_to_readers || turns < 4; turns++) {
 		if (yield_to_readers && logcore_backpressure())
 			return -1;
 		if ((n = read(s->out_r, buf, sizeof(buf))) <= 0)
@@ -146,6 +146,9 @@ static int unit_pipe(struct unit_state *s)
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	/* A chatty unit fills more before PID 1 must wake: fewer, larger
+	 * reads (the kernel may give less; then the default stays). */
+	fcntl(p[0], F_SETPIPE_SZ, 256 << 10);
 	s->out_r = p[0];
 	s->out_w = p[1];
 	return loop_add_fd(p[0], EPOLLIN, on_output, s);
