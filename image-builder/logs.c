@@ -24,12 +24,17 @@
 
 #define RETRY_MS 200      /* reconnect delay with --follow */
 #define ACK_RETRY_MS 1000 /* an ack the socket had no room for is sent again */
-/* Acks cost a sync of the store: one per batch, not per read. A batch ends
- * when the guest pauses, after this many records, or after this long; all
- * well inside what the guest's ring holds for us. */
+/* One ack per batch, not per read. A batch ends when the guest pauses,
+ * after this many records, or after this long; all well inside what the
+ * guest's ring holds for us. */
 #define ACK_IDLE_MS 20
 #define ACK_EVERY 256
 #define ACK_MAX_DELAY_MS 100
+/* An ack promises the records are written to the store (the page cache:
+ * they survive this process). all.log reaches the disk at least this
+ * often, not per ack: a sync per batch also makes the next append wait
+ * for the page under writeback, and halved the throughput. --sync does. */
+#define SYNC_EVERY_MS 1000
 /* Per-app files stay open (and buffered) while a boot lasts; past this
  * many apps, the least recently opened one is closed to make room. */
 #define APP_FILES 16
@@ -42,7 +47,8 @@ enum stream_end { END_MORE, END_CLOSED, END_BROKEN, END_STOP, END_FATAL };
 struct logs {
 	const char *connect, *listen, *fifo, *out;
 	struct sockaddr_un addr; /* of --connect or --listen */
-	int follow, json, quiet, text;
+	int follow, json, quiet, text, sync;
+	int64_t synced_ms; /* when all.log last reached the disk */
 	int sigfd, outfd, listenfd;
 	/* the current boot: its id, directory, all.log, highest seq stored */
 	char boot[sizeof(((struct logrec_parsed *)0)->boot)], dir[LOGREC_NAME_MAX + 1];
@@ -64,7 +70,7 @@ static char line[6 * LOGREC_FRAME_MAX + 2048];
 static int usage_logs(void)
 {
 	fprintf(stderr,
-		"usage: amphi logs (--connect PATH | --listen PATH) [--out DIR] [--follow] [--json] [--quiet]\n"
+		"usage: amphi logs (--connect PATH | --listen PATH) [--out DIR] [--sync] [--follow] [--json] [--quiet]\n"
 		"       amphi logs --text (--connect PATH | --listen PATH | --fifo PATH) [--out DIR] [--follow] [--json] [--quiet]\n"
 		"  reads an appliance's log stream and acknowledges what it stored; with --text, its Anaconda text\n"
 		"  --connect PATH  connect to the socket (QEMU's org.amphi.log.0 chardev, a container's amphi.sock;\n"
@@ -72,6 +78,7 @@ static int usage_logs(void)
 		"  --listen PATH   make the socket and wait for the guest to connect (keeps going like --follow)\n"
 		"  --fifo PATH     with --text: read the FIFO a container writes (lxc/host/anaconda.fifo), made if missing\n"
 		"  --out DIR       store DIR/<boot>/all.log and DIR/<boot>/<app>.log; with --text, DIR/anaconda.log\n"
+		"  --sync          acknowledge only what is on the disk (fdatasync per batch; else once a second)\n"
 		"  --follow        reconnect when the guest goes away, until Ctrl-C\n"
 		"  --json          print one JSON object per record; with --text {time, level, program, msg, failure}\n"
 		"  --quiet         print no records\n"
@@ -124,6 +131,18 @@ char *logs_escape(char *out, const char *str, size_t n, int json)
 	const unsigned char *s = (const unsigned char *)str;
 
 	for (size_t i = 0; i < n;) {
+		/* Printable ASCII in runs, one copy each (JSON escapes two of it). */
+		size_t run = i;
+		if (!json)
+			run += logrec_ascii_run(str + i, n - i);
+		else
+			while (run < n && s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' && s[run] != '\\')
+				run++;
+		if (run > i) {
+			memcpy(out, s + i, run - i);
+			out += run - i, i = run;
+			continue;
+		}
 		size_t l = utf8_seq(s + i, n - i);
 		int c1 = l == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0;
 		if (l == 1 && s[i] >= 0x20 && s[i] != 0x7f) {
@@ -219,7 +238,7 @@ static int file_open(struct logs *L, struct logfile *f, const char *name)
 	return f->fd;
 }
 
-/* Everything stored so far on disk; all.log synced (acks promise that). */
+/* Everything stored so far written out; with sync, all.log on the disk. */
 static int flush_all(struct logs *L, int sync)
 {
 	int rc = 0;
@@ -330,9 +349,17 @@ static int record(struct logs *L, const struct logrec_parsed *p)
 	return 0;
 }
 
-/* "ACK N\n" once every record up to N is written and synced; only for the
- * boot this connection sent (a reconnect may reach a new boot). The guest
- * may not be reading: never block on it, send again later. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "ACK N\n" once every record up to N is written (with --sync, on the
+ * disk); only for the boot this connection sent (a reconnect may reach a
+ * new boot). The guest may not be reading: never block on it, send again
+ * later. */
 static int ack(struct logs *L, int fd)
 {
 	char msg[32];
@@ -340,8 +367,12 @@ static int ack(struct logs *L, int fd)
 
 	if (!L->seen || L->highest <= L->acked)
 		return 0;
-	if (flush_all(L, 1) < 0)
+	int64_t now = now_ms();
+	int sync = L->sync || now - L->synced_ms >= SYNC_EVERY_MS;
+	if (flush_all(L, sync) < 0)
 		return -1;  /* cannot store: said, and fatal */
+	if (sync)
+		L->synced_ms = now;
 	n = logrec_ack_format(L->highest, msg, sizeof(msg));
 	if (n > 0 && send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
 		L->acked = L->highest;
@@ -369,13 +400,6 @@ static enum stream_end take(struct logs *L, struct logrec_reader *rd, const char
 		}
 	} while (off < n);
 	return END_MORE;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static enum stream_end stream(struct logs *L, int fd)
@@ -528,6 +552,8 @@ static int parse_args(struct logs *L, int argc, char **argv)
 			L->json = 1;
 		else if (strcmp(argv[i], "--quiet") == 0)
 			L->quiet = 1;
+		else if (strcmp(argv[i], "--sync") == 0)
+			L->sync = 1;
 		else if (strcmp(argv[i], "--text") == 0)
 			L->text = 1;
 		else {

@@ -98,6 +98,25 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+size_t logrec_ascii_run(const char *s, size_t n)
+{
+	const unsigned char *m = (const unsigned char *)s;
+	size_t run = 0;
+
+	for (uint64_t w; run + 8 <= n; run += 8) {
+		/* Eight bytes at once: a byte below 0x20, 0x7f or above sets its
+		 * high bit in one of the three terms (a borrow or carry only
+		 * spills out of a byte that is itself flagged). */
+		memcpy(&w, m + run, 8);
+		if (((w - UINT64_C(0x2020202020202020)) | (w + UINT64_C(0x0101010101010101)) | w) &
+		    UINT64_C(0x8080808080808080))
+			break;
+	}
+	while (run < n && m[run] >= 0x20 && m[run] < 0x7f)
+		run++;
+	return run;
+}
+
 /* Valid UTF-8 as is; invalid bytes and control characters but TAB as
  * \xHH, so the result is UTF-8 without a line break in it. */
 static void put_msg(struct wbuf *b, const char *msg, size_t len)
@@ -107,16 +126,7 @@ static void put_msg(struct wbuf *b, const char *msg, size_t len)
 	for (size_t i = 0; i < len && !b->full;) {
 		/* Printable ASCII and tabs, the bulk of any log, go in runs: one
 		 * copy per run, not per byte. */
-		size_t run = i;
-		for (uint64_t w; run + 8 <= len; run += 8) {
-			/* Eight bytes at once: a byte below 0x20, 0x7f or above
-			 * sets its high bit in one of the three terms (a borrow or
-			 * carry only spills out of a byte that is itself flagged). */
-			memcpy(&w, m + run, 8);
-			if (((w - UINT64_C(0x2020202020202020)) | (w + UINT64_C(0x0101010101010101)) | w) &
-			    UINT64_C(0x8080808080808080))
-				break;
-		}
+		size_t run = i + logrec_ascii_run(msg + i, len - i);
 		while (run < len && ((m[run] >= 0x20 && m[run] < 0x7f) || m[run] == '\t'))
 			run++;
 		if (run > i) {

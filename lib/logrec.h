@@ -37,6 +37,10 @@ struct logrec {
 const char *logrec_source_name(enum logrec_source s);
 int logrec_source_parse(const char *name);
 
+/* How many bytes at s are printable ASCII (0x20-0x7e): the bulk of any
+ * log, which the escapers copy in one piece. */
+size_t logrec_ascii_run(const char *s, size_t n);
+
 /* ---- the amphi stream ---- */
 
 /* One frame "LEN SP <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG" for r,

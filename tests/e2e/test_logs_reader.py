@@ -44,9 +44,11 @@ def messages(text):
     return [ln.split(": ", 1)[1] for ln in text.decode().splitlines() if not ln.startswith("== boot")]
 
 
-def test_records_arrive_in_order_are_stored_and_acked(work):
+# --sync: an ack waits for all.log to reach the disk (else it is synced once a second).
+@pytest.mark.parametrize("extra", [(), ("--sync",)])
+def test_records_arrive_in_order_are_stored_and_acked(work, extra):
     out = os.path.join(work, "logs")
-    with guest(work) as g, reader(work, "--connect", g.path, "--out", out) as r:
+    with guest(work) as g, reader(work, "--connect", g.path, "--out", out, *extra) as r:
         c = g.accept()
         c.send(logfeed.record(1, "amphi starting", app="amphi", source="init", msgid="boot"))
         c.send(b"".join(logfeed.record(s, f"hello {s}", app="web" if s % 2 else "db") for s in range(2, 8)))

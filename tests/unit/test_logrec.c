@@ -100,6 +100,23 @@ static void test_frame_escapes(void **state)
 	assert_non_null(strstr(frame_msg(out, n), "] a\\x00b"));
 }
 
+/* Every byte value at every offset of a word-sized scan and its tail: the
+ * run stops exactly at the first byte outside 0x20-0x7e. */
+static void test_ascii_run(void **state)
+{
+	char buf[19];
+	(void)state;
+	for (int c = 0; c < 256; c++)
+		for (size_t at = 0; at < sizeof(buf); at++) {
+			memset(buf, 'a', sizeof(buf));
+			buf[at] = (char)c;
+			size_t want = c >= 0x20 && c < 0x7f ? sizeof(buf) : at;
+			assert_int_equal(logrec_ascii_run(buf, sizeof(buf)), want);
+			assert_int_equal(logrec_ascii_run(buf, at), at);
+		}
+	assert_int_equal(logrec_ascii_run("", 0), 0);
+}
+
 static void test_frame_does_not_fit(void **state)
 {
 	static char big[LOGREC_FRAME_MAX];
@@ -579,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_source_names),
 		cmocka_unit_test(test_frame_golden),
 		cmocka_unit_test(test_frame_escapes),
+		cmocka_unit_test(test_ascii_run),
 		cmocka_unit_test(test_frame_does_not_fit),
 		cmocka_unit_test(test_roundtrip_one_piece),
 		cmocka_unit_test(test_roundtrip_byte_by_byte),
