@@ -16,20 +16,53 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* In the rootfs tarball only, and named in `templates`: lxc-local fills in
+ * LXC_NAME, LXC_PATH (the container's directory) and LXC_ROOTFS there, so the next
+ * steps are written out true for the container it made. */
+#define NEXT_STEPS_FILE "etc/amphi/next-steps.txt"
+
+static int next_steps_template(struct strbuf *b, const struct recipe *r)
+{
+	return strbuf_printf(b,
+		"amphi appliance '%s', created by lxc-create -t local as container LXC_NAME in LXC_PATH.\n"
+		"Add -P DIR to each lxc- command below when DIR, the directory LXC_PATH is in, is not\n"
+		"LXC's default (lxc-config lxc.lxcpath).\n"
+		"\n"
+		"  start it:          lxc-start -n LXC_NAME\n"
+		"  its login prompt:  lxc-console -n LXC_NAME -t 1   (Ctrl-a q leaves; root has no password on the console)\n"
+		"  a shell inside:    lxc-attach -n LXC_NAME\n"
+		"  its logs:          LXC_PATH/host/amphi.sock, followed with\n"
+		"                     amphi logs --connect LXC_PATH/host/amphi.sock --follow\n"
+		"                     (amphi: build/amphi in the amphi tree that built this appliance); without it,\n"
+		"                     mkdir -p LXC_PATH/host; mkfifo LXC_PATH/host/anaconda.fifo before a start, then\n"
+		"                     cat LXC_PATH/host/anaconda.fifo shows the log as text lines;\n"
+		"                     the console is in LXC_PATH/console.log\n"
+		"  network:           as LXC_PATH/config says (lxc.net.0.*; lxc-create's default: a veth on lxcbr0);\n"
+		"                     addresses: [network.eth0] in LXC_ROOTFS" RECIPE_IMAGE_PATH "\n"
+		"  stop it:           lxc-stop -n LXC_NAME      restart: lxc-stop -r -n LXC_NAME\n",
+		r->name);
+}
+
 /* lxc-local cats create-message as it is (it substitutes LXC_NAME and
  * LXC_PATH only in the config and the files named in `templates`), so
- * the message speaks of NAME and LXCPATH as the user chose them. */
+ * the message speaks of NAME and LXCPATH as the user chose them, and
+ * says where the filled-in copy is. */
 static int create_message(struct strbuf *b, const struct recipe *r)
 {
 	return strbuf_printf(b,
 		"amphi appliance '%s' is created (NAME and LXCPATH below: the -n and -P you gave).\n"
+		"The same, with the container's name and directory filled in, is in\n"
+		"LXCPATH/NAME/rootfs/" NEXT_STEPS_FILE " (/" NEXT_STEPS_FILE " inside it).\n"
 		"\n"
 		"  start it:          lxc-start -n NAME [-P LXCPATH]\n"
 		"  its login prompt:  lxc-console -n NAME -t 1   (Ctrl-a q leaves; root has no password on the console)\n"
 		"  a shell inside:    lxc-attach -n NAME\n"
 		"  its logs:          LXCPATH/NAME/host/amphi.sock, followed with\n"
 		"                     amphi logs --connect LXCPATH/NAME/host/amphi.sock --follow\n"
-		"                     and the console in LXCPATH/NAME/console.log\n"
+		"                     (amphi: build/amphi in the amphi tree that built this appliance); without it,\n"
+		"                     mkdir -p LXCPATH/NAME/host; mkfifo LXCPATH/NAME/host/anaconda.fifo before a start, then\n"
+		"                     cat LXCPATH/NAME/host/anaconda.fifo shows the log as text lines;\n"
+		"                     the console is in LXCPATH/NAME/console.log\n"
 		"  network:           what LXC's default config gives (usually a veth on lxcbr0);\n"
 		"                     change it in LXCPATH/NAME/config (lxc.net.0.*)\n"
 		"  stop it:           lxc-stop -n NAME      restart: lxc-stop -r -n NAME\n",
@@ -59,7 +92,8 @@ static int write_meta(const struct build_src *b, const char *path, char *err, si
 	manifest_init(&m, b->mtime);
 	if (meta_config(&conf, b->r) < 0 || create_message(&msg, b->r) < 0 ||
 	    manifest_data(&m, "config", 0644, conf.s, conf.len) < 0 ||
-	    manifest_data(&m, "create-message", 0644, msg.s, msg.len) < 0)
+	    manifest_data(&m, "create-message", 0644, msg.s, msg.len) < 0 ||
+	    manifest_data(&m, "templates", 0644, NEXT_STEPS_FILE "\n", strlen(NEXT_STEPS_FILE) + 1) < 0)
 		snprintf(err, errlen, "out of memory");
 	else
 		rc = manifest_write_tar_xz(&m, path, err, errlen);
@@ -188,14 +222,7 @@ int build_lxc_tarballs(const struct build_src *b, const char *dir, char *err, si
 	err[0] = '\0';
 	manifest_init(&tree, b->mtime);
 	rc = stage_tree(b, dir, &tree, stage, sizeof(stage), err, errlen);
-	if (rc == 0) {
-		snprintf(path, sizeof(path), "%s/lxc/rootfs.tar.xz", dir);
-		rc = write_swap(path, err, errlen, do_rootfs, &ctx);
-	}
-	if (rc == 0) {
-		snprintf(path, sizeof(path), "%s/lxc/meta.tar.xz", dir);
-		rc = write_swap(path, err, errlen, do_meta, &ctx);
-	}
+	/* LXD first: the next-steps template is for lxc-local only. */
 	snprintf(path, sizeof(path), "%s/lxd", dir);
 	if (rc == 0 && mkdir(path, 0755) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -205,7 +232,22 @@ int build_lxc_tarballs(const struct build_src *b, const char *dir, char *err, si
 		snprintf(path, sizeof(path), "%s/lxd/%s.tar.xz", dir, b->r->name);
 		rc = write_swap(path, err, errlen, do_lxd, &ctx);
 	}
+	struct strbuf steps = { 0 };
+	if (rc == 0 && (next_steps_template(&steps, b->r) < 0 ||
+			manifest_data(&tree, NEXT_STEPS_FILE, 0644, steps.s, steps.len) < 0)) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+	}
+	if (rc == 0) {
+		snprintf(path, sizeof(path), "%s/lxc/rootfs.tar.xz", dir);
+		rc = write_swap(path, err, errlen, do_rootfs, &ctx);
+	}
+	if (rc == 0) {
+		snprintf(path, sizeof(path), "%s/lxc/meta.tar.xz", dir);
+		rc = write_swap(path, err, errlen, do_meta, &ctx);
+	}
 	manifest_free(&tree);
+	free(steps.s);
 	if (remove_tree(stage) < 0 && rc == 0) {
 		snprintf(err, errlen, "cannot remove %s: %s", stage, strerror(errno));
 		rc = -1;

@@ -172,6 +172,78 @@ static void keep_aside(const char *rootfs, char *err, size_t errlen)
 	}
 }
 
+/* The first interface of the config lxc-create wrote (LXC's default.conf,
+ * or what -f gave): "lxc.net.0.KEY = VALUE" lines; the last one wins, as in
+ * LXC. Empty values for keys it lacks. */
+struct lxc_net0 {
+	char type[32], link[64], address[64];
+};
+
+static void read_net0(const char *config, struct lxc_net0 *n)
+{
+	char line[512];
+	FILE *f = fopen(config, "re");
+
+	memset(n, 0, sizeof(*n));
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char key[64], *eq = strchr(line, '=');
+		if (!eq || sscanf(line, " lxc.net.0.%63[a-z0-9.]", key) != 1)
+			continue;
+		char *v = eq + 1;
+		v += strspn(v, " \t");
+		v[strcspn(v, " \t\r\n")] = '\0';
+		if (!strcmp(key, "type"))
+			snprintf(n->type, sizeof(n->type), "%s", v);
+		else if (!strcmp(key, "link"))
+			snprintf(n->link, sizeof(n->link), "%s", v);
+		else if (!strcmp(key, "ipv4.address"))
+			snprintf(n->address, sizeof(n->address), "%s", v);
+	}
+	fclose(f);
+}
+
+/* The network this container will have: LXC's interface and what the
+ * recipe (with --net) does on it. */
+static int network_line(struct strbuf *b, const char *lxcpath, const char *rootfs, const struct recipe *r)
+{
+	char config[PATH_MAX], nic[160];
+	struct lxc_net0 n;
+
+	snprintf(config, sizeof(config), "%s/config", lxcpath);
+	read_net0(config, &n);
+	if (!n.type[0] || !strcmp(n.type, "empty") || !strcmp(n.type, "none"))
+		return strbuf_printf(b, "loopback only (%s); for a network set lxc.net.0.type = veth and\n"
+				     "                     lxc.net.0.link = BRIDGE in %s, and --net dhcp|ADDRESS/PREFIX\n",
+				     n.type[0] ? "lxc.net.0.type = empty" : "the config has no lxc.net.0", config);
+	if (n.link[0])
+		snprintf(nic, sizeof(nic), "eth0, a %s on bridge %s,", n.type, n.link);
+	else
+		snprintf(nic, sizeof(nic), "eth0 (lxc.net.0.type = %s)", n.type);
+	const struct recipe_net *eth0 = NULL;
+	for (int i = 0; i < r->nnets && !eth0; i++)
+		if (!strcmp(r->net[i].name, "eth0"))
+			eth0 = &r->net[i];
+	int rc;
+	if (eth0 && eth0->dhcp)
+		rc = strbuf_printf(b, "%s takes an address by DHCP (from the server on that bridge:\n"
+				   "                     lxc-net's dnsmasq on lxcbr0)", nic);
+	else if (eth0 && eth0->address.n)
+		rc = strbuf_printf(b, "%s gets %s from the recipe", nic, eth0->address.item[0]);
+	else if (n.address[0])
+		rc = strbuf_printf(b, "%s gets %s from LXC (lxc.net.0.ipv4.address)", nic, n.address);
+	else
+		rc = strbuf_printf(b, "%s comes up with no address: neither LXC's config nor the\n"
+				   "                     recipe gives one (lxc-create ... -- --net dhcp|ADDRESS/PREFIX does)", nic);
+	if (rc == 0 && eth0)
+		rc = strbuf_printf(b, ";\n                     change it in %s%s ([network.eth0])\n"
+				   "                     or %s (lxc.net.0.*)\n", rootfs, RECIPE_IMAGE_PATH, config);
+	else if (rc == 0)
+		rc = strbuf_printf(b, ";\n                     change it in %s (lxc.net.0.*)\n", config);
+	return rc;
+}
+
 /* What is true for this container, printed and kept beside its config. */
 static int next_steps(const struct targs *t, const struct recipe *r, struct strbuf *b)
 {
@@ -181,9 +253,6 @@ static int next_steps(const struct targs *t, const struct recipe *r, struct strb
 	char *slash = strrchr(parent, '/');
 	if (slash)
 		*slash = '\0';
-	int dhcp = 0;
-	for (int i = 0; i < r->nnets; i++)
-		dhcp |= r->net[i].dhcp;
 	/* The amphi that made it, by its full path: the hint must work as printed. */
 	char self[PATH_MAX] = "amphi";
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -198,13 +267,10 @@ static int next_steps(const struct targs *t, const struct recipe *r, struct strb
 		"  its logs:          %s/host/amphi.sock, followed with\n"
 		"                     %s logs --connect %s/host/amphi.sock --follow\n"
 		"                     and the console in %s/console.log\n"
-		"  network:           %s; change it in %s/config (lxc.net.0.*)%s\n"
-		"  stop it:           lxc-stop -n %s -P %s      restart: lxc-stop -r -n %s -P %s\n",
+		"  stop it:           lxc-stop -n %s -P %s      restart: lxc-stop -r -n %s -P %s\n"
+		"  network:           ",
 		r->name, t->name, t->name, parent, t->name, parent, t->name, parent, lxcpath, self, lxcpath, lxcpath,
-		dhcp ? "eth0 takes an address by DHCP from LXC's bridge"
-		     : (r->nnets ? "eth0 gets the recipe's static address" : "what LXC's default config gives (usually a veth on lxcbr0)"),
-		lxcpath, r->nnets ? " and in the recipe's [network.eth0]" : "",
-		t->name, parent, t->name, parent);
+		t->name, parent, t->name, parent) < 0 ? -1 : network_line(b, lxcpath, t->rootfs, r);
 }
 
 int cmd_lxc_template(int argc, char **argv)
@@ -240,7 +306,10 @@ int cmd_lxc_template(int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/host", t.path);
 	mkdir(path, 0755);
-	if (lxc_config_lines(&conf, t.path, &r, 0) < 0 || next_steps(&t, &r, &hint) < 0) {
+	/* lxc-create named the host after the container; --hostname says
+	 * otherwise (LXC takes the last lxc.uts.name). */
+	if ((t.hostname && strbuf_printf(&conf, "lxc.uts.name = %s\n", r.hostname) < 0) ||
+	    lxc_config_lines(&conf, t.path, &r, 0) < 0) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}
@@ -248,6 +317,10 @@ int cmd_lxc_template(int argc, char **argv)
 	FILE *f = fopen(path, "ae");
 	if (!f || fprintf(f, "\n# amphi appliance '%s' (lxc-amphi)\n%s", r.name, conf.s) < 0 || fclose(f) != 0) {
 		snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (next_steps(&t, &r, &hint) < 0) {
+		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}
 	snprintf(path, sizeof(path), "%s/%s", t.path, NEXT_STEPS);

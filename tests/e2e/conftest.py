@@ -249,32 +249,57 @@ def ns_lxcbr0():
         subprocess.run(["ip", "netns", "del", name])
 
 
-def login_prompt_through(ns, console_cmd):
-    """Runs the printed lxc-console on a pty: a login prompt answers."""
+def console_through(ns, console_cmd, want=rb"login:", then=None, then_want=None):
+    """Runs the printed lxc-console on a pty until `want` shows (poking it
+    with Enter), optionally types `then` and waits for `then_want`, then
+    leaves with Ctrl-a q as the hint says. Returns what the terminal showed;
+    raises if something never showed or Ctrl-a q did not end lxc-console."""
     pid, fd = pty.fork()
     if pid == 0:
         os.execvp("ip", ["ip", "netns", "exec", ns, "sh", "-c", console_cmd])
     seen = b""
-    try:
+
+    def until(rx, what):
+        nonlocal seen
         deadline = time.monotonic() + 20
         sent = 0
-        while time.monotonic() < deadline and b"login:" not in seen:
-            if time.monotonic() > sent + 1:
-                os.write(fd, b"\r")
-                sent = time.monotonic()
+        start = len(seen)
+        while not re.search(rx, seen[start:]):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {what} {rx!r} on {console_cmd!r}; it showed:\n"
+                                     + seen[-2000:].decode(errors="replace"))
+            if then is None or what == "prompt":
+                if time.monotonic() > sent + 1:
+                    os.write(fd, b"\r")
+                    sent = time.monotonic()
             r, _, _ = select.select([fd], [], [], 0.2)
             if r:
                 try:
                     seen += os.read(fd, 4096)
                 except OSError:
-                    break
+                    raise AssertionError(f"{console_cmd!r} ended:\n" + seen[-2000:].decode(errors="replace"))
+
+    try:
+        until(want, "prompt")
+        if then is not None:
+            os.write(fd, then)
+            until(then_want, "answer")
         os.write(fd, b"\x01q")  # Ctrl-a q, as the hint says
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while os.waitpid(pid, os.WNOHANG)[0] != pid:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Ctrl-a q did not end {console_cmd!r}")
+            time.sleep(0.05)
+        pid = None
     finally:
-        try:
+        if pid is not None:
             os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
+            os.waitpid(pid, 0)
         os.close(fd)
-    return b"login:" in seen
+    return seen
+
+
+def login_prompt_through(ns, console_cmd):
+    """Runs the printed lxc-console on a pty: a login prompt answers, and
+    Ctrl-a q leaves."""
+    return b"login:" in console_through(ns, console_cmd)

@@ -47,14 +47,16 @@ def test_rootfs_tarball_is_the_lxc_tree(tarball_build):
     for top, dirs, files in os.walk(rootfs):
         for n in dirs + files:
             on_disk.add(os.path.relpath(os.path.join(top, n), rootfs))
-    assert set(names) == on_disk
+    # lxc-local fills in the next steps (named in meta's templates file).
+    assert set(names) == on_disk | {"etc/amphi/next-steps.txt"}
     modes = {m.name: m.mode for m in members}
     assert modes["tmp"] == 0o1777 and modes["etc/shadow"] == 0o600 and modes["sbin/init"] == 0o755
 
 
 def test_meta_and_lxd_metadata(tarball_build):
     with tarfile.open(os.path.join(tarball_build, "lxc", "meta.tar.xz")) as t:
-        assert sorted(t.getnames()) == ["config", "create-message"]
+        assert sorted(t.getnames()) == ["config", "create-message", "templates"]
+        assert t.extractfile("templates").read() == b"etc/amphi/next-steps.txt\n"
         config = t.extractfile("config").read().decode()
     assert "lxc.console.logfile = LXC_PATH/console.log" in config
     assert "lxc.mount.entry = LXC_PATH/host var/lib/amphi/host" in config
@@ -76,11 +78,28 @@ def test_lxc_create_local_starts_stops_and_destroys(tarball_build, ns_lxcbr0, tm
     assert r.returncode == 0, r.stdout + r.stderr
     assert "amphi appliance 'minimal' is created" in r.stdout and "lxc-start -n NAME" in r.stdout
     ctdir = os.path.join(lxcpath, name)
+    # The next steps, filled in for this container by lxc-local.
+    steps = open(os.path.join(ctdir, "rootfs", "etc", "amphi", "next-steps.txt")).read()
+    assert f"as container {name} in {ctdir}." in steps
+    assert f"lxc-start -n {name}\n" in steps and f"{ctdir}/rootfs/etc/amphi/recipe.conf" in steps
+    assert "LXC_" not in steps
+    fifo_hint = re.search(r"^\s+(mkdir -p \S+; mkfifo \S+) before a start, then\n\s+(cat \S+) shows", steps, re.M)
+    assert fifo_hint, steps
+    reader = None
     try:
+        # Without amphi on the host: the FIFO and cat, as the steps say.
+        assert subprocess.run(["sh", "-c", fifo_hint.group(1)]).returncode == 0
+        reader = subprocess.Popen(["sh", "-c", "exec timeout 60 " + fifo_hint.group(2)],
+                                  stdout=subprocess.PIPE, text=True)
         s = in_ns(ns_lxcbr0, "lxc-start", "-n", name, "-P", lxcpath)
         assert s.returncode == 0, s.stderr
         console_log = os.path.join(ctdir, "console.log")
         wait_for(console_log, r"amphi: ready env=lxc", LXC_TIMEOUT)
+        line = ""
+        while "amphi:ready env=lxc" not in line:  # Anaconda's layout: program:message
+            line = reader.stdout.readline()
+            assert line, "the FIFO ended before the ready line"
+        assert re.match(r"\d\d:\d\d:\d\d,\d{3} INFO amphi:ready env=lxc", line), line
         assert login_prompt_through(ns_lxcbr0, f"lxc-console -n {name} -P {lxcpath} -t 1")
         # The host side of the log stream, in the container's own directory.
         deadline = time.monotonic() + 10
@@ -92,6 +111,9 @@ def test_lxc_create_local_starts_stops_and_destroys(tarball_build, ns_lxcbr0, tm
         state = in_ns(ns_lxcbr0, "lxc-info", "-n", name, "-P", lxcpath, "-s", "-H").stdout.strip()
         assert state == "STOPPED"
     finally:
+        if reader:
+            reader.kill()
+            reader.communicate()
         in_ns(ns_lxcbr0, "lxc-stop", "-k", "-n", name, "-P", lxcpath)
         subprocess.run(["lxc-destroy", "-n", name, "-P", lxcpath], capture_output=True)
     assert not os.path.exists(ctdir)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, LXC_TIMEOUT, RECIPES, login_prompt_through, unique, wait_for
+from conftest import BUILD, LXC_TIMEOUT, RECIPES, console_through, login_prompt_through, unique, wait_for
 
 TEMPLATE = os.path.join(BUILD, "lxc-amphi")
 
@@ -74,6 +74,57 @@ def test_template_creates_a_container_whose_hints_all_work(ns_lxcbr0, tmpdir_cle
         in_ns(ns_lxcbr0, f"lxc-stop -k -n {name} -P {lxcpath}")
         subprocess.run(["lxc-destroy", "-n", name, "-P", lxcpath], capture_output=True)
     assert not os.path.exists(os.path.join(lxcpath, name))
+
+
+def test_hostname_net_and_autologin_options_do_what_the_hints_say(ns_lxcbr0, tmpdir_clean):
+    # The bridge gets an address of the test's own, in its own namespace.
+    subprocess.run(["ip", "-n", ns_lxcbr0, "addr", "add", "10.77.0.1/24", "dev", "lxcbr0"], check=True)
+    name = unique("amphi-e2e-tplo")
+    lxcpath = os.path.join(tmpdir_clean, "lxc")
+    os.makedirs(lxcpath)
+    r = subprocess.run(["lxc-create", "-t", TEMPLATE, "-n", name, "-P", lxcpath, "--",
+                        "--recipe", os.path.join(RECIPES, "minimal.conf"), "--hostname", "web7",
+                        "--net", "10.77.0.2/24", "--autologin", "--ttys", "1"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "network:           eth0, a veth on bridge lxcbr0, gets 10.77.0.2/24 from the recipe;" in r.stdout
+    assert f"{lxcpath}/{name}/rootfs/etc/amphi/recipe.conf ([network.eth0])" in r.stdout
+    h = hints(r.stdout)
+    ctdir = os.path.join(lxcpath, name)
+    try:
+        assert in_ns(ns_lxcbr0, h["start"]).returncode == 0
+        wait_for(os.path.join(ctdir, "console.log"), r"amphi: ready env=lxc", LXC_TIMEOUT)
+        ping = in_ns(ns_lxcbr0, "busybox ping -c 1 -W 5 10.77.0.2")
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        # Autologin: a root shell on tty1, on a host named as --hostname said.
+        seen = console_through(ns_lxcbr0, h["console"], want=rb"root@web7:~# ",
+                               then=b"hostname; echo $((6*7))\r", then_want=rb"\n42\r")
+        assert b"\nweb7\r" in seen
+        assert b"login:" not in seen
+        assert in_ns(ns_lxcbr0, h["stop"]).returncode == 0
+    finally:
+        in_ns(ns_lxcbr0, f"lxc-stop -k -n {name} -P {lxcpath}")
+        subprocess.run(["lxc-destroy", "-n", name, "-P", lxcpath], capture_output=True)
+    assert not os.path.exists(ctdir)
+
+
+def test_default_network_hint_says_what_lxc_config_gives(tmpdir_clean):
+    """Without --net, the hint reads the network lxc-create wrote: LXC's
+    default.conf veth on lxcbr0 (an address only if LXC gives one)."""
+    for extra, says in (("", "eth0, a veth on bridge lxcbr0, comes up with no address"),
+                        ("lxc.net.0.ipv4.address = 10.0.3.9/24\n",
+                         "eth0, a veth on bridge lxcbr0, gets 10.0.3.9/24 from LXC (lxc.net.0.ipv4.address)"),
+                        ("lxc.net.0.type = empty\n", "loopback only (lxc.net.0.type = empty)")):
+        ctdir = os.path.join(tmpdir_clean, "ct")
+        shutil.rmtree(ctdir, ignore_errors=True)
+        os.makedirs(os.path.join(ctdir, "rootfs"))
+        with open("/etc/lxc/default.conf") as f, open(os.path.join(ctdir, "config"), "w") as out:
+            out.write(f.read() + extra)
+        r = subprocess.run([TEMPLATE, f"--path={ctdir}", "--name=ct", f"--rootfs={ctdir}/rootfs",
+                            "--recipe", os.path.join(RECIPES, "minimal.conf")],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "network:           " + says in r.stdout, r.stdout
 
 
 @pytest.mark.parametrize("args,says", [
