@@ -284,9 +284,14 @@ int lxc_config_lines(struct strbuf *b, const char *base, const struct recipe *r,
 		"lxc.autodev = 1\n"
 		"# The log stream: amphi.sock appears here (read it with amphi logs --connect).\n"
 		"lxc.mount.entry = %s/host var/lib/amphi/host none bind,create=dir 0 0\n",
-		r->ttys, base, base) < 0)
+		r->ttys, base, base) < 0 || lxc_net(b, r, standalone) < 0)
 		return -1;
-	return lxc_net(b, r, standalone);
+	if (r->nlxc && strbuf_printf(b, "# The appliance's own lines ([lxc] in its recipe).\n") < 0)
+		return -1;
+	for (int i = 0; i < r->nlxc; i++)
+		if (strbuf_printf(b, "%s = %s\n", r->lxc[i].key, r->lxc[i].value) < 0)
+			return -1;
+	return 0;
 }
 
 int write_lxc_config(const char *dir, const struct recipe *r, char *err, size_t errlen)

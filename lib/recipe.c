@@ -22,7 +22,7 @@ enum key_type { KEY_WORD, KEY_HOSTNAME, KEY_INT, KEY_LIST, KEY_BOOL, KEY_EXEC, K
 
 /* Which sections a key belongs to; unit keys are offsets into recipe_unit. */
 enum { IN_IMAGE = 1, IN_RUNTIME = 2, IN_TASK = 4, IN_SERVICE = 8, IN_NET = 16, IN_LOG = 32,
-       IN_STEP = 64, IN_INSTALL = 128, IN_UNIT = IN_TASK | IN_SERVICE | IN_STEP };
+       IN_STEP = 64, IN_INSTALL = 128, IN_LXC = 256, IN_UNIT = IN_TASK | IN_SERVICE | IN_STEP };
 
 struct key_spec {
 	int where;
@@ -83,7 +83,7 @@ static const struct {
 } sections[] = {
 	{ "image", IN_IMAGE }, { "runtime", IN_RUNTIME }, { "log", IN_LOG }, { "install", IN_INSTALL },
 	{ "step.", IN_STEP }, { "task.", IN_TASK }, { "service.", IN_SERVICE },  /* a prefix: [service.web] */
-	{ "network.", IN_NET },
+	{ "network.", IN_NET }, { "lxc", IN_LXC },
 };
 
 static const struct named {
@@ -489,6 +489,48 @@ static struct recipe_net *net_for(struct recipe *r, const char *section, int lin
 	return n;
 }
 
+/* LXC keys amphi writes itself, and the recipe key that says it instead. */
+static const struct {
+	const char *lxc_key, *instead;
+} lxc_owned[] = {
+	{ "lxc.init.cmd", "nothing: the init is amphi-init" },
+	{ "lxc.signal.halt", "nothing: amphi-init powers off on SIGPWR" },
+	{ "lxc.signal.reboot", "nothing: amphi-init reboots on SIGINT" },
+	{ "lxc.tty.max", "ttys = N in [runtime]" },
+	{ "lxc.console.logfile", "nothing: the console log goes beside the config" },
+	{ "lxc.uts.name", "hostname = in [runtime] (or lxc-create -n)" },
+	{ "lxc.rootfs.path", "nothing: lxc-create or amphi build chooses the rootfs" },
+};
+
+/* A line of [lxc], kept as it is for the container's config. LXC's own
+ * parser judges the value; here only that it is an lxc. key amphi does not
+ * set itself and that it fits. */
+static int lxc_line(struct recipe *r, const char *key, const char *value, char *err, size_t errlen)
+{
+	if (strncmp(key, "lxc.", 4) != 0 || strlen(key) >= RECIPE_WORD_MAX) {
+		snprintf(err, errlen, "[lxc]: '%s': expected an LXC config key such as lxc.environment or "
+			 "lxc.cgroup2.memory.max (lxc.container.conf(5))", key);
+		return -1;
+	}
+	for (size_t i = 0; i < COUNT(lxc_owned); i++)
+		if (strcmp(key, lxc_owned[i].lxc_key) == 0) {
+			snprintf(err, errlen, "[lxc]: %s is written by amphi; set %s", key, lxc_owned[i].instead);
+			return -1;
+		}
+	if (!*value || strlen(value) >= RECIPE_PATH_MAX) {
+		snprintf(err, errlen, "[lxc]: %s: expected a value of 1 to %d characters", key, RECIPE_PATH_MAX - 1);
+		return -1;
+	}
+	if (r->nlxc == RECIPE_LXC_MAX) {
+		snprintf(err, errlen, "[lxc]: more than %d lines", RECIPE_LXC_MAX);
+		return -1;
+	}
+	snprintf(r->lxc[r->nlxc].key, sizeof(r->lxc[0].key), "%s", key);
+	snprintf(r->lxc[r->nlxc].value, sizeof(r->lxc[0].value), "%s", value);
+	r->nlxc++;
+	return 0;
+}
+
 static int on_key(void *ctx, const char *section, const char *key, const char *value,
 		  int line, char *err, size_t errlen)
 {
@@ -504,10 +546,12 @@ static int on_key(void *ctx, const char *section, const char *key, const char *v
 			where = sections[i].where;
 	}
 	if (!where) {
-		snprintf(err, errlen, "unknown section [%s]: expected [image], [runtime], [log], [install], [step.NAME], [task.NAME], [service.NAME] or [network.NAME]",
+		snprintf(err, errlen, "unknown section [%s]: expected [image], [runtime], [log], [install], [step.NAME], [task.NAME], [service.NAME], [network.NAME] or [lxc]",
 			 section);
 		return -1;
 	}
+	if (where == IN_LXC)
+		return lxc_line(r, key, value, err, errlen);
 	if (where == IN_INSTALL && !r->install_line)
 		r->install_line = line;
 	if (where == IN_NET) {

@@ -16,6 +16,7 @@
 #define RECIPE_PATH_MAX 256
 #define RECIPE_NETS_MAX 8
 #define RECIPE_IFNAME_MAX 16  /* IFNAMSIZ */
+#define RECIPE_LXC_MAX 32     /* [lxc] lines */
 /* Where the builder puts the recipe inside every image. */
 #define RECIPE_IMAGE_PATH "/etc/amphi/recipe.conf"
 
@@ -102,6 +103,13 @@ struct recipe {
 	int nsteps;
 	struct recipe_net net[RECIPE_NETS_MAX];
 	int nnets;
+	/* [lxc]: the appliance's own LXC config lines, "lxc.KEY = VALUE", in
+	 * file order, appended to the container's config after amphi's. */
+	struct recipe_lxc_line {
+		char key[RECIPE_WORD_MAX];
+		char value[RECIPE_PATH_MAX];
+	} lxc[RECIPE_LXC_MAX];
+	int nlxc;
 	struct recipe_unit unit[RECIPE_UNITS_MAX];  /* in file order */
 	int nunits;
 	/* Services in start order (every one after what it names in after). */

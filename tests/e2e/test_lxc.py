@@ -83,3 +83,20 @@ def test_sigterm_reboots(minimal_build, lxc):
     assert "SIGTERM: stopping to reboot" in log
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
     assert ct.state() == "STOPPED"
+
+
+def test_recipe_lxc_lines_reach_the_container(tmpdir_clean, lxc):
+    """[lxc] lines go into the container's config as they are: LXC sets the
+    environment of PID 1 from lxc.environment."""
+    recipe = os.path.join(tmpdir_clean, "lxcextra.conf")
+    with open(recipe, "w") as f:
+        f.write("[image]\nname = lxcextra\n\n[lxc]\nlxc.environment = AMPHI_E2E_GREETING=hello\n")
+    out = os.path.join(tmpdir_clean, "out")
+    build(recipe, out)
+    config = open(os.path.join(out, "lxc", "config")).read()
+    assert "\nlxc.environment = AMPHI_E2E_GREETING=hello\n" in config
+    ct = lxc(out)
+    ct.start()
+    ct.wait(r"amphi: ready env=lxc")
+    environ = open(f"/proc/{ct.init_pid()}/environ", "rb").read().split(b"\0")
+    assert b"AMPHI_E2E_GREETING=hello" in environ

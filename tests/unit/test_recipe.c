@@ -121,6 +121,8 @@ static void dump(const struct recipe *r, char *out, size_t outlen)
 		put_list(out, outlen, &used, "  dns", &n->dns);
 		put_list(out, outlen, &used, "  search", &n->search);
 	}
+	for (int i = 0; i < r->nlxc; i++)
+		put(out, outlen, &used, "lxc %s=%s\n", r->lxc[i].key, r->lxc[i].value);
 	if (r->nservices) {
 		put(out, outlen, &used, "start_order=");
 		for (int i = 0; i < r->nservices; i++)
