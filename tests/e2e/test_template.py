@@ -232,3 +232,27 @@ def test_a_rootfs_that_is_not_empty_is_refused_and_its_contents_kept(tmpdir_clea
     assert f"{rootfs} exists and is not empty" in r.stderr and f"moved to {kept}" in r.stderr, r.stderr
     assert open(os.path.join(kept, "precious")).read() == "keep me\n"
     assert not os.path.exists(os.path.join(lxcpath, name))
+
+
+def test_make_install_puts_a_working_template_in_lxcs_template_dir(tmpdir_clean):
+    """make install writes lxc-amphi into LXC's template directory (here
+    under DESTDIR, so the host's is left alone); the installed copy names
+    itself as lxc-create -t amphi and creates a container."""
+    dest = os.path.join(tmpdir_clean, "dest")
+    r = subprocess.run(["make", "-s", "install", f"DESTDIR={dest}"], cwd=os.path.dirname(BUILD),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    installed = os.path.join(dest, "usr", "share", "lxc", "templates", "lxc-amphi")
+    assert os.access(installed, os.X_OK)
+    assert "lxc-create -t amphi -n NAME" in open(installed).read()
+    name = unique("amphi-e2e-tpli")
+    lxcpath = os.path.join(tmpdir_clean, "lxc")
+    os.makedirs(lxcpath)
+    c = subprocess.run(["lxc-create", "-t", installed, "-n", name, "-P", lxcpath, "--",
+                        "--recipe", os.path.join(RECIPES, "minimal.conf")],
+                       capture_output=True, text=True, timeout=120)
+    try:
+        assert c.returncode == 0, c.stderr
+        assert os.path.exists(os.path.join(lxcpath, name, "rootfs", "sbin", "init"))
+    finally:
+        subprocess.run(["lxc-destroy", "-n", name, "-P", lxcpath], capture_output=True)
