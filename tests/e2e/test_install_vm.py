@@ -7,9 +7,11 @@ Lorax-like reader on the Anaconda port flags the failure."""
 
 import json
 import os
+import pty
 import re
 import socket
 import subprocess
+import threading
 import time
 
 from conftest import AMPHI, BOOT_TIMEOUT, RECIPES, wait_for
@@ -19,7 +21,49 @@ INSTALL_TIMEOUT = 240
 
 def install(recipe, out, disk, *extra):
     return subprocess.run([AMPHI, "install", recipe, "--disk", disk, "-o", out, *extra],
-                          capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+                          capture_output=True, text=True, timeout=INSTALL_TIMEOUT,
+                          env=dict(os.environ, AMPHI_ACCEL="tcg"))
+
+
+def install_on_a_terminal(recipe, out, disk, *extra):
+    """amphi install with stderr on a pty, as when a person runs it: the
+    progress line goes there. (CompletedProcess with stdout, and what the
+    terminal showed as stderr.)"""
+    master, slave = pty.openpty()
+    shown = []
+
+    def drain():  # a pty holds only a few KiB: read as it comes
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            shown.append(data)
+
+    t = threading.Thread(target=drain)
+    t.start()
+    try:
+        p = subprocess.run([AMPHI, "install", recipe, "--disk", disk, "-o", out, *extra], stdout=subprocess.PIPE,
+                           stderr=slave, text=True, timeout=INSTALL_TIMEOUT, env=dict(os.environ, AMPHI_ACCEL="tcg"))
+    finally:
+        os.close(slave)
+        t.join(timeout=10)
+        os.close(master)
+    return subprocess.CompletedProcess(p.args, p.returncode, p.stdout, b"".join(shown).decode(errors="replace"))
+
+
+def lorax_like(sock, log):
+    """amphi logs --text on the Anaconda port, as JSON lines in log (each
+    with Lorax's verdict on it), until QEMU goes."""
+    f = open(log, "wb")
+    return subprocess.Popen(["timeout", str(INSTALL_TIMEOUT), AMPHI, "logs", "--text", "--connect", sock,
+                             "--follow", "--json"], stdout=f, stderr=subprocess.DEVNULL), f
+
+
+def text_lines(log):
+    return [json.loads(l) for l in open(log) if l.startswith("{")]
 
 
 class DiskBoot:
@@ -63,9 +107,24 @@ def stored_lines(out):
 
 def test_install_onto_a_blank_disk_then_boot_it_twice(tmpdir_clean):
     out, disk = os.path.join(tmpdir_clean, "out"), os.path.join(tmpdir_clean, "disk.img")
-    r = install(os.path.join(RECIPES, "installer.conf"), out, disk, "--size", "64M")
+    text_log = os.path.join(tmpdir_clean, "anaconda.jsonl")
+    text, tf = lorax_like(os.path.join(out, "install", "anaconda.sock"), text_log)
+    try:
+        r = install_on_a_terminal(os.path.join(RECIPES, "installer.conf"), out, disk, "--size", "64M")
+    finally:
+        text.terminate()
+        text.wait(timeout=10)
+        tf.close()
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"{disk} is installed (4 steps in" in r.stdout
+    # On the terminal: the progress line, redrawn in place, step by step.
+    for n, step in enumerate(("partition", "filesystem", "copy", "configure"), 1):
+        assert re.search(rf"\r\x1b\[K\[[#-]{{20}}\] step {n}/4 {step}  \d+ s", r.stderr), r.stderr[-2000:]
+    assert "\r\x1b[K[" + "#" * 15 + "-----] step 4/4 configure" in r.stderr
+    # A success gives Lorax's monitor nothing to flag, and the verdict is there.
+    lines = text_lines(text_log)
+    assert any(l["program"] == "install" and l["msg"].startswith("verdict: success") for l in lines), lines[-5:]
+    assert not [l for l in lines if l["failure"]]
     assert f"amphi run {out} --disk {disk}" in r.stdout
     assert os.path.getsize(disk) == 64 << 20
     # The host's copy of the stream: every step's output, in order, between
@@ -131,20 +190,18 @@ def test_a_failing_third_step_is_named_with_its_status_and_last_lines(tmpdir_cle
     # A Lorax-like reader on the Anaconda port (amphi logs --text flags the
     # lines Lorax's monitor counts as failures), attached as QEMU starts.
     text_log = os.path.join(tmpdir_clean, "anaconda.jsonl")
-    sock = os.path.join(out, "install", "anaconda.sock")
-    with open(text_log, "wb") as tf:
-        text = subprocess.Popen(["timeout", str(INSTALL_TIMEOUT), AMPHI, "logs", "--text", "--connect", sock,
-                                 "--follow", "--json"], stdout=tf, stderr=subprocess.DEVNULL)
-        try:
-            r = install(recipe, out, disk, "--size", "16M")
-        finally:
-            text.terminate()
-            text.wait(timeout=10)
+    text, tf = lorax_like(os.path.join(out, "install", "anaconda.sock"), text_log)
+    try:
+        r = install(recipe, out, disk, "--size", "16M")
+    finally:
+        text.terminate()
+        text.wait(timeout=10)
+        tf.close()
     assert r.returncode == 1, r.stdout + r.stderr
     assert "amphi install: the install failed at step 3/4 three: exited with status 4" in r.stderr
     assert "  | copying the payload\n  | cp: /mnt/target/usr: Read-only file system\n" in r.stderr
     assert "step 4/4" not in r.stdout + r.stderr
-    lines = [json.loads(l) for l in open(text_log) if l.startswith("{")]
+    lines = text_lines(text_log)
     assert any(l["program"] == "three" and l["msg"] == "copying the payload" for l in lines)
     flagged = [l["msg"] for l in lines if l["failure"]]
     assert len(flagged) == 1 and flagged[0].startswith("verdict: failure: step 3/4 three: exited with status 4"), flagged
