@@ -155,3 +155,66 @@ def test_lxc_on_failure_shell_keeps_the_system_up_for_inspection(tmpdir_clean, l
     # What the step left is there to inspect.
     assert ct.attach("cat", "/tmp/state").stdout.strip() == "half done"
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
+
+
+def write_recipe(tmpdir, name, text):
+    path = os.path.join(tmpdir, name + ".conf")
+    with open(path, "w") as f:
+        f.write(text)
+    out = os.path.join(tmpdir, "out")
+    build(path, out)
+    return out
+
+
+def test_lxc_first_boot_then_reboot_comes_up_in_the_result(tmpdir_clean, lxc):
+    out = write_recipe(tmpdir_clean, "reboot", """[image]
+name = rebootinto
+
+[install]
+mode = first-boot
+then = reboot
+
+[step.setup]
+shell = yes
+exec = echo configured > /etc/installed-by-step
+
+[service.app]
+shell = yes
+exec = echo "app sees $(cat /etc/installed-by-step)"; exec sleep 100000
+""")
+    ct = lxc(out)
+    ct.start()
+    # The first boot installs and reboots (LXC starts the container again);
+    # the second one skips the steps and comes up with what they made.
+    log = ct.wait(r"app: app sees configured")
+    assert log.count("step 1/1 setup: started") == 1
+    assert "install done" in log and "stopping to reboot" in log
+    assert log.count("starting in env=lxc") == 2
+    assert log.count("amphi: ready env=lxc") == 1, "ready only once the system is up for real"
+    assert "first boot already done (/var/lib/amphi/installed exists); 1 step skipped" in log
+    assert ct.state() == "RUNNING"
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
+
+
+def test_lxc_installer_runs_its_steps_on_every_boot(tmpdir_clean, lxc):
+    out = write_recipe(tmpdir_clean, "every", """[image]
+name = everyboot
+
+[install]
+mode = installer
+
+[step.work]
+shell = yes
+env = WHO=the-step-env
+exec = echo "installing as $WHO, pass $(cat /proc/sys/kernel/random/uuid)"
+""")
+    ct = lxc(out)
+    for n in (1, 2):
+        ct.start()
+        ct.wait(r"verdict: success: 1 step in \d+ ms", count=n)
+        wait_stopped(ct)
+    log = open(ct.console, errors="replace").read()
+    assert log.count("step 1/1 work: started") == 2
+    assert log.count("work: installing as the-step-env, pass ") == 2, "a step's own environment"
+    assert "first boot already done" not in log
+    assert not os.path.exists(os.path.join(out, "lxc", "rootfs", "var", "lib", "amphi", "installed"))
