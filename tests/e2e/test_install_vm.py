@@ -14,6 +14,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from conftest import AMPHI, BOOT_TIMEOUT, RECIPES, wait_for
 
 INSTALL_TIMEOUT = 240
@@ -205,3 +207,45 @@ def test_a_failing_third_step_is_named_with_its_status_and_last_lines(tmpdir_cle
     assert any(l["program"] == "three" and l["msg"] == "copying the payload" for l in lines)
     flagged = [l["msg"] for l in lines if l["failure"]]
     assert len(flagged) == 1 and flagged[0].startswith("verdict: failure: step 3/4 three: exited with status 4"), flagged
+
+
+STUCK = """[image]
+name = {name}
+modules = virtio_blk ext4 crc32c_generic
+
+[runtime]
+getty = none
+
+[step.format]
+exec = mke2fs -q /dev/vda
+
+[step.work]
+shell = yes
+timeout = {timeout}
+exec = {exec}
+
+[step.after]
+exec = echo never
+"""
+
+
+@pytest.mark.parametrize("name,timeout,exec_,how,last", [
+    ("hangs", 2, "echo 'waiting for a mirror that never answers'; exec sleep 1000",
+     "timed out after 2 s", "waiting for a mirror that never answers"),
+    ("fills", 300, "mkdir -p /mnt/t && mount -t ext4 /dev/vda /mnt/t && echo 'copying the payload' && "
+                   "dd if=/dev/zero of=/mnt/t/payload bs=1M count=64",
+     "exited with status 1", "No space left on device"),
+])
+def test_a_step_that_hangs_or_fills_the_disk_fails_the_install(tmpdir_clean, name, timeout, exec_, how, last):
+    """On the real install disk (16 MiB on virtio-blk): a hang ends at its
+    timeout, a full disk as the step's failure; either way amphi install
+    names the step and how, and the guest powers off."""
+    recipe = os.path.join(tmpdir_clean, name + ".conf")
+    with open(recipe, "w") as f:
+        f.write(STUCK.format(name=name, timeout=timeout, exec=exec_))
+    out, disk = os.path.join(tmpdir_clean, "out"), os.path.join(tmpdir_clean, "disk.img")
+    r = install(recipe, out, disk, "--size", "16M")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"amphi install: the install failed at step 2/3 work: {how}" in r.stderr, r.stderr
+    assert last in r.stderr
+    assert "step 3/3" not in r.stdout + r.stderr
