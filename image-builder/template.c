@@ -227,8 +227,8 @@ static int network_line(struct strbuf *b, const char *lxcpath, const char *rootf
 			eth0 = &r->net[i];
 	int rc;
 	if (eth0 && eth0->dhcp)
-		rc = strbuf_printf(b, "%s takes an address by DHCP (from the server on that bridge:\n"
-				   "                     lxc-net's dnsmasq on lxcbr0)", nic);
+		rc = strbuf_printf(b, "%s takes an address by DHCP (from a server on that bridge,\n"
+				   "                     such as lxc-net's dnsmasq on lxcbr0)", nic);
 	else if (eth0 && eth0->address.n)
 		rc = strbuf_printf(b, "%s gets %s from the recipe", nic, eth0->address.item[0]);
 	else if (n.address[0])
