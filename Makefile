@@ -30,16 +30,16 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
 UNIT_TESTS   := detect recipe moddep power tty netlink users kernel_ip logbuf logrec root
-unit_src_detect := init/detect.c init/log.c
+unit_src_detect := init/detect.c init/log.c lib/logrec.c
 unit_src_recipe := $(SHARED_SRC)
 unit_src_moddep := image-builder/moddep.c
-unit_src_power := init/power.c init/log.c
+unit_src_power := init/power.c init/log.c lib/logrec.c
 unit_src_tty := init/tty.c init/log.c $(SHARED_SRC)
 unit_src_users := init/users.c
-unit_src_root := init/root.c init/cmdline.c init/log.c
+unit_src_root := init/root.c init/cmdline.c init/log.c lib/logrec.c
 unit_src_logbuf := init/logbuf.c
 unit_src_kernel_ip := init/kernel_ip.c init/cmdline.c lib/netaddr.c
-unit_src_netlink := init/netlink.c init/log.c lib/netaddr.c
+unit_src_netlink := init/netlink.c init/log.c lib/netaddr.c lib/logrec.c
 unit_src_logrec := lib/logrec.c
 
 .PHONY: all deps check unit fuzz e2e run run-lxc bench install clean
@@ -112,7 +112,7 @@ fuzz: $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz/fuzz_$(t))
 	  tail -n 1 $(BUILD)/fuzz/$$t.log; done
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c lib/logrec.c lib/logrec.h | $(BUILD)/.deps
 	@mkdir -p $(BUILD)/fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -fsanitize=fuzzer,address,undefined $< lib/logrec.c -o $@
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $< lib/logrec.c -o $@
 
 e2e: all
 	$(PYTHON) -m pytest -q tests/e2e

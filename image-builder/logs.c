@@ -390,9 +390,16 @@ static enum stream_end take(struct logs *L, struct logrec_reader *rd, const char
 	do {
 		size_t took = logrec_reader_feed(rd, buf + off, n - off);
 		off += took;
-		while ((r = logrec_reader_next(rd, &p, why, sizeof(why))) > 0)
+		while ((r = logrec_reader_next(rd, &p, why, sizeof(why))) > 0) {
+			if (p.proto > LOGREC_PROTO_VERSION) {
+				fprintf(stderr, "amphi logs: the guest speaks protocol version %d, this amphi logs %d; "
+					"closed the connection (use the amphi that built the guest)\n",
+					p.proto, LOGREC_PROTO_VERSION);
+				return END_BROKEN;
+			}
 			if (record(L, &p) < 0)
 				return END_FATAL;
+		}
 		if (r < 0 || (!took && off < n)) {
 			fprintf(stderr, "amphi logs: protocol error from the guest: %s; closed the connection\n",
 				r < 0 ? why : "a frame does not fit");

@@ -51,14 +51,18 @@ static const char *const severity_word[8] = {
  * the line reads "amphi: ready" as DESIGN.md promises. */
 static void console_line(int pri, const char *prefix, const char *text, size_t len)
 {
-	char line[1200];
+	/* Escaped as on the text port: no escape sequence or CR a program
+	 * prints reaches the terminal as such. Cut at 1 KiB: the stream has
+	 * the whole record. */
+	char escaped[1024], line[sizeof(escaped) + 128];
 	struct timespec ts;
 	struct tm tm;
+	size_t elen = logrec_escape(text, len, escaped, sizeof(escaped));
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	int n = snprintf(line, sizeof(line), "%02d:%02d:%02d,%03ld %s %s%.*s", tm.tm_hour, tm.tm_min, tm.tm_sec,
-			 ts.tv_nsec / 1000000, severity_word[pri & 7], prefix, (int)(len > 1024 ? 1024 : len), text);
+			 ts.tv_nsec / 1000000, severity_word[pri & 7], prefix, (int)elen, escaped);
 
 	if (n < 0)
 		return;

@@ -13,8 +13,10 @@
 
 static char boot_id[40] = "-";
 static char host[64] = "-";
-static void (*resume_fn)(void);
-static int paused;
+/* Who stopped reading under back-pressure: service pipes, /dev/log,
+ * /dev/kmsg, followed files. */
+static void (*resume_fns[4])(void);
+static int nresume, paused;
 
 static int64_t clock_us(clockid_t id)
 {
@@ -136,6 +138,7 @@ void logcore_start(const char *root, enum world world, const struct recipe *r)
 
 void logcore_flush(void)
 {
+	logfile_flush();  /* a followed file's last line without its newline */
 	logsink_flush(FLUSH_MS);
 }
 
@@ -150,14 +153,18 @@ int logcore_backpressure(void)
 
 void logcore_on_resume(void (*fn)(void))
 {
-	resume_fn = fn;
+	for (int i = 0; i < nresume; i++)
+		if (resume_fns[i] == fn)
+			return;
+	if (nresume < (int)(sizeof(resume_fns) / sizeof(resume_fns[0])))
+		resume_fns[nresume++] = fn;
 }
 
 void logcore_maybe_resume(void)
 {
 	if (paused && !logbuf_pressure()) {
 		paused = 0;
-		if (resume_fn)
-			resume_fn();
+		for (int i = 0; i < nresume; i++)
+			resume_fns[i]();
 	}
 }

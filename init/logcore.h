@@ -17,7 +17,8 @@ void logcore_start(const char *root, enum world world, const struct recipe *r);
 
 /* Back-pressure: while a connected reader is owed a full ring, sources
  * stop reading (their writers wait). A source asks before each read, and
- * registers how to resume once the reader has caught up. */
+ * registers (once, up to four sources) how to resume once the reader has
+ * caught up. */
 int logcore_backpressure(void);
 void logcore_on_resume(void (*fn)(void));
 /* The lines of one read share one reading of the clocks (under TCG a

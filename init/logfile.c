@@ -1,5 +1,6 @@
 #include "logfile.h"
 #include "log.h"
+#include "logcore.h"
 #include "loop.h"
 
 #include <errno.h>
@@ -14,6 +15,10 @@
 
 #define FILES_MAX 8
 #define LINE_MAX_FOLLOW 1024
+/* A file read this much in one turn of the loop goes on in the next one
+ * (a timer), so one busy file does not hold up the rest. */
+#define READS_PER_TURN 64
+#define MORE_MS 1
 
 struct followed {
 	char path[PATH_MAX];
@@ -24,10 +29,11 @@ struct followed {
 	off_t off;
 	char line[LINE_MAX_FOLLOW];
 	size_t len;
+	int more;                /* stopped with more to read (its turn was up, or back-pressure) */
 };
 
 static struct followed files[FILES_MAX];
-static int nfiles, ifd = -1;
+static int nfiles, ifd = -1, more_timer;
 
 static void flush_line(struct followed *f)
 {
@@ -44,6 +50,8 @@ static void close_file(struct followed *f)
 	close(f->fd);
 	f->fd = -1;
 }
+
+static void schedule_more(void);
 
 /* Reads what is new; reopens a file that was replaced or truncated. */
 static void follow(struct followed *f)
@@ -69,8 +77,15 @@ static void follow(struct followed *f)
 		lseek(f->fd, 0, SEEK_SET);  /* truncated: from the start again */
 		f->off = 0;
 	}
-	/* Bounded per turn; inotify says again if more is there. */
-	for (int turns = 0; turns < 64 && (n = read(f->fd, buf, sizeof(buf))) > 0; turns++) {
+	f->more = 0;
+	for (int turns = 0;; turns++) {
+		if (turns == READS_PER_TURN || logcore_backpressure()) {
+			f->more = 1;
+			schedule_more();
+			return;
+		}
+		if ((n = read(f->fd, buf, sizeof(buf))) <= 0)
+			return;
 		f->off += n;
 		for (ssize_t i = 0; i < n; i++) {
 			if (buf[i] == '\n')
@@ -81,6 +96,38 @@ static void follow(struct followed *f)
 				f->line[f->len++] = buf[i];
 			}
 		}
+	}
+}
+
+/* The files that stopped with more to read go on, unless the log is
+ * still back-pressured (then the resume hook brings them back). */
+static long follow_more(void *unused)
+{
+	(void)unused;
+	more_timer = 0;
+	for (int i = 0; i < nfiles && !logcore_backpressure(); i++)
+		if (files[i].more)
+			follow(&files[i]);
+	return -1;
+}
+
+static void schedule_more(void)
+{
+	if (!more_timer && !logcore_backpressure() && loop_add_timer(MORE_MS, follow_more, NULL) >= 0)
+		more_timer = 1;
+}
+
+static void resume_files(void)
+{
+	schedule_more();
+}
+
+void logfile_flush(void)
+{
+	for (int i = 0; i < nfiles; i++) {
+		if (files[i].fd >= 0)
+			follow(&files[i]);
+		flush_line(&files[i]);
 	}
 }
 
@@ -110,15 +157,24 @@ void logfile_start(const char *root, const struct recipe_list *paths)
 		log_warn("log: inotify: %s; log files are not followed", strerror(errno));
 		return;
 	}
-	for (int i = 0; i < paths->n && nfiles < FILES_MAX; i++) {
+	logcore_on_resume(resume_files);
+	for (int i = 0; i < paths->n; i++) {
+		if (nfiles == FILES_MAX) {
+			log_warn("log: at most %d files are followed; %s is not", FILES_MAX, paths->item[i]);
+			continue;
+		}
 		struct followed *f = &files[nfiles];
 		char dir[PATH_MAX];
 		snprintf(f->path, sizeof(f->path), "%s%s", root, paths->item[i]);
 		f->name = strrchr(f->path, '/') + 1;
 		f->fd = -1;
 		snprintf(dir, sizeof(dir), "%.*s", (int)(f->name - f->path - 1), f->path);
-		/* The directory must exist to be watched; make it, as an installer
-		 * writing there would. */
+		/* The directory must exist to be watched; make it and its parents,
+		 * as an installer writing there would. */
+		for (char *slash = dir + strlen(root) + 1; (slash = strchr(slash, '/')); *slash++ = '/') {
+			*slash = '\0';
+			mkdir(dir, 0755);
+		}
 		mkdir(dir, 0755);
 		f->dir_wd = inotify_add_watch(ifd, dir, IN_CREATE | IN_MODIFY | IN_MOVED_TO | IN_DELETE |
 						      IN_MOVED_FROM | IN_CLOSE_WRITE);

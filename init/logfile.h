@@ -8,5 +8,8 @@
 #include "recipe.h"
 
 void logfile_start(const char *root, const struct recipe_list *paths);
+/* Before the machine goes down: what the files hold, to the last line,
+ * newline or not. */
+void logfile_flush(void);
 
 #endif

@@ -276,7 +276,9 @@ static void add_port(const char *dev, const char *name, enum kind kind)
 	/* SIGIO on host connect and disconnect. */
 	fcntl(fd, F_SETOWN, getpid());
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC);
-	*s = (struct sink){ .what = name, .kind = kind, .transport = PORT, .fd = fd, .listen_fd = -1 };
+	/* Every reader starts at the boot's first record: one that comes late
+	 * to a full ring gets a loss record for what went before it. */
+	*s = (struct sink){ .what = name, .kind = kind, .transport = PORT, .fd = fd, .listen_fd = -1, .cur = { 1, 0 } };
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	nsinks++;
 	log_info("log: %s on /dev/%s", name, dev);
@@ -373,7 +375,8 @@ static void add_fifo(void)
 	struct sink *s = &sinks[nsinks];
 	struct stat st;
 
-	*s = (struct sink){ .what = "container FIFO", .kind = TEXT, .transport = FIFO, .fd = -1, .listen_fd = -1 };
+	*s = (struct sink){ .what = "container FIFO", .kind = TEXT, .transport = FIFO, .fd = -1, .listen_fd = -1,
+			    .cur = { 1, 0 } };
 	snprintf(s->path, sizeof(s->path), "%s%s/%s", sink_root, LOGSINK_HOST_DIR, LOGSINK_FIFO);
 	if (stat(s->path, &st) < 0 || !S_ISFIFO(st.st_mode))
 		return;

@@ -1,5 +1,6 @@
 #include "logsrc.h"
 #include "log.h"
+#include "logcore.h"
 #include "loop.h"
 
 #include <errno.h>
@@ -13,21 +14,46 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* A syslog datagram up to this long is taken whole (then split into
+ * records); the kernel cuts a longer one. */
+#define SYSLOG_MAX 8192
+
+static int kmsg_fd = -1, syslog_fd = -1;
+static uint64_t kseq_next;  /* the kernel's next sequence number; 0: none read yet */
+
+/* Under back-pressure a source is left unread: the kernel keeps kmsg
+ * records (until its own ring wraps: counted below), and a syslog(3)
+ * writer waits in send(2) once the socket's queue is full. */
+static int hold_back(int fd)
+{
+	if (!logcore_backpressure())
+		return 0;
+	loop_mod_fd(fd, 0);
+	return 1;
+}
+
+static void resume_sources(void)
+{
+	if (kmsg_fd >= 0)
+		loop_mod_fd(kmsg_fd, EPOLLIN);
+	if (syslog_fd >= 0)
+		loop_mod_fd(syslog_fd, EPOLLIN);
+}
+
 /* /dev/kmsg hands out one record per read (Documentation/ABI/testing/dev-kmsg),
- * from the first of this boot, the ones from before PID 1 included. */
+ * from the first of this boot, the ones from before PID 1 included. EPIPE:
+ * the kernel overwrote records we had not read; the next record's sequence
+ * number says how many. */
 static void on_kmsg(int fd, uint32_t events, void *data)
 {
 	char buf[8192];
 	(void)events;
 	(void)data;
 
-	for (;;) {
+	while (!hold_back(fd)) {
 		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EPIPE) {
-			/* The kernel overwrote records we had not read: say so, go on. */
-			log_warn("kernel: records were overwritten before they could be read");
+		if (n < 0 && errno == EPIPE)
 			continue;
-		}
 		if (n <= 0)
 			return;
 		int pri;
@@ -35,19 +61,25 @@ static void on_kmsg(int fd, uint32_t events, void *data)
 		int64_t uptime;
 		const char *text;
 		size_t len;
-		if (logrec_parse_kmsg(buf, (size_t)n, &pri, &kseq, &uptime, &text, &len) == 0)
-			log_kernel(pri, uptime, text, len);
+		if (logrec_parse_kmsg(buf, (size_t)n, &pri, &kseq, &uptime, &text, &len) < 0)
+			continue;
+		if (kseq_next && kseq > kseq_next)
+			log_warn("kernel: %llu records (kernel seq %llu-%llu) were overwritten before they could be read",
+				 (unsigned long long)(kseq - kseq_next), (unsigned long long)kseq_next,
+				 (unsigned long long)(kseq - 1));
+		kseq_next = kseq + 1;
+		log_kernel(pri, uptime, text, len);
 	}
 }
 
 static void on_syslog(int fd, uint32_t events, void *data)
 {
-	char buf[LOGREC_MSG_MAX + 256];
+	char buf[SYSLOG_MAX + 1];
 	(void)events;
 	(void)data;
 
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+	while (!hold_back(fd)) {
+		ssize_t n = recv(fd, buf, SYSLOG_MAX, 0);
 		if (n <= 0)
 			return;
 		int pri;
@@ -67,8 +99,11 @@ static void open_kmsg(const char *root)
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/dev/kmsg", root);
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0 || loop_add_fd(fd, EPOLLIN, on_kmsg, NULL) < 0)
+	if (fd < 0 || loop_add_fd(fd, EPOLLIN, on_kmsg, NULL) < 0) {
 		log_warn("log: %s: %s; kernel messages stay on the console", path, strerror(errno));
+		return;
+	}
+	kmsg_fd = fd;
 }
 
 static void open_dev_log(const char *root)
@@ -86,11 +121,13 @@ static void open_dev_log(const char *root)
 		return;
 	}
 	chmod(a.sun_path, 0666);  /* every program may log */
-	loop_add_fd(fd, EPOLLIN, on_syslog, NULL);
+	if (loop_add_fd(fd, EPOLLIN, on_syslog, NULL) == 0)
+		syslog_fd = fd;
 }
 
 void logsrc_start(const char *root, enum world world)
 {
+	logcore_on_resume(resume_sources);
 	if (world != WORLD_CONTAINER)
 		open_kmsg(root);
 	open_dev_log(root);

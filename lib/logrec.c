@@ -117,8 +117,17 @@ size_t logrec_ascii_run(const char *s, size_t n)
 	return run;
 }
 
-/* Valid UTF-8 as is; invalid bytes and control characters but TAB as
- * \xHH, so the result is UTF-8 without a line break in it. */
+/* Characters that are valid UTF-8 and still break a line for a reader
+ * that splits with Python's str.splitlines (Lorax's log monitor): the C1
+ * controls U+0080-U+009F (NEL among them, and CSI), U+2028, U+2029. */
+static int utf8_breaks_line(const unsigned char *s, size_t k)
+{
+	return (k == 2 && s[0] == 0xc2 && s[1] < 0xa0) || (k == 3 && s[0] == 0xe2 && s[1] == 0x80 && (s[2] | 1) == 0xa9);
+}
+
+/* Valid UTF-8 as is; invalid bytes, control characters but TAB, and what
+ * utf8_breaks_line names as \xHH, so the result is UTF-8 without a line
+ * break in it. */
 static void put_msg(struct wbuf *b, const char *msg, size_t len)
 {
 	const unsigned char *m = (const unsigned char *)msg;
@@ -141,11 +150,21 @@ static void put_msg(struct wbuf *b, const char *msg, size_t len)
 		if (k == 0) {
 			put_hex_escape(b, m[i]);
 			k = 1;
+		} else if (utf8_breaks_line(m + i, k)) {
+			for (size_t j = 0; j < k; j++)
+				put_hex_escape(b, m[i + j]);
 		} else {
 			put(b, msg + i, k);
 		}
 		i += k;
 	}
+}
+
+size_t logrec_escape(const char *msg, size_t len, char *out, size_t cap)
+{
+	struct wbuf b = { out, 0, cap, 0 };
+	put_msg(&b, msg, len);
+	return b.n;
 }
 
 /* RFC 5424 header fields are PRINTUSASCII (%d33-126): others become '_'. */
@@ -284,8 +303,9 @@ int logrec_frame(const struct logrec *r, const char *hostname, const char *boot_
 	puts_(&b, "\"][" LOGREC_SD_AMPHI);
 	put_param(&b, "source", logrec_source_name(r->source));
 	put_param(&b, "boot", boot_id);
-	if (msgid && strcmp(msgid, "boot") == 0)
-		put(&b, " proto=\"1\"", 10);
+	/* In every record, not only the boot's first: a reader that comes
+	 * after the first was dropped still learns the version. */
+	put(&b, " proto=\"1\"", 10);
 	put(&b, "] ", 2);
 	put_msg(&b, r->msg, r->msg ? r->msglen : 0);
 	if (b.full)

@@ -13,7 +13,10 @@
 #include <stdint.h>
 
 #define LOGREC_PROTO_VERSION 1
-#define LOGREC_MSG_MAX 4096      /* longer messages are split into several records */
+/* Longer messages are split into several records: small enough that one
+ * fits in a frame even when every byte becomes \xHH, headers included
+ * (8192 is also rsyslog's default maximum message size). */
+#define LOGREC_MSG_MAX 1920
 #define LOGREC_NAME_MAX 48       /* source / app names */
 #define LOGREC_FRAME_MAX 8192    /* a reader refuses longer frames */
 /* RFC 5424 SD-IDs of our own: name@PEN, 32473 being the PEN RFC 5612
@@ -40,6 +43,11 @@ int logrec_source_parse(const char *name);
 /* How many bytes at s are printable ASCII (0x20-0x7e): the bulk of any
  * log, which the escapers copy in one piece. */
 size_t logrec_ascii_run(const char *s, size_t n);
+
+/* msg as both wire formats carry it: valid UTF-8 as it is, anything that
+ * would break or colour a line as \xHH. Returns the length written (cut
+ * at a whole character to fit cap; 4 * len always fits). */
+size_t logrec_escape(const char *msg, size_t len, char *out, size_t cap);
 
 /* ---- the amphi stream ---- */
 
@@ -70,7 +78,7 @@ struct logrec_parsed {
 	char host[LOGREC_NAME_MAX], app[LOGREC_NAME_MAX], msgid[LOGREC_NAME_MAX];
 	char source[16];
 	char boot[40];
-	int proto;                 /* from a boot record, else 0 */
+	int proto;                 /* the protocol version the record says (every amphi record does), else 0 */
 	const char *msg;
 	size_t msglen;
 };

@@ -53,12 +53,12 @@ static void test_frame_golden(void **state)
 
 	(void)state;
 	n = logrec_frame(&r, "guest1", BOOT, "-", out, sizeof(out));
-	assert_string_equal(out, "173 <30>1 2025-11-23T08:15:30.123456Z guest1 web - - "
+	assert_string_equal(out, "183 <30>1 2025-11-23T08:15:30.123456Z guest1 web - - "
 				 "[meta sequenceId=\"42\" sysUpTime=\"514\"]"
-				 "[amphi@32473 source=\"service\" boot=\"" BOOT "\"] hello world");
+				 "[amphi@32473 source=\"service\" boot=\"" BOOT "\" proto=\"1\"] hello world");
 	assert_int_equal(n, (int)strlen(out));
 
-	/* The boot record carries proto; no clock, host or app: NILVALUEs. */
+	/* The boot record; no clock, host or app: NILVALUEs. */
 	r = rec(1, 6, LOGSRC_INIT, "", "amphi starting");
 	r.realtime_us = 0;
 	r.uptime_us = 0;
@@ -73,12 +73,13 @@ static void test_frame_golden(void **state)
 	n = logrec_frame(&r, NULL, NULL, NULL, out, sizeof(out));
 	assert_string_equal(frame_msg(out, n), "<8>1 2000-02-29T00:00:00.000001Z - kernel - - "
 					       "[meta sequenceId=\"7\" sysUpTime=\"514\"]"
-					       "[amphi@32473 source=\"kernel\" boot=\"\"] ");
+					       "[amphi@32473 source=\"kernel\" boot=\"\" proto=\"1\"] ");
 }
 
 static void test_frame_escapes(void **state)
 {
-	static const char msg[] = "a\rb\nc\x1b[0m\xff\tt\xc3\xa9 \xe2\x82\xac \xc0\xaf \xed\xa0\x80 \xf0\x9f\x98\x80\x7f";
+	static const char msg[] = "a\rb\nc\x1b[0m\xff\tt\xc3\xa9 \xe2\x82\xac \xc0\xaf \xed\xa0\x80 \xf0\x9f\x98\x80\x7f"
+				  " \xc2\x85\xc2\x9b\xc2\xa0\xe2\x80\xa8\xe2\x80\xa9\xe2\x80\xaa";
 	struct logrec r = rec(3, 14, LOGSRC_SERVICE, "my app\x01\xc3\xa9", msg);
 	char out[LOGREC_FRAME_MAX + 64];
 	int n;
@@ -90,9 +91,12 @@ static void test_frame_escapes(void **state)
 	assert_string_equal(frame_msg(out, n),
 			    "<14>1 2025-11-23T08:15:30.123456Z host_name my_app___ - - "
 			    "[meta sequenceId=\"3\" sysUpTime=\"514\"]"
-			    "[amphi@32473 source=\"service\" boot=\"q\\\"b\\]s\\\\\"] "
+			    "[amphi@32473 source=\"service\" boot=\"q\\\"b\\]s\\\\\" proto=\"1\"] "
 			    "a\\x0db\\x0ac\\x1b[0m\\xff\tt\xc3\xa9 \xe2\x82\xac \\xc0\\xaf \\xed\\xa0\\x80 "
-			    "\xf0\x9f\x98\x80\\x7f");
+			    "\xf0\x9f\x98\x80\\x7f"
+			    /* C1 controls, LINE and PARAGRAPH SEPARATOR break lines for
+			     * splitlines(); NBSP and U+202A do not. */
+			    " \\xc2\\x85\\xc2\\x9b\xc2\xa0\\xe2\\x80\\xa8\\xe2\\x80\\xa9\xe2\x80\xaa");
 	/* A NUL inside the message is data too. */
 	r.msg = "a\0b";
 	r.msglen = 3;
@@ -124,9 +128,9 @@ static void test_frame_does_not_fit(void **state)
 	char out[LOGREC_FRAME_MAX + 64];
 
 	(void)state;
-	/* 177 bytes and the NUL. */
-	assert_int_equal(logrec_frame(&r, "guest1", BOOT, "-", out, 178), 177);
-	assert_int_equal(logrec_frame(&r, "guest1", BOOT, "-", out, 177), -1);
+	/* 187 bytes and the NUL. */
+	assert_int_equal(logrec_frame(&r, "guest1", BOOT, "-", out, 188), 187);
+	assert_int_equal(logrec_frame(&r, "guest1", BOOT, "-", out, 187), -1);
 	assert_int_equal(logrec_frame(&r, "guest1", BOOT, "-", out, 20), -1);
 	assert_int_equal(logrec_frame(&r, "guest1", BOOT, "-", out, 0), -1);
 	/* Over LOGREC_FRAME_MAX no reader takes it, whatever the buffer. */
@@ -139,6 +143,9 @@ static void test_frame_does_not_fit(void **state)
 	r.msglen = 3000;
 	memset(big, 0xff, 3000); /* 4 bytes each once escaped */
 	assert_int_equal(logrec_frame(&r, "h", "b", "-", out, sizeof(out)), -1);
+	/* What the ring holds as one record always fits, escaped or not. */
+	r.msglen = LOGREC_MSG_MAX;
+	assert_true(logrec_frame(&r, "h", "b", "-", out, sizeof(out)) > 4 * LOGREC_MSG_MAX);
 }
 
 /* Frames records[0..n) into one stream. */
@@ -169,7 +176,7 @@ static void check_parsed(const struct logrec_parsed *p, int i)
 	assert_string_equal(p->msgid, i == 0 ? "boot" : "-");
 	assert_string_equal(p->source, logrec_source_name((enum logrec_source)(i % 5)));
 	assert_string_equal(p->boot, BOOT);
-	assert_int_equal(p->proto, i == 0 ? 1 : 0);
+	assert_int_equal(p->proto, 1);  /* in every record */
 	assert_int_equal(p->msglen, strlen(want[i % 4]));
 	assert_memory_equal(p->msg, want[i % 4], p->msglen);
 }
