@@ -29,8 +29,11 @@ struct ring {
 static _Alignas(8) unsigned char early_buf[64 * 1024];
 static struct ring R = { early_buf, sizeof(early_buf), 0, 0, 0, 1, 1 };
 static uint64_t floor_seq = UINT64_MAX;
-/* Room kept free under pressure: the largest record and a wrap. */
-#define HEADROOM (2 * (LOGREC_MSG_MAX + LOGREC_NAME_MAX + 64))
+/* Room kept free under pressure: what a source may still append after it
+ * last saw none, i.e. one line, one syslog datagram or one kmsg record (8
+ * KiB at most, then split into records), the init's own lines meanwhile,
+ * and a wrap. */
+#define HEADROOM (3 * 8192)
 #define ALIGN8(n) (((n) + 7) & ~(size_t)7)
 
 static struct rec_hdr *at(const struct ring *g, size_t off)
@@ -191,10 +194,22 @@ void logbuf_set_floor(uint64_t seq)
 	floor_seq = seq;
 }
 
+/* Where the first owed record is: a cursor kept from one call to the
+ * next, so the walk is paid once per record, not once per question. */
+static struct logbuf_cursor owed_at;
+
 int logbuf_pressure(void)
 {
-	if (!R.count || floor_seq > R.oldest_seq)
-		return 0;  /* what would go first is no longer owed to anyone */
-	size_t used = R.head > R.tail ? R.head - R.tail : R.size - R.tail + R.head;
+	if (!R.count || floor_seq >= R.next_seq)
+		return 0;  /* nothing held is owed to anyone */
+	/* Only the owed part counts: what is older may go (so a full ring
+	 * whose oldest records were acked takes more without losing any). */
+	uint64_t from = floor_seq < R.oldest_seq ? R.oldest_seq : floor_seq;
+	if (owed_at.seq > from || owed_at.seq < R.oldest_seq || owed_at.off + sizeof(struct rec_hdr) > R.size ||
+	    at(&R, owed_at.off)->seq != owed_at.seq)
+		logbuf_seek(&owed_at, from);
+	while (owed_at.seq < from)
+		logbuf_advance(&owed_at);
+	size_t used = R.head > owed_at.off ? R.head - owed_at.off : R.size - owed_at.off + R.head;
 	return used + HEADROOM > R.size;
 }

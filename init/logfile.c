@@ -88,9 +88,15 @@ static void follow(struct followed *f)
 			return;
 		f->off += n;
 		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\n')
+			if (buf[i] == '\n') {
 				flush_line(f);
-			else {
+				/* Back-pressure mid-read: the rest is read again later. */
+				if (i + 1 < n && logcore_backpressure()) {
+					f->off -= n - (i + 1);
+					lseek(f->fd, f->off, SEEK_SET);
+					break;
+				}
+			} else {
 				if (f->len == sizeof(f->line))
 					flush_line(f);
 				f->line[f->len++] = buf[i];

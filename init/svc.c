@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #define BACKOFF_CAP_MS 30000
 #define STABLE_RUN_MS 10000
 #define OUT_LINE_MAX 1024
+#define OUT_READ (64 * 1024)   /* what one read of a unit's pipe takes at most */
 #define SEARCH_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct unit_state {
@@ -31,6 +33,8 @@ struct unit_state {
 	int out_r, out_w;       /* one pipe for the unit's lifetime, see unit_pipe */
 	char line[OUT_LINE_MAX];
 	size_t len;
+	char *backlog;          /* read but not yet logged (back-pressure came mid-read) */
+	size_t backlog_off, backlog_len;
 	int64_t started_ms;
 	long backoff_ms;
 	int restarts;
@@ -53,6 +57,7 @@ static int stop_pos;           /* index into start_order while stopping */
 static void (*stop_done)(void);
 static int64_t stop_began_ms;
 static int devnull = -1;
+static int backlog_timer;      /* drain_backlogs is due */
 
 static void start_services(void);
 static void stop_next(void);
@@ -76,49 +81,82 @@ static void out_flush(struct unit_state *s)
 	s->len = 0;
 }
 
+/* Splits p..end into lines and logs them. With yield_to_readers it stops
+ * after the line that brought back-pressure (one line always fits in the
+ * ring's headroom) and returns where; else it takes everything. */
+static const char *out_lines(struct unit_state *s, const char *p, const char *end, int yield_to_readers)
+{
+	logcore_clock_hold();
+	while (p < end && !(yield_to_readers && logcore_backpressure())) {
+		if (s->len == sizeof(s->line)) {
+			/* A very long line goes out in pieces; its newline ends
+			 * the last piece rather than making an empty one. */
+			out_flush(s);
+			if (*p == '\n') {
+				p++;
+				continue;
+			}
+		}
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t take = (size_t)((nl ? nl : end) - p), room = sizeof(s->line) - s->len;
+		if (s->len == 0 && nl && take <= sizeof(s->line)) {
+			emit(s, p, take);  /* a whole line: no copy */
+			p = nl + 1;
+			continue;
+		}
+		if (take > room)
+			take = room;
+		memcpy(s->line + s->len, p, take);
+		s->len += take;
+		p += take;
+		if (p < end && *p == '\n' && s->len < sizeof(s->line)) {
+			out_flush(s);
+			p++;
+		}
+	}
+	logcore_clock_release();
+	return p;
+}
+
 /* Reads what the unit wrote: with yield_to_readers, a fair share per turn
  * of the loop and never while a connected reader is owed a full ring (the
  * pipe is left unread and the service waits in write() until
- * resume_output); without, everything (the unit is gone). */
+ * resume_output); without, everything (the unit is gone). What one read
+ * brought beyond the pressure waits in the unit's backlog (mapped the first
+ * time it is needed, kept for the unit's life). Returns -1 when paused. */
 static int out_drain(struct unit_state *s, int yield_to_readers)
 {
-	static char buf[65536];  /* one unit at a time: not reentrant */
+	static char buf[OUT_READ];  /* one unit at a time: not reentrant */
 	ssize_t n;
 
+	if (s->backlog_len) {
+		const char *b = s->backlog + s->backlog_off;
+		const char *left = out_lines(s, b, b + s->backlog_len, yield_to_readers);
+		s->backlog_off += (size_t)(left - b);
+		s->backlog_len -= (size_t)(left - b);
+		if (s->backlog_len)
+			return -1;
+		s->backlog_off = 0;
+	}
 	for (int turns = 0; !yield_to_readers || turns < 4; turns++) {
 		if (yield_to_readers && logcore_backpressure())
 			return -1;
 		if ((n = read(s->out_r, buf, sizeof(buf))) <= 0)
 			return 0;
-		logcore_clock_hold();
-		for (const char *p = buf, *end = buf + n; p < end;) {
-			if (s->len == sizeof(s->line)) {
-				/* A very long line goes out in pieces; its newline ends
-				 * the last piece rather than making an empty one. */
-				out_flush(s);
-				if (*p == '\n') {
-					p++;
-					continue;
-				}
-			}
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			size_t take = (size_t)((nl ? nl : end) - p), room = sizeof(s->line) - s->len;
-			if (s->len == 0 && nl && take <= sizeof(s->line)) {
-				emit(s, p, take);  /* a whole line: no copy */
-				p = nl + 1;
+		const char *left = out_lines(s, buf, buf + n, yield_to_readers);
+		if (left == buf + n)
+			continue;
+		if (!s->backlog) {
+			void *m = mmap(NULL, OUT_READ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (m == MAP_FAILED) {  /* cannot keep it: log it now, pressure or not */
+				out_lines(s, left, buf + n, 0);
 				continue;
 			}
-			if (take > room)
-				take = room;
-			memcpy(s->line + s->len, p, take);
-			s->len += take;
-			p += take;
-			if (p < end && *p == '\n' && s->len < sizeof(s->line)) {
-				out_flush(s);
-				p++;
-			}
+			s->backlog = m;
 		}
-		logcore_clock_release();
+		s->backlog_len = (size_t)(buf + n - left);
+		memcpy(s->backlog, left, s->backlog_len);
+		return -1;
 	}
 	return 0;
 }
@@ -130,11 +168,26 @@ static void on_output(int fd, uint32_t events, void *data)
 		loop_mod_fd(fd, 0);
 }
 
+/* Backlogs drain from the loop, not from inside the sink that made room
+ * (what they log must reach the sinks through the usual kick). */
+static long drain_backlogs(void *unused)
+{
+	(void)unused;
+	backlog_timer = 0;
+	for (int i = 0; rcp && i < rcp->nunits; i++)
+		if (st[i].backlog_len && out_drain(&st[i], 1) < 0)
+			loop_mod_fd(st[i].out_r, 0);
+	return -1;
+}
+
 static void resume_output(void)
 {
-	for (int i = 0; rcp && i < rcp->nunits; i++)
+	for (int i = 0; rcp && i < rcp->nunits; i++) {
 		if (st[i].out_r >= 0)
 			loop_mod_fd(st[i].out_r, EPOLLIN);
+		if (st[i].backlog_len && !backlog_timer && loop_add_timer(0, drain_backlogs, NULL) >= 0)
+			backlog_timer = 1;
+	}
 }
 
 static int unit_pipe(struct unit_state *s)

@@ -15,14 +15,15 @@ import socket
 import time
 
 
-def message(seq, msg, boot="b0", app="web", source="service", uptime_cs=None, msgid="-", pri=14):
-    """One RFC 5424 message (bytes) as the guest sends it."""
+def message(seq, msg, boot="b0", app="web", source="service", uptime_cs=None, msgid="-", pri=14, proto=1):
+    """One RFC 5424 message (bytes) as the guest sends it (proto=None: as a
+    writer that does not say its version)."""
     if isinstance(msg, str):
         msg = msg.encode()
     uptime_cs = seq * 100 + 7 if uptime_cs is None else uptime_cs
     amphi = f'source="{source}" boot="{boot}"'
-    if msgid == "boot":
-        amphi += ' proto="1"'
+    if proto is not None:
+        amphi += f' proto="{proto}"'
     head = (f"<{pri}>1 2024-05-01T12:00:00.000000Z appliance {app} - {msgid} "
             f'[meta sequenceId="{seq}" sysUpTime="{uptime_cs}"][amphi@32473 {amphi}] ')
     return head.encode() + msg

@@ -148,6 +148,20 @@ def test_a_broken_stream_ends_with_status_1(work, bad):
     assert lines(os.path.join(out, "b0", "all.log")) == ["1.07 service web: good"]
 
 
+def test_a_newer_protocol_version_is_refused_with_what_to_do(work):
+    with guest(work) as g, reader(work, "--connect", g.path) as r:
+        c = g.accept()
+        c.send(logfeed.record(1, "from an old guest", proto=None) + logfeed.record(2, "version 1"))
+        c.wait_ack(2)
+        with contextlib.suppress(OSError):
+            c.send(logfeed.record(3, "from the future", proto=2))
+        c.wait_closed()
+        assert r.wait() == 1
+        c.close()
+    assert "amphi logs: the guest speaks protocol version 2, this amphi logs 1" in r.stderr
+    assert messages(r.stdout) == ["from an old guest", "version 1"]
+
+
 def test_names_from_the_guest_stay_inside_the_out_dir(work):
     out = os.path.join(work, "a", "b", "logs")
     os.makedirs(out)

@@ -161,6 +161,32 @@ static void test_resize_after_wrap(void **state)
 	assert_memory_equal(r.msg, copy, r.msglen);
 }
 
+/* A source that appends while logbuf_pressure() says 0 never pushes out a
+ * record at or after the floor, whatever part of the ring is owed: the
+ * whole of it, or only the newer part (the older was acked). */
+static void test_pressure_keeps_owed_records(void **state)
+{
+	char msg[300];
+	(void)state;
+	memset(msg, 'p', sizeof(msg));
+	assert_int_equal(logbuf_resize(64 * 1024), 0);
+	for (int round = 0; round < 40; round++) {
+		/* Owed: from a point 0..39 records after the oldest. */
+		uint64_t floor = logbuf_oldest_seq() + (uint64_t)round;
+		logbuf_set_floor(floor);
+		while (!logbuf_pressure()) {
+			add("src", msg, (size_t)(37 * round % 290));
+			assert_true(logbuf_oldest_seq() <= floor);
+		}
+		/* The reader catches up: everything so far is acked. */
+		logbuf_set_floor(logbuf_next_seq());
+		assert_int_equal(logbuf_pressure(), 0);
+		for (int i = 0; i < 50; i++)
+			add("src", msg, 100);  /* and the ring wraps some more */
+	}
+	logbuf_set_floor(UINT64_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +195,7 @@ int main(void)
 		cmocka_unit_test(test_wrap_evict_and_loss),
 		cmocka_unit_test(test_seek_into_the_middle),
 		cmocka_unit_test(test_resize_after_wrap),
+		cmocka_unit_test(test_pressure_keeps_owed_records),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

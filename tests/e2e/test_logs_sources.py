@@ -1,0 +1,173 @@
+"""Log sources beyond service pipes, in a real container: /dev/log and a
+followed file flooding a small ring while a reader is connected (held back,
+nothing lost), a text reader that comes late (told what it missed), what a
+service prints reaching the console escaped, a followed file's last line
+without its newline at stop, and more files than the init follows."""
+
+import json
+import os
+import re
+import select
+import subprocess
+import time
+
+from conftest import AMPHI, LXC_TIMEOUT, build, wait_for
+
+
+def make(tmpdir, text):
+    recipe = os.path.join(tmpdir, "recipe.conf")
+    with open(recipe, "w") as f:
+        f.write(text)
+    out = os.path.join(tmpdir, "out")
+    build(recipe, out)
+    return out
+
+
+class JsonReader:
+    """amphi logs --follow --json on a container's socket, into a file."""
+
+    def __init__(self, out, tmpdir):
+        self.path = os.path.join(tmpdir, "reader.jsonl")
+        self.err = os.path.join(tmpdir, "reader.err")
+        self.f, self.ef = open(self.path, "wb"), open(self.err, "wb")
+        self.proc = subprocess.Popen(["timeout", "120", AMPHI, "logs", "--connect",
+                                      os.path.join(out, "lxc", "host", "amphi.sock"), "--follow", "--json"],
+                                     stdout=self.f, stderr=self.ef, stdin=subprocess.DEVNULL)
+
+    def wait(self, pattern, timeout=60):
+        return wait_for(self.path, pattern, timeout)
+
+    def records(self):
+        return [json.loads(l) for l in open(self.path, errors="replace") if l.startswith("{")]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.f.close()
+        self.ef.close()
+
+    def complaints(self):
+        return [l for l in open(self.err, errors="replace") if "connect " not in l]
+
+
+FLOODS = """[image]
+name = srcflood
+
+[log]
+ring = 64
+files = /var/log/flood/deep/install.log
+
+# Both wait for the host's go-ahead, so the reader is connected first.
+[service.syslogflood]
+shell = yes
+exec = while [ ! -e /var/lib/amphi/host/go ]; do sleep 0.05; done; seq 1 20000 | logger -t sysflood; echo "syslog flood sent"; exec sleep 100000
+
+[service.fileflood]
+shell = yes
+exec = while [ ! -e /var/lib/amphi/host/go ]; do sleep 0.05; done; seq 1 20000 | sed 's/^/line /' >> /var/log/flood/deep/install.log; exec sleep 100000
+"""
+
+
+def test_syslog_and_file_floods_are_held_back_not_lost(tmpdir_clean, lxc):
+    out = make(tmpdir_clean, FLOODS)
+    ct = lxc(out)
+    ct.start()
+    r = JsonReader(out, tmpdir_clean)
+    try:
+        r.wait(r'"msg":"ready env=lxc')
+        open(os.path.join(out, "lxc", "host", "go"), "w").close()
+        r.wait(r'"app":"sysflood","pri":\d+,"msg":"20000"', 120)
+        r.wait(r'"app":"install.log","pri":\d+,"msg":"line 20000"', 120)
+        recs = r.records()
+    finally:
+        r.stop()
+        ct.lxc("lxc-stop", "--nokill", "-t", "20")
+    assert [x["msg"] for x in recs if x["app"] == "sysflood"] == [str(i) for i in range(1, 20001)]
+    assert [x["msg"] for x in recs if x["app"] == "install.log"] == [f"line {i}" for i in range(1, 20001)]
+    assert not [x for x in recs if x["msg"].startswith("lost ")], "a connected reader loses nothing"
+    assert not r.complaints(), r.complaints()
+    seqs = [x["seq"] for x in recs]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
+LATE = """[image]
+name = srclate
+
+[runtime]
+ttys = 0
+
+[log]
+ring = 64
+# Off the console, which drops what it cannot take as fast (ready among it).
+console = init
+
+[task.chatter]
+shell = yes
+exec = seq 1 3000 | sed 's/^/chatter line /'
+
+[service.idle]
+exec = sleep 100000
+"""
+
+
+def test_a_late_text_reader_is_told_what_it_missed(tmpdir_clean, lxc):
+    out = make(tmpdir_clean, LATE)
+    fifo = os.path.join(out, "lxc", "host", "anaconda.fifo")
+    os.mkfifo(fifo)
+    ct = lxc(out)
+    ct.start()
+    ct.wait(r"amphi: ready env=lxc")
+    # The FIFO's reader comes after 3000 lines went through a 64 KiB ring.
+    cat = subprocess.Popen(["cat", fifo], stdout=subprocess.PIPE)
+    text = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"chatter line 3000\n" not in text:
+            left = deadline - time.monotonic()
+            assert left > 0 and select.select([cat.stdout], [], [], left)[0], f"no line 3000: {text[-300:]!r}"
+            chunk = os.read(cat.stdout.fileno(), 65536)
+            assert chunk, "the FIFO ended early"
+            text += chunk
+    finally:
+        cat.kill()
+        cat.wait()
+        ct.lxc("lxc-stop", "--nokill", "-t", "20")
+    lines = text.decode().splitlines(keepends=True)
+    first = lines[0]
+    m = re.match(r"\d\d:\d\d:\d\d,\d{3} WARNING amphi:lost (\d+) records, seq 1-(\d+)\n", first)
+    assert m, first
+    assert int(m.group(1)) == int(m.group(2)) > 1000
+    # After the note, the history it still has, in order, to the end.
+    nums = [int(l.rsplit(" ", 1)[1]) for l in lines if "chatter:chatter line " in l]
+    assert nums == list(range(nums[0], 3001))
+
+
+ODD = """[image]
+name = srcodd
+
+[log]
+files = /var/log/partial.log, /l/1, /l/2, /l/3, /l/4, /l/5, /l/6, /l/7, /l/8
+
+[service.painter]
+shell = yes
+exec = printf 'plain, then \\033[31mred\\033[0m and a CR\\r here\\n'; printf 'no newline at the end' >> /var/log/partial.log; exec sleep 100000
+"""
+
+
+def test_console_escapes_output_and_a_last_line_without_newline_arrives_at_stop(tmpdir_clean, lxc):
+    out = make(tmpdir_clean, ODD)
+    ct = lxc(out)
+    ct.start()
+    r = JsonReader(out, tmpdir_clean)
+    try:
+        log = ct.wait(r"painter: plain, then ")
+        line = next(l for l in log.splitlines() if "painter: plain, then" in l)
+        assert line.endswith(r"painter: plain, then \x1b[31mred\x1b[0m and a CR\x0d here"), repr(line)
+        assert "\x1b" not in log and "\r" not in log, "nothing a program prints drives the terminal"
+        assert "log: at most 8 files are followed; /l/8 is not" in log
+        r.wait(r'"msg":"ready env=lxc')
+        ct.lxc("lxc-stop", "--nokill", "-t", "20")
+        r.wait(r'"app":"partial.log","pri":\d+,"msg":"no newline at the end"', 20)
+    finally:
+        r.stop()
