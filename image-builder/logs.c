@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -53,6 +54,7 @@ struct logs {
 	/* the current boot: its id, directory, all.log, highest seq stored */
 	char boot[sizeof(((struct logrec_parsed *)0)->boot)], dir[LOGREC_NAME_MAX + 1];
 	int bootfd;
+	int statefd;      /* DIR/<boot>/.stored: the highest seq stored, across reader restarts */
 	struct logfile {
 		char name[LOGREC_NAME_MAX + 8];
 		int fd;
@@ -250,11 +252,25 @@ static int flush_all(struct logs *L, int sync)
 	return rc;
 }
 
+/* After a flush: what is in the files, for the next reader of this DIR. */
+static void save_stored(struct logs *L)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%020" PRIu64 "\n", L->highest);
+	if (L->statefd >= 0 && pwrite(L->statefd, num, (size_t)n, 0) != n)
+		fprintf(stderr, "amphi logs: %s/%s/.stored: %s\n", L->out, L->dir, strerror(errno));
+}
+
 static void boot_close(struct logs *L)
 {
 	for (int i = 0; i < APP_FILES; i++)
 		file_close(L, &L->apps[i]);
 	file_close(L, &L->all);
+	if (L->statefd >= 0) {
+		save_stored(L);
+		close(L->statefd);
+	}
+	L->statefd = -1;
 	if (L->bootfd >= 0)
 		close(L->bootfd);
 	L->bootfd = -1;
@@ -279,8 +295,17 @@ static int boot_start(struct logs *L, const char *id)
 			strerror(errno));
 		return -1;
 	}
-	return file_open(L, &L->all, "all.log") < 0 ? -1 : 0;
+	if (file_open(L, &L->all, "all.log") < 0)
+		return -1;
+	/* A reader killed before its last ack left records the guest sends
+	 * again: what .stored says is there is not stored twice. */
+	char num[24] = "";
+	L->statefd = openat(L->bootfd, ".stored", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (L->statefd >= 0 && pread(L->statefd, num, sizeof(num) - 1, 0) > 0)
+		L->highest = strtoull(num, NULL, 10);
+	return 0;
 }
+
 
 /* "uptime source app: message\n" into all.log and <app>.log. */
 static int store(struct logs *L, const struct logrec_parsed *p)
@@ -371,6 +396,7 @@ static int ack(struct logs *L, int fd)
 	int sync = L->sync || now - L->synced_ms >= SYNC_EVERY_MS;
 	if (flush_all(L, sync) < 0)
 		return -1;  /* cannot store: said, and fatal */
+	save_stored(L);
 	if (sync)
 		L->synced_ms = now;
 	n = logrec_ack_format(L->highest, msg, sizeof(msg));
@@ -578,7 +604,7 @@ static int parse_args(struct logs *L, int argc, char **argv)
 
 int cmd_logs(int argc, char **argv)
 {
-	struct logs L = { .sigfd = -1, .outfd = -1, .listenfd = -1, .bootfd = -1, .all.fd = -1 };
+	struct logs L = { .sigfd = -1, .outfd = -1, .listenfd = -1, .bootfd = -1, .statefd = -1, .all.fd = -1 };
 
 	for (int i = 0; i < APP_FILES; i++)
 		L.apps[i].fd = -1;

@@ -60,7 +60,8 @@ def test_records_arrive_in_order_are_stored_and_acked(work, extra):
     assert stdout[0] == "== boot b0 =="
     assert stdout[1:] == ["amphi: amphi starting"] + [f"{'web' if s % 2 else 'db'}: hello {s}" for s in range(2, 8)]
     boot = os.path.join(out, "b0")
-    assert sorted(os.listdir(boot)) == ["all.log", "amphi.log", "db.log", "web.log"]
+    assert sorted(os.listdir(boot)) == [".stored", "all.log", "amphi.log", "db.log", "web.log"]
+    assert int(open(os.path.join(boot, ".stored")).read()) == 7, "what a later reader need not store again"
     all_log = lines(os.path.join(boot, "all.log"))
     assert all_log[0] == "1.07 init amphi: amphi starting"
     assert all_log[1:] == [f"{s}.07 service {'web' if s % 2 else 'db'}: hello {s}" for s in range(2, 8)]
@@ -144,7 +145,7 @@ def test_a_broken_stream_ends_with_status_1(work, bad):
         c.close()
     assert "amphi logs: protocol error" in r.stderr
     assert messages(r.stdout) == ["good"]
-    assert os.listdir(out) == ["b0"] and sorted(os.listdir(os.path.join(out, "b0"))) == ["all.log", "web.log"]
+    assert os.listdir(out) == ["b0"] and sorted(os.listdir(os.path.join(out, "b0"))) == [".stored", "all.log", "web.log"]
     assert lines(os.path.join(out, "b0", "all.log")) == ["1.07 service web: good"]
 
 
@@ -177,8 +178,8 @@ def test_names_from_the_guest_stay_inside_the_out_dir(work):
         found += [os.path.relpath(os.path.join(root, f), work) for f in files]
     assert sorted(found) == sorted([
         "reader.out", "reader.err",
-        "a/b/logs/_._.._etc_x/all.log", "a/b/logs/_._.._etc_x/_._.._etc_x.log",
-        "a/b/logs/_./all.log", "a/b/logs/_./_hidden.log",
+        "a/b/logs/_._.._etc_x/all.log", "a/b/logs/_._.._etc_x/_._.._etc_x.log", "a/b/logs/_._.._etc_x/.stored",
+        "a/b/logs/_./all.log", "a/b/logs/_./_hidden.log", "a/b/logs/_./.stored",
     ])
 
 
