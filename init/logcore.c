@@ -126,6 +126,8 @@ void logcore_start(const char *root, enum world world, const struct recipe *r)
 	read_boot_id(root);
 	snprintf(host, sizeof(host), "%s", r->hostname[0] ? r->hostname : "-");
 	logsink_set_policy(policy);
+	log_info("log: a %d KiB ring, policy %s", ring_kib,
+		 policy == LOG_POLICY_BLOCK ? "block" : policy == LOG_POLICY_DROP ? "drop" : "auto");
 	log_set_console_init_only(r->log_console_init_only);
 	logsrc_start(root, world);
 	logsink_start(root, world, host, boot_id);

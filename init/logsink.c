@@ -311,8 +311,10 @@ static long find_ports(void *unused)
 				continue;
 			if (fgets(name, sizeof(name), f)) {
 				name[strcspn(name, "\n")] = '\0';
-				if (!strcmp(name, LOGSINK_PORT_STREAM) && !have_sink(LOGSINK_PORT_STREAM))
+				if (!strcmp(name, LOGSINK_PORT_STREAM) && !have_sink(LOGSINK_PORT_STREAM)) {
 					add_port(de->d_name, LOGSINK_PORT_STREAM, STREAM);
+					update_floor();
+				}
 				else if (!strcmp(name, LOGSINK_PORT_TEXT) && !have_sink(LOGSINK_PORT_TEXT))
 					add_port(de->d_name, LOGSINK_PORT_TEXT, TEXT);
 			}
@@ -495,4 +497,5 @@ void logsink_start(const char *root, enum world world, const char *hostname, con
 	} else if (find_ports(NULL) >= 0)
 		loop_add_timer(FIND_PORTS_MS, find_ports, NULL);
 	loop_add_timer(RECHECK_MS, recheck, NULL);
+	update_floor();  /* block: the stream's reader is owed everything from now, connected or not */
 }

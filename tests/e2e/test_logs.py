@@ -98,10 +98,12 @@ def test_vm_history_after_late_attach_and_reader_restart(logs_build, qemu, reade
     os.makedirs(logdir)
     os.environ["AMPHI_LOG_DIR"] = logdir
     try:
-        vm = qemu(logs_build)
+        # The kernel command line's amphi.log= over the recipe's [log].
+        vm = qemu(logs_build, append="amphi.log=ring=320,policy=block")
     finally:
         del os.environ["AMPHI_LOG_DIR"]
-    vm.wait(r"amphi: ready env=qemu")
+    log = vm.wait(r"amphi: ready env=qemu")
+    assert "log: a 320 KiB ring, policy block" in log
     sock = os.path.join(logdir, "amphi.sock")
     # Attach only now: the whole history so far arrives.
     first = readers(sock, "first")
@@ -285,7 +287,7 @@ def test_lxc_anaconda_text_on_the_host_fifo_and_overrides(tmpdir_clean, lxc):
     try:
         # The environment overrides the recipe's [log]; a bad part is said.
         ct.lxc("lxc-start", "-d", "-f", ct.config, "-L", ct.console,
-               "-s", "lxc.environment=AMPHI_LOG=ring=256,policy=sometimes")
+               "-s", "lxc.environment=AMPHI_LOG=ring=192,policy=sometimes")
         lines = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -304,6 +306,7 @@ def test_lxc_anaconda_text_on_the_host_fifo_and_overrides(tmpdir_clean, lxc):
     assert not any(l["failure"] for l in lines)
     log = ct.wait(r"amphi: ready env=lxc")
     assert "log: AMPHI_LOG: 'policy=sometimes' ignored" in log
+    assert "log: a 192 KiB ring, policy auto" in log, "the good part of AMPHI_LOG applies"
     assert "log: Anaconda text on /var/lib/amphi/host/anaconda.fifo" in log
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
 
@@ -337,3 +340,43 @@ def test_console_init_only_keeps_service_lines_off_the_console(tmpdir_clean, lxc
     assert got == "chatty says hello", "the host still gets it"
     assert "chatty says hello" not in open(ct.console).read(), "the console does not"
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
+
+
+BLOCK = """[image]
+name = blocklog
+
+[log]
+ring = 64
+policy = block
+console = init
+
+[service.writer]
+shell = yes
+exec = seq 1 3000 | sed 's/^/held line /'; echo "writer done"; exec sleep 100000
+"""
+
+
+def test_lxc_policy_block_holds_the_writer_until_a_reader_comes(tmpdir_clean, lxc):
+    """With block, 3000 lines through a 64 KiB ring and nobody reading lose
+    nothing: the writer waits (its last line is not out) until a reader
+    connects, then everything arrives from the first record."""
+    recipe = os.path.join(tmpdir_clean, "block.conf")
+    with open(recipe, "w") as f:
+        f.write(BLOCK)
+    out = os.path.join(tmpdir_clean, "out")
+    build(recipe, out)
+    ct = lxc(out)
+    ct.start()
+    ct.wait(r"amphi: ready env=lxc")
+    time.sleep(1)
+    assert "writer done" not in open(ct.console, errors="replace").read()
+    reader = Reader(os.path.join(out, "lxc", "host", "amphi.sock"), tmpdir_clean, "late")
+    try:
+        reader.wait(r'"msg":"writer done"')
+        recs = reader.records()
+    finally:
+        reader.stop()
+        ct.lxc("lxc-stop", "--nokill", "-t", "20")
+    assert recs[0]["seq"] == 1 and not [r for r in recs if r["msg"].startswith("lost ")]
+    held = [r["msg"] for r in recs if r["app"] == "writer" and r["msg"].startswith("held line ")]
+    assert held == [f"held line {i}" for i in range(1, 3001)]
