@@ -140,18 +140,19 @@ def integer(v):
 
 # ---- LXC and QEMU helpers ---------------------------------------------------
 
-def lxc_start(name, lxcpath, config, log):
+def lxc_start(name, lxcpath, config, log, defines=()):
     """lxc-start -d of a build's lxc/config; returns the Popen (not waited for, so
-    that many can be launched at once). -L puts each console in its own file."""
+    that many can be launched at once). -L puts each console in its own file;
+    defines are extra -s KEY=VALUE arguments."""
     _live_cts[name] = lxcpath
-    return subprocess.Popen(["lxc-start", "-n", name, "-P", lxcpath, "-f", config, "-d", "-L", log],
+    return subprocess.Popen(["lxc-start", "-n", name, "-P", lxcpath, "-f", config, "-d", "-L", log, *defines],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, errors="replace")
 
 
-def lxc_start_one(name, lxcpath, config, log):
+def lxc_start_one(name, lxcpath, config, log, defines=()):
     """lxc-start -d of one container, waited for; NA with its complaint if it fails."""
-    p = lxc_start(name, lxcpath, config, log)
+    p = lxc_start(name, lxcpath, config, log, defines)
     _, err = p.communicate(timeout=CMD_S)
     if p.returncode != 0:
         raise NA(f"lxc-start exited {p.returncode}: {short(err, 100)}")
@@ -183,6 +184,19 @@ def lxc_info(name):
         return int(info["PID"]), int(info["Memory use"])
     except (KeyError, ValueError):
         raise NA(f"lxc-info -p -S -H said {short(r.stdout, 80)!r}")
+
+
+def lxc_pid(name):
+    """PID of the container's init on the host: lxc-info -n NAME -P PATH -p -H."""
+    r = sh("lxc-info", "-n", name, "-P", _live_cts[name], "-p", "-H")
+    if not r.stdout.strip().isdigit():
+        raise NA(f"lxc-info -p -H said {short(r.stdout, 80)!r}")
+    return int(r.stdout.strip())
+
+
+def ratio(v, base):
+    """v / base as 'N.NN×', or '' when either is missing."""
+    return f"{v / base:.2f}×" if v is not None and base else ""
 
 
 def vmrss_kib(pid):
@@ -311,8 +325,10 @@ def version(pkg):
 def section_sizes(ctx):
     say = ctx["say"]
     exe = lambda p: os.access(p, os.X_OK) and ("/bin/" in p or "/libexec/" in p)
+    floor_init = ctx.get("floor_init") or os.path.join(ctx["out"], "floor-init")
     contenders = [
         # (label, Debian package or None, how to find the file)
+        ("floor-init", None, lambda: floor_init),
         ("amphi-init", None, lambda: os.path.join(ctx["root"], "build", "amphi-init")),
         ("tini-static", "tini", lambda: package_file("tini", lambda p: p.endswith("/tini-static"))),
         ("catatonit", "catatonit", lambda: package_file("catatonit", lambda p: exe(p) and
@@ -331,17 +347,21 @@ def section_sizes(ctx):
                 raise NA(f"/bin/busybox is not busybox-static's {path}")
             size = os.path.getsize(path)
             static, stripped = elf_facts(path)
-            origin = f"{pkg} {version(pkg)}" if pkg else "this tree's build"
-            rows.append([label, f"`{path}`", origin, integer(size), "yes" if static else "**no**: dynamically linked (PT_INTERP)",
-                         "yes" if stripped else "no"])
+            origin = f"{pkg} {version(pkg)}" if pkg else (
+                "bench/floor.c, `musl-gcc -static -Os -s` in this run" if label == "floor-init" else "this tree's build")
+            rows.append([label, f"`{path}`", origin, integer(size), size,
+                         "yes" if static else "**no**: dynamically linked (PT_INTERP)", "yes" if stripped else "no"])
             bs.append((label, size, size, size))
         except (NA, OSError) as e:
-            rows.append([label, "n/a", "n/a", f"n/a: {short(e)}", "n/a", "n/a"])
+            rows.append([label, "n/a", "n/a", f"n/a: {short(e)}", None, "n/a", "n/a"])
+    floor = next((r[4] for r in rows if r[0] == "floor-init"), None)
+    rows = [r[:4] + [ratio(r[4], floor) if r[4] is not None else ""] + r[5:] for r in rows]
     lines = ["Size in bytes of each PID 1 binary as installed on this machine (`os.stat`; a file's size "
              "does not vary between rounds, so each is read once), whether it is static (no PT_INTERP program "
              "header) and whether it is stripped (no .symtab), read from its ELF headers. The Debian packages "
-             "are installed with apt-get when missing.", ""]
-    lines += table(["binary", "file", "from", "bytes", "static", "stripped"], rows)
+             "are installed with apt-get when missing. × floor: bytes / the floor-init's bytes (bench/floor.c, the "
+             "trivial static init of the boot table).", ""]
+    lines += table(["binary", "file", "from", "bytes", "× floor", "static", "stripped"], rows)
     return {"title": "## Static binary sizes (bytes)", "lines": lines,
             "charts": [{"name": "binary-sizes", "title": "PID 1 binary size", "unit": "bytes", "bars": bs}]}
 
@@ -410,15 +430,17 @@ def reader(ctx, sock, store, work):
     return p
 
 
-def rss_lxc_minimal(d, work):
-    """VmRSS of the container's init, from the host, 1 s after amphi: ready."""
+def rss_lxc_host(d, work, signals=None):
+    """VmRSS of the container's init read from the host's /proc/PID/status, 1 s
+    after its ready line; started as bench/run.py's lxc_round starts it (the
+    build's lxc/config, -s for the contender's signal overrides)."""
     ct, log = unique("rss"), os.path.join(work, unique("console"))
+    defines = [x for k, v in (signals or {}).items() for x in ("-s", f"{k}={v}")]
     try:
-        lxc_start_one(ct, work, os.path.join(d, "lxc", "config"), log)
+        lxc_start_one(ct, work, os.path.join(d, "lxc", "config"), log, defines)
         wait_text(log, b"amphi: ready", LXC_READY_S)
-        pid, _ = lxc_info(ct)
         time.sleep(1)
-        return vmrss_kib(pid)
+        return vmrss_kib(lxc_pid(ct))
     finally:
         lxc_kill([ct])
 
@@ -462,13 +484,41 @@ def rss_vm_probe(ctx, d, work, n):
         end(r)
 
 
+# What a contender of bench/run.py's boot table is, in the memory table.
+RSS_WHAT = {"floor": "floor (bench/floor.c)", "amphi minimal": "amphi minimal (recipes/minimal.conf)",
+            "amphi 3 services": "amphi 3 services (bench/recipes/prompt-services.conf)",
+            "amphi ttys+net+service": "amphi ttys+net+service (bench/recipes/full.conf)"}
+
+
+def rss_contenders(ctx, minimal):
+    """[(name, build dir, signal overrides, why not)] for the host-read LXC rows:
+    run.py's built contenders (or the minimal build alone when run without them),
+    and systemd with why when it cannot take part."""
+    built = ctx.get("built") or [("amphi minimal", minimal, {})]
+    out = []
+    sysinfo = ctx.get("systemd") or {}
+    for name, d, signals in built:
+        why = ""
+        if name == "systemd" and sysinfo and not sysinfo.get("lxc_ok", True):
+            why = "does not boot in LXC here: " + short(sysinfo.get("lxc_why", "?"), 120)
+        out.append((name, d, signals, why))
+    if ctx.get("built") and not any(n == "systemd" for n, _, _ in built):
+        out.append(("systemd", None, {}, "contender unavailable: " + short(ctx.get("systemd_why") or "not built", 120)))
+    return out
+
+
 def section_rss(ctx, minimal):
     say, quick = ctx["say"], ctx["quick"]
+    accel = ctx.get("accel", "tcg").upper()
     mb = 10 if quick else 50
     n = mb * 1000  # lines of 1000 bytes
     vm_rounds = 1 if quick else 5
     work = tempfile.mkdtemp(prefix=unique("rss") + "-")
-    lxc_min = Series("LXC minimal, after ready")
+    hosts = rss_contenders(ctx, minimal)
+    host = {name: Series(RSS_WHAT.get(name, name)) for name, _, _, _ in hosts}
+    for name, _, _, why in hosts:
+        if why:
+            host[name].fail(why)
     idle = {w: Series(f"{w} probe, after ready") for w in ("LXC", "VM")}
     flood = {w: Series(f"{w} probe, after {mb} MB") for w in ("LXC", "VM")}
     stored = {"LXC": [], "VM": []}
@@ -494,17 +544,17 @@ def section_rss(ctx, minimal):
                 idle[world].fail(e)
                 flood[world].fail(e)
 
-        # LXC: the minimal build and the probe, alternating.
-        jobs = [("minimal", None), ("probe", "LXC")]
+        # LXC: every contender read from the host, and the probe, alternating.
+        jobs = [(name, cd, signals) for name, cd, signals, why in hosts if not why] + [("probe", None, None)]
         for i, order in rotations(jobs, ctx["rounds"]):
-            for what, world in order:
-                if what == "minimal":
+            for what, cd, signals in order:
+                if what != "probe":
                     try:
-                        lxc_min.add(rss_lxc_minimal(minimal, work))
+                        host[what].add(rss_lxc_host(cd, work, signals))
                     except (NA, OSError, subprocess.SubprocessError) as e:
-                        lxc_min.fail(e)
+                        host[what].fail(e)
                 elif d:
-                    probe(world)
+                    probe("LXC")
             say(f"rss: LXC round {i + 1}/{ctx['rounds']} done")
         for i in range(vm_rounds if d else 0):
             probe("VM")
@@ -519,24 +569,44 @@ def section_rss(ctx, minimal):
         got = stored[world]
         return f"{min(got)}–{max(got)} of {n}" if got else "n/a"
 
-    rows = [["LXC", "recipes/minimal.conf", "1 s after ready", "host: /proc/PID/status", lxc_min.cell(kib),
-             lxc_min.n(), "—"]]
-    for w in ("LXC", "VM"):
-        rows.append([w, "probe", "≈1 s after ready", "guest: /proc/1/status", idle[w].cell(kib), idle[w].n(), "—"])
-        rows.append([w, "probe", f"after {mb} MB through PID 1", "guest: /proc/1/status", flood[w].cell(kib),
-                     flood[w].n(), st(w)])
-    lines = [f"VmRSS of PID 1 in KiB: median (min–max). LXC: {ctx['rounds']} rounds, minimal and probe "
-             f"alternating; VM: {vm_rounds} round{'s' if vm_rounds > 1 else ''} (a QEMU boot under TCG costs "
-             "seconds). `recipes/minimal.conf` in a container is read from the host's /proc/PID/status of the "
-             "container's init (PID from `lxc-info -p`), 1 s after `amphi: ready`. The probe is minimal.conf "
-             "plus one service (written by bench/extras.py) that prints `grep VmRSS /proc/1/status` to "
-             "/dev/console 1 s after it starts (after ready; the line must follow ready on the console), then "
+    floor = host["floor"].stats()[0] if "floor" in host and host["floor"].stats() else None
+
+    def x(series):
+        s = series.stats()
+        return ratio(s[0], floor) if s else ""
+
+    rows = [["LXC", host[name].label, "1 s after ready", "host: /proc/PID/status", host[name].cell(kib), x(host[name]),
+             host[name].n(), "—"] for name, _, _, _ in hosts]
+    rows.append(["LXC", "probe (amphi)", "≈1 s after ready", "guest: /proc/1/status", idle["LXC"].cell(kib),
+                 x(idle["LXC"]), idle["LXC"].n(), "—"])
+    rows.append(["LXC", "probe (amphi)", f"after {mb} MB through PID 1", "guest: /proc/1/status",
+                 flood["LXC"].cell(kib), "—", flood["LXC"].n(), st("LXC")])
+    others = ", ".join(name for name, _, _, _ in hosts if not name.startswith("amphi"))
+    rows.append(["VM", others or "other contenders", "after ready", "n/a",
+                 "n/a: a VM's PID 1 is visible only inside the guest (the host sees QEMU's RSS, the whole guest), and "
+                 "these contenders run no service of ours that reads /proc/1/status and prints it; the probe "
+                 "rows need amphi's service", "n/a", "—", "—"])
+    rows.append(["VM", "probe (amphi)", "≈1 s after ready", "guest: /proc/1/status", idle["VM"].cell(kib),
+                 "n/a: no floor value in the VM", idle["VM"].n(), "—"])
+    rows.append(["VM", "probe (amphi)", f"after {mb} MB through PID 1", "guest: /proc/1/status",
+                 flood["VM"].cell(kib), "—", flood["VM"].n(), st("VM")])
+    lines = [f"VmRSS of PID 1 in KiB: median (min–max). LXC: {ctx['rounds']} rounds, every contender of the boot "
+             f"table and the probe alternating; VM: {vm_rounds} round{'s' if vm_rounds > 1 else ''} (a QEMU boot "
+             f"under {accel} costs seconds). Each contender in a container is started as in the boot table "
+             "(its build's lxc/config, its signal overrides), and read from the host's /proc/PID/status of the "
+             "container's init (PID from `lxc-info -p -H`), 1 s after its ready line. The probe is "
+             "minimal.conf plus one service (written by bench/extras.py) that prints `grep VmRSS /proc/1/status` "
+             "to /dev/console 1 s after it starts (after ready; the line must follow ready on the console), then "
              f"writes {n} lines of 1000 bytes ({mb} MB) with `yes | head` through PID 1 while "
              "`amphi logs --follow --out` is connected to the log stream (started before the guest; PID 1 holds "
              "the writer back rather than drop), waits 1 s and prints VmRSS again. The last column counts the "
-             "flood lines the reader stored (min–max over rounds).", ""]
-    lines += table(["world", "appliance", "when", "read from", "VmRSS KiB", "rounds", "flood lines stored"], rows)
-    chart = bars(lxc_min.bar(1 / 1024), idle["LXC"].bar(1 / 1024), flood["LXC"].bar(1 / 1024),
+             "flood lines the reader stored (min–max over rounds). × floor: median / the floor's median in LXC, "
+             "for the rows read after ready (the floor has no log path, so the after-flood rows have no floor "
+             "value to compare with).", ""]
+    lines += table(["world", "appliance", "when", "read from", "VmRSS KiB", "× floor", "rounds",
+                    "flood lines stored"], rows)
+    chart = bars(*(host[name].bar(1 / 1024, label=f"LXC {name}") for name, _, _, _ in hosts),
+                 idle["LXC"].bar(1 / 1024), flood["LXC"].bar(1 / 1024),
                  idle["VM"].bar(1 / 1024), flood["VM"].bar(1 / 1024))
     return {"title": "## PID 1 resident memory (KiB)", "lines": lines,
             "charts": [{"name": "pid1-rss", "title": "VmRSS of PID 1", "unit": "MiB", "bars": chart}]}
@@ -571,15 +641,19 @@ def section_template(ctx, minimal):
             say(f"template: round {i + 1}/{ctx['rounds']} done")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    base = series["amphi template"].stats()
     rows = [[label, f"`lxc-create {' '.join(os.path.relpath(x, ctx['root']) if x.startswith(ctx['root']) else x for x in t + ['-n', 'NAME', '-P', 'TMP', '--'] + args)}`",
-             series[label].cell(), series[label].n()] for label, t, args in contenders]
+             series[label].cell(), ratio(series[label].stats()[0], base[0]) if series[label].stats() and base else "",
+             series[label].n()] for label, t, args in contenders]
     lines = [f"Wall time in ms of `lxc-create` until it exits 0 (container created), median (min–max) of "
              f"{ctx['rounds']} rounds, the three alternating; `lxc-destroy` after each is not timed. The amphi "
              "template builds the LXC tree of recipes/minimal.conf (no VM files, no tarballs) into the rootfs "
              "lxc-create made and appends to its config; the local template unpacks "
              "the tarballs of a build of the same recipe (made before timing); LXC's busybox template copies "
              "the host's busybox.", ""]
-    lines += table(["contender", "command", "ms", "rounds"], rows)
+    lines += table(["contender", "command", "ms", "× amphi template", "rounds"], rows)
+    lines += ["", "No floor ratio: the floor is a PID 1 binary, not an LXC template, so it has no lxc-create to "
+              "time; × amphi template is each median / the amphi template's median."]
     return {"title": "## lxc-create: amphi template, local template, busybox template", "lines": lines,
             "charts": [{"name": "lxc-create", "title": "lxc-create → created", "unit": "ms",
                         "bars": bars(*(series[c[0]].bar() for c in contenders))}]}
@@ -637,11 +711,13 @@ def section_install(ctx):
     lines = [f"`build/amphi install recipes/installer.conf --disk TMP/disk.img --size 64M -o TMP/out`, piped, "
              f"into a fresh 64 MiB disk each round, after one untimed `amphi build` of the installer into "
              f"TMP/out (the install does not rebuild: checked). Times in ms, median (min–max) of {rounds} "
-             f"round{'s' if rounds > 1 else ''} ({'quick mode' if quick else 'each is a QEMU boot under TCG'}); "
+             f"round{'s' if rounds > 1 else ''} ({'quick mode' if quick else 'each is a QEMU boot under ' + ctx.get('accel', 'tcg').upper()}); "
              "wall time measured on the host from exec to exit; step times and their sum as the installer's "
              "`step N/M NAME: done in X ms` and `is installed (N steps in X ms, ...)` lines report them. "
              "One contender, so nothing alternates.", ""]
     lines += table(["what", "ms", "rounds"], rows)
+    lines += ["", "No floor ratio: the floor has no installer (nor does any other contender here); "
+              "`amphi install` is the only one measured."]
     chart = bars(wall.bar(label="wall"), steps_total.bar(label="all steps"),
                  *(s.bar(label=name) for name, s in steps.items()), rest.bar(label="boot+poweroff"))
     return {"title": "## amphi install", "lines": lines,
@@ -665,6 +741,29 @@ def output_sizes(d):
         else:
             sizes[rel] = int(sh("du", "-sb", p).stdout.split()[0])
     return sizes
+
+
+def debootstrap_series(ctx):
+    """The systemd contender's debootstrap runs of bench/run.py prepare(), in ms."""
+    try:
+        import systemd_contender as sc
+        what = f"systemd contender: `debootstrap --variant=minbase --include={sc.INCLUDE} {sc.SUITE} DIR MIRROR`"
+    except ImportError:
+        what = "systemd contender: debootstrap"
+    s = Series(what + ", DIR new")
+    info = ctx.get("systemd")
+    if info is None:
+        s.fail("systemd contender unavailable: " + (ctx.get("systemd_why") or "not prepared"))
+    elif ctx["quick"]:
+        s.fail("QUICK=1 does not time debootstrap (the systemd tree is cached)")
+    else:
+        for secs in info.get("debootstrap_runs") or []:
+            s.add(secs * 1000)
+        for why in info.get("debootstrap_fails") or []:
+            s.fail(why)
+        if not s.vals and not s.why:
+            s.fail("not timed")
+    return s
 
 
 def section_build(ctx):
@@ -699,12 +798,22 @@ def section_build(ctx):
             say(f"build: round {i + 1}/{ctx['rounds']} done")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    rows = [["cold: empty DIR", cold.cell(), cold.n()], ["warm: DIR from an earlier build", warm.cell(), warm.n()]]
+    boot = debootstrap_series(ctx)
+    base = cold.stats()
+    x = lambda series: ratio(series.stats()[0], base[0]) if series.stats() and base else ""
+    rows = [["cold: empty DIR", cold.cell(), x(cold), cold.n()],
+            ["warm: DIR from an earlier build", warm.cell(), x(warm), warm.n()],
+            [boot.label, boot.cell(), x(boot), boot.n()]]
     lines = [f"Wall time in ms of `build/amphi build recipes/minimal.conf -o DIR`, median (min–max) of "
              f"{ctx['rounds']} rounds, cold and warm alternating. Cold: DIR is a new empty directory; warm: DIR "
              "holds an earlier build of the same recipe, rebuilt in place. Both read the same inputs from the "
              "host's page cache (cold means the output, not the caches).", ""]
-    lines += table(["build", "ms", "rounds"], rows)
+    lines += table(["build", "ms", "× cold", "rounds"], rows)
+    lines += ["", "× cold: each median / amphi's cold build's median. " + (
+              "The debootstrap runs are made before the boot rounds (bench/run.py prepare()), not alternated with "
+              "amphi build's, each into a new directory that is removed after it, downloading every package from "
+              "the mirror (so the network is in the time). " if boot.vals else "") +
+              "No floor ratio: the floor is one musl-gcc compile of bench/floor.c, not an image build."]
     size_rows, size_bars = [], []
     for rel, how in OUTPUTS:
         vals = sorted({s[rel] for s in sizes})
@@ -818,6 +927,9 @@ def section_scaling(ctx, minimal):
              f"{'; '.join('`' + l + '`' for l in net) or 'no lxc.net lines'} (no veths to make).", ""]
     lines += table(["containers", "rounds", "first launch → last ready, ms", "cgroup memory total, MiB",
                     "per appliance, MiB", "PID 1 VmRSS total, MiB", "per appliance, KiB"], rows)
+    lines += ["", "No floor ratio: only amphi containers (one build of recipes/minimal.conf) are started N at once "
+              "here, so there is no floor value per N to divide by; the floor's VmRSS in one container is in the "
+              "PID 1 memory table."]
     return {"title": "## Many containers at once: 1, 10, 50", "lines": lines,
             "charts": [{"name": "scaling-ready", "title": "N containers: first launch → last ready", "unit": "ms",
                         "bars": bars(*(ready[n].bar(label=f"{n} container{'s' if n > 1 else ''}") for n in counts))},

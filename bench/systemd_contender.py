@@ -534,12 +534,13 @@ def prepare(out_dir, say, quick):
     return ("systemd", p["base"], {}, info)
 
 
-def time_debootstrap(out_dir, say):
+def time_debootstrap(out_dir, say, n=1):
     """One fresh debootstrap, the same command as the tree's, into a
-    scratch directory removed afterwards: the build time to set beside
-    amphi build's in this run. Seconds; raises Unavailable on failure."""
+    scratch directory of its own (timing-tree-N, made new and removed
+    afterwards): the build time to set beside amphi build's in this run.
+    Seconds; raises Unavailable on failure."""
     p = _paths(out_dir)
-    scratch = dict(p, tree=os.path.join(p["base"], "timing-tree"), log=os.path.join(p["base"], "timing.log"))
+    scratch = dict(p, tree=os.path.join(p["base"], f"timing-tree-{n}"), log=os.path.join(p["base"], f"timing-{n}.log"))
     try:
         return _debootstrap(scratch, say)
     finally:
@@ -550,9 +551,19 @@ def time_debootstrap(out_dir, say):
 def debootstrap_note(info):
     """One markdown sentence on where the systemd contender's tree came from."""
     s = info.get("debootstrap_s")
+    runs = info.get("debootstrap_runs") or []
     t = f"{s:.0f} s" if s is not None else "an unknown time"
-    when = (" (measured when the cached tree was made; this run reused it)" if info.get("debootstrap_cached")
-            else " (one run, in this bench run, downloading every package from the mirror)")
+    if runs and not info.get("debootstrap_cached"):
+        t = (f"{s:.0f} s ({min(runs):.0f}–{max(runs):.0f} s)" if len(runs) > 1 else f"{s:.0f} s")
+        when = (f" (median of {len(runs)} run{'s' if len(runs) > 1 else ''} in this bench run, each into a fresh "
+                "directory, downloading every package from the mirror; in ms beside amphi build in the build "
+                "section)")
+    elif info.get("debootstrap_cached"):
+        when = " (measured when the cached tree was made; this run reused it)"
+    elif s is not None:
+        when = " (one run, in this bench run, which made the tree)"
+    else:
+        when = ""
     mb = lambda b: f"{b / 1e6:.0f} MB"
     mods = info.get("modules_bytes") or 0
     return (f"systemd: a Debian {SUITE} minbase tree with `{INCLUDE}` made by `debootstrap` in {t}{when}; "
