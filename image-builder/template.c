@@ -31,6 +31,7 @@
 struct targs {
 	const char *path, *name, *rootfs, *recipe, *hostname, *net;
 	int ttys, autologin;
+	int dhcp_default;  /* eth0 takes DHCP because nothing else gives it an address */
 };
 
 static int usage_template(const char *bad)
@@ -204,11 +205,34 @@ static void read_net0(const char *config, struct lxc_net0 *n)
 	fclose(f);
 }
 
+static const struct recipe_net *recipe_eth0(const struct recipe *r)
+{
+	for (int i = 0; i < r->nnets; i++)
+		if (!strcmp(r->net[i].name, "eth0"))
+			return &r->net[i];
+	return NULL;
+}
+
+/* An interface from LXC, and neither LXC nor the recipe (nor --net) gives
+ * it an address: DHCP, as an LXC user expects of a new container (lxc-net's
+ * dnsmasq answers on lxcbr0). */
+static int wants_default_dhcp(const struct targs *t, const struct recipe *r)
+{
+	char config[PATH_MAX];
+	struct lxc_net0 n;
+
+	snprintf(config, sizeof(config), "%s/config", t->path);
+	read_net0(config, &n);
+	return !t->net && !recipe_eth0(r) && n.type[0] && strcmp(n.type, "empty") && strcmp(n.type, "none") &&
+	       !n.address[0];
+}
+
 /* The network this container will have: LXC's interface and what the
  * recipe (with --net) does on it. */
-static int network_line(struct strbuf *b, const char *lxcpath, const char *rootfs, const struct recipe *r)
+static int network_line(struct strbuf *b, const struct targs *t, const struct recipe *r)
 {
-	char config[PATH_MAX], nic[160];
+	const char *lxcpath = t->path, *rootfs = t->rootfs;
+	char config[PATH_MAX], nic[160], sys[PATH_MAX];
 	struct lxc_net0 n;
 
 	snprintf(config, sizeof(config), "%s/config", lxcpath);
@@ -221,14 +245,12 @@ static int network_line(struct strbuf *b, const char *lxcpath, const char *rootf
 		snprintf(nic, sizeof(nic), "eth0, a %s on bridge %s,", n.type, n.link);
 	else
 		snprintf(nic, sizeof(nic), "eth0 (lxc.net.0.type = %s)", n.type);
-	const struct recipe_net *eth0 = NULL;
-	for (int i = 0; i < r->nnets && !eth0; i++)
-		if (!strcmp(r->net[i].name, "eth0"))
-			eth0 = &r->net[i];
+	const struct recipe_net *eth0 = recipe_eth0(r);
 	int rc;
 	if (eth0 && eth0->dhcp)
-		rc = strbuf_printf(b, "%s takes an address by DHCP (from a server on that bridge,\n"
-				   "                     such as lxc-net's dnsmasq on lxcbr0)", nic);
+		rc = strbuf_printf(b, "%s takes an address by DHCP%s (from a server on that\n"
+				   "                     bridge, such as lxc-net's dnsmasq on lxcbr0)", nic,
+				   t->dhcp_default ? ", amphi's default where nothing else gives one" : "");
 	else if (eth0 && eth0->address.n)
 		rc = strbuf_printf(b, "%s gets %s from the recipe", nic, eth0->address.item[0]);
 	else if (n.address[0])
@@ -241,6 +263,14 @@ static int network_line(struct strbuf *b, const char *lxcpath, const char *rootf
 				   "                     or %s (lxc.net.0.*)\n", rootfs, RECIPE_IMAGE_PATH, config);
 	else if (rc == 0)
 		rc = strbuf_printf(b, ";\n                     change it in %s (lxc.net.0.*)\n", config);
+	/* lxc-start fails on a bridge that is not there; lxc-net, when it
+	 * runs (a service on most hosts), makes lxcbr0. */
+	snprintf(sys, sizeof(sys), "/sys/class/net/%s", n.link);
+	if (rc == 0 && n.link[0] && access(sys, F_OK) < 0)
+		rc = strbuf_printf(b, "  note:              bridge %s is not up on this host, and lxc-start fails until it is;\n"
+				   "                     %s\n", n.link,
+				   strcmp(n.link, "lxcbr0") == 0 ? "LXC's lxc-net makes it, with DHCP: /usr/libexec/lxc/lxc-net start"
+								 : "make it (ip link add NAME type bridge) or name another in lxc.net.0.link");
 	return rc;
 }
 
@@ -270,7 +300,7 @@ static int next_steps(const struct targs *t, const struct recipe *r, struct strb
 		"  stop it:           lxc-stop -n %s -P %s      restart: lxc-stop -r -n %s -P %s\n"
 		"  network:           ",
 		r->name, t->name, t->name, parent, t->name, parent, t->name, parent, lxcpath, self, lxcpath, lxcpath,
-		t->name, parent, t->name, parent) < 0 ? -1 : network_line(b, lxcpath, t->rootfs, r);
+		t->name, parent, t->name, parent) < 0 ? -1 : network_line(b, t, r);
 }
 
 int cmd_lxc_template(int argc, char **argv)
@@ -291,6 +321,13 @@ int cmd_lxc_template(int argc, char **argv)
 	    recipe_parse(text.s, text.len, t.recipe, &r, err, sizeof(err)) < 0 ||
 	    build_mtime(&mtime, err, sizeof(err)) < 0 || inputs_find(&in, err, sizeof(err)) < 0)
 		goto fail;
+	if (wants_default_dhcp(&t, &r)) {
+		t.dhcp_default = 1;
+		recipe_defaults(&r);
+		if (strbuf_printf(&text, "# no address from LXC or the recipe: DHCP\n[network.eth0]\ndhcp = yes\n") < 0 ||
+		    recipe_parse(text.s, text.len, t.recipe, &r, err, sizeof(err)) < 0)
+			goto fail;
+	}
 	if (!dir_empty(t.rootfs)) {
 		keep_aside(t.rootfs, err, sizeof(err));
 		goto fail;

@@ -363,27 +363,33 @@ static void add_socket(void)
 	log_info("log: amphi stream on %s/%s", LOGSINK_HOST_DIR, LOGSINK_SOCKET);
 }
 
+/* The host may make the FIFO at any time (amphi logs --text --fifo does),
+ * so it is looked for again at every recheck. ENXIO: no reader yet. */
 static void try_fifo(struct sink *s)
 {
+	struct stat st;
+
 	if (s->connected)
 		return;
-	s->fd = open(s->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);  /* ENXIO: no reader yet */
+	s->fd = open(s->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+	if (s->fd >= 0 && (fstat(s->fd, &st) < 0 || !S_ISFIFO(st.st_mode))) {
+		close(s->fd);  /* something else by that name: not ours to fill */
+		s->fd = -1;
+	}
 	if (s->fd >= 0)
 		now_connected(s);
 }
 
 static void add_fifo(void)
 {
-	struct sink *s = &sinks[nsinks];
+	struct sink *s = &sinks[nsinks++];
 	struct stat st;
 
 	*s = (struct sink){ .what = "container FIFO", .kind = TEXT, .transport = FIFO, .fd = -1, .listen_fd = -1,
 			    .cur = { 1, 0 } };
 	snprintf(s->path, sizeof(s->path), "%s%s/%s", sink_root, LOGSINK_HOST_DIR, LOGSINK_FIFO);
-	if (stat(s->path, &st) < 0 || !S_ISFIFO(st.st_mode))
-		return;
-	nsinks++;
-	log_info("log: Anaconda text on %s/%s", LOGSINK_HOST_DIR, LOGSINK_FIFO);
+	log_info("log: Anaconda text on %s/%s%s", LOGSINK_HOST_DIR, LOGSINK_FIFO,
+		 stat(s->path, &st) == 0 && S_ISFIFO(st.st_mode) ? "" : " once the host makes it");
 	try_fifo(s);
 }
 

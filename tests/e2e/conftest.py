@@ -234,18 +234,32 @@ def lxc(tmpdir_clean):
 
 
 @pytest.fixture
-def ns_lxcbr0():
+def ns_lxcbr0(tmp_path):
     """A network namespace of the test's own with a bridge named lxcbr0, the
-    one LXC's default config (and so lxc-create) puts a container's veth on.
-    LXC commands run inside it (ip netns exec) find it there."""
+    one LXC's default config (and so lxc-create) puts a container's veth on,
+    at 10.0.3.1/24 with a DHCP server on it as lxc-net's dnsmasq would be
+    (busybox udhcpd, 10.0.3.100-110). LXC commands run inside it (ip netns
+    exec) find it there."""
     name = unique("amphi-e2e-ns")
     subprocess.run(["ip", "netns", "add", name], check=True)
+    udhcpd = None
     try:
         for cmd in (["ip", "-n", name, "link", "add", "lxcbr0", "type", "bridge"],
+                    ["ip", "-n", name, "addr", "add", "10.0.3.1/24", "dev", "lxcbr0"],
                     ["ip", "-n", name, "link", "set", "lxcbr0", "up"]):
             subprocess.run(cmd, check=True)
+        conf = tmp_path / "udhcpd.conf"
+        conf.write_text(f"start 10.0.3.100\nend 10.0.3.110\ninterface lxcbr0\n"
+                        f"lease_file {tmp_path}/udhcpd.leases\npidfile {tmp_path}/udhcpd.pid\n"
+                        "option subnet 255.255.255.0\noption router 10.0.3.1\noption lease 600\n")
+        (tmp_path / "udhcpd.leases").write_text("")
+        udhcpd = subprocess.Popen(["ip", "netns", "exec", name, "busybox", "udhcpd", "-f", str(conf)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         yield name
     finally:
+        if udhcpd and udhcpd.poll() is None:
+            udhcpd.kill()
+            udhcpd.wait()
         subprocess.run(["ip", "netns", "del", name])
 
 

@@ -51,6 +51,24 @@ class JsonReader:
         return [l for l in open(self.err, errors="replace") if "connect " not in l]
 
 
+def read_fifo_until(fifo, needle, timeout=30):
+    """What a plain `cat` of the container's FIFO shows, until needle."""
+    cat = subprocess.Popen(["cat", fifo], stdout=subprocess.PIPE)
+    text = b""
+    try:
+        deadline = time.monotonic() + timeout
+        while needle not in text:
+            left = deadline - time.monotonic()
+            assert left > 0 and select.select([cat.stdout], [], [], left)[0], f"no {needle!r}: {text[-300:]!r}"
+            chunk = os.read(cat.stdout.fileno(), 65536)
+            assert chunk, "the FIFO ended early"
+            text += chunk
+    finally:
+        cat.kill()
+        cat.wait()
+    return text
+
+
 FLOODS = """[image]
 name = srcflood
 
@@ -119,19 +137,9 @@ def test_a_late_text_reader_is_told_what_it_missed(tmpdir_clean, lxc):
     ct.start()
     ct.wait(r"amphi: ready env=lxc")
     # The FIFO's reader comes after 3000 lines went through a 64 KiB ring.
-    cat = subprocess.Popen(["cat", fifo], stdout=subprocess.PIPE)
-    text = b""
     try:
-        deadline = time.monotonic() + 30
-        while b"chatter line 3000\n" not in text:
-            left = deadline - time.monotonic()
-            assert left > 0 and select.select([cat.stdout], [], [], left)[0], f"no line 3000: {text[-300:]!r}"
-            chunk = os.read(cat.stdout.fileno(), 65536)
-            assert chunk, "the FIFO ended early"
-            text += chunk
+        text = read_fifo_until(fifo, b"chatter line 3000\n")
     finally:
-        cat.kill()
-        cat.wait()
         ct.lxc("lxc-stop", "--nokill", "-t", "20")
     lines = text.decode().splitlines(keepends=True)
     first = lines[0]
@@ -171,3 +179,18 @@ def test_console_escapes_output_and_a_last_line_without_newline_arrives_at_stop(
         r.wait(r'"app":"partial.log","pri":\d+,"msg":"no newline at the end"', 20)
     finally:
         r.stop()
+
+
+def test_a_fifo_made_after_the_start_gets_the_text_from_the_first_record(tmpdir_clean, lxc):
+    out = make(tmpdir_clean, "[image]\nname = srcfifo\n\n[service.idle]\nexec = sleep 100000\n")
+    ct = lxc(out)
+    ct.start()
+    log = ct.wait(r"amphi: ready env=lxc")
+    assert "log: Anaconda text on /var/lib/amphi/host/anaconda.fifo once the host makes it" in log
+    fifo = os.path.join(out, "lxc", "host", "anaconda.fifo")
+    os.mkfifo(fifo)
+    try:
+        text = read_fifo_until(fifo, b"amphi:ready env=lxc")
+    finally:
+        ct.lxc("lxc-stop", "--nokill", "-t", "20")
+    assert re.match(rb"\d\d:\d\d:\d\d,\d{3} INFO amphi:amphi-init \S+ starting in env=lxc\n", text), text[:200]

@@ -83,7 +83,7 @@ def test_lxc_create_local_starts_stops_and_destroys(tarball_build, ns_lxcbr0, tm
     assert f"as container {name} in {ctdir}." in steps
     assert f"lxc-start -n {name}\n" in steps and f"{ctdir}/rootfs/etc/amphi/recipe.conf" in steps
     assert "LXC_" not in steps
-    fifo_hint = re.search(r"^\s+(mkdir -p \S+; mkfifo \S+) before a start, then\n\s+(cat \S+) shows", steps, re.M)
+    fifo_hint = re.search(r"^\s+(mkdir -p \S+; mkfifo \S+) \(at any time\), then\n\s+(cat \S+) shows", steps, re.M)
     assert fifo_hint, steps
     reader = None
     try:
