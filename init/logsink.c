@@ -283,6 +283,7 @@ static void add_port(const char *dev, const char *name, enum kind kind)
 	nsinks++;
 	log_info("log: %s on /dev/%s", name, dev);
 	check_port(s);
+	update_floor();  /* block: a stream port found late is owed everything too */
 }
 
 static int have_sink(const char *name)
@@ -311,10 +312,8 @@ static long find_ports(void *unused)
 				continue;
 			if (fgets(name, sizeof(name), f)) {
 				name[strcspn(name, "\n")] = '\0';
-				if (!strcmp(name, LOGSINK_PORT_STREAM) && !have_sink(LOGSINK_PORT_STREAM)) {
+				if (!strcmp(name, LOGSINK_PORT_STREAM) && !have_sink(LOGSINK_PORT_STREAM))
 					add_port(de->d_name, LOGSINK_PORT_STREAM, STREAM);
-					update_floor();
-				}
 				else if (!strcmp(name, LOGSINK_PORT_TEXT) && !have_sink(LOGSINK_PORT_TEXT))
 					add_port(de->d_name, LOGSINK_PORT_TEXT, TEXT);
 			}

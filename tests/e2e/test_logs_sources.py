@@ -23,6 +23,14 @@ def make(tmpdir, text):
     return out
 
 
+def start_with_reader(tmpdir, lxc, recipe_text):
+    """The recipe's container, started, with a JsonReader on its stream."""
+    out = make(tmpdir, recipe_text)
+    ct = lxc(out)
+    ct.start()
+    return out, ct, JsonReader(out, tmpdir)
+
+
 class JsonReader:
     """amphi logs --follow --json on a container's socket, into a file."""
 
@@ -88,10 +96,7 @@ exec = while [ ! -e /var/lib/amphi/host/go ]; do sleep 0.05; done; seq 1 20000 |
 
 
 def test_syslog_and_file_floods_are_held_back_not_lost(tmpdir_clean, lxc):
-    out = make(tmpdir_clean, FLOODS)
-    ct = lxc(out)
-    ct.start()
-    r = JsonReader(out, tmpdir_clean)
+    out, ct, r = start_with_reader(tmpdir_clean, lxc, FLOODS)
     try:
         r.wait(r'"msg":"ready env=lxc')
         open(os.path.join(out, "lxc", "host", "go"), "w").close()
@@ -164,10 +169,7 @@ exec = printf 'plain, then \\033[31mred\\033[0m and a CR\\r here\\n'; printf 'no
 
 
 def test_console_escapes_output_and_a_last_line_without_newline_arrives_at_stop(tmpdir_clean, lxc):
-    out = make(tmpdir_clean, ODD)
-    ct = lxc(out)
-    ct.start()
-    r = JsonReader(out, tmpdir_clean)
+    _, ct, r = start_with_reader(tmpdir_clean, lxc, ODD)
     try:
         log = ct.wait(r"painter: plain, then ")
         line = next(l for l in log.splitlines() if "painter: plain, then" in l)
