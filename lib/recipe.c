@@ -18,11 +18,11 @@
 enum key_type { KEY_WORD, KEY_HOSTNAME, KEY_INT, KEY_LIST, KEY_BOOL, KEY_EXEC, KEY_PATH,
 		KEY_ENV, KEY_RESTART, KEY_SIGNAL, KEY_ONFAIL, KEY_NEEDS, KEY_MAC, KEY_IFNAME,
 		KEY_PREFIXES, KEY_IPS, KEY_GW4, KEY_GW6, KEY_POLICY, KEY_PATHS, KEY_CONSOLE,
-		KEY_MODE, KEY_THEN, KEY_IFAIL };
+		KEY_MODE, KEY_THEN, KEY_IFAIL, KEY_UNNAMED };
 
 /* Which sections a key belongs to; unit keys are offsets into recipe_unit. */
 enum { IN_IMAGE = 1, IN_RUNTIME = 2, IN_TASK = 4, IN_SERVICE = 8, IN_NET = 16, IN_LOG = 32,
-       IN_STEP = 64, IN_INSTALL = 128, IN_LXC = 256, IN_UNIT = IN_TASK | IN_SERVICE | IN_STEP };
+       IN_STEP = 64, IN_INSTALL = 128, IN_LXC = 256, IN_NETWORK = 512, IN_UNIT = IN_TASK | IN_SERVICE | IN_STEP };
 
 struct key_spec {
 	int where;
@@ -65,6 +65,7 @@ static const struct key_spec keys[] = {
 	{ IN_INSTALL, "then", KEY_THEN, R(install_then), 0, 0 },
 	{ IN_INSTALL, "on_failure", KEY_IFAIL, R(install_shell_on_failure), 0, 0 },
 	{ IN_INSTALL, "marker", KEY_PATH, R(install_marker), 0, 0 },
+	{ IN_NETWORK, "unnamed", KEY_UNNAMED, R(unnamed_dhcp), 0, 0 },
 	{ IN_NET, "mac", KEY_MAC, N(mac), 0, 0 },
 	{ IN_NET, "dhcp", KEY_BOOL, N(dhcp), 0, 0 },
 	{ IN_NET, "address", KEY_PREFIXES, N(address), 0, 0 },
@@ -83,7 +84,7 @@ static const struct {
 } sections[] = {
 	{ "image", IN_IMAGE }, { "runtime", IN_RUNTIME }, { "log", IN_LOG }, { "install", IN_INSTALL },
 	{ "step.", IN_STEP }, { "task.", IN_TASK }, { "service.", IN_SERVICE },  /* a prefix: [service.web] */
-	{ "network.", IN_NET }, { "lxc", IN_LXC },
+	{ "network.", IN_NET }, { "network", IN_NETWORK }, { "lxc", IN_LXC },
 };
 
 static const struct named {
@@ -94,6 +95,7 @@ static const struct named {
   mode_names[] = { { "installer", INSTALL_INSTALLER }, { "first-boot", INSTALL_FIRST_BOOT } },
   then_names[] = { { "poweroff", THEN_POWEROFF }, { "reboot", THEN_REBOOT }, { "continue", THEN_CONTINUE } },
   ifail_names[] = { { "poweroff", 0 }, { "shell", 1 } },
+  unnamed_names[] = { { "none", 0 }, { "dhcp", 1 } },
   signal_names[] = {
 	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
 	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "PWR", SIGPWR },
@@ -109,6 +111,7 @@ void recipe_defaults(struct recipe *r)
 	r->getty.n = 1;
 	strcpy(r->getty.item[0], "auto");
 	r->network_timeout = 30;
+	r->unnamed_dhcp = 1;  /* as every distribution's container on lxc-net's lxcbr0 */
 	r->log_ring_kib = 1024;
 	strcpy(r->install_marker, "/var/lib/amphi/installed");
 	r->install_then = -1;  /* by mode: installer powers off, first-boot goes on */
@@ -270,6 +273,7 @@ static int set_named(int *field, const struct key_spec *k, const char *value, ch
 		{ KEY_MODE, mode_names, COUNT(mode_names), "installer or first-boot" },
 		{ KEY_THEN, then_names, COUNT(then_names), "poweroff, reboot or continue" },
 		{ KEY_IFAIL, ifail_names, COUNT(ifail_names), "poweroff or shell" },
+		{ KEY_UNNAMED, unnamed_names, COUNT(unnamed_names), "dhcp or none" },
 	};
 	for (size_t t = 0; t < COUNT(tables); t++) {
 		if (tables[t].type != k->type)
@@ -350,6 +354,7 @@ static int set_value(char *base, const struct key_spec *k, const char *value,
 	case KEY_MODE:
 	case KEY_THEN:
 	case KEY_IFAIL:
+	case KEY_UNNAMED:
 		return set_named(ifield, k, value, err, errlen);
 	case KEY_NEEDS:
 		if (strcmp(value, "network") != 0) {
@@ -546,7 +551,7 @@ static int on_key(void *ctx, const char *section, const char *key, const char *v
 			where = sections[i].where;
 	}
 	if (!where) {
-		snprintf(err, errlen, "unknown section [%s]: expected [image], [runtime], [log], [install], [step.NAME], [task.NAME], [service.NAME], [network.NAME] or [lxc]",
+		snprintf(err, errlen, "unknown section [%s]: expected [image], [runtime], [log], [install], [step.NAME], [task.NAME], [service.NAME], [network], [network.NAME] or [lxc]",
 			 section);
 		return -1;
 	}

@@ -89,6 +89,10 @@ struct recipe {
 	int autologin;               /* a root shell instead of getty + login */
 	int stop_timeout;            /* seconds between TERM and KILL at stop */
 	int network_timeout;         /* seconds services with needs = network wait */
+	/* [network] unnamed = dhcp (default) | none: what the init does in a
+	 * container on an interface LXC gave, that no [network.NAME] names and
+	 * that LXC left without an IPv4 address. */
+	int unnamed_dhcp;
 	/* [log] */
 	int log_ring_kib;            /* the record ring, default 1024 */
 	int log_policy;              /* LOG_POLICY_*: what a full ring does */

@@ -113,6 +113,8 @@ static void dump(const struct recipe *r, char *out, size_t outlen)
 		    r->install_mode, r->install_then, r->install_shell_on_failure, r->install_marker, r->nsteps);
 	if (r->network_timeout != 30)
 		put(out, outlen, &used, "network_timeout=%d\n", r->network_timeout);
+	if (!r->unnamed_dhcp)
+		put(out, outlen, &used, "network unnamed=none\n");
 	for (int i = 0; i < r->nnets; i++) {
 		const struct recipe_net *n = &r->net[i];
 		put(out, outlen, &used, "[network.%s] line=%d mac=%s dhcp=%d mtu=%d gateway=%s gateway6=%s bridge=%s\n",
