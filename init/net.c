@@ -30,7 +30,9 @@ struct net_if {
 static const char *net_root = "";
 static struct recipe *net_recipe;
 static struct recipe_net kernel_ip;   /* from ip= */
-static struct net_if ifs[RECIPE_NETS_MAX + 1];
+/* The recipe's interfaces, ip='s, and as many again that LXC gave unnamed. */
+#define NET_IFS_MAX (2 * RECIPE_NETS_MAX + 1)
+static struct net_if ifs[NET_IFS_MAX];
 static int nifs, waiting;
 static void (*ready_cb)(void);
 static int ready_timer = -1;
@@ -203,19 +205,47 @@ static void configure(struct net_if *n)
 		start_dhcp(n);
 }
 
-/* Links LXC set up that the recipe does not name: said, and left alone. */
-static void note_foreign_links(void)
+/* Links LXC made that the recipe does not name. One LXC configured (an
+ * IPv4 address) is left as it is; one it did not takes DHCP, as every
+ * distribution's container does on LXC's default veth on lxcbr0 (lxc-net's
+ * dnsmasq answers), however the container was created; [network]
+ * unnamed = none keeps them as they are. */
+static void adopt_foreign_links(void)
 {
-	for (int i = 1; i < 64; i++) {
+	/* No keys of its own (no dns, search); in bss: the struct is 6 KiB. */
+	static struct recipe_net unnamed;
+
+	for (int i = 0; i < 64; i++) {
 		char name[RECIPE_IFNAME_MAX];
-		int known = 0, idx;
-		snprintf(name, sizeof(name), "eth%d", i - 1);
+		int known = 0, idx, rc;
+		snprintf(name, sizeof(name), "eth%d", i);
 		if ((idx = nl_link_index(name)) < 0)
 			continue;
 		for (int j = 0; j < nifs; j++)
 			known |= ifs[j].index == idx;
-		if (!known && nl_link_has_addr(idx, AF_INET) > 0)
-			log_info("net: %s was configured by the container manager; left as it is", name);
+		if (known)
+			continue;
+		if ((rc = nl_link_has_addr(idx, AF_INET)) != 0) {
+			if (rc > 0)
+				log_info("net: %s was configured by the container manager; left as it is", name);
+			else
+				log_warn("net: %s: reading its addresses: %s; left as it is", name, strerror(-rc));
+			continue;
+		}
+		if (!net_recipe->unnamed_dhcp || nifs == NET_IFS_MAX) {
+			log_info("net: %s: no address from the container manager and no [network.%s]; left without one (%s)",
+				 name, name, nifs == NET_IFS_MAX ? "no room for more interfaces" : "[network] unnamed = none");
+			continue;
+		}
+		log_info("net: %s: no address from the container manager and no [network.%s]; asking DHCP "
+			 "(a [network.%s] section or [network] unnamed = none changes this)", name, name, name);
+		struct net_if *n = &ifs[nifs++];
+		n->cfg = &unnamed;
+		n->index = idx;
+		snprintf(n->name, sizeof(n->name), "%s", name);
+		if ((rc = nl_link_up(idx, 0)) < 0)
+			log_warn("net: %s: up: %s", name, strerror(-rc));
+		start_dhcp(n);
 	}
 }
 
@@ -259,7 +289,7 @@ int net_start(const char *root, enum world world, struct recipe *r, void (*ready
 		configure(n);
 	}
 	if (world == WORLD_CONTAINER)
-		note_foreign_links();
+		adopt_foreign_links();
 	write_resolv_conf();
 	if (!waiting) {
 		became_ready();

@@ -2,7 +2,9 @@
  * VM, the kernel's ip= parameter; static addresses set at once through
  * rtnetlink, DHCP through a supervised busybox udhcpc whose event script
  * (this binary, as dhcp-event) reports back over the control FIFO. In a
- * container, what LXC configured and the recipe does not name is left. */
+ * container, an interface LXC gave that the recipe does not name is left
+ * as LXC configured it, or, without an IPv4 address, takes DHCP unless the
+ * recipe says [network] unnamed = none. */
 #ifndef AMPHI_NET_H
 #define AMPHI_NET_H
 
@@ -10,7 +12,7 @@
 #include "recipe.h"
 
 /* Configures what can be at once; adds a DHCP client service to r for
- * each DHCP interface. Calls ready() when every interface is configured,
+ * each DHCP interface (the recipe's and, in a container, unnamed ones). Calls ready() when every interface is configured,
  * or after r->network_timeout seconds; returns 1 if that already happened. */
 int net_start(const char *root, enum world world, struct recipe *r, void (*ready)(void));
 /* A control message "IFACE EVENT key=value ..." from dhcp-event. */
