@@ -21,9 +21,44 @@
  * steps are written out true for the container it made. */
 #define NEXT_STEPS_FILE "etc/amphi/next-steps.txt"
 
+/* The network lines of both messages: LXC's config makes eth0, and the
+ * recipe says what the init does on it (init/net.c); config and recipe
+ * are where they are, in the message's own placeholders. */
+static int network_hint(struct strbuf *b, const struct recipe *r, const char *config, const char *recipe)
+{
+	const struct recipe_net *eth0 = NULL;
+	int rc;
+
+	for (int i = 0; i < r->nnets; i++)
+		if (!strcmp(r->net[i].name, "eth0"))
+			eth0 = &r->net[i];
+	rc = strbuf_printf(b, "  network:           eth0, as %s makes it (lxc.net.0.*; lxc-create's\n"
+			   "                     default: a veth on lxcbr0), ", config);
+	if (rc < 0)
+		return -1;
+	if (eth0 && eth0->dhcp)
+		rc = strbuf_printf(b, "takes an address by DHCP ([network.eth0])");
+	else if (eth0 && eth0->address.n)
+		rc = strbuf_printf(b, "gets %s ([network.eth0])", eth0->address.item[0]);
+	else if (eth0)
+		rc = strbuf_printf(b, "keeps what LXC gives it ([network.eth0] sets no address)");
+	else if (r->unnamed_dhcp)
+		rc = strbuf_printf(b, "takes an address by DHCP where LXC gives it none\n"
+				   "                     (lxc-net's dnsmasq answers on lxcbr0)");
+	else
+		rc = strbuf_printf(b, "keeps what LXC gives it and asks no DHCP\n"
+				   "                     ([network] unnamed = none)");
+	return rc < 0 ? -1 : strbuf_printf(b, ";\n"
+		"                     change it there or in %s\n"
+		"                     ([network.eth0]%s%s)\n"
+		"  note:              lxc-start fails while that bridge is not up; LXC's lxc-net makes lxcbr0:\n"
+		"                     /usr/libexec/lxc/lxc-net start\n",
+		recipe, eth0 ? "" : ", or in [network] unnamed = ", eth0 ? "" : r->unnamed_dhcp ? "none" : "dhcp");
+}
+
 static int next_steps_template(struct strbuf *b, const struct recipe *r)
 {
-	return strbuf_printf(b,
+	if (strbuf_printf(b,
 		"amphi appliance '%s', created by lxc-create -t local as container LXC_NAME in LXC_PATH.\n"
 		"Add -P DIR to each lxc- command below when DIR, the directory LXC_PATH is in, is not\n"
 		"LXC's default (lxc-config lxc.lxcpath).\n"
@@ -36,11 +71,10 @@ static int next_steps_template(struct strbuf *b, const struct recipe *r)
 		"                     (amphi: build/amphi in the amphi tree that built this appliance); without it,\n"
 		"                     mkdir -p LXC_PATH/host; mkfifo LXC_PATH/host/anaconda.fifo (at any time), then\n"
 		"                     cat LXC_PATH/host/anaconda.fifo shows the log as text lines;\n"
-		"                     the console is in LXC_PATH/console.log\n"
-		"  network:           as LXC_PATH/config says (lxc.net.0.*; lxc-create's default: a veth on lxcbr0);\n"
-		"                     addresses: [network.eth0] in LXC_ROOTFS" RECIPE_IMAGE_PATH "\n"
-		"  stop it:           lxc-stop -n LXC_NAME      restart: lxc-stop -r -n LXC_NAME\n",
-		r->name);
+		"                     the console is in LXC_PATH/console.log\n",
+		r->name) < 0 || network_hint(b, r, "LXC_PATH/config", "LXC_ROOTFS" RECIPE_IMAGE_PATH) < 0)
+		return -1;
+	return strbuf_printf(b, "  stop it:           lxc-stop -n LXC_NAME      restart: lxc-stop -r -n LXC_NAME\n");
 }
 
 /* lxc-local cats create-message as it is (it substitutes LXC_NAME and
@@ -49,7 +83,7 @@ static int next_steps_template(struct strbuf *b, const struct recipe *r)
  * says where the filled-in copy is. */
 static int create_message(struct strbuf *b, const struct recipe *r)
 {
-	return strbuf_printf(b,
+	if (strbuf_printf(b,
 		"amphi appliance '%s' is created (NAME and LXCPATH below: the -n and -P you gave).\n"
 		"The same, with the container's name and directory filled in, is in\n"
 		"LXCPATH/NAME/rootfs/" NEXT_STEPS_FILE " (/" NEXT_STEPS_FILE " inside it).\n"
@@ -62,11 +96,10 @@ static int create_message(struct strbuf *b, const struct recipe *r)
 		"                     (amphi: build/amphi in the amphi tree that built this appliance); without it,\n"
 		"                     mkdir -p LXCPATH/NAME/host; mkfifo LXCPATH/NAME/host/anaconda.fifo (at any time), then\n"
 		"                     cat LXCPATH/NAME/host/anaconda.fifo shows the log as text lines;\n"
-		"                     the console is in LXCPATH/NAME/console.log\n"
-		"  network:           what LXC's default config gives (usually a veth on lxcbr0);\n"
-		"                     change it in LXCPATH/NAME/config (lxc.net.0.*)\n"
-		"  stop it:           lxc-stop -n NAME      restart: lxc-stop -r -n NAME\n",
-		r->name);
+		"                     the console is in LXCPATH/NAME/console.log\n",
+		r->name) < 0 || network_hint(b, r, "LXCPATH/NAME/config", "LXCPATH/NAME/rootfs" RECIPE_IMAGE_PATH) < 0)
+		return -1;
+	return strbuf_printf(b, "  stop it:           lxc-stop -n NAME      restart: lxc-stop -r -n NAME\n");
 }
 
 /* lxc-local appends `config` to the container's config and replaces

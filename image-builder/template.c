@@ -31,7 +31,6 @@
 struct targs {
 	const char *path, *name, *rootfs, *recipe, *hostname, *net;
 	int ttys, autologin;
-	int dhcp_default;  /* eth0 takes DHCP because nothing else gives it an address */
 };
 
 static int usage_template(const char *bad)
@@ -213,22 +212,10 @@ static const struct recipe_net *recipe_eth0(const struct recipe *r)
 	return NULL;
 }
 
-/* An interface from LXC, and neither LXC nor the recipe (nor --net) gives
- * it an address: DHCP, as an LXC user expects of a new container (lxc-net's
- * dnsmasq answers on lxcbr0). */
-static int wants_default_dhcp(const struct targs *t, const struct recipe *r)
-{
-	char config[PATH_MAX];
-	struct lxc_net0 n;
-
-	snprintf(config, sizeof(config), "%s/config", t->path);
-	read_net0(config, &n);
-	return !t->net && !recipe_eth0(r) && n.type[0] && strcmp(n.type, "empty") && strcmp(n.type, "none") &&
-	       !n.address[0];
-}
-
 /* The network this container will have: LXC's interface and what the
- * recipe (with --net) does on it. */
+ * init does on it: the recipe's [network.eth0] (with --net), else what
+ * LXC's config gives, else DHCP unless the recipe says [network]
+ * unnamed = none (init/net.c decides the same at boot). */
 static int network_line(struct strbuf *b, const struct targs *t, const struct recipe *r)
 {
 	const char *lxcpath = t->path, *rootfs = t->rootfs;
@@ -246,21 +233,26 @@ static int network_line(struct strbuf *b, const struct targs *t, const struct re
 	else
 		snprintf(nic, sizeof(nic), "eth0 (lxc.net.0.type = %s)", n.type);
 	const struct recipe_net *eth0 = recipe_eth0(r);
-	int rc;
-	if (eth0 && eth0->dhcp)
+	int unnamed = !eth0 && !n.address[0], rc;
+	if ((eth0 && eth0->dhcp) || (unnamed && r->unnamed_dhcp))
 		rc = strbuf_printf(b, "%s takes an address by DHCP%s (from a server on that\n"
 				   "                     bridge, such as lxc-net's dnsmasq on lxcbr0)", nic,
-				   t->dhcp_default ? ", amphi's default where nothing else gives one" : "");
+				   eth0 ? "" : ", amphi's default where nothing else gives one");
 	else if (eth0 && eth0->address.n)
 		rc = strbuf_printf(b, "%s gets %s from the recipe", nic, eth0->address.item[0]);
 	else if (n.address[0])
 		rc = strbuf_printf(b, "%s gets %s from LXC (lxc.net.0.ipv4.address)", nic, n.address);
 	else
 		rc = strbuf_printf(b, "%s comes up with no address: neither LXC's config nor the\n"
-				   "                     recipe gives one (lxc-create ... -- --net dhcp|ADDRESS/PREFIX does)", nic);
+				   "                     recipe gives one (%s; lxc-create ... -- --net dhcp|ADDRESS/PREFIX gives one)",
+				   nic, eth0 ? "its [network.eth0] has no dhcp or address" : "it says [network] unnamed = none");
 	if (rc == 0 && eth0)
 		rc = strbuf_printf(b, ";\n                     change it in %s%s ([network.eth0])\n"
 				   "                     or %s (lxc.net.0.*)\n", rootfs, RECIPE_IMAGE_PATH, config);
+	else if (rc == 0 && unnamed)
+		rc = strbuf_printf(b, ";\n                     change it in %s%s ([network.eth0], or unnamed = %s in [network])\n"
+				   "                     or %s (lxc.net.0.*)\n", rootfs, RECIPE_IMAGE_PATH,
+				   r->unnamed_dhcp ? "none" : "dhcp", config);
 	else if (rc == 0)
 		rc = strbuf_printf(b, ";\n                     change it in %s (lxc.net.0.*)\n", config);
 	/* lxc-start fails on a bridge that is not there; lxc-net, when it
@@ -321,13 +313,6 @@ int cmd_lxc_template(int argc, char **argv)
 	    recipe_parse(text.s, text.len, t.recipe, &r, err, sizeof(err)) < 0 ||
 	    build_mtime(&mtime, err, sizeof(err)) < 0 || inputs_find(&in, err, sizeof(err)) < 0)
 		goto fail;
-	if (wants_default_dhcp(&t, &r)) {
-		t.dhcp_default = 1;
-		recipe_defaults(&r);
-		if (strbuf_printf(&text, "# no address from LXC or the recipe: DHCP\n[network.eth0]\ndhcp = yes\n") < 0 ||
-		    recipe_parse(text.s, text.len, t.recipe, &r, err, sizeof(err)) < 0)
-			goto fail;
-	}
 	if (!dir_empty(t.rootfs)) {
 		keep_aside(t.rootfs, err, sizeof(err));
 		goto fail;
