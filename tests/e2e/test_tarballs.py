@@ -3,6 +3,7 @@
 the LXC container runs in a network namespace of the test's own with an
 lxcbr0 bridge (LXC's default network), as in test_template.py."""
 
+import contextlib
 import json
 import os
 import re
@@ -25,6 +26,90 @@ tarball_build = build_fixture(MINIMAL)
 
 def in_ns(ns, *cmd):
     return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, timeout=LXC_TIMEOUT + 30)
+
+
+def eth0_ipv4(ns, name, lxcpath):
+    """eth0's IPv4 address/prefix inside the container, or None."""
+    r = in_ns(ns, "lxc-attach", "-n", name, "-P", lxcpath, "--clear-env", "--", "ip", "-4", "-o", "addr", "show", "dev", "eth0")
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = re.search(r"inet (\S+)", r.stdout)
+    return m.group(1) if m else None
+
+
+@contextlib.contextmanager
+def local_container(ns, built, tmpdir):
+    """lxc-create -t local from a build's tarballs under a unique name,
+    started in the namespace; yields (name, lxcpath, create output,
+    console log) and stops and destroys it afterwards, pass or fail."""
+    name = unique("amphi-e2e-tarnet")
+    lxcpath = os.path.join(tmpdir, "lxc")
+    os.makedirs(lxcpath)
+    r = subprocess.run(["lxc-create", "-t", "local", "-n", name, "-P", lxcpath, "--",
+                        "--metadata", os.path.join(built, "lxc", "meta.tar.xz"),
+                        "--fstree", os.path.join(built, "lxc", "rootfs.tar.xz")],
+                       capture_output=True, text=True, timeout=120)
+    try:
+        assert r.returncode == 0, r.stdout + r.stderr
+        s = in_ns(ns, "lxc-start", "-n", name, "-P", lxcpath)
+        assert s.returncode == 0, s.stderr
+        console_log = os.path.join(lxcpath, name, "console.log")
+        wait_for(console_log, r"amphi: ready env=lxc", LXC_TIMEOUT)
+        yield name, lxcpath, r.stdout, console_log
+    finally:
+        in_ns(ns, "lxc-stop", "-k", "-n", name, "-P", lxcpath)
+        subprocess.run(["lxc-destroy", "-n", name, "-P", lxcpath], capture_output=True)
+
+
+NEEDS_NETWORK = """[image]
+name = tarnet
+[service.show]
+needs = network
+shell = yes
+exec = echo "addr: $(ip -4 -o addr show dev eth0 | awk '{print $4}')"; exec sleep 100000
+"""
+
+OPT_OUT = """[image]
+name = tarquiet
+# LXC's interfaces stay as LXC made them: no DHCP without an address.
+[network]
+unnamed = none
+"""
+
+
+@pytest.fixture
+def built_recipe(tmpdir_clean):
+    def make(text):
+        path = os.path.join(tmpdir_clean, unique("recipe") + ".conf")
+        with open(path, "w") as f:
+            f.write(text)
+        out = os.path.join(tmpdir_clean, unique("out"))
+        build(path, out)
+        return out
+    return make
+
+
+def test_local_tarballs_dhcp_default_holds_services_that_need_the_network(built_recipe, ns_lxcbr0, tmpdir_clean):
+    built = built_recipe(NEEDS_NETWORK)
+    with local_container(ns_lxcbr0, built, tmpdir_clean) as (name, lxcpath, created, console_log):
+        log = wait_for(console_log, r"show: addr: 10\.0\.3\.1\d\d/24", LXC_TIMEOUT)
+        # The service waited for the lease on the interface nobody named.
+        assert log.index("by DHCP via 10.0.3.1") < log.index("service show: started") < log.index("amphi: ready"), log
+        ip = eth0_ipv4(ns_lxcbr0, name, lxcpath)
+        ping = in_ns(ns_lxcbr0, "busybox", "ping", "-c", "1", "-W", "5", ip.split("/")[0])
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+
+
+def test_local_tarballs_unnamed_none_leaves_eth0_without_address_or_dhcp(built_recipe, ns_lxcbr0, tmpdir_clean):
+    built = built_recipe(OPT_OUT)
+    with local_container(ns_lxcbr0, built, tmpdir_clean) as (name, lxcpath, created, console_log):
+        assert "keeps what LXC gives it and asks no DHCP\n                     ([network] unnamed = none)" in created
+        log = open(console_log).read()
+        assert ("net: eth0: no address from the container manager and no [network.eth0]; left without one "
+                "([network] unnamed = none)") in log, log
+        assert "dhcp-eth0" not in log and "asking DHCP" not in log
+        assert eth0_ipv4(ns_lxcbr0, name, lxcpath) is None
+        pidof = in_ns(ns_lxcbr0, "lxc-attach", "-n", name, "-P", lxcpath, "--clear-env", "--", "pidof", "udhcpc")
+        assert pidof.returncode != 0 and not pidof.stdout.strip(), pidof.stdout
 
 
 def test_two_builds_give_identical_tarballs(tarball_build, tmpdir_clean):
@@ -77,6 +162,7 @@ def test_lxc_create_local_starts_stops_and_destroys(tarball_build, ns_lxcbr0, tm
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "amphi appliance 'minimal' is created" in r.stdout and "lxc-start -n NAME" in r.stdout
+    assert "takes an address by DHCP where LXC gives it none" in r.stdout, r.stdout
     ctdir = os.path.join(lxcpath, name)
     # The next steps, filled in for this container by lxc-local.
     steps = open(os.path.join(ctdir, "rootfs", "etc", "amphi", "next-steps.txt")).read()
@@ -100,6 +186,14 @@ def test_lxc_create_local_starts_stops_and_destroys(tarball_build, ns_lxcbr0, tm
             line = reader.stdout.readline()
             assert line, "the FIFO ended before the ready line"
         assert re.match(r"\d\d:\d\d:\d\d,\d{3} INFO amphi:ready env=lxc", line), line
+        # LXC's default veth on lxcbr0 and no [network.eth0]: DHCP, as in
+        # any distribution's container, and it answers from the bridge.
+        log = open(console_log).read()
+        assert "net: eth0: no address from the container manager and no [network.eth0]; asking DHCP" in log, log
+        ip = eth0_ipv4(ns_lxcbr0, name, lxcpath)
+        assert re.fullmatch(r"10\.0\.3\.1\d\d/24", ip or ""), ip
+        ping = in_ns(ns_lxcbr0, "busybox", "ping", "-c", "1", "-W", "5", ip.split("/")[0])
+        assert ping.returncode == 0, ping.stdout + ping.stderr
         assert login_prompt_through(ns_lxcbr0, f"lxc-console -n {name} -P {lxcpath} -t 1")
         # The host side of the log stream, in the container's own directory.
         deadline = time.monotonic() + 10

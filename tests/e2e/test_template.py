@@ -50,7 +50,8 @@ def test_template_creates_a_container_whose_hints_all_work(ns_lxcbr0, tmpdir_cle
         assert in_ns(ns_lxcbr0, h["start"]).returncode == 0
         console_log = os.path.join(lxcpath, name, "console.log")
         assert console_log in r.stdout
-        wait_for(console_log, r"amphi: ready env=lxc", LXC_TIMEOUT)
+        log = wait_for(console_log, r"amphi: ready env=lxc", LXC_TIMEOUT)
+        assert "net: eth0: no address from the container manager and no [network.eth0]; asking DHCP" in log
         addr = in_ns(ns_lxcbr0, h["attach"] + " -- ip -4 addr show dev eth0").stdout
         m = re.search(r"inet (10\.0\.3\.1\d\d)/24", addr)
         assert m, addr
@@ -138,6 +139,29 @@ def test_default_network_hint_says_what_lxc_config_gives(tmpdir_clean):
         if "empty" not in extra:
             # The tests' lxcbr0 lives in their own namespaces; the host's own, only where lxc-net runs.
             assert (note in r.stdout) == (not os.path.exists("/sys/class/net/lxcbr0")), r.stdout
+
+
+def test_hint_follows_the_recipes_unnamed_key(tmpdir_clean):
+    """The DHCP default is the init's (init/net.c): the template writes no
+    [network.eth0] for it, and the hint says what the recipe's [network]
+    unnamed = leaves eth0 with."""
+    quiet = os.path.join(tmpdir_clean, "quiet.conf")
+    with open(quiet, "w") as f:
+        f.write("[image]\nname = quiet\n[network]\nunnamed = none\n")
+    for recipe, says in ((os.path.join(RECIPES, "minimal.conf"),
+                          "takes an address by DHCP, amphi's default where nothing else gives one"),
+                         (quiet, "comes up with no address: neither LXC's config nor the\n"
+                                 "                     recipe gives one (it says [network] unnamed = none;")):
+        ctdir = os.path.join(tmpdir_clean, "ct")
+        shutil.rmtree(ctdir, ignore_errors=True)
+        os.makedirs(os.path.join(ctdir, "rootfs"))
+        shutil.copy("/etc/lxc/default.conf", os.path.join(ctdir, "config"))
+        r = subprocess.run([TEMPLATE, f"--path={ctdir}", "--name=ct", f"--rootfs={ctdir}/rootfs", "--recipe", recipe],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert says in r.stdout, r.stdout
+        assert "unnamed = %s in [network])" % ("dhcp" if recipe == quiet else "none") in r.stdout, r.stdout
+        assert "[network.eth0]" not in open(os.path.join(ctdir, "rootfs", "etc", "amphi", "recipe.conf")).read()
 
 
 @pytest.mark.parametrize("args,says", [
