@@ -9,11 +9,12 @@ build=${1:?usage: deps.sh BUILD_DIR}
 # libraries the host tool and tests link, kmod for depmod, LXD (its daemon
 # is started by hand, by the tests), uidmap for unprivileged containers,
 # libvirt's daemon, QEMU driver and clients (virsh, virt-xml-validate) for
-# vm/domain.xml: without recommends they pull neither systemd nor a bridge.
+# vm/domain.xml: without recommends they pull neither systemd nor a bridge;
+# socat, which the tests use to relay a container's amphi.sock to rsyslog.
 packages="musl-tools linux-libc-dev busybox-static lxc qemu-system-x86 \
 libarchive-dev libcmocka-dev python3-pytest kmod pkg-config xz-utils gcc make \
 clang libclang-rt-14-dev rsyslog lxd uidmap \
-libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
+libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients socat"
 
 say() { printf 'deps: %s\n' "$*"; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
