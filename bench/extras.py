@@ -141,11 +141,13 @@ def integer(v):
 # ---- LXC and QEMU helpers ---------------------------------------------------
 
 def lxc_start(name, lxcpath, config, log, defines=()):
-    """lxc-start -d of a build's lxc/config; returns the Popen (not waited for, so
-    that many can be launched at once). -L puts each console in its own file;
-    defines are extra -s KEY=VALUE arguments."""
+    """lxc-start -d of a build's lxc/config (None: the container's own
+    LXCPATH/NAME/config, as lxc-create made it); returns the Popen (not waited
+    for, so that many can be launched at once). -L puts each console in its
+    own file; defines are extra -s KEY=VALUE arguments."""
     _live_cts[name] = lxcpath
-    return subprocess.Popen(["lxc-start", "-n", name, "-P", lxcpath, "-f", config, "-d", "-L", log, *defines],
+    conf = ["-f", config] if config else []
+    return subprocess.Popen(["lxc-start", "-n", name, "-P", lxcpath, *conf, "-d", "-L", log, *defines],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, errors="replace")
 
@@ -430,14 +432,18 @@ def reader(ctx, sock, store, work):
     return p
 
 
-def rss_lxc_host(d, work, signals=None):
+def rss_lxc_host(lxc, work):
     """VmRSS of the container's init read from the host's /proc/PID/status, 1 s
-    after its ready line; started as bench/run.py's lxc_round starts it (the
-    build's lxc/config, -s for the contender's signal overrides)."""
-    ct, log = unique("rss"), os.path.join(work, unique("console"))
-    defines = [x for k, v in (signals or {}).items() for x in ("-s", f"{k}={v}")]
+    after its ready line; started as bench/run.py's lxc_round starts it: a
+    build's config ({"config"}) under a new name, or the container lxc-create
+    made ({"name", "path"}) by its own name."""
+    log = os.path.join(work, unique("console"))
+    if "name" in lxc:
+        ct, path, config = lxc["name"], lxc["path"], None
+    else:
+        ct, path, config = unique("rss"), work, lxc["config"]
     try:
-        lxc_start_one(ct, work, os.path.join(d, "lxc", "config"), log, defines)
+        lxc_start_one(ct, path, config, log)
         wait_text(log, b"amphi: ready", LXC_READY_S)
         time.sleep(1)
         return vmrss_kib(lxc_pid(ct))
@@ -485,25 +491,26 @@ def rss_vm_probe(ctx, d, work, n):
 
 
 # What a contender of bench/run.py's boot table is, in the memory table.
-RSS_WHAT = {"floor": "floor (bench/floor.c)", "amphi minimal": "amphi minimal (recipes/minimal.conf)",
+RSS_WHAT = {"floor": "floor (bench/floor.c)", "busybox init": "busybox init (lxc-create -t busybox's rootfs)",
+            "amphi minimal": "amphi minimal (recipes/minimal.conf)",
             "amphi 3 services": "amphi 3 services (bench/recipes/prompt-services.conf)",
             "amphi ttys+net+service": "amphi ttys+net+service (bench/recipes/full.conf)"}
 
 
 def rss_contenders(ctx, minimal):
-    """[(name, build dir, signal overrides, why not)] for the host-read LXC rows:
+    """[(name, how to start it in LXC, why not)] for the host-read LXC rows:
     run.py's built contenders (or the minimal build alone when run without them),
     and systemd with why when it cannot take part."""
-    built = ctx.get("built") or [("amphi minimal", minimal, {})]
+    built = ctx.get("built") or [("amphi minimal", minimal, {"config": os.path.join(minimal, "lxc", "config")})]
     out = []
     sysinfo = ctx.get("systemd") or {}
-    for name, d, signals in built:
-        why = ""
+    for name, _, lxc in built:
+        why = lxc.get("why", "")
         if name == "systemd" and sysinfo and not sysinfo.get("lxc_ok", True):
             why = "does not boot in LXC here: " + short(sysinfo.get("lxc_why", "?"), 120)
-        out.append((name, d, signals, why))
+        out.append((name, lxc, why))
     if ctx.get("built") and not any(n == "systemd" for n, _, _ in built):
-        out.append(("systemd", None, {}, "contender unavailable: " + short(ctx.get("systemd_why") or "not built", 120)))
+        out.append(("systemd", {}, "contender unavailable: " + short(ctx.get("systemd_why") or "not built", 120)))
     return out
 
 
@@ -515,8 +522,8 @@ def section_rss(ctx, minimal):
     vm_rounds = 1 if quick else 5
     work = tempfile.mkdtemp(prefix=unique("rss") + "-")
     hosts = rss_contenders(ctx, minimal)
-    host = {name: Series(RSS_WHAT.get(name, name)) for name, _, _, _ in hosts}
-    for name, _, _, why in hosts:
+    host = {name: Series(RSS_WHAT.get(name, name)) for name, _, _ in hosts}
+    for name, _, why in hosts:
         if why:
             host[name].fail(why)
     idle = {w: Series(f"{w} probe, after ready") for w in ("LXC", "VM")}
@@ -545,12 +552,12 @@ def section_rss(ctx, minimal):
                 flood[world].fail(e)
 
         # LXC: every contender read from the host, and the probe, alternating.
-        jobs = [(name, cd, signals) for name, cd, signals, why in hosts if not why] + [("probe", None, None)]
+        jobs = [(name, lxc) for name, lxc, why in hosts if not why] + [("probe", None)]
         for i, order in rotations(jobs, ctx["rounds"]):
-            for what, cd, signals in order:
+            for what, lxc in order:
                 if what != "probe":
                     try:
-                        host[what].add(rss_lxc_host(cd, work, signals))
+                        host[what].add(rss_lxc_host(lxc, work))
                     except (NA, OSError, subprocess.SubprocessError) as e:
                         host[what].fail(e)
                 elif d:
@@ -576,12 +583,12 @@ def section_rss(ctx, minimal):
         return ratio(s[0], floor) if s else ""
 
     rows = [["LXC", host[name].label, "1 s after ready", "host: /proc/PID/status", host[name].cell(kib), x(host[name]),
-             host[name].n(), "—"] for name, _, _, _ in hosts]
+             host[name].n(), "—"] for name, _, _ in hosts]
     rows.append(["LXC", "probe (amphi)", "≈1 s after ready", "guest: /proc/1/status", idle["LXC"].cell(kib),
                  x(idle["LXC"]), idle["LXC"].n(), "—"])
     rows.append(["LXC", "probe (amphi)", f"after {mb} MB through PID 1", "guest: /proc/1/status",
                  flood["LXC"].cell(kib), "—", flood["LXC"].n(), st("LXC")])
-    others = ", ".join(name for name, _, _, _ in hosts if not name.startswith("amphi"))
+    others = ", ".join(name for name, _, _ in hosts if not name.startswith("amphi"))
     rows.append(["VM", others or "other contenders", "after ready", "n/a",
                  "n/a: a VM's PID 1 is visible only inside the guest (the host sees QEMU's RSS, the whole guest), and "
                  "these contenders run no service of ours that reads /proc/1/status and prints it; the probe "
@@ -593,7 +600,8 @@ def section_rss(ctx, minimal):
     lines = [f"VmRSS of PID 1 in KiB: median (min–max). LXC: {ctx['rounds']} rounds, every contender of the boot "
              f"table and the probe alternating; VM: {vm_rounds} round{'s' if vm_rounds > 1 else ''} (a QEMU boot "
              f"under {accel} costs seconds). Each contender in a container is started as in the boot table "
-             "(its build's lxc/config, its signal overrides), and read from the host's /proc/PID/status of the "
+             "(a build's lxc/config with -f under a new name; busybox init is the container lxc-create -t busybox "
+             "made, by its own name and config), and read from the host's /proc/PID/status of the "
              "container's init (PID from `lxc-info -p -H`), 1 s after its ready line. The probe is "
              "minimal.conf plus one service (written by bench/extras.py) that prints `grep VmRSS /proc/1/status` "
              "to /dev/console 1 s after it starts (after ready; the line must follow ready on the console), then "
@@ -605,7 +613,7 @@ def section_rss(ctx, minimal):
              "value to compare with).", ""]
     lines += table(["world", "appliance", "when", "read from", "VmRSS KiB", "× floor", "rounds",
                     "flood lines stored"], rows)
-    chart = bars(*(host[name].bar(1 / 1024, label=f"LXC {name}") for name, _, _, _ in hosts),
+    chart = bars(*(host[name].bar(1 / 1024, label=f"LXC {name}") for name, _, _ in hosts),
                  idle["LXC"].bar(1 / 1024), flood["LXC"].bar(1 / 1024),
                  idle["VM"].bar(1 / 1024), flood["VM"].bar(1 / 1024))
     return {"title": "## PID 1 resident memory (KiB)", "lines": lines,
@@ -650,7 +658,7 @@ def section_template(ctx, minimal):
              "template builds the LXC tree of recipes/minimal.conf (no VM files, no tarballs) into the rootfs "
              "lxc-create made and appends to its config; the local template unpacks "
              "the tarballs of a build of the same recipe (made before timing); LXC's busybox template copies "
-             "the host's busybox.", ""]
+             "the host's busybox (a container it made is the boot table's busybox init in LXC).", ""]
     lines += table(["contender", "command", "ms", "× amphi template", "rounds"], rows)
     lines += ["", "No floor ratio: the floor is a PID 1 binary, not an LXC template, so it has no lxc-create to "
               "time; × amphi template is each median / the amphi template's median."]

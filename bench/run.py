@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """make bench: amphi side by side with the alternatives, on this machine, in
-one run. Every contender is built from the same kernel, busybox and
-skeleton; only PID 1 differs. Runs alternate between contenders; the table
+one run. The floor and amphi contenders are built from the same kernel,
+busybox and skeleton; only PID 1 differs. busybox init boots, in LXC, the
+rootfs LXC's own busybox template makes (lxc-create -t busybox, in this
+run), in the VM amphi's skeleton with the same kernel and modules; systemd
+boots a debootstrapped Debian tree. Runs alternate between contenders; the table
 shows medians with min-max and the ratio to the floor (a trivial static
 init). Then log throughput in both worlds: a flood through PID 1 to amphi
 logs against the same flood past PID 1 to a plain reader, in the same boot
@@ -110,7 +113,10 @@ def run(*cmd, env=None, check=True):
 
 
 def prepare():
-    """Builds each contender: (name, build dir, LXC signal overrides)."""
+    """Builds each contender: (name, build dir for the VM, how to start it in
+    LXC). The last is {"config": PATH} (lxc-start -f PATH under a new name
+    each round), {"name": N, "path": P} (the container lxc-create made, by
+    its own name) or {"why": REASON} (it cannot run in LXC here)."""
     os.makedirs(OUT, exist_ok=True)
     floor = os.path.join(OUT, "floor-init")
     run("musl-gcc", "-static", "-Os", "-s", os.path.join(ROOT, "bench", "floor.c"), "-o", floor)
@@ -121,25 +127,34 @@ def prepare():
     shutil.copy(os.path.join(ROOT, "bench", "busybox.inittab"), os.path.join(skel, "etc", "inittab"))
     minimal = os.path.join(ROOT, "recipes", "minimal.conf")
     contenders = [
-        ("floor", minimal, {"AMPHI_INIT": floor}, {}),
-        # busybox init halts on USR1/USR2 and reboots on TERM.
-        ("busybox init", minimal, {"AMPHI_INIT": "/bin/busybox", "AMPHI_ROOTFS": skel},
-         {"lxc.signal.halt": "SIGUSR2", "lxc.signal.reboot": "SIGTERM"}),
-        ("amphi minimal", minimal, {}, {}),
-        ("amphi 3 services", os.path.join(ROOT, "bench", "recipes", "prompt-services.conf"), {}, {}),
-        ("amphi ttys+net+service", os.path.join(ROOT, "bench", "recipes", "full.conf"), {}, {}),
+        ("floor", minimal, {"AMPHI_INIT": floor}),
+        # The VM's busybox init: amphi's skeleton and kernel, busybox as PID 1.
+        ("busybox init", minimal, {"AMPHI_INIT": "/bin/busybox", "AMPHI_ROOTFS": skel}),
+        ("amphi minimal", minimal, {}),
+        ("amphi 3 services", os.path.join(ROOT, "bench", "recipes", "prompt-services.conf"), {}),
+        ("amphi ttys+net+service", os.path.join(ROOT, "bench", "recipes", "full.conf"), {}),
     ]
     built = []
-    for name, recipe, env, signals in contenders:
+    for name, recipe, env in contenders:
         d = os.path.join(OUT, name.replace(" ", "-"))
         say(f"building {name}")
         run(AMPHI, "build", recipe, "-o", d, env=dict(os.environ, **env))
-        built.append((name, d, signals))
+        lxc = {"config": os.path.join(d, "lxc", "config")}
+        if name == "busybox init":
+            # In LXC: the rootfs and config of LXC's busybox template.
+            try:
+                lxc = busybox_template()
+                say(f"busybox init in LXC: container {lxc['name']} made by lxc-create -t busybox in {lxc['path']}")
+            except BenchError as e:
+                say(f"busybox init cannot run in LXC: {e}")
+                lxc = {"why": str(e)}
+                EXTRA["busybox_template"] = {"why": str(e)}
+        built.append((name, d, lxc))
     # systemd: Debian bookworm minbase with systemd-sysv, by debootstrap.
     try:
         import systemd_contender
-        name, d, signals, info = systemd_contender.prepare(OUT, say, QUICK)
-        built.append((name, d, signals))
+        name, d, _, info = systemd_contender.prepare(OUT, say, QUICK)
+        built.append((name, d, {"config": os.path.join(d, "lxc", "config")}))
         if not QUICK:
             # The cached tree's time is from another run: time it now, each
             # run into a fresh directory (removed after it).
@@ -161,6 +176,138 @@ def prepare():
         say(f"systemd contender unavailable: {e}")
         EXTRA["systemd_why"] = str(e)
     return built
+
+
+# ---- busybox init in LXC: what lxc-create -t busybox makes ---------------
+#
+# LXC 5.0.2's /usr/share/lxc/templates/lxc-busybox copies `command -v
+# busybox` (busybox-static here, which image-builder/deps.sh installs) into
+# ROOTFS/bin with a symlink per applet, hard-links it as /sbin/init, writes
+# an inittab (sysinit /etc/init.d/rcS, getty on tty1, askfirst sh on the
+# console), an rcS (syslogd, mount -a, udhcpc) and a config with a veth on
+# lxcbr0, lxc.signal.halt = SIGUSR1 and lxc.signal.reboot = SIGTERM. The
+# container is booted by its own name with that config, changed in two
+# places only: the network (hosts like this one have no lxcbr0, and
+# lxc-start fails on a missing link) is `lxc.net.0.type = empty` as for the
+# floor, amphi minimal and systemd; and rcS ends with READY_HOOK, because the
+# bench waits for a ready line on the console and busybox init prints none
+# there. By name, not with -f: lxc-stop reads the halt and reboot signals
+# from the container's own PATH/NAME/config (an lxc-start -f or -s setting
+# never reaches it), so SIGUSR1 and SIGTERM are what stop it, as the
+# template meant.
+TEMPLATE_NET = "lxc.net.0.type = empty"
+READY_HOOK = 'echo "amphi: ready env=lxc-busybox-template" > /dev/console'
+TEMPLATE_BASE = os.path.join(OUT, "busybox-template")
+BUSYBOX_TEMPLATE_FILE = "/usr/share/lxc/templates/lxc-busybox"
+
+
+def _template_paths(pid):
+    return os.path.join(TEMPLATE_BASE, str(pid)), f"bench-busybox-{pid}"
+
+
+def remove_busybox_template(pid=None):
+    """Stops (by its name) and removes the container busybox_template() made
+    in the run of that PID (this one by default)."""
+    path, name = _template_paths(pid or os.getpid())
+    if not os.path.isdir(path):
+        return
+    subprocess.run(["lxc-stop", "-n", name, "-P", path, "-k"], capture_output=True, timeout=300)
+    subprocess.run(["lxc-destroy", "-n", name, "-P", path], capture_output=True, timeout=300)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def busybox_template():
+    """lxc-create -t busybox, then the network and ready-line changes;
+    {"name", "path", "config"}, with what was found and changed in
+    EXTRA["busybox_template"]. BenchError says why it cannot be had."""
+    # What a run that died left (its PID is gone): its container, by name.
+    for old in os.listdir(TEMPLATE_BASE) if os.path.isdir(TEMPLATE_BASE) else []:
+        if old.isdigit() and int(old) != os.getpid() and not os.path.exists(f"/proc/{old}"):
+            remove_busybox_template(int(old))
+    remove_busybox_template()
+    path, name = _template_paths(os.getpid())
+    os.makedirs(path)
+    r = run("lxc-create", "-t", "busybox", "-n", name, "-P", path, check=False)
+    if r.returncode != 0:
+        last = (r.stderr.strip() or r.stdout.strip() or "no output").splitlines()[-1]
+        raise BenchError(f"lxc-create -t busybox exited {r.returncode}: {last}")
+    config = os.path.join(path, name, "config")
+    with open(config) as f:
+        lines = f.read().splitlines()
+    kv = [tuple(x.strip() for x in l.split("=", 1)) for l in lines if "=" in l and not l.lstrip().startswith("#")]
+    rootfs = next((v for k, v in kv if k == "lxc.rootfs.path"), "")
+    rootfs = rootfs.split(":", 1)[1] if rootfs.startswith("dir:") else rootfs
+    if not os.path.isdir(rootfs):
+        raise BenchError(f"lxc-create -t busybox wrote no rootfs directory ({rootfs!r} in its config)")
+    inittab = os.path.join(rootfs, "etc", "inittab")
+    rcs = os.path.join(rootfs, "etc", "init.d", "rcS")
+    try:
+        with open(inittab) as f:
+            tab = [l for l in f.read().splitlines() if l.strip() and not l.startswith("#")]
+        with open(rcs) as f:
+            rc = [l for l in f.read().splitlines() if l.strip()]
+    except OSError as e:
+        raise BenchError(f"the template's rootfs has no {e.filename}")
+    if not any(l.split(":")[2:3] == ["sysinit"] and l.split(":", 3)[3].strip() == "/etc/init.d/rcS" for l in tab
+               if l.count(":") >= 3):
+        raise BenchError(f"the template's inittab runs no /etc/init.d/rcS at sysinit: {' / '.join(tab)}")
+    # The network: the template's lxc.net.0.* lines become one empty one.
+    net = [l.strip() for l in lines if l.strip().startswith("lxc.net.")]
+    link = next((v for k, v in kv if k == "lxc.net.0.link"), None)
+    link_here = bool(link) and os.path.exists(f"/sys/class/net/{link}")
+    out, done = [], False
+    for l in lines:
+        if l.strip().startswith("lxc.net."):
+            if not done:
+                out += [f"# make bench (bench/run.py): loopback only, as the other contenders "
+                        f"({link or 'no link'} {'is' if link_here else 'is not'} on this host); was: "
+                        + "; ".join(net), TEMPLATE_NET]
+                done = True
+            continue
+        out.append(l)
+    if not done:
+        out += ["# make bench (bench/run.py): loopback only, as the other contenders", TEMPLATE_NET]
+    with open(config, "w") as f:
+        f.write("\n".join(out) + "\n")
+    with open(rcs, "a") as f:
+        f.write("# make bench (bench/run.py): the ready line the bench waits for\n" + READY_HOOK + "\n")
+    bb = os.path.join(rootfs, "bin", "busybox")
+    host_bb = shutil.which("busybox", path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/bin:/sbin:/bin")
+    info = {"name": name, "config": config, "net_was": net, "inittab": tab, "rcs": rc,
+            "host_busybox": host_bb, "package": _package_of(host_bb),
+            "link": link, "link_here": link_here,
+            "signals": {k: v for k, v in kv if k in ("lxc.signal.halt", "lxc.signal.reboot")},
+            "busybox_bytes": os.path.getsize(bb) if os.path.exists(bb) else None,
+            "busybox_static": _static(bb),
+            "same_as_vm": _same_file(bb, "/bin/busybox")}
+    EXTRA["busybox_template"] = info
+    return {"name": name, "path": path, "config": config}
+
+
+def _static(path):
+    """True when the ELF file has no PT_INTERP (static), None when unreadable."""
+    try:
+        import extras
+        return extras.elf_facts(path)[0]
+    except Exception:
+        return None
+
+
+def _package_of(path):
+    """The Debian package that ships path (or, merged /usr, /bin/NAME), else None."""
+    for p in (path, "/bin/" + os.path.basename(path or "")) if path else ():
+        r = subprocess.run(["dpkg-query", "-S", p], capture_output=True, text=True)
+        if r.returncode == 0 and ":" in r.stdout:
+            return r.stdout.split(":", 1)[0].strip()
+    return None
+
+
+def _same_file(a, b):
+    try:
+        import filecmp
+        return filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return None
 
 
 def wait_line(path, needle, proc=None, deadline=None):
@@ -191,28 +338,51 @@ def count_line(path, needle, count, deadline):
     return None
 
 
-def lxc_round(name, d, signals, work):
+# Why a contender's rounds in a world failed, first reason: {(name, world): why}.
+WHY = {}
+
+
+def lxc_target(lxc, work):
+    """(container name, lxcpath, lxc-start arguments) for one round: a build's
+    config under a new name in work, or lxc-create's container by its name."""
+    if "name" in lxc:
+        return lxc["name"], lxc["path"], []
+    return f"bench-{os.getpid()}-{time.monotonic_ns()}", work, ["-f", lxc["config"]]
+
+
+def lxc_round(name, d, lxc, work):
     """lxc-start -> ready line, lxc-stop -r -> ready again, then lxc-stop ->
     stopped; ms each."""
-    ct = f"bench-{os.getpid()}-{time.monotonic_ns()}"
-    log = os.path.join(work, ct + ".console")
-    defines = [x for k, v in signals.items() for x in ("-s", f"{k}={v}")]
+    if "why" in lxc:
+        WHY.setdefault((name, "LXC"), lxc["why"])
+        return None, None, None
+    ct, path, start = lxc_target(lxc, work)
+    log = os.path.join(work, f"{ct}-{time.monotonic_ns()}.console")
     t0 = time.monotonic()
-    run("lxc-start", "-n", ct, "-P", work, "-f", os.path.join(d, "lxc", "config"), "-d", "-L", log, *defines)
-    t1 = wait_line(log, b"amphi: ready")
+    r = run("lxc-start", "-n", ct, "-P", path, *start, "-d", "-L", log, check=False)
     try:
+        if r.returncode != 0:
+            WHY.setdefault((name, "LXC"), f"lxc-start exited {r.returncode}: {r.stderr.strip()[-150:]}")
+            return None, None, None
+        t1 = wait_line(log, b"amphi: ready")
         if t1 is None:
+            WHY.setdefault((name, "LXC"), f"no ready line on the console in {TIMEOUT} s")
             return None, None, None
         r0 = time.monotonic()
-        rr = run("lxc-stop", "-r", "-n", ct, "-P", work, "-t", "30", check=False)
+        rr = run("lxc-stop", "-r", "-n", ct, "-P", path, "-t", "30", check=False)
         r1 = count_line(log, b"amphi: ready", 2, time.monotonic() + TIMEOUT) if rr.returncode == 0 else None
         restart = (r1 - r0) * 1000 if r1 is not None else None
+        if restart is None:
+            WHY.setdefault((name, "LXC restart"), f"lxc-stop -r exited {rr.returncode}" if rr.returncode
+                           else f"no second ready line in {TIMEOUT} s")
         s0 = time.monotonic()
-        r = run("lxc-stop", "-n", ct, "-P", work, "-t", "30", check=False)
+        r = run("lxc-stop", "-n", ct, "-P", path, "-t", "30", check=False)
         s1 = time.monotonic()
+        if r.returncode != 0:
+            WHY.setdefault((name, "LXC stop"), f"lxc-stop exited {r.returncode}")
         return (t1 - t0) * 1000, (s1 - s0) * 1000 if r.returncode == 0 else None, restart
     finally:
-        run("lxc-stop", "-n", ct, "-P", work, "-k", check=False)
+        run("lxc-stop", "-n", ct, "-P", path, "-k", check=False)
 
 
 def vm_round(name, d, work):
@@ -593,15 +763,77 @@ def run_logs():
     return res
 
 
-def fmt(values, floor):
+def fmt(values, floor, why=None):
     vals = [v for v in values if v is not None]
+    why = why.replace("|", "/") if why else None
     if not vals:
-        return "n/a", ""
+        return ("n/a: " + why if why else "n/a"), ""
     m = statistics.median(vals)
     cell = f"{m:.1f} ({min(vals):.1f}–{max(vals):.1f})"
     if len(vals) < len(values):
-        cell += f" [{len(values) - len(vals)} failed]"
+        cell += f" [{len(values) - len(vals)} failed" + (f": {why}]" if why else "]")
     return cell, (f"{m / floor:.2f}×" if floor else "")
+
+
+def why_of(name, key):
+    """Why rounds of this contender failed for a table column, if we know."""
+    world = {"lxc_start": ["LXC"], "lxc_stop": ["LXC stop", "LXC"],
+             "lxc_restart": ["LXC restart", "LXC"]}.get(key, [])
+    return next((WHY[name, w] for w in world if (name, w) in WHY), None)
+
+
+def rootfs_note():
+    """Which rootfs each world boots, per contender: read from this run."""
+    rel = lambda p: os.path.relpath(p, ROOT) if p.startswith(ROOT + "/") else p
+    code = lambda t: "`" + t.replace("`", "'") + "`"
+    lines = ["Rootfs in each world. floor and the amphi rows: `amphi build` of their recipe (recipes/minimal.conf; "
+             "bench/recipes/prompt-services.conf; bench/recipes/full.conf), in LXC its lxc/config started with "
+             "`lxc-start -n NAME -P TMP -f CONFIG -d -L LOG` under a new name each round, in the VM its vm/launch: "
+             "the same kernel and modules (build/kernel) and rootfs skeleton, only PID 1 differs."]
+    bb = EXTRA.get("busybox_template", {})
+    if "why" in bb:
+        lines += ["", f"busybox init in LXC: LXC's busybox template's rootfs, which could not be had here: "
+                      f"{bb['why']} (its LXC cells say so)."]
+    elif bb:
+        static = {True: "static", False: "dynamically linked", None: "unreadable"}[bb["busybox_static"]]
+        same = {True: "the same file as the VM's /bin/busybox", False: "not the same file as the VM's /bin/busybox",
+                None: "not compared with the VM's /bin/busybox"}[bb["same_as_vm"]]
+        sig = ", ".join(code(f"{k} = {v}") for k, v in bb["signals"].items()) or "no lxc.signal lines"
+        pkg = (f"from Debian's {bb['package']}" + (", which image-builder/deps.sh installs"
+                                                    if bb["package"] == "busybox-static" else "")
+               if bb["package"] else "from no Debian package dpkg knows")
+        if bb["link"] and not bb["link_here"]:
+            net_why = (f"this host has no {bb['link']}, and lxc-start fails on a missing link "
+                       "(\"Failed to create network device\")")
+        elif bb["link"]:
+            net_why = f"{bb['link']} exists here, but the boot table keeps every contender's network the same"
+        else:
+            net_why = "the boot table keeps every contender's network the same"
+        lines += ["", f"busybox init in LXC: the rootfs and config that `lxc-create -t busybox -n {bb['name']} -P "
+                      f"{rel(TEMPLATE_BASE)}/PID` made in this run (LXC's own {code(BUSYBOX_TEMPLATE_FILE)}): "
+                      f"a {bb['busybox_bytes']}-byte {static} busybox copied from the host's `command -v busybox`, "
+                      f"{bb['host_busybox']} ({pkg}; {same}), with a symlink per applet "
+                      f"and /sbin/init a hard link to it; its inittab {'; '.join(code(l) for l in bb['inittab'])}; "
+                      f"its rcS {'; '.join(code(l) for l in bb['rcs'])}. It is started by its own name, "
+                      "`lxc-start -n NAME -P PATH -d -L LOG`, with the config lxc-create wrote, so that lxc-stop "
+                      f"reads that config's {sig} (lxc-stop takes its signals from PATH/NAME/config, never "
+                      "from an lxc-start -f or -s). Two changes to what lxc-create wrote: its network "
+                      f"{'; '.join(code(l) for l in bb['net_was']) or '(none)'} became {code(TEMPLATE_NET)}, as the "
+                      f"floor, amphi minimal and systemd have ({net_why}; with no eth0 the rcS's udhcpc exits at once, "
+                      "where on a bridge with no DHCP server it would keep rcS waiting, as udhcpc without -n "
+                      "retries for ever), and one line appended to its /etc/init.d/rcS, "
+                      f"{code(READY_HOOK)}: the bench times up to a ready line on the console, which busybox init "
+                      "does not print; rcS is the template's one sysinit entry, so the line comes when sysinit "
+                      "is done, just before busybox init starts the getty on tty1 and the askfirst shell on the "
+                      "console. Nothing else of the template's is changed."]
+    lines += ["", "busybox init in the VM: amphi's rootfs skeleton with busybox (/bin/busybox) as PID 1 and "
+                  "bench/busybox.inittab (mounts /proc, prints the ready line at sysinit), the same kernel and "
+                  "modules as amphi: a VM needs a kernel and an initramfs, which LXC's template does not make."]
+    if "systemd" in EXTRA:
+        lines += ["", "systemd: its debootstrapped Debian tree (below) in both worlds; in LXC its lxc/config with "
+                      "`-f` under a new name each round, in the VM as an ext4 disk behind amphi's loader "
+                      "initramfs, the same kernel and modules."]
+    return lines
 
 
 # bench/recipes/full.conf's containers get a veth on this bridge: no
@@ -621,13 +853,16 @@ def make_bridge():
 def main():
     if os.geteuid() != 0:
         sys.exit("bench: LXC needs root; run 'sudo make bench'")
-    built = prepare()
-    made_bridge = make_bridge()
     try:
-        measure(built)
+        built = prepare()
+        made_bridge = make_bridge()
+        try:
+            measure(built)
+        finally:
+            if made_bridge:
+                run("ip", "link", "del", BRIDGE, check=False)
     finally:
-        if made_bridge:
-            run("ip", "link", "del", BRIDGE, check=False)
+        remove_busybox_template()
 
 
 def measure(built):
@@ -637,8 +872,8 @@ def measure(built):
     try:
         for i in range(ROUNDS):
             order = built[i % len(built):] + built[:i % len(built)]  # alternate who goes first
-            for name, d, signals in order:
-                a, b, c = lxc_round(name, d, signals, work)
+            for name, d, lxc in order:
+                a, b, c = lxc_round(name, d, lxc, work)
                 results[name]["lxc_start"].append(a)
                 results[name]["lxc_stop"].append(b)
                 results[name]["lxc_restart"].append(c)
@@ -790,7 +1025,7 @@ def write_results(built, results, logs, sections=()):
     for name, _, _ in built:
         cells = []
         for key in ("lxc_start", "lxc_stop", "lxc_restart", "vm_start"):
-            c, ratio = fmt(results[name][key], med("floor", key))
+            c, ratio = fmt(results[name][key], med("floor", key), why_of(name, key))
             cells += [c, ratio]
         off, _ = fmt(results[name]["vm_off"], None)
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {off} |")
@@ -799,6 +1034,7 @@ def write_results(built, results, logs, sections=()):
         lines.append(f"| systemd | {why} | | {why} | | {why} | | {why} | | {why} |")
     lines += ["", "n/a: the contender does not do it (the floor and this busybox init ignore the ACPI power "
               "button, so QEMU is killed after 10 s)."]
+    lines += [""] + rootfs_note()
     lines += ["", "## Logs", "",
               f"A service writes {LOG_MB} MB ({LOG_MB * 1000000 // LOG_LINE} numbered lines of {LOG_LINE} bytes, "
               "MB = 10⁶ bytes) from a file in /tmp with `cat`, through amphi or past it, in the same boot, "
