@@ -10,8 +10,11 @@ COMMON   := -std=c11 -D_GNU_SOURCE $(WARN) -Ilib -DAMPHI_VERSION='"$(VERSION)"'
 
 # The init: static musl, Linux UAPI headers through $(BUILD)/uapi (musl-gcc
 # does not see /usr/include, and glibc's headers must not leak in).
+# stringop-strategy=libcall: at -Os gcc inlines memcpy as rep movsb, which
+# QEMU's TCG runs one byte per iteration (every log record was copied so,
+# twice); musl's memcpy moves words.
 INIT_CC      := musl-gcc
-INIT_CFLAGS  := $(COMMON) -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
+INIT_CFLAGS  := $(COMMON) -Os -mstringop-strategy=libcall -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
                 -isystem $(BUILD)/uapi -Iinit
 # noseparate-code: no page of padding around the text (8 KiB of nothing).
 INIT_LDFLAGS := -static -s -Wl,--gc-sections -Wl,-z,noseparate-code

@@ -78,9 +78,10 @@ static void console_line(int pri, const char *prefix, const char *text, size_t l
 }
 
 static void record(enum logrec_source source, const char *app, int pri, int64_t uptime_us,
-		   const char *text, size_t len)
+		   const char *text, size_t len, int plain)
 {
-	struct logrec r = { .pri = pri, .source = source, .uptime_us = uptime_us, .msg = text, .msglen = len };
+	struct logrec r = { .pri = pri, .source = source, .uptime_us = uptime_us, .msg = text, .msglen = len,
+			    .plain = plain };
 
 	if (!record_hook)
 		return;
@@ -128,7 +129,7 @@ static void vlog(enum log_level level, enum logrec_source source, const char *ap
 		n = (int)sizeof(text) - 1;
 	snprintf(prefix, sizeof(prefix), "%s: ", app);
 	console_line(levels[level].pri, prefix, text, (size_t)n);
-	record(source, app, levels[level].pri, -1, text, (size_t)n);
+	record(source, app, levels[level].pri, -1, text, (size_t)n, 0);
 	errno = saved;
 }
 
@@ -156,28 +157,28 @@ static void console_named(int pri, const char *name, const char *text, size_t le
 	console_line(pri, prefix, text, len);
 }
 
-void log_output(const char *source, const char *text, size_t len)
+void log_output(const char *source, const char *text, size_t len, int plain)
 {
 	if (!console_init_only)
 		console_named(PRI_OUTPUT, source, text, len);
-	record(LOGSRC_SERVICE, source, PRI_OUTPUT, -1, text, len);
+	record(LOGSRC_SERVICE, source, PRI_OUTPUT, -1, text, len, plain);
 }
 
-void log_file_output(const char *name, const char *text, size_t len)
+void log_file_output(const char *name, const char *text, size_t len, int plain)
 {
 	if (!console_init_only)
 		console_named(PRI_OUTPUT, name, text, len);
-	record(LOGSRC_FILE, name, PRI_OUTPUT, -1, text, len);
+	record(LOGSRC_FILE, name, PRI_OUTPUT, -1, text, len, plain);
 }
 
 void log_syslog(int pri, const char *app, const char *text, size_t len)
 {
 	if (!console_init_only)
 		console_named(pri, app, text, len);
-	record(LOGSRC_SYSLOG, app, pri, -1, text, len);
+	record(LOGSRC_SYSLOG, app, pri, -1, text, len, 0);
 }
 
 void log_kernel(int pri, int64_t uptime_us, const char *text, size_t len)
 {
-	record(LOGSRC_KERNEL, "kernel", pri, uptime_us, text, len);
+	record(LOGSRC_KERNEL, "kernel", pri, uptime_us, text, len, 0);
 }

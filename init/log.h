@@ -30,10 +30,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 void log_install(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* A line of a child's output: "source: text" on the console. */
-void log_output(const char *source, const char *text, size_t len);
+/* A line of a child's output: "source: text" on the console. plain: the
+ * caller found it printable ASCII (logrec_line_end), so the sinks need not
+ * look again. */
+void log_output(const char *source, const char *text, size_t len, int plain);
 /* A line of a followed log file: "name: text" on the console. */
-void log_file_output(const char *name, const char *text, size_t len);
+void log_file_output(const char *name, const char *text, size_t len, int plain);
 /* A syslog message (from /dev/log): "app: text" on the console. */
 void log_syslog(int pri, const char *app, const char *text, size_t len);
 /* A kernel record: the kernel prints its own console lines, so only the

@@ -13,7 +13,7 @@ struct rec_hdr {
 	uint64_t seq;
 	int64_t realtime_us, uptime_us;
 	uint16_t pri;
-	uint8_t source, applen;
+	uint8_t source, applen, plain;
 };
 
 struct ring {
@@ -41,10 +41,15 @@ static struct rec_hdr *at(const struct ring *g, size_t off)
 	return (struct rec_hdr *)(void *)(g->buf + off);
 }
 
-/* The offset after the record at off, across a wrap marker. */
+/* The offset after the record at off, across a wrap marker. After the
+ * newest record it is the head (what lies there is not a record yet: in a
+ * fresh ring it reads as a marker, which would send every reader at the
+ * end back to a seek from the oldest record). */
 static size_t after(const struct ring *g, size_t off)
 {
 	off += at(g, off)->len;
+	if (off == g->head)
+		return off;
 	if (off + sizeof(struct rec_hdr) > g->size || at(g, off)->len == 0)
 		off = 0;
 	return off;
@@ -84,7 +89,7 @@ static void put(struct ring *g, const struct logrec *r, const char *msg, size_t 
 	struct rec_hdr *h = at(g, p);
 	*h = (struct rec_hdr){ .len = (uint32_t)need, .msglen = (uint32_t)msglen, .seq = g->next_seq++,
 			       .realtime_us = r->realtime_us, .uptime_us = r->uptime_us, .pri = (uint16_t)r->pri,
-			       .source = (uint8_t)r->source, .applen = (uint8_t)applen };
+			       .source = (uint8_t)r->source, .applen = (uint8_t)applen, .plain = r->plain != 0 };
 	memcpy(g->buf + p + sizeof(*h), r->app, applen);
 	memcpy(g->buf + p + sizeof(*h) + applen, msg, msglen);
 	if (g->count++ == 0) {
@@ -108,6 +113,7 @@ static void read_at(const struct ring *g, size_t off, struct logrec *r)
 	r->app[h->applen] = '\0';
 	r->msg = (const char *)g->buf + off + sizeof(*h) + h->applen;
 	r->msglen = h->msglen;
+	r->plain = h->plain;
 }
 
 int logbuf_resize(size_t bytes)
@@ -175,7 +181,11 @@ int logbuf_peek(struct logbuf_cursor *c, struct logrec *r, uint64_t *lost_first,
 	}
 	if (c->seq >= R.next_seq)
 		return 0;
-	if (c->off + sizeof(struct rec_hdr) > R.size || at(&R, c->off)->seq != c->seq)
+	/* A cursor left at the head before the ring wrapped: its record is
+	 * at 0, after the marker put where the head was. */
+	if (c->off + sizeof(struct rec_hdr) > R.size || at(&R, c->off)->len == 0)
+		c->off = 0;
+	if (at(&R, c->off)->seq != c->seq)
 		logbuf_seek(c, c->seq);  /* the hint went stale */
 	read_at(&R, c->off, r);
 	return 1;

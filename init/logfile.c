@@ -38,7 +38,7 @@ static int nfiles, ifd = -1, more_timer;
 static void flush_line(struct followed *f)
 {
 	if (f->len)
-		log_file_output(f->name, f->line, f->len);
+		log_file_output(f->name, f->line, f->len, 0);
 	f->len = 0;
 }
 

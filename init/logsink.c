@@ -54,7 +54,8 @@ struct sink {
 
 static struct sink sinks[4];
 static int nsinks;
-static const char *sink_root = "", *sink_host = "", *sink_boot = "";
+static const char *sink_root = "";
+static struct logrec_origin origin;  /* the host and boot fields of every frame */
 static int kicking, kick_pending, find_tries;
 static int policy = LOG_POLICY_AUTO;
 
@@ -121,12 +122,12 @@ static int format_one(struct sink *s, char *out, size_t room, int cut)
 		loss.msglen = (size_t)snprintf(note, sizeof(note), "lost %llu records, seq %llu-%llu",
 					       (unsigned long long)(lost_last - lost_first + 1),
 					       (unsigned long long)lost_first, (unsigned long long)lost_last);
-		n = s->kind == STREAM ? logrec_frame(&loss, sink_host, sink_boot, "loss", out, room)
+		n = s->kind == STREAM ? logrec_frame_from(&loss, &origin, "loss", out, room)
 				      : logrec_text(&loss, out, room);
 		return n > 0 ? n : -1;
 	}
 	for (;;) {
-		n = s->kind == STREAM ? logrec_frame(&r, sink_host, sink_boot, r.seq == 1 ? "boot" : "-", out, room)
+		n = s->kind == STREAM ? logrec_frame_from(&r, &origin, r.seq == 1 ? "boot" : "-", out, room)
 				      : logrec_text(&r, out, room);
 		if (n > 0 || !cut || r.msglen == 0)
 			break;
@@ -486,8 +487,7 @@ void logsink_start(const char *root, enum world world, const char *hostname, con
 {
 	loop_set_before_sleep(send_pending);
 	sink_root = root;
-	sink_host = hostname;
-	sink_boot = boot_id;
+	logrec_origin_init(&origin, hostname, boot_id);
 	if (world == WORLD_CONTAINER) {
 		/* Never /sys/class/virtio-ports here: that is the host's sysfs. */
 		struct stat st;

@@ -67,9 +67,9 @@ static void stop_next(void);
  * line is flushed when the child is reaped. ---- */
 
 /* A line of a unit's output to the log; a step's also to the install phase. */
-static void emit(const struct unit_state *s, const char *line, size_t len)
+static void emit(const struct unit_state *s, const char *line, size_t len, int plain)
 {
-	log_output(s->u->name, line, len);
+	log_output(s->u->name, line, len, plain);
 	if (s->u->kind == UNIT_STEP && hooks.step_line)
 		hooks.step_line(s->u, line, len);
 }
@@ -77,7 +77,7 @@ static void emit(const struct unit_state *s, const char *line, size_t len)
 static void out_flush(struct unit_state *s)
 {
 	if (s->len)
-		emit(s, s->line, s->len);
+		emit(s, s->line, s->len, 0);
 	s->len = 0;
 }
 
@@ -97,10 +97,11 @@ static const char *out_lines(struct unit_state *s, const char *p, const char *en
 				continue;
 			}
 		}
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		int plain;
+		const char *nl = logrec_line_end(p, end, &plain);
 		size_t take = (size_t)((nl ? nl : end) - p), room = sizeof(s->line) - s->len;
 		if (s->len == 0 && nl && take <= sizeof(s->line)) {
-			emit(s, p, take);  /* a whole line: no copy */
+			emit(s, p, take, plain);  /* a whole line: no copy */
 			p = nl + 1;
 			continue;
 		}

@@ -103,18 +103,42 @@ size_t logrec_ascii_run(const char *s, size_t n)
 	const unsigned char *m = (const unsigned char *)s;
 	size_t run = 0;
 
-	for (uint64_t w; run + 8 <= n; run += 8) {
-		/* Eight bytes at once: a byte below 0x20, 0x7f or above sets its
-		 * high bit in one of the three terms (a borrow or carry only
-		 * spills out of a byte that is itself flagged). */
-		memcpy(&w, m + run, 8);
-		if (((w - UINT64_C(0x2020202020202020)) | (w + UINT64_C(0x0101010101010101)) | w) &
-		    UINT64_C(0x8080808080808080))
+	/* Eight bytes at once: a byte below 0x20, 0x7f or above sets its high
+	 * bit in one of the three terms (a borrow or carry only spills out of
+	 * a byte that is itself flagged). Four words a turn while the line
+	 * lasts (under TCG the turn itself costs as much as a word's test);
+	 * where one is flagged, the word loop and the byte loop find it. */
+#define FLAGGED(w) (((w) - UINT64_C(0x2020202020202020)) | ((w) + UINT64_C(0x0101010101010101)) | (w))
+	for (uint64_t a, b, c, d; run + 32 <= n; run += 32) {
+		/* Word by word: one 32-byte copy would go through an SSE register
+		 * and the stack. */
+		memcpy(&a, m + run, 8);
+		memcpy(&b, m + run + 8, 8);
+		memcpy(&c, m + run + 16, 8);
+		memcpy(&d, m + run + 24, 8);
+		if ((FLAGGED(a) | FLAGGED(b) | FLAGGED(c) | FLAGGED(d)) & UINT64_C(0x8080808080808080))
 			break;
 	}
+	for (uint64_t w; run + 8 <= n; run += 8) {
+		memcpy(&w, m + run, 8);
+		if (FLAGGED(w) & UINT64_C(0x8080808080808080))
+			break;
+	}
+#undef FLAGGED
 	while (run < n && m[run] >= 0x20 && m[run] < 0x7f)
 		run++;
 	return run;
+}
+
+const char *logrec_line_end(const char *p, const char *end, int *plain)
+{
+	size_t run = logrec_ascii_run(p, (size_t)(end - p));
+
+	*plain = 1;
+	if (p + run < end && p[run] == '\n')
+		return p + run;
+	*plain = 0;
+	return p + run < end ? memchr(p + run, '\n', (size_t)(end - p - run)) : NULL;
 }
 
 /* Characters that are valid UTF-8 and still break a line for a reader
@@ -127,11 +151,17 @@ static int utf8_breaks_line(const unsigned char *s, size_t k)
 
 /* Valid UTF-8 as is; invalid bytes, control characters but TAB, and what
  * utf8_breaks_line names as \xHH, so the result is UTF-8 without a line
- * break in it. */
-static void put_msg(struct wbuf *b, const char *msg, size_t len)
+ * break in it. A plain message (see logrec_line_end) is copied as it is. */
+static void put_msg(struct wbuf *b, const char *msg, size_t len, int plain)
 {
 	const unsigned char *m = (const unsigned char *)msg;
 
+	if (plain && !b->full) {
+		size_t room = b->cap - b->n, n = len < room ? len : room;
+		put(b, msg, n);  /* a cut, as below, keeps whole bytes */
+		b->full = n < len;
+		return;
+	}
 	for (size_t i = 0; i < len && !b->full;) {
 		/* Printable ASCII and tabs, the bulk of any log, go in runs: one
 		 * copy per run, not per byte. */
@@ -163,7 +193,7 @@ static void put_msg(struct wbuf *b, const char *msg, size_t len)
 size_t logrec_escape(const char *msg, size_t len, char *out, size_t cap)
 {
 	struct wbuf b = { out, 0, cap, 0 };
-	put_msg(&b, msg, len);
+	put_msg(&b, msg, len, 0);
 	return b.n;
 }
 
@@ -273,8 +303,27 @@ static size_t ndigits(uint64_t v)
 	return n;
 }
 
+void logrec_origin_init(struct logrec_origin *o, const char *hostname, const char *boot_id)
+{
+	struct wbuf h = { o->host, 0, sizeof(o->host), 0 }, bt = { o->boot, 0, sizeof(o->boot), 0 };
+
+	put_name(&h, hostname, 255);
+	put_param(&bt, "boot", boot_id);
+	o->hostlen = h.full ? 0 : h.n;
+	o->bootlen = bt.full ? 0 : bt.n;
+}
+
 int logrec_frame(const struct logrec *r, const char *hostname, const char *boot_id,
 		 const char *msgid, char *out, size_t outlen)
+{
+	struct logrec_origin o;
+
+	logrec_origin_init(&o, hostname, boot_id);
+	return logrec_frame_from(r, &o, msgid, out, outlen);
+}
+
+int logrec_frame_from(const struct logrec *r, const struct logrec_origin *o, const char *msgid, char *out,
+		      size_t outlen)
 {
 	/* MSG first, then "LEN SP" goes in front once its length is known; a
 	 * NUL ends the frame. With room to spare, MSG starts where a 4-digit
@@ -283,7 +332,7 @@ int logrec_frame(const struct logrec *r, const char *hostname, const char *boot_
 	struct wbuf b = { out + at, 0, 0, 0 };
 	unsigned pri = r->pri >= 0 && r->pri <= 191 ? (unsigned)r->pri : 8 | ((unsigned)r->pri & 7);
 
-	if (outlen < 2)
+	if (outlen < 2 || !o->hostlen || !o->bootlen)
 		return -1;
 	b.cap = outlen - 2 - at < LOGREC_FRAME_MAX ? outlen - 2 - at : LOGREC_FRAME_MAX;
 	put(&b, "<", 1);
@@ -291,7 +340,7 @@ int logrec_frame(const struct logrec *r, const char *hostname, const char *boot_
 	put(&b, ">1 ", 3);
 	put_timestamp(&b, r->realtime_us);
 	put(&b, " ", 1);
-	put_name(&b, hostname, 255);
+	put(&b, o->host, o->hostlen);
 	put(&b, " ", 1);
 	put_name(&b, r->app, LOGREC_NAME_MAX);
 	put(&b, " - ", 3);
@@ -302,12 +351,12 @@ int logrec_frame(const struct logrec *r, const char *hostname, const char *boot_
 	put_num(&b, r->uptime_us > 0 ? (uint64_t)r->uptime_us / 10000 : 0, 1);
 	puts_(&b, "\"][" LOGREC_SD_AMPHI);
 	put_param(&b, "source", logrec_source_name(r->source));
-	put_param(&b, "boot", boot_id);
+	put(&b, o->boot, o->bootlen);
 	/* In every record, not only the boot's first: a reader that comes
 	 * after the first was dropped still learns the version. */
 	put(&b, " proto=\"1\"", 10);
 	put(&b, "] ", 2);
-	put_msg(&b, r->msg, r->msg ? r->msglen : 0);
+	put_msg(&b, r->msg, r->msg ? r->msglen : 0, r->plain);
 	if (b.full)
 		return -1;
 
@@ -363,7 +412,7 @@ int logrec_text(const struct logrec *r, char *out, size_t outlen)
 	put(&b, ":", 1);
 	if (b.full)
 		return -1;
-	put_msg(&b, r->msg, r->msg ? r->msglen : 0);
+	put_msg(&b, r->msg, r->msg ? r->msglen : 0, r->plain);
 	out[b.n++] = '\n';
 	out[b.n] = '\0';
 	return (int)b.n;

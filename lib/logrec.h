@@ -34,6 +34,7 @@ struct logrec {
 	char app[LOGREC_NAME_MAX]; /* "kernel", "amphi", a service's name, a syslog tag */
 	const char *msg;           /* not NUL-terminated necessarily */
 	size_t msglen;
+	int plain;                 /* msg is known to be printable ASCII: nothing to escape */
 };
 
 /* "kernel", "init", "service", "syslog", "file"; and back (-1 if unknown). */
@@ -43,6 +44,11 @@ int logrec_source_parse(const char *name);
 /* How many bytes at s are printable ASCII (0x20-0x7e): the bulk of any
  * log, which the escapers copy in one piece. */
 size_t logrec_ascii_run(const char *s, size_t n);
+
+/* The newline ending the line at p (before end), or NULL; *plain says
+ * whether everything before it is printable ASCII. One pass finds both,
+ * so a source that splits lines spares the sinks their escaping scan. */
+const char *logrec_line_end(const char *p, const char *end, int *plain);
 
 /* msg as both wire formats carry it: valid UTF-8 as it is, anything that
  * would break or colour a line as \xHH. Returns the length written (cut
@@ -59,6 +65,18 @@ size_t logrec_escape(const char *msg, size_t len, char *out, size_t cap);
  * -1 if it does not fit in outlen. */
 int logrec_frame(const struct logrec *r, const char *hostname, const char *boot_id,
 		 const char *msgid, char *out, size_t outlen);
+
+/* The host and boot fields, the same in every frame of a stream: escaped
+ * once (escaping them costs more than the rest of a header), then copied
+ * into each frame by logrec_frame_from. */
+struct logrec_origin {
+	char host[256];            /* RFC 5424: up to 255 */
+	char boot[160];            /* ' boot="…"', escaped */
+	size_t hostlen, bootlen;   /* 0: the boot id was too long (every frame is then -1) */
+};
+void logrec_origin_init(struct logrec_origin *o, const char *hostname, const char *boot_id);
+int logrec_frame_from(const struct logrec *r, const struct logrec_origin *o, const char *msgid, char *out,
+		      size_t outlen);
 
 /* Incremental reader of frames from an untrusted byte stream. */
 struct logrec_reader {

@@ -108,7 +108,7 @@ static void test_frame_escapes(void **state)
  * run stops exactly at the first byte outside 0x20-0x7e. */
 static void test_ascii_run(void **state)
 {
-	char buf[19];
+	char buf[75];  /* two 32-byte turns, a word and a tail */
 	(void)state;
 	for (int c = 0; c < 256; c++)
 		for (size_t at = 0; at < sizeof(buf); at++) {
@@ -119,6 +119,54 @@ static void test_ascii_run(void **state)
 			assert_int_equal(logrec_ascii_run(buf, at), at);
 		}
 	assert_int_equal(logrec_ascii_run("", 0), 0);
+}
+
+/* The newline and whether the line before it is plain, found in one pass
+ * wherever the first non-plain byte and the newline are. */
+static void test_line_end(void **state)
+{
+	char buf[80];
+	int plain = -1;
+	(void)state;
+	for (size_t nl = 0; nl < sizeof(buf); nl++)
+		for (size_t odd = 0; odd <= sizeof(buf); odd++) {
+			memset(buf, 'a', sizeof(buf));
+			buf[nl] = '\n';
+			if (odd < sizeof(buf) && odd != nl)
+				buf[odd] = '\t';
+			assert_ptr_equal(logrec_line_end(buf, buf + sizeof(buf), &plain), buf + nl);
+			assert_int_equal(plain, odd >= nl);
+			/* Cut before the newline: none, and never plain. */
+			assert_null(logrec_line_end(buf, buf + nl, &plain));
+			assert_int_equal(plain, 0);
+		}
+	assert_null(logrec_line_end(buf, buf, &plain));
+}
+
+/* A plain record is framed without the escaping scan: the same bytes as
+ * the scan would give; an origin made once gives what logrec_frame does. */
+static void test_frame_plain_and_origin(void **state)
+{
+	struct logrec r = rec(42, 30, LOGSRC_SERVICE, "web", "hello world, all of it printable");
+	struct logrec_origin o;
+	char a[512], b[512];
+	int na, nb;
+	(void)state;
+	na = logrec_frame(&r, "guest1", BOOT, "-", a, sizeof(a));
+	r.plain = 1;
+	logrec_origin_init(&o, "guest1", BOOT);
+	nb = logrec_frame_from(&r, &o, "-", b, sizeof(b));
+	assert_true(na > 0);
+	assert_int_equal(na, nb);
+	assert_memory_equal(a, b, (size_t)na);
+	/* Cut as the scan cuts: it does not fit, nothing half-written counts. */
+	assert_int_equal(logrec_frame_from(&r, &o, "-", b, (size_t)na), -1);
+	/* A boot id too long to keep: no frame rather than one without it. */
+	char longboot[200];
+	memset(longboot, 'b', sizeof(longboot) - 1);
+	longboot[sizeof(longboot) - 1] = '\0';
+	logrec_origin_init(&o, "guest1", longboot);
+	assert_int_equal(logrec_frame_from(&r, &o, "-", b, sizeof(b)), -1);
 }
 
 static void test_frame_does_not_fit(void **state)
@@ -604,6 +652,8 @@ int main(void)
 		cmocka_unit_test(test_frame_golden),
 		cmocka_unit_test(test_frame_escapes),
 		cmocka_unit_test(test_ascii_run),
+		cmocka_unit_test(test_line_end),
+		cmocka_unit_test(test_frame_plain_and_origin),
 		cmocka_unit_test(test_frame_does_not_fit),
 		cmocka_unit_test(test_roundtrip_one_piece),
 		cmocka_unit_test(test_roundtrip_byte_by_byte),
