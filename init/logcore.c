@@ -4,6 +4,7 @@
 #include "logfile.h"
 #include "logsink.h"
 #include "logsrc.h"
+#include "loop.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -17,6 +18,10 @@ static char host[64] = "-";
  * /dev/kmsg, followed files. */
 static void (*resume_fns[4])(void);
 static int nresume, paused;
+/* drop: a full ring holds the sources for one turn of the loop (the sinks
+ * send what their readers take), then they go on and the oldest records
+ * go, until the readers have caught up again. */
+static int drop_policy, drop_yielded, drop_timer;
 
 static int64_t clock_us(clockid_t id)
 {
@@ -126,6 +131,7 @@ void logcore_start(const char *root, enum world world, const struct recipe *r)
 	read_boot_id(root);
 	snprintf(host, sizeof(host), "%s", r->hostname[0] ? r->hostname : "-");
 	logsink_set_policy(policy);
+	drop_policy = policy == LOG_POLICY_DROP;
 	log_info("log: a %d KiB ring, policy %s", ring_kib,
 		 policy == LOG_POLICY_BLOCK ? "block" : policy == LOG_POLICY_DROP ? "drop" : "auto");
 	log_set_console_init_only(r->log_console_init_only);
@@ -144,13 +150,36 @@ void logcore_flush(void)
 	logsink_flush(FLUSH_MS);
 }
 
+static void resume_all(void)
+{
+	paused = 0;
+	for (int i = 0; i < nresume; i++)
+		resume_fns[i]();
+}
+
+/* drop: the turn is over; whatever the readers did not take may go now. */
+static long drop_turn_over(void *unused)
+{
+	(void)unused;
+	drop_timer = 0;
+	if (paused)
+		resume_all();
+	return -1;
+}
+
 int logcore_backpressure(void)
 {
-	if (logbuf_pressure()) {
-		paused = 1;
-		return 1;
+	if (!logbuf_pressure())
+		return 0;
+	if (drop_policy) {
+		if (drop_yielded)
+			return 0;
+		if (!drop_timer && loop_add_timer(0, drop_turn_over, NULL) < 0)
+			return 0;  /* cannot come back for them: never hold the writer */
+		drop_timer = drop_yielded = 1;
 	}
-	return 0;
+	paused = 1;
+	return 1;
 }
 
 void logcore_on_resume(void (*fn)(void))
@@ -164,9 +193,9 @@ void logcore_on_resume(void (*fn)(void))
 
 void logcore_maybe_resume(void)
 {
-	if (paused && !logbuf_pressure()) {
-		paused = 0;
-		for (int i = 0; i < nresume; i++)
-			resume_fns[i]();
-	}
+	if (logbuf_pressure())
+		return;
+	drop_yielded = 0;
+	if (paused)
+		resume_all();
 }

@@ -60,11 +60,12 @@ static int kicking, kick_pending, find_tries;
 static int policy = LOG_POLICY_AUTO;
 
 /* What connected readers are still owed: acknowledged readers keep what
- * they have not acked, the others what they have not been sent. */
+ * they have not acked, the others what they have not been sent. (Under
+ * drop too: the sources then wait one turn for them, not more; logcore.) */
 static void update_floor(void)
 {
 	uint64_t floor = UINT64_MAX;
-	for (int i = 0; i < nsinks && policy != LOG_POLICY_DROP; i++) {
+	for (int i = 0; i < nsinks; i++) {
 		const struct sink *s = &sinks[i];
 		/* block: what the stream's last reader has not acknowledged is
 		 * kept even while nobody is connected. */
