@@ -302,6 +302,21 @@ static void describe(int status, char *out, size_t outlen)
 		snprintf(out, outlen, "exited with status %d", WEXITSTATUS(status));
 }
 
+/* Signals a unit's process group: the service's own children go with it.
+ * The child makes that group in its setsid (spawn.c), which can come a
+ * while after fork returned here: a stop right after a unit started (a
+ * reboot signal queued while the services were starting, or sent as the
+ * ready line came) finds no group (ESRCH), and the unit would run until
+ * its stop timeout. Then the child itself gets the signal: it has no
+ * children yet, and it still blocks every signal, so this one waits and
+ * acts once the child has put the handlers back to default and unblocked
+ * them. */
+static void kill_unit(pid_t pid, int sig)
+{
+	if (kill(-pid, sig) < 0 && errno == ESRCH)
+		kill(pid, sig);
+}
+
 /* ---- steps and tasks ---- */
 
 static long task_timed_out(void *data)
@@ -311,7 +326,7 @@ static long task_timed_out(void *data)
 	s->timed_out = 1;
 	log_error("%s %s: still running after %d s; killing it", recipe_unit_kind(s->u->kind), s->u->name,
 		  s->u->timeout);
-	kill(-s->pid, SIGKILL);
+	kill_unit(s->pid, SIGKILL);
 	return -1;
 }
 
@@ -496,7 +511,7 @@ static long stop_timed_out(void *data)
 	struct unit_state *s = data;
 	s->timer = -1;
 	log_warn("%s: still running %d s after its stop signal; killing it", s->u->name, s->u->stop_timeout);
-	kill(-s->pid, SIGKILL);
+	kill_unit(s->pid, SIGKILL);
 	return -1;
 }
 
@@ -505,9 +520,8 @@ static int stop_one(struct unit_state *s)
 	if (!s->pid)
 		return 0;
 	log_info("stopping %s", s->u->name);
-	/* The whole process group: a service's own children go with it. */
-	kill(-s->pid, s->u->kind != UNIT_SERVICE ? SIGTERM : s->u->stop_signal);
-	kill(-s->pid, SIGCONT);
+	kill_unit(s->pid, s->u->kind != UNIT_SERVICE ? SIGTERM : s->u->stop_signal);
+	kill_unit(s->pid, SIGCONT);
 	s->timer = loop_add_timer((long)s->u->stop_timeout * 1000, stop_timed_out, s);
 	return 1;
 }

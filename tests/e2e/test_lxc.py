@@ -1,9 +1,11 @@
 """The minimal appliance as a real LXC container (lxc-start -f)."""
 
 import os
+import re
 import signal
+import time
 
-from conftest import build, RECIPES
+from conftest import build, LXC_TIMEOUT, RECIPES
 
 
 def test_ready_then_lxc_stop_halts_without_kill(minimal_build, lxc):
@@ -100,3 +102,65 @@ def test_recipe_lxc_lines_reach_the_container(tmpdir_clean, lxc):
     ct.wait(r"amphi: ready env=lxc")
     environ = open(f"/proc/{ct.init_pid()}/environ", "rb").read().split(b"\0")
     assert b"AMPHI_E2E_GREETING=hello" in environ
+
+
+def _signals_pending(pid):
+    """The process-wide pending set of pid, from /proc (ShdPnd)."""
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"ShdPnd:\s*([0-9a-f]+)", f.read()).group(1), 16)
+
+
+def _until(what, pred, timeout=LXC_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout}s")
+        time.sleep(0.01)
+
+
+def test_stop_read_as_services_start_reaches_them(tmpdir_clean, lxc):
+    """A stop signal read in the same turn of the loop that started the
+    services stops them at once, not after a stop timeout. A
+    service makes its process group in the child's setsid, some time after
+    fork returned in PID 1; a stop signalled to the group before that was
+    lost (bench: lxc-stop -r 2 ms after the ready line took 5 s, the log
+    saying "c: still running 5 s after its stop signal; killing it").
+
+    The window, made certain: PID 1 waits in a task until the host releases
+    it; the host stops PID 1 (SIGSTOP), lets the task end, and only once its
+    SIGCHLD is pending queues SIGPWR (LXC's halt signal here) and resumes
+    PID 1. The signalfd hands out the lower-numbered signal first, so PID 1
+    reaps the task, starts the services and reads the stop in one go. PID 1
+    on one CPU at nice -20, its children back at nice 0 (reset on fork):
+    they do not run, and so do not reach setsid, until PID 1 waits again."""
+    recipe = os.path.join(tmpdir_clean, "startstop.conf")
+    with open(recipe, "w") as f:
+        f.write("[image]\nname = startstop\n\n"
+                "[task.hold]\nshell = yes\nexec = while [ ! -e /released ]; do sleep 0.05; done\n\n"
+                "[service.a]\nexec = /bin/sleep 100000\n\n"
+                "[service.b]\nexec = /bin/sleep 100000\nafter = a\n\n"
+                "[service.c]\nexec = /bin/sleep 100000\nafter = b\n")
+    out = os.path.join(tmpdir_clean, "out")
+    build(recipe, out)
+    ct = lxc(out)
+    ct.start()
+    ct.wait(r"task hold: starting")
+    pid = ct.init_pid()
+    os.sched_setaffinity(pid, {min(os.sched_getaffinity(pid))})
+    os.sched_setscheduler(pid, os.SCHED_OTHER | os.SCHED_RESET_ON_FORK, os.sched_param(0))
+    os.setpriority(os.PRIO_PROCESS, pid, -20)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        _until("stopped PID 1", lambda: open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "T")
+        open(os.path.join(out, "lxc", "rootfs", "released"), "w").close()
+        _until("SIGCHLD pending on PID 1", lambda: _signals_pending(pid) & (1 << (signal.SIGCHLD - 1)))
+        os.kill(pid, signal.SIGPWR)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    log = ct.wait(r"all processes stopped in \d+ ms; power off")
+    assert "task hold: done" in log
+    # The window was hit: the stop came after the last service started.
+    assert log.index("service c: started") < log.index("SIGPWR: stopping to power off"), log
+    assert "after its stop signal; killing it" not in log, log
+    assert "sending KILL" not in log, log
+    ct.lxc("lxc-wait", "-s", "STOPPED", "-t", "20")
