@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -171,12 +172,18 @@ static long ready_timed_out(void *unused)
 static void start_dhcp(struct net_if *n)
 {
 	char name[RECIPE_WORD_MAX], exec[RECIPE_EXEC_MAX];
+	struct utsname u;
 
+	/* The name the server records: the machine's own (the recipe's, set at
+	 * boot, or what LXC set from lxc.uts.name); none rather than an empty
+	 * one. */
+	if (uname(&u) < 0 || !u.nodename[0] || strcmp(u.nodename, "(none)") == 0)
+		u.nodename[0] = '\0';
 	/* -f: stay in the foreground, supervised like any service; -R: release
 	 * the lease when stopped at shutdown; it retries for ever by itself. */
 	snprintf(name, sizeof(name), "dhcp-%s", n->name);
-	snprintf(exec, sizeof(exec), "/sbin/udhcpc -f -R -i %s -s %s -x hostname:%s",
-		 n->name, DHCP_SCRIPT, net_recipe->hostname);
+	snprintf(exec, sizeof(exec), "/sbin/udhcpc -f -R -i %s -s %s%s%s", n->name, DHCP_SCRIPT,
+		 u.nodename[0] ? " -x hostname:" : "", u.nodename);
 	if (recipe_prepend_service(net_recipe, name, exec) < 0) {
 		log_error("net: %s: no room for a DHCP client (over %d services)", n->name, RECIPE_UNITS_MAX);
 		return;

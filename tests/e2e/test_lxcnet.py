@@ -252,7 +252,10 @@ def test_lxcnet_hint_followed_word_for_word_gives_bridge_dhcp_console_and_logs(t
             ip = m.group(1)
             mac = sb.run(h["attach"] + " -- cat /sys/class/net/eth0/address").stdout.strip()
             leases = open(sb.path("/var/lib/misc/dnsmasq.lxcbr0.leases")).read()
-            assert re.search(rf"^\d+ {re.escape(mac)} {re.escape(ip)} ", leases, re.M), (mac, ip, leases)
+            # ... under the container's own host name (not dnsmasq's "*" for none).
+            uts = sb.run(h["attach"] + " -- cat /proc/sys/kernel/hostname").stdout.strip()
+            assert uts and re.search(rf"^\d+ {re.escape(mac)} {re.escape(ip)} {re.escape(uts)} ", leases, re.M), \
+                (mac, ip, uts, leases)
             ping = sb.run(f"busybox ping -c 1 -W 5 {ip}")
             assert ping.returncode == 0, ping.stdout + ping.stderr
             assert b"login:" in login_prompt(sb, h["console"])
