@@ -1,11 +1,19 @@
 #include "log.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Before PID 1 has a console (fd -1), lines wait in a small buffer so the
  * first mount errors are not lost; log_set_fd flushes them. */
@@ -28,17 +36,84 @@ static const struct {
 /* Service output: facility daemon, severity info. */
 #define PRI_OUTPUT (3 * 8 + 6)
 
-static void write_all(int fd, const char *buf, size_t len)
+/* A console that cannot take a line now (a full pty or serial buffer):
+ * the rest waits here and goes out when it can (log_console_flush, run by
+ * the loop's owner once the stuck hook says so). The init's own lines may
+ * fill all of it, other programs' output only the first half, so a flood
+ * of theirs never pushes out "amphi: ready"; what does not fit is counted
+ * and said once the console has caught up. */
+static char pend[16384];
+static size_t pend_len;
+static unsigned long pend_dropped;
+static void (*stuck_hook)(void);
+
+/* Writes what it can; 0 when all is out, -1 when the console is broken
+ * (nothing to wait for), else what is left. */
+static ssize_t write_some(const char *buf, size_t len)
 {
 	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+		ssize_t n = write(log_fd, buf, len);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
 		if (n <= 0)
-			return;
+			return -1;
 		buf += n;
 		len -= (size_t)n;
 	}
+	return (ssize_t)len;
+}
+
+static void console_put(const char *line, size_t n, int own)
+{
+	if (pend_len == 0) {
+		ssize_t left = write_some(line, n);
+		if (left <= 0)
+			return;
+		/* The rest of a started line is owed whoever wrote it: a cut
+		 * line would run into the next one. */
+		line += n - (size_t)left;
+		n = (size_t)left;
+		own = 1;
+	}
+	if (pend_len + n > (own ? sizeof(pend) : sizeof(pend) / 2)) {
+		pend_dropped++;
+		return;
+	}
+	memcpy(pend + pend_len, line, n);
+	pend_len += n;
+	if (pend_len == n && stuck_hook)
+		stuck_hook();
+}
+
+int log_console_flush(void)
+{
+	ssize_t left = pend_len ? write_some(pend, pend_len) : 0;
+
+	if (left < 0)
+		left = 0;  /* gone: what waited goes with it */
+	memmove(pend, pend + pend_len - (size_t)left, (size_t)left);
+	pend_len = (size_t)left;
+	if (pend_len == 0 && pend_dropped) {
+		unsigned long n = pend_dropped;
+		pend_dropped = 0;
+		log_warn("console: %lu lines were not shown here (it did not keep up); the log stream has them", n);
+	}
+	return pend_len > 0;
+}
+
+void log_console_drain(int timeout_ms)
+{
+	struct pollfd p = { .fd = log_fd, .events = POLLOUT };
+
+	for (int64_t end = now_ms() + timeout_ms; log_console_flush() && now_ms() < end;)
+		poll(&p, 1, (int)(end - now_ms()));
+}
+
+void log_set_console_stuck_hook(void (*hook)(void))
+{
+	stuck_hook = hook;
 }
 
 /* Anaconda's words for RFC 5424 severities (as lib/logrec's text format). */
@@ -49,7 +124,7 @@ static const char *const severity_word[8] = {
 /* "HH:MM:SS,mmm LEVEL " + prefix + text + "\n" to the console (or the early
  * buffer): the Anaconda text layout, but with a space after "program:" so
  * the line reads "amphi: ready" as DESIGN.md promises. */
-static void console_line(int pri, const char *prefix, const char *text, size_t len)
+static void console_line(int pri, const char *prefix, const char *text, size_t len, int own)
 {
 	/* Escaped as on the text port: no escape sequence or CR a program
 	 * prints reaches the terminal as such. Cut at 1 KiB: the stream has
@@ -70,7 +145,7 @@ static void console_line(int pri, const char *prefix, const char *text, size_t l
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
 	if (log_fd >= 0)
-		write_all(log_fd, line, (size_t)n);
+		console_put(line, (size_t)n, own);
 	else if (early_len + (size_t)n <= sizeof(early)) {
 		memcpy(early + early_len, line, (size_t)n);
 		early_len += (size_t)n;
@@ -94,7 +169,7 @@ void log_set_fd(int fd)
 {
 	log_fd = fd;
 	if (fd >= 0 && early_len) {
-		write_all(fd, early, early_len);
+		console_put(early, early_len, 1);
 		early_len = 0;
 	}
 }
@@ -128,7 +203,7 @@ static void vlog(enum log_level level, enum logrec_source source, const char *ap
 	if ((size_t)n >= sizeof(text))
 		n = (int)sizeof(text) - 1;
 	snprintf(prefix, sizeof(prefix), "%s: ", app);
-	console_line(levels[level].pri, prefix, text, (size_t)n);
+	console_line(levels[level].pri, prefix, text, (size_t)n, 1);
 	record(source, app, levels[level].pri, -1, text, (size_t)n, 0);
 	errno = saved;
 }
@@ -154,7 +229,7 @@ static void console_named(int pri, const char *name, const char *text, size_t le
 {
 	char prefix[80];
 	snprintf(prefix, sizeof(prefix), "%s: ", name);
-	console_line(pri, prefix, text, len);
+	console_line(pri, prefix, text, len, 0);
 }
 
 void log_output(const char *source, const char *text, size_t len, int plain)

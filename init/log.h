@@ -1,7 +1,9 @@
 /* The init's log: every line becomes a record (see logcore.h, which takes
  * them into the ring and out to the host) and, for people, a line on the
- * console. Console writes never block PID 1: the fd is nonblocking and a
- * console that cannot take a line loses it there, not in the ring. */
+ * console. Console writes never block PID 1: the fd is nonblocking, and
+ * what a full console cannot take waits in a small queue (the init's own
+ * lines first: other output that does not fit is not shown there, counted,
+ * and said; the ring keeps all of it). */
 #ifndef AMPHI_LOG_H
 #define AMPHI_LOG_H
 
@@ -21,6 +23,13 @@ void log_set_console_init_only(int on);
 /* Where records go (NULL: the console only). uptime_us of -1 means "now";
  * realtime_us is filled by the hook. */
 void log_set_record_hook(void (*hook)(struct logrec *r));
+/* Called when the console stops taking lines: from then on the owner of
+ * the loop calls log_console_flush until it returns 0 (all is out). */
+void log_set_console_stuck_hook(void (*hook)(void));
+int log_console_flush(void);
+/* Before the machine goes down: waits up to timeout_ms for the console to
+ * take what waits. */
+void log_console_drain(int timeout_ms);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -75,9 +75,29 @@ static void read_boot_id(const char *root)
 	}
 }
 
+/* A console that stopped taking lines is tried again this often. */
+#define CONSOLE_RETRY_MS 20
+static int console_timer = -1;
+
+static long console_retry(void *unused)
+{
+	(void)unused;
+	if (log_console_flush())
+		return CONSOLE_RETRY_MS;
+	console_timer = -1;
+	return -1;
+}
+
+static void console_stuck(void)
+{
+	if (console_timer < 0)
+		console_timer = loop_add_timer(CONSOLE_RETRY_MS, console_retry, NULL);
+}
+
 void logcore_begin(void)
 {
 	log_set_record_hook(take);
+	log_set_console_stuck_hook(console_stuck);
 }
 
 /* "ring=4096,policy=drop" over the recipe's values; bad parts are said. */
@@ -143,11 +163,14 @@ void logcore_start(const char *root, enum world world, const struct recipe *r)
 /* Long enough for a reader to store and ack the last batch (it acks within
  * 20 ms of a pause), short enough that a stuck one does not hold up a stop. */
 #define FLUSH_MS 1000
+/* The console's last lines (the stop's summary) get this long to go out. */
+#define CONSOLE_DRAIN_MS 500
 
 void logcore_flush(void)
 {
 	logfile_flush();  /* a followed file's last line without its newline */
 	logsink_flush(FLUSH_MS);
+	log_console_drain(CONSOLE_DRAIN_MS);
 }
 
 static void resume_all(void)
