@@ -20,6 +20,7 @@ import itertools
 import os
 import re
 import shutil
+import socket
 import statistics
 import struct
 import subprocess
@@ -374,7 +375,8 @@ def section_sizes(ctx):
 # services are started, so this is after ready), prints PID 1's VmRSS, floods
 # @LINES@ lines of 1000 bytes through PID 1 to the log stream (a reader is
 # connected: the host starts `amphi logs` before the guest), waits 1 s for PID 1
-# to drain the pipe and prints VmRSS again. The VmRSS lines go straight to
+# to drain the pipe and prints VmRSS again (each time with PID 1's Rss from
+# /proc/1/smaps_rollup, which the VM rows use). The lines go straight to
 # /dev/console, past PID 1, and console = init keeps the flood off the console
 # (a slow serial port under TCG).
 PROBE_RECIPE = """# Written by bench/extras.py for the PID 1 memory section; a copy of
@@ -391,21 +393,26 @@ stop_timeout = 1
 shell = yes
 restart = no
 stop_timeout = 1
-exec = sleep 1; echo "rss-idle $(grep VmRSS /proc/1/status)" >/dev/console; l=$(printf %0999d 0); sleep 1; yes "$l" | head -n @LINES@; sleep 1; echo "rss-flood $(grep VmRSS /proc/1/status)" >/dev/console; exec sleep 100000
+exec = sleep 1; echo "rss-idle $(grep VmRSS /proc/1/status) $(grep ^Rss: /proc/1/smaps_rollup)" >/dev/console; l=$(printf %0999d 0); sleep 1; yes "$l" | head -n @LINES@; sleep 1; echo "rss-flood $(grep VmRSS /proc/1/status) $(grep ^Rss: /proc/1/smaps_rollup)" >/dev/console; exec sleep 100000
 
 [log]
 console = init
 """
 
 
-def console_rss(data, tag):
-    """KiB from the console line 'TAG VmRSS: N kB', which must come after ready."""
-    m = re.search(rb"\b" + tag.encode() + rb" VmRSS:\s*(\d+) kB", data)
+def console_rss(data, tag, field="VmRSS"):
+    """KiB from the console line 'TAG VmRSS: N kB Rss: M kB', which must come
+    after ready: N, or M with field "Rss"."""
+    m = re.search(rb"\b" + tag.encode() + rb" VmRSS:\s*(\d+) kB(?:[ \t]+Rss:\s*(\d+) kB)?", data)
     if not m:
         raise NA(f"no '{tag} VmRSS' line on the console")
     ready = data.find(b"amphi: ready")
     if ready < 0 or ready > m.start():
         raise NA(f"'{tag}' came before amphi: ready")
+    if field == "Rss":
+        if m.group(2) is None:
+            raise NA(f"no smaps_rollup Rss on the '{tag}' line")
+        return int(m.group(2))
     return int(m.group(1))
 
 
@@ -470,7 +477,8 @@ def rss_lxc_probe(ctx, d, work, n):
 
 
 def rss_vm_probe(ctx, d, work, n):
-    """The same in QEMU; the log ports' sockets in our own directory."""
+    """The same in QEMU, the KiB from smaps_rollup's Rss (and VmRSS idle and
+    after the flood last); the log ports' sockets in our own directory."""
     ports = os.path.join(work, unique("ports"))
     os.makedirs(ports)
     serial = os.path.join(work, unique("serial"))
@@ -481,13 +489,110 @@ def rss_vm_probe(ctx, d, work, n):
         with open(serial, "wb") as out:
             q = popen([os.path.join(d, "vm", "launch")], stdout=out, stderr=subprocess.STDOUT, env=env)
         r = reader(ctx, os.path.join(ports, "amphi.sock"), store, work)
-        data = wait_text(serial, b"rss-flood", VM_READY_S + n // 250, q)
-        return console_rss(data, "rss-idle"), console_rss(data, "rss-flood"), wait_stored(store, n)
+        data = wait_rss(serial, b"rss-flood", VM_READY_S + n // 250, q)
+        return (console_rss(data, "rss-idle", "Rss"), console_rss(data, "rss-flood", "Rss"), wait_stored(store, n),
+                console_rss(data, "rss-idle"), console_rss(data, "rss-flood"))
     finally:
         if q is not None and q.poll() is None:
             q.kill()  # nothing to measure in its stop
         end(q)
         end(r)
+
+
+# The other contenders in the VM: each prints its PID 1's VmRSS itself, read
+# inside the guest, as "rss-idle VmRSS: N kB" on the serial console about 1 s
+# after its ready line, when the kernel command line has AMPHI_BENCH_RSS=1
+# (the launcher's AMPHI_APPEND; the boot table's VMs have no such word, and
+# their hooks do nothing there). The hooks, one per contender:
+VM_HOOK = {
+    "floor": "bench/floor.c itself: with AMPHI_BENCH_RSS in its environment (the kernel gives init the "
+             "command line's NAME=VALUE words) it sets alarm(1) after writing its ready line and, on the "
+             "SIGALRM, mounts /proc and writes `rss-idle `, the VmRSS line of /proc/self/status and the Rss line "
+             "of /proc/self/smaps_rollup to /dev/console (no fork; a 2 KiB read buffer on its stack; the "
+             "binary's size and pages are those of the boot table's floor, which never runs this)",
+    "busybox init": "a `::once:` line of bench/busybox.inittab (run when sysinit, whose last line prints ready, "
+                    "is done): `/bin/sh -c 'grep -qw AMPHI_BENCH_RSS=1 /proc/cmdline && sleep 1 && echo "
+                    "\"rss-idle $(grep VmRSS /proc/1/status) $(grep ^Rss: /proc/1/smaps_rollup)\" "
+                    ">/dev/console'`",
+    "systemd": "amphi-bench-rss.service in the tree (bench/systemd_contender.py), wanted by multi-user.target, "
+               "`After=multi-user.target amphi-bench-ready.service`, `ConditionKernelCommandLine=AMPHI_BENCH_RSS=1`"
+               ", Type=idle like the ready unit (so it is forked with it once the job queue is empty, and the "
+               "ready line is not held back by a oneshot's job): `/bin/sh -c 'sleep 1; echo \"rss-idle $(grep "
+               "VmRSS /proc/1/status) $(grep ^Rss: /proc/1/smaps_rollup)\" > /dev/console'`",
+}
+VM_WHAT = {"floor": "floor (bench/floor.c)",
+           "busybox init": "busybox init (amphi's skeleton, bench/busybox.inittab)",
+           "systemd": "systemd (debootstrapped tree)"}
+VM_READ = {"floor": "guest: its own /proc/self/smaps_rollup, by floor.c",
+           "busybox init": "guest: /proc/1/smaps_rollup, by an inittab line",
+           "systemd": "guest: /proc/1/smaps_rollup, by a unit"}
+
+
+def wait_rss(path, tag, seconds, proc):
+    """The console log once it holds the whole 'TAG VmRSS: N kB Rss: M kB'
+    line, not one half through the UART."""
+    deadline = time.monotonic() + seconds
+    whole = re.compile(rb"\b" + tag + rb" VmRSS:\s*\d+ kB[ \t]+Rss:\s*\d+ kB")
+    while True:
+        data = wait_text(path, tag + b" VmRSS:", max(0.1, deadline - time.monotonic()), proc)
+        if whole.search(data):
+            return data
+        if time.monotonic() > deadline:
+            raise NA(f"the '{tag.decode()} VmRSS' line on the console has no 'Rss: M kB' after it")
+        time.sleep(0.01)
+
+
+def rss_vm_contender(name, d, work):
+    """(Rss, VmRSS) KiB of the 'rss-idle VmRSS: N kB Rss: M kB' line the
+    contender's hook (VM_HOOK) prints after its ready line, booted from D/vm/launch with AMPHI_BENCH_RSS=1 on the
+    kernel command line. systemd is then powered down by the ACPI button (its
+    disk image is reused: no unclean stop), the others are killed (they
+    ignore the button)."""
+    ports = os.path.join(work, unique("ports"))
+    os.makedirs(ports)
+    serial = os.path.join(work, unique("serial"))
+    mon = os.path.join(work, unique("mon"))
+    append = (os.environ.get("AMPHI_APPEND", "") + " AMPHI_BENCH_RSS=1").strip()
+    env = dict(os.environ, AMPHI_LOG_DIR=ports, AMPHI_APPEND=append, AMPHI_ACCEL=os.environ.get("AMPHI_ACCEL", ""))
+    q = None
+    try:
+        with open(serial, "wb") as out:
+            q = popen([os.path.join(d, "vm", "launch"), "-monitor", f"unix:{mon},server=on,wait=off"],
+                      stdout=out, stderr=subprocess.STDOUT, env=env)
+        data = wait_rss(serial, b"rss-idle", VM_READY_S + 5, q)
+        return console_rss(data, "rss-idle", "Rss"), console_rss(data, "rss-idle")
+    finally:
+        if q is not None and q.poll() is None and name == "systemd":
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(mon)
+                    s.sendall(b"system_powerdown\n")
+                q.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        if q is not None and q.poll() is None:
+            q.kill()
+        end(q)
+
+
+def rss_vm_contenders(ctx):
+    """[(name, build dir with vm/launch, why not)] for the VM rows: the floor,
+    busybox init and systemd of run.py's boot table."""
+    built = {name: d for name, d, _ in ctx.get("built") or []}
+    sysinfo = ctx.get("systemd") or {}
+    out = []
+    for name in ("floor", "busybox init", "systemd"):
+        d, why = built.get(name), ""
+        if name == "systemd" and not d:
+            why = "contender unavailable: " + short(ctx.get("systemd_why") or "not built", 120)
+        elif name == "systemd" and sysinfo and not sysinfo.get("vm_ok", True):
+            why = "does not boot in the VM here: " + short(sysinfo.get("vm_why", "?"), 120)
+        elif not d:
+            why = "not built (bench/extras.py run without bench/run.py's contenders)"
+        elif not os.path.exists(os.path.join(d, "vm", "launch")):
+            why = f"no vm/launch in {d}"
+        out.append((name, d, why))
+    return out
 
 
 # What a contender of bench/run.py's boot table is, in the memory table.
@@ -526,6 +631,13 @@ def section_rss(ctx, minimal):
     for name, _, why in hosts:
         if why:
             host[name].fail(why)
+    vms = rss_vm_contenders(ctx)
+    vm = {name: Series(VM_WHAT[name]) for name, _, _ in vms}
+    # The guest kernel's VmRSS beside each VM row's Rss.
+    vm_vmrss = {k: Series(k) for k in [name for name, _, _ in vms] + ["probe idle", "probe flood"]}
+    for name, _, why in vms:
+        if why:
+            vm[name].fail(why)
     idle = {w: Series(f"{w} probe, after ready") for w in ("LXC", "VM")}
     flood = {w: Series(f"{w} probe, after {mb} MB") for w in ("LXC", "VM")}
     stored = {"LXC": [], "VM": []}
@@ -543,10 +655,13 @@ def section_rss(ctx, minimal):
 
         def probe(world):
             try:
-                i, fl, st = (rss_lxc_probe if world == "LXC" else rss_vm_probe)(ctx, d, work, n)
+                i, fl, st, *vmrss = (rss_lxc_probe if world == "LXC" else rss_vm_probe)(ctx, d, work, n)
                 idle[world].add(i)
                 flood[world].add(fl)
                 stored[world].append(st)
+                if vmrss:
+                    vm_vmrss["probe idle"].add(vmrss[0])
+                    vm_vmrss["probe flood"].add(vmrss[1])
             except (NA, OSError, subprocess.SubprocessError) as e:
                 idle[world].fail(e)
                 flood[world].fail(e)
@@ -563,11 +678,23 @@ def section_rss(ctx, minimal):
                 elif d:
                     probe("LXC")
             say(f"rss: LXC round {i + 1}/{ctx['rounds']} done")
-        for i in range(vm_rounds if d else 0):
-            probe("VM")
+        # VM: the floor, busybox init and systemd by their own hooks, and the
+        # probe, alternating. A contender that failed in every round so far is
+        # not booted again (it would only time out again).
+        jobs = [(name, vd) for name, vd, why in vms if not why] + ([("probe", None)] if d else [])
+        for i, order in rotations(jobs, vm_rounds) if jobs else ():
+            for what, vd in order:
+                if what == "probe":
+                    if idle["VM"].vals or not idle["VM"].why:
+                        probe("VM")
+                elif vm[what].vals or not vm[what].why:
+                    try:
+                        rss, vmrss = rss_vm_contender(what, vd, work)
+                        vm[what].add(rss)
+                        vm_vmrss[what].add(vmrss)
+                    except (NA, OSError, subprocess.SubprocessError) as e:
+                        vm[what].fail(e)
             say(f"rss: VM round {i + 1}/{vm_rounds} done")
-            if not idle["VM"].vals:
-                break  # a VM that failed once would only time out again
     finally:
         cleanup()
         shutil.rmtree(work, ignore_errors=True)
@@ -577,44 +704,63 @@ def section_rss(ctx, minimal):
         return f"{min(got)}–{max(got)} of {n}" if got else "n/a"
 
     floor = host["floor"].stats()[0] if "floor" in host and host["floor"].stats() else None
+    vm_floor = vm["floor"].stats()[0] if vm["floor"].stats() else None
 
-    def x(series):
+    def x(series, base=floor):
         s = series.stats()
-        return ratio(s[0], floor) if s else ""
+        return ratio(s[0], base) if s else ""
+
+    def vv(key):
+        return vm_vmrss[key].cell(kib) if vm_vmrss[key].vals else "—"
 
     rows = [["LXC", host[name].label, "1 s after ready", "host: /proc/PID/status", host[name].cell(kib), x(host[name]),
-             host[name].n(), "—"] for name, _, _ in hosts]
+             host[name].n(), "—", "—"] for name, _, _ in hosts]
     rows.append(["LXC", "probe (amphi)", "≈1 s after ready", "guest: /proc/1/status", idle["LXC"].cell(kib),
-                 x(idle["LXC"]), idle["LXC"].n(), "—"])
+                 x(idle["LXC"]), idle["LXC"].n(), "—", "—"])
     rows.append(["LXC", "probe (amphi)", f"after {mb} MB through PID 1", "guest: /proc/1/status",
-                 flood["LXC"].cell(kib), "—", flood["LXC"].n(), st("LXC")])
-    others = ", ".join(name for name, _, _ in hosts if not name.startswith("amphi"))
-    rows.append(["VM", others or "other contenders", "after ready", "n/a",
-                 "n/a: a VM's PID 1 is visible only inside the guest (the host sees QEMU's RSS, the whole guest), and "
-                 "these contenders run no service of ours that reads /proc/1/status and prints it; the probe "
-                 "rows need amphi's service", "n/a", "—", "—"])
-    rows.append(["VM", "probe (amphi)", "≈1 s after ready", "guest: /proc/1/status", idle["VM"].cell(kib),
-                 "n/a: no floor value in the VM", idle["VM"].n(), "—"])
-    rows.append(["VM", "probe (amphi)", f"after {mb} MB through PID 1", "guest: /proc/1/status",
-                 flood["VM"].cell(kib), "—", flood["VM"].n(), st("VM")])
-    lines = [f"VmRSS of PID 1 in KiB: median (min–max). LXC: {ctx['rounds']} rounds, every contender of the boot "
+                 flood["LXC"].cell(kib), "—", flood["LXC"].n(), st("LXC"), "—"])
+    rows += [["VM", vm[name].label, "1 s after ready" if name == "floor" else "≈1 s after ready", VM_READ[name],
+              vm[name].cell(kib), x(vm[name], vm_floor), vm[name].n(), "—", vv(name)] for name, _, _ in vms]
+    rows.append(["VM", "probe (amphi)", "≈1 s after ready", "guest: /proc/1/smaps_rollup, by its service",
+                 idle["VM"].cell(kib), x(idle["VM"], vm_floor), idle["VM"].n(), "—", vv("probe idle")])
+    rows.append(["VM", "probe (amphi)", f"after {mb} MB through PID 1", "guest: /proc/1/smaps_rollup, by its service",
+                 flood["VM"].cell(kib), "—", flood["VM"].n(), st("VM"), vv("probe flood")])
+    lines = [f"Resident memory of PID 1 in KiB: median (min–max); VmRSS in LXC, smaps_rollup's Rss in the VM. LXC: {ctx['rounds']} rounds, every contender of the boot "
              f"table and the probe alternating; VM: {vm_rounds} round{'s' if vm_rounds > 1 else ''} (a QEMU boot "
-             f"under {accel} costs seconds). Each contender in a container is started as in the boot table "
+             f"under {accel} costs seconds), the floor, busybox init, systemd and the probe alternating in the "
+             "same way. Each contender in a container is started as in the boot table "
              "(a build's lxc/config with -f under a new name; busybox init is the container lxc-create -t busybox "
              "made, by its own name and config), and read from the host's /proc/PID/status of the "
              "container's init (PID from `lxc-info -p -H`), 1 s after its ready line. The probe is "
              "minimal.conf plus one service (written by bench/extras.py) that prints `grep VmRSS /proc/1/status` "
-             "to /dev/console 1 s after it starts (after ready; the line must follow ready on the console), then "
+             "(and `grep ^Rss: /proc/1/smaps_rollup`, for the VM rows) to /dev/console 1 s after it starts (after ready; the line must follow ready on the console), then "
              f"writes {n} lines of 1000 bytes ({mb} MB) with `yes | head` through PID 1 while "
              "`amphi logs --follow --out` is connected to the log stream (started before the guest; PID 1 holds "
              "the writer back rather than drop), waits 1 s and prints VmRSS again. The last column counts the "
-             "flood lines the reader stored (min–max over rounds). × floor: median / the floor's median in LXC, "
-             "for the rows read after ready (the floor has no log path, so the after-flood rows have no floor "
-             "value to compare with).", ""]
-    lines += table(["world", "appliance", "when", "read from", "VmRSS KiB", "× floor", "rounds",
-                    "flood lines stored"], rows)
+             "flood lines the reader stored (min–max over rounds).", "",
+             "In the VM the host cannot see PID 1 (its /proc has QEMU, the whole guest), so each contender reads "
+             "its PID 1's memory inside the guest and prints `rss-idle VmRSS: N kB Rss: M kB` on the serial "
+             "console, where the bench takes it (it must follow the ready line); the amphi rows are the probe's "
+             "lines, which carry the same two numbers. The VM rows' KiB are M, the Rss line of "
+             "/proc/1/smaps_rollup, which the guest kernel counts by walking PID 1's page tables; its VmRSS "
+             "(N, last column) is shown but not used: the guest's Debian 6.1 kernel keeps each task's RSS counts "
+             "in a per-task cache that reaches the mm's counters only every 64 page faults (SPLIT_RSS_COUNTING, "
+             "gone in 6.2), so a PID 1 that faulted a few dozen times since, like the floor or busybox init, "
+             "reads far too little there (the host kernel of the LXC rows counts exactly: there VmRSS is what a "
+             "page table walk finds). The contenders are the boot table's VM builds, booted with `AMPHI_BENCH_RSS=1` added to "
+             "the kernel command line (the launcher's AMPHI_APPEND; without it, as in the boot table, the hooks "
+             "do nothing) and killed after the line (systemd: powered down by the ACPI button first, as its "
+             "disk image is reused). The hooks: " + "; ".join(f"{VM_WHAT[name]}: {VM_HOOK[name]}"
+                                                              for name, _, _ in vms) + ".",
+             "",
+             "× floor: median / the floor's median in the same world (LXC rows against the LXC floor, VM rows "
+             "against the VM floor), for the rows read after ready (the floor has no log path, so the after-flood "
+             "rows have no floor value to compare with).", ""]
+    lines += table(["world", "appliance", "when", "read from", "KiB: LXC VmRSS, VM Rss", "× floor", "rounds",
+                    "flood lines stored", "VM: guest's VmRSS KiB"], rows)
     chart = bars(*(host[name].bar(1 / 1024, label=f"LXC {name}") for name, _, _ in hosts),
                  idle["LXC"].bar(1 / 1024), flood["LXC"].bar(1 / 1024),
+                 *(vm[name].bar(1 / 1024, label=f"VM {name}") for name, _, _ in vms),
                  idle["VM"].bar(1 / 1024), flood["VM"].bar(1 / 1024))
     return {"title": "## PID 1 resident memory (KiB)", "lines": lines,
             "charts": [{"name": "pid1-rss", "title": "VmRSS of PID 1", "unit": "MiB", "bars": chart}]}

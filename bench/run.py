@@ -827,7 +827,8 @@ def rootfs_note():
                       "is done, just before busybox init starts the getty on tty1 and the askfirst shell on the "
                       "console. Nothing else of the template's is changed."]
     lines += ["", "busybox init in the VM: amphi's rootfs skeleton with busybox (/bin/busybox) as PID 1 and "
-                  "bench/busybox.inittab (mounts /proc, prints the ready line at sysinit), the same kernel and "
+                  "bench/busybox.inittab (mounts /proc, prints the ready line at sysinit; its `::once:` line prints "
+                  "PID 1's memory only when the memory section boots it with AMPHI_BENCH_RSS=1), the same kernel and "
                   "modules as amphi: a VM needs a kernel and an initramfs, which LXC's template does not make."]
     if "systemd" in EXTRA:
         lines += ["", "systemd: its debootstrapped Debian tree (below) in both worlds; in LXC its lxc/config with "

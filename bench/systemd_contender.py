@@ -76,6 +76,33 @@ ExecStart=/bin/sh -c 'echo "amphi: ready env=$(systemd-detect-virt || true)" > /
 WantedBy=multi-user.target
 """
 
+# The memory section's hook (bench/extras.py boots the VM with
+# AMPHI_BENCH_RSS=1 on the kernel command line; everywhere else the unit is
+# skipped by its condition, and in a container systemd reads the condition
+# from its own command line, /sbin/init, so LXC never runs it): 1 s after
+# the ready line, PID 1's VmRSS and its smaps_rollup Rss on the console.
+# After=multi-user.target as the ready unit has, for the same reason
+# (without it, multi-user.target's implicit After= on this unit closes a
+# cycle through the ready unit, and systemd drops the ready job to break
+# it). Type=idle like the ready unit, and ordered after it: systemd forks
+# both once the job queue is empty (a oneshot would hold its job, and so the
+# ready line, until it exits), and the ready line goes out while this one
+# sleeps.
+RSS_UNIT = """\
+# make bench: PID 1's VmRSS for the memory section (bench/systemd_contender.py).
+[Unit]
+Description=amphi bench PID 1 VmRSS line
+After=multi-user.target amphi-bench-ready.service
+ConditionKernelCommandLine=AMPHI_BENCH_RSS=1
+
+[Service]
+Type=idle
+ExecStart=/bin/sh -c 'sleep 1; echo "rss-idle $(grep VmRSS /proc/1/status) $(grep ^Rss: /proc/1/smaps_rollup)" > /dev/console'
+
+[Install]
+WantedBy=multi-user.target
+"""
+
 # Masked units: none of these exist or start in this minbase tree with its
 # default presets, the mask only makes sure a tree built later with more in
 # it still does not wait for a network that is not there (the container has
@@ -204,7 +231,7 @@ def _debootstrap(p, say):
 
 def _config_hash(kver):
     h = hashlib.sha256()
-    for part in (INCLUDE, READY_UNIT, " ".join(MASKED), kver, inspect.getsource(_configure)):
+    for part in (INCLUDE, READY_UNIT, RSS_UNIT, " ".join(MASKED), kver, inspect.getsource(_configure)):
         h.update(part.encode() + b"\0")
     return h.hexdigest()
 
@@ -254,6 +281,9 @@ def _configure(tree, kver):
     write("etc/systemd/system/amphi-bench-ready.service", READY_UNIT)
     link("etc/systemd/system/multi-user.target.wants/amphi-bench-ready.service",
          "/etc/systemd/system/amphi-bench-ready.service")
+    write("etc/systemd/system/amphi-bench-rss.service", RSS_UNIT)
+    link("etc/systemd/system/multi-user.target.wants/amphi-bench-rss.service",
+         "/etc/systemd/system/amphi-bench-rss.service")
     for unit in MASKED:
         link(os.path.join("etc/systemd/system", unit), "/dev/null")
     # The kernel's modules, for udev and modprobe in the VM (the container
@@ -296,7 +326,7 @@ def _tree(p, say):
     except (OSError, ValueError):
         stamp = {}
     if stamp.get("hash") != want:
-        say("systemd: configuring the tree (ready unit, masks, kernel modules)")
+        say("systemd: configuring the tree (ready and memory units, masks, kernel modules)")
         _configure(p["tree"], kver)
         # Sizes now, before the container's boots add their journal to it.
         stamp = {"hash": want, "tree_bytes": _du(p["tree"]),
