@@ -266,13 +266,13 @@ static void put_timestamp(struct wbuf *b, int64_t us)
 		put(b, "-", 1);
 		return;
 	}
-	/* Records come in bursts from the same day: its date is worked out
-	 * once. */
-	static int64_t last_day = -1;
-	static char date[16];
-	static size_t date_len;
-	if (s / 86400 != last_day) {
-		struct wbuf db = { date, 0, sizeof(date), 0 };
+	/* Records come in bursts from the same second: all but its
+	 * microseconds is worked out once. */
+	static int64_t last_s = -1;
+	static char sec[24];
+	static size_t sec_len;
+	if (s != last_s) {
+		struct wbuf db = { sec, 0, sizeof(sec), 0 };
 		civil_from_days(s / 86400, &y, &m, &d);
 		put_num(&db, y, 4);
 		put(&db, "-", 1);
@@ -280,16 +280,16 @@ static void put_timestamp(struct wbuf *b, int64_t us)
 		put(&db, "-", 1);
 		put_num(&db, d, 2);
 		put(&db, "T", 1);
-		last_day = s / 86400;
-		date_len = db.n;
+		put_num(&db, (uint64_t)(s % 86400 / 3600), 2);
+		put(&db, ":", 1);
+		put_num(&db, (uint64_t)(s % 3600 / 60), 2);
+		put(&db, ":", 1);
+		put_num(&db, (uint64_t)(s % 60), 2);
+		put(&db, ".", 1);
+		last_s = s;
+		sec_len = db.n;
 	}
-	put(b, date, date_len);
-	put_num(b, (uint64_t)(s % 86400 / 3600), 2);
-	put(b, ":", 1);
-	put_num(b, (uint64_t)(s % 3600 / 60), 2);
-	put(b, ":", 1);
-	put_num(b, (uint64_t)(s % 60), 2);
-	put(b, ".", 1);
+	put(b, sec, sec_len);
 	put_num(b, (uint64_t)(us % 1000000), 6);
 	put(b, "Z", 1);
 }
@@ -301,6 +301,25 @@ static size_t ndigits(uint64_t v)
 	while (v >= 10)
 		v /= 10, n++;
 	return n;
+}
+
+/* ' source="NAME"': constants, as the names need no escaping. */
+static void put_source(struct wbuf *b, enum logrec_source src)
+{
+#define P(name) { " source=\"" name "\"", sizeof(" source=\"" name "\"") - 1 }
+	static const struct {
+		const char *s;
+		size_t n;
+	} params[] = { P("kernel"), P("init"), P("service"), P("syslog"), P("file"), P("install") };
+#undef P
+	_Static_assert(sizeof(params) / sizeof(params[0]) == sizeof(source_names) / sizeof(source_names[0]),
+		       "a source param per source name");
+	unsigned i = (unsigned)src;
+
+	if (i < sizeof(params) / sizeof(params[0]))
+		put(b, params[i].s, params[i].n);
+	else
+		put_param(b, "source", logrec_source_name(src));
 }
 
 void logrec_origin_init(struct logrec_origin *o, const char *hostname, const char *boot_id)
@@ -350,7 +369,7 @@ int logrec_frame_from(const struct logrec *r, const struct logrec_origin *o, con
 	put(&b, "\" sysUpTime=\"", 13);
 	put_num(&b, r->uptime_us > 0 ? (uint64_t)r->uptime_us / 10000 : 0, 1);
 	puts_(&b, "\"][" LOGREC_SD_AMPHI);
-	put_param(&b, "source", logrec_source_name(r->source));
+	put_source(&b, r->source);
 	put(&b, o->boot, o->bootlen);
 	/* In every record, not only the boot's first: a reader that comes
 	 * after the first was dropped still learns the version. */

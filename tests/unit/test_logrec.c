@@ -121,6 +121,34 @@ static void test_ascii_run(void **state)
 	assert_int_equal(logrec_ascii_run("", 0), 0);
 }
 
+/* The time of a frame, whatever the frame before it: the second a burst
+ * shares is worked out once, never reused for another second or day. */
+static void test_frame_timestamps(void **state)
+{
+	static const struct {
+		int64_t us;
+		const char *want;
+	} cases[] = {
+		{ INT64_C(1763885730123456), " 2025-11-23T08:15:30.123456Z " },
+		{ INT64_C(1763885730999999), " 2025-11-23T08:15:30.999999Z " },
+		{ INT64_C(1763885731000000), " 2025-11-23T08:15:31.000000Z " },
+		{ INT64_C(1763885730000001), " 2025-11-23T08:15:30.000001Z " },
+		{ INT64_C(1763885730123456) + INT64_C(86400000000), " 2025-11-24T08:15:30.123456Z " },
+		{ INT64_C(951782400000000), " 2000-02-29T00:00:00.000000Z " },
+		{ 0, "<30>1 - " },
+		{ INT64_C(1763885730123456), " 2025-11-23T08:15:30.123456Z " },
+	};
+	struct logrec r = rec(1, 30, LOGSRC_SERVICE, "web", "x");
+	char out[512];
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r.realtime_us = cases[i].us;
+		assert_true(logrec_frame(&r, "h", BOOT, "-", out, sizeof(out)) > 0);
+		if (!strstr(out, cases[i].want))
+			fail_msg("case %zu: %s has no '%s'", i, out, cases[i].want);
+	}
+}
+
 /* The newline and whether the line before it is plain, found in one pass
  * wherever the first non-plain byte and the newline are. */
 static void test_line_end(void **state)
@@ -653,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_frame_escapes),
 		cmocka_unit_test(test_ascii_run),
 		cmocka_unit_test(test_line_end),
+		cmocka_unit_test(test_frame_timestamps),
 		cmocka_unit_test(test_frame_plain_and_origin),
 		cmocka_unit_test(test_frame_does_not_fit),
 		cmocka_unit_test(test_roundtrip_one_piece),
