@@ -969,10 +969,11 @@ def logs_aim(logs):
     lines = [f"Aim (issue 9): amphi / raw ≥ {LOG_AIM} %, medians of the table above. " + "; ".join(said) + ". "
              "No floor ratio here: the floor has no log path; the raw path is this table's baseline."]
     if below:
-        tcg = (" Under TCG every copy in the VM guest is emulated." if ACCEL == "tcg" else "")
+        tcg = (" Under TCG every copy and every instruction in the VM guest is emulated, and the guest's one vCPU "
+               "runs the service, PID 1 and the kernel's side of both copies in turn." if ACCEL == "tcg" else "")
         lines += ["", f"Why below the aim ({', '.join(below)}): the raw path copies each byte about once: "
                   "in the VM `cat` with sendfile(2) straight into the port, in the container bench/rawsock.c "
-                  "in 64 KiB read(2)/write(2) blocks straight into the socket; through amphi each line is also copied from the "
+                  "in 64 KiB read(2)/write(2) blocks straight into the socket, and its host reader only counts the bytes; through amphi each line is also copied from the "
                   "service's pipe into PID 1, into the record ring, framed (RFC 5424 header, escaping checked) "
                   "into a batch, and written out, and on the host `amphi logs` parses every frame, escapes it and "
                   "writes it to two files (all.log and the service's own log)." + tcg +
