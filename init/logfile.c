@@ -87,19 +87,34 @@ static void follow(struct followed *f)
 		if ((n = read(f->fd, buf, sizeof(buf))) <= 0)
 			return;
 		f->off += n;
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\n') {
-				flush_line(f);
-				/* Back-pressure mid-read: the rest is read again later. */
-				if (i + 1 < n && logcore_backpressure()) {
-					f->off -= n - (i + 1);
-					lseek(f->fd, f->off, SEEK_SET);
-					break;
-				}
+		for (const char *p = buf, *end = buf + n; p < end;) {
+			int plain;
+			const char *nl = logrec_line_end(p, end, &plain);
+			size_t take = (size_t)((nl ? nl : end) - p);
+			if (f->len == 0 && nl && take <= sizeof(f->line)) {
+				log_file_output(f->name, p, take, plain);  /* a whole line: no copy */
 			} else {
-				if (f->len == sizeof(f->line))
-					flush_line(f);
-				f->line[f->len++] = buf[i];
+				/* A line begun in the last read, or one longer than a
+				 * record: kept, and sent in pieces of a record. */
+				while (take > 0) {
+					if (f->len == sizeof(f->line))
+						flush_line(f);
+					size_t k = sizeof(f->line) - f->len < take ? sizeof(f->line) - f->len : take;
+					memcpy(f->line + f->len, p, k);
+					f->len += k;
+					p += k;
+					take -= k;
+				}
+				if (!nl)
+					break;
+				flush_line(f);
+			}
+			p = nl + 1;
+			/* Back-pressure mid-read: the rest is read again later. */
+			if (p < end && logcore_backpressure()) {
+				f->off -= end - p;
+				lseek(f->fd, f->off, SEEK_SET);
+				break;
 			}
 		}
 	}
