@@ -216,7 +216,9 @@ void logcore_on_resume(void (*fn)(void))
 
 void logcore_maybe_resume(void)
 {
-	if (logbuf_pressure())
+	/* Called whenever a sink made room: the ring is looked at only when
+	 * someone waits for it. */
+	if (!(paused || drop_yielded) || logbuf_pressure())
 		return;
 	drop_yielded = 0;
 	if (paused)

@@ -1,4 +1,5 @@
 #include "logfile.h"
+#include "linesplit.h"
 #include "log.h"
 #include "logcore.h"
 #include "loop.h"
@@ -14,7 +15,6 @@
 #include <unistd.h>
 
 #define FILES_MAX 8
-#define LINE_MAX_FOLLOW 1024
 /* A file read this much in one turn of the loop goes on in the next one
  * (a timer), so one busy file does not hold up the rest. */
 #define READS_PER_TURN 64
@@ -27,26 +27,24 @@ struct followed {
 	dev_t dev;
 	ino_t ino;
 	off_t off;
-	char line[LINE_MAX_FOLLOW];
-	size_t len;
+	struct linesplit lines;  /* a line not ended yet */
 	int more;                /* stopped with more to read (its turn was up, or back-pressure) */
 };
 
 static struct followed files[FILES_MAX];
 static int nfiles, ifd = -1, more_timer;
 
-static void flush_line(struct followed *f)
+static void emit(void *ctx, const char *line, size_t len, int plain)
 {
-	if (f->len)
-		log_file_output(f->name, f->line, f->len, 0);
-	f->len = 0;
+	const struct followed *f = ctx;
+	log_file_output(f->name, line, len, plain);
 }
 
 static void close_file(struct followed *f)
 {
 	if (f->fd < 0)
 		return;
-	flush_line(f);
+	linesplit_flush(&f->lines, emit, f);
 	close(f->fd);
 	f->fd = -1;
 }
@@ -87,35 +85,11 @@ static void follow(struct followed *f)
 		if ((n = read(f->fd, buf, sizeof(buf))) <= 0)
 			return;
 		f->off += n;
-		for (const char *p = buf, *end = buf + n; p < end;) {
-			int plain;
-			const char *nl = logrec_line_end(p, end, &plain);
-			size_t take = (size_t)((nl ? nl : end) - p);
-			if (f->len == 0 && nl && take <= sizeof(f->line)) {
-				log_file_output(f->name, p, take, plain);  /* a whole line: no copy */
-			} else {
-				/* A line begun in the last read, or one longer than a
-				 * record: kept, and sent in pieces of a record. */
-				while (take > 0) {
-					if (f->len == sizeof(f->line))
-						flush_line(f);
-					size_t k = sizeof(f->line) - f->len < take ? sizeof(f->line) - f->len : take;
-					memcpy(f->line + f->len, p, k);
-					f->len += k;
-					p += k;
-					take -= k;
-				}
-				if (!nl)
-					break;
-				flush_line(f);
-			}
-			p = nl + 1;
-			/* Back-pressure mid-read: the rest is read again later. */
-			if (p < end && logcore_backpressure()) {
-				f->off -= end - p;
-				lseek(f->fd, f->off, SEEK_SET);
-				break;
-			}
+		/* Back-pressure mid-read: the rest is read again later. */
+		const char *left = linesplit_feed(&f->lines, buf, buf + n, 1, emit, f);
+		if (left < buf + n) {
+			f->off -= buf + n - left;
+			lseek(f->fd, f->off, SEEK_SET);
 		}
 	}
 }
@@ -148,7 +122,7 @@ void logfile_flush(void)
 	for (int i = 0; i < nfiles; i++) {
 		if (files[i].fd >= 0)
 			follow(&files[i]);
-		flush_line(&files[i]);
+		linesplit_flush(&files[i].lines, emit, &files[i]);
 	}
 }
 

@@ -1,6 +1,7 @@
 #include "svc.h"
 #include "argv.h"
 #include "log.h"
+#include "linesplit.h"
 #include "logcore.h"
 #include "loop.h"
 #include "spawn.h"
@@ -23,7 +24,6 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_CAP_MS 30000
 #define STABLE_RUN_MS 10000
-#define OUT_LINE_MAX 1024
 #define OUT_READ (64 * 1024)   /* what one read of a unit's pipe takes at most */
 #define SEARCH_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -31,8 +31,7 @@ struct unit_state {
 	const struct recipe_unit *u;
 	pid_t pid;
 	int out_r, out_w;       /* one pipe for the unit's lifetime, see unit_pipe */
-	char line[OUT_LINE_MAX];
-	size_t len;
+	struct linesplit out;   /* a line not ended yet */
 	char *backlog;          /* read but not yet logged (back-pressure came mid-read) */
 	size_t backlog_off, backlog_len;
 	int64_t started_ms;
@@ -67,56 +66,12 @@ static void stop_next(void);
  * line is flushed when the child is reaped. ---- */
 
 /* A line of a unit's output to the log; a step's also to the install phase. */
-static void emit(const struct unit_state *s, const char *line, size_t len, int plain)
+static void emit(void *ctx, const char *line, size_t len, int plain)
 {
+	const struct unit_state *s = ctx;
 	log_output(s->u->name, line, len, plain);
 	if (s->u->kind == UNIT_STEP && hooks.step_line)
 		hooks.step_line(s->u, line, len);
-}
-
-static void out_flush(struct unit_state *s)
-{
-	if (s->len)
-		emit(s, s->line, s->len, 0);
-	s->len = 0;
-}
-
-/* Splits p..end into lines and logs them. With yield_to_readers it stops
- * after the line that brought back-pressure (one line always fits in the
- * ring's headroom) and returns where; else it takes everything. */
-static const char *out_lines(struct unit_state *s, const char *p, const char *end, int yield_to_readers)
-{
-	logcore_clock_hold();
-	while (p < end && !(yield_to_readers && logcore_backpressure())) {
-		if (s->len == sizeof(s->line)) {
-			/* A very long line goes out in pieces; its newline ends
-			 * the last piece rather than making an empty one. */
-			out_flush(s);
-			if (*p == '\n') {
-				p++;
-				continue;
-			}
-		}
-		int plain;
-		const char *nl = logrec_line_end(p, end, &plain);
-		size_t take = (size_t)((nl ? nl : end) - p), room = sizeof(s->line) - s->len;
-		if (s->len == 0 && nl && take <= sizeof(s->line)) {
-			emit(s, p, take, plain);  /* a whole line: no copy */
-			p = nl + 1;
-			continue;
-		}
-		if (take > room)
-			take = room;
-		memcpy(s->line + s->len, p, take);
-		s->len += take;
-		p += take;
-		if (p < end && *p == '\n' && s->len < sizeof(s->line)) {
-			out_flush(s);
-			p++;
-		}
-	}
-	logcore_clock_release();
-	return p;
 }
 
 /* Reads what the unit wrote: with yield_to_readers, a fair share per turn
@@ -132,7 +87,7 @@ static int out_drain(struct unit_state *s, int yield_to_readers)
 
 	if (s->backlog_len) {
 		const char *b = s->backlog + s->backlog_off;
-		const char *left = out_lines(s, b, b + s->backlog_len, yield_to_readers);
+		const char *left = linesplit_feed(&s->out, b, b + s->backlog_len, yield_to_readers, emit, s);
 		s->backlog_off += (size_t)(left - b);
 		s->backlog_len -= (size_t)(left - b);
 		if (s->backlog_len)
@@ -144,13 +99,13 @@ static int out_drain(struct unit_state *s, int yield_to_readers)
 			return -1;
 		if ((n = read(s->out_r, buf, sizeof(buf))) <= 0)
 			return 0;
-		const char *left = out_lines(s, buf, buf + n, yield_to_readers);
+		const char *left = linesplit_feed(&s->out, buf, buf + n, yield_to_readers, emit, s);
 		if (left == buf + n)
 			continue;
 		if (!s->backlog) {
 			void *m = mmap(NULL, OUT_READ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			if (m == MAP_FAILED) {  /* cannot keep it: log it now, pressure or not */
-				out_lines(s, left, buf + n, 0);
+				linesplit_feed(&s->out, left, buf + n, 0, emit, s);
 				continue;
 			}
 			s->backlog = m;
@@ -468,7 +423,7 @@ int svc_reaped(pid_t pid, int status)
 			continue;
 		s->pid = 0;
 		out_drain(s, 0);
-		out_flush(s);
+		linesplit_flush(&s->out, emit, s);
 		loop_del_timer(s->timer);
 		s->timer = -1;
 		if (phase == PHASE_STOPPING)
