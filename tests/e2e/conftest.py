@@ -6,11 +6,13 @@ fails. Waits are bounded; no test asserts on how long anything took."""
 
 import gzip
 import itertools
+import json
 import os
 import pty
 import re
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -91,6 +93,88 @@ def wait_for(path, pattern, timeout, proc=None, count=1):
             break
         time.sleep(0.05)
     raise AssertionError(f"no {count}x {pattern!r} in {path} within {timeout}s; it holds:\n{text[-3000:]}")
+
+
+def terminate(proc, timeout=10):
+    """TERM to a process this test started, KILL if it is still there
+    after timeout seconds; reaped either way."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class JsonReader:
+    """build/amphi logs --connect SOCK --follow --json [--out STORE], run
+    directly (no wrapper), so that SIGSTOP, SIGCONT and SIGKILL reach the
+    reader itself; its stdout and stderr in files under workdir."""
+
+    def __init__(self, sock, workdir, name="reader", store=None):
+        self.out = os.path.join(workdir, name + ".jsonl")
+        self.err = os.path.join(workdir, name + ".err")
+        self.f, self.ef = open(self.out, "wb"), open(self.err, "wb")
+        self.proc = subprocess.Popen([AMPHI, "logs", "--connect", sock, "--follow", "--json",
+                                      *(["--out", store] if store else [])],
+                                     stdout=self.f, stderr=self.ef, stdin=subprocess.DEVNULL)
+
+    def wait(self, pattern, timeout=60):
+        return wait_for(self.out, pattern, timeout, self.proc)
+
+    def records(self):
+        with open(self.out, errors="replace") as f:
+            return [json.loads(l) for l in f if l.startswith("{")]
+
+    def stderr(self):
+        with open(self.err, errors="replace") as f:
+            return f.read()
+
+    def complaints(self):
+        """What it said on stderr, less its connect retries."""
+        return [l for l in self.stderr().splitlines(keepends=True) if "connect " not in l]
+
+    def state(self):
+        """The process state letter from /proc/PID/stat (T: stopped)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while self.state() != "T":
+            assert time.monotonic() < deadline, "the reader did not stop on SIGSTOP"
+            time.sleep(0.01)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self, kill=False):
+        """TERM, or with kill, KILL: it ends with no chance to ack or
+        store more. Safe to call twice."""
+        if kill and self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.send_signal(signal.SIGCONT)  # a stopped process takes TERM only once woken
+        terminate(self.proc)
+        self.f.close()
+        self.ef.close()
+
+
+@pytest.fixture
+def readers(tmpdir_clean):
+    """readers(sock, name="reader", store=None): a JsonReader, stopped when
+    the test ends, pass or fail."""
+    made = []
+
+    def make(sock, name="reader", store=None):
+        r = JsonReader(sock, tmpdir_clean, name, store)
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        r.stop()
 
 
 def read_newc(path):

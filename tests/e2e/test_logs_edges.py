@@ -17,15 +17,13 @@ import os
 import re
 import select
 import shutil
-import signal
 import socket
 import subprocess
 import time
 import types
 
-import pytest
 
-from conftest import AMPHI, BOOT_TIMEOUT, build_fixture, wait_for
+from conftest import AMPHI, BOOT_TIMEOUT, build_fixture
 # rsyslogd with imtcp on 127.0.0.1 and its RFC 5424 file, as the VM test
 # of test_logs_hosts.py starts it.
 from test_logs_hosts import RFC5424, rsyslogd  # noqa: F401 (rsyslogd is a fixture)
@@ -38,73 +36,6 @@ drop_build = build_fixture(os.path.join(HERE, "recipes", "logs-drop.conf"))
 burst_build = build_fixture(os.path.join(HERE, "recipes", "logs-burst.conf"))
 idle_build = build_fixture(os.path.join(HERE, "recipes", "logs-idle.conf"))
 logs_build = build_fixture(os.path.join(HERE, "recipes", "logs.conf"))
-
-
-# ---- readers ----
-
-class JsonReader:
-    """build/amphi logs --connect SOCK --follow --json, run directly (no
-    wrapper) so that SIGSTOP and SIGCONT reach the reader itself; its
-    stdout and stderr in files."""
-
-    def __init__(self, sock, workdir, name):
-        self.out = os.path.join(workdir, name + ".jsonl")
-        self.err = os.path.join(workdir, name + ".err")
-        self.f, self.ef = open(self.out, "wb"), open(self.err, "wb")
-        self.proc = subprocess.Popen([AMPHI, "logs", "--connect", sock, "--follow", "--json"],
-                                     stdout=self.f, stderr=self.ef, stdin=subprocess.DEVNULL)
-
-    def wait(self, pattern, timeout=60):
-        return wait_for(self.out, pattern, timeout, self.proc)
-
-    def records(self):
-        with open(self.out, errors="replace") as f:
-            return [json.loads(l) for l in f if l.startswith("{")]
-
-    def stderr(self):
-        with open(self.err, errors="replace") as f:
-            return f.read()
-
-    def state(self):
-        """The process state letter from /proc/PID/stat (T: stopped)."""
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-
-    def pause(self):
-        self.proc.send_signal(signal.SIGSTOP)
-        deadline = time.monotonic() + 10
-        while self.state() != "T":
-            assert time.monotonic() < deadline, "the reader did not stop on SIGSTOP"
-            time.sleep(0.01)
-
-    def resume(self):
-        self.proc.send_signal(signal.SIGCONT)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)  # a stopped process takes TERM only once woken
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.f.close()
-        self.ef.close()
-
-
-@pytest.fixture
-def readers(tmpdir_clean):
-    made = []
-
-    def make(sock, name="reader"):
-        r = JsonReader(sock, tmpdir_clean, name)
-        made.append(r)
-        return r
-
-    yield make
-    for r in made:
-        r.stop()
 
 
 # RFC 6587 octet counting around RFC 5424, as docs/PROTOCOL.md has it.

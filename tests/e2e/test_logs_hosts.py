@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import BOOT_TIMEOUT, build
+from conftest import BOOT_TIMEOUT, build, terminate
 
 HERE = os.path.dirname(__file__)
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
@@ -131,13 +131,7 @@ class Rsyslogd:
                              f"rsyslogd says:\n{self.log()}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.errf.close()
 
 

@@ -4,14 +4,13 @@ nothing lost), a text reader that comes late (told what it missed), what a
 service prints reaching the console escaped, a followed file's last line
 without its newline at stop, and more files than the init follows."""
 
-import json
 import os
 import re
 import select
 import subprocess
 import time
 
-from conftest import AMPHI, LXC_TIMEOUT, build, wait_for
+from conftest import LXC_TIMEOUT, JsonReader, build
 
 
 def make(tmpdir, text):
@@ -28,35 +27,7 @@ def start_with_reader(tmpdir, lxc, recipe_text):
     out = make(tmpdir, recipe_text)
     ct = lxc(out)
     ct.start()
-    return out, ct, JsonReader(out, tmpdir)
-
-
-class JsonReader:
-    """amphi logs --follow --json on a container's socket, into a file."""
-
-    def __init__(self, out, tmpdir):
-        self.path = os.path.join(tmpdir, "reader.jsonl")
-        self.err = os.path.join(tmpdir, "reader.err")
-        self.f, self.ef = open(self.path, "wb"), open(self.err, "wb")
-        self.proc = subprocess.Popen(["timeout", "120", AMPHI, "logs", "--connect",
-                                      os.path.join(out, "lxc", "host", "amphi.sock"), "--follow", "--json"],
-                                     stdout=self.f, stderr=self.ef, stdin=subprocess.DEVNULL)
-
-    def wait(self, pattern, timeout=60):
-        return wait_for(self.path, pattern, timeout)
-
-    def records(self):
-        return [json.loads(l) for l in open(self.path, errors="replace") if l.startswith("{")]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        self.f.close()
-        self.ef.close()
-
-    def complaints(self):
-        return [l for l in open(self.err, errors="replace") if "connect " not in l]
+    return out, ct, JsonReader(os.path.join(out, "lxc", "host", "amphi.sock"), tmpdir)
 
 
 def read_fifo_until(fifo, needle, timeout=30):
