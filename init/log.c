@@ -155,7 +155,7 @@ static void record(enum logrec_source source, const char *app, int pri, int64_t 
 
 	if (!record_hook)
 		return;
-	size_t n = strnlen(app, sizeof(r.app) - 1);
+	size_t n = logrec_name_len(app, sizeof(r.app) - 1);
 	memcpy(r.app, app, n);  /* r.app is zeroed: stays terminated */
 	record_hook(&r);
 }

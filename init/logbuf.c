@@ -70,7 +70,7 @@ static void evict_oldest(struct ring *g)
 
 static void put(struct ring *g, const struct logrec *r, const char *msg, size_t msglen)
 {
-	size_t applen = strnlen(r->app, LOGREC_NAME_MAX - 1);
+	size_t applen = logrec_name_len(r->app, LOGREC_NAME_MAX - 1);
 	size_t need = ALIGN8(sizeof(struct rec_hdr) + applen + msglen);
 	size_t p = g->head;
 
@@ -91,7 +91,7 @@ static void put(struct ring *g, const struct logrec *r, const char *msg, size_t 
 			       .realtime_us = r->realtime_us, .uptime_us = r->uptime_us, .pri = (uint16_t)r->pri,
 			       .source = (uint8_t)r->source, .applen = (uint8_t)applen, .plain = r->plain != 0 };
 	memcpy(g->buf + p + sizeof(*h), r->app, applen);
-	memcpy(g->buf + p + sizeof(*h) + applen, msg, msglen);
+	logrec_copy((char *)g->buf + p + sizeof(*h) + applen, msg, msglen);
 	if (g->count++ == 0) {
 		g->tail = p;
 		g->oldest_seq = h->seq;

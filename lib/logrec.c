@@ -47,24 +47,61 @@ static void put(struct wbuf *b, const char *s, size_t n)
 	b->n += n;
 }
 
+static const uint64_t pow10_[20] = {
+	1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000, UINT64_C(10000000000),
+	UINT64_C(100000000000), UINT64_C(1000000000000), UINT64_C(10000000000000), UINT64_C(100000000000000),
+	UINT64_C(1000000000000000), UINT64_C(10000000000000000), UINT64_C(100000000000000000),
+	UINT64_C(1000000000000000000), UINT64_C(10000000000000000000)
+};
+
 static void puts_(struct wbuf *b, const char *s)
 {
 	put(b, s, strlen(s));
 }
 
-/* Decimal, zero-padded to at least width digits. */
+static size_t ndigits(uint64_t v)
+{
+	size_t n = 1;
+
+	while (n < 20 && v >= pow10_[n])
+		n++;
+	return n;
+}
+
+/* Decimal, zero-padded to at least width digits (at most 20), written in
+ * place from its last digit, two at a time: a frame has five numbers, and
+ * under TCG each division step is dearer than it looks. */
 static void put_num(struct wbuf *b, uint64_t v, int width)
 {
-	char d[20];
-	int n = 0;
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				    "8081828384858687888990919293949596979899";
+	size_t n = ndigits(v);
 
-	do {
-		d[sizeof(d) - 1 - n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v && n < 20);
-	while (n < width && n < 20)
-		d[sizeof(d) - 1 - n++] = '0';
-	put(b, d + sizeof(d) - n, (size_t)n);
+	if (width > 20)
+		width = 20;
+	if (n < (size_t)width)
+		n = (size_t)width;
+	if (b->full || n > b->cap - b->n) {
+		b->full = 1;
+		return;
+	}
+	char *end = b->p + b->n + n, *p = end;
+	while (v >= 100) {
+		unsigned k = (unsigned)(v % 100) * 2;
+		v /= 100;
+		*--p = pairs[k + 1];
+		*--p = pairs[k];
+	}
+	if (v >= 10) {
+		*--p = pairs[v * 2 + 1];
+		*--p = pairs[v * 2];
+	} else {
+		*--p = (char)('0' + v);
+	}
+	while (p > b->p + b->n)
+		*--p = '0';
+	b->n += n;
 }
 
 static void put_hex_escape(struct wbuf *b, unsigned char c)
@@ -158,7 +195,8 @@ static void put_msg(struct wbuf *b, const char *msg, size_t len, int plain)
 
 	if (plain && !b->full) {
 		size_t room = b->cap - b->n, n = len < room ? len : room;
-		put(b, msg, n);  /* a cut, as below, keeps whole bytes */
+		logrec_copy(b->p + b->n, msg, n);  /* a cut, as below, keeps whole bytes */
+		b->n += n;
 		b->full = n < len;
 		return;
 	}
@@ -200,7 +238,7 @@ size_t logrec_escape(const char *msg, size_t len, char *out, size_t cap)
 /* RFC 5424 header fields are PRINTUSASCII (%d33-126): others become '_'. */
 static void put_name(struct wbuf *b, const char *s, size_t max)
 {
-	size_t n = s ? strnlen(s, max) : 0;
+	size_t n = s ? logrec_name_len(s, max) : 0;
 
 	if (n == 0)
 		put(b, "-", 1);
@@ -294,15 +332,6 @@ static void put_timestamp(struct wbuf *b, int64_t us)
 	put(b, "Z", 1);
 }
 
-static size_t ndigits(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 10)
-		v /= 10, n++;
-	return n;
-}
-
 /* ' source="NAME"': constants, as the names need no escaping. */
 static void put_source(struct wbuf *b, enum logrec_source src)
 {
@@ -314,12 +343,24 @@ static void put_source(struct wbuf *b, enum logrec_source src)
 #undef P
 	_Static_assert(sizeof(params) / sizeof(params[0]) == sizeof(source_names) / sizeof(source_names[0]),
 		       "a source param per source name");
+	_Static_assert(sizeof(params) / sizeof(params[0]) == LOGREC_SOURCES, "a frame tail per source");
 	unsigned i = (unsigned)src;
 
 	if (i < sizeof(params) / sizeof(params[0]))
 		put(b, params[i].s, params[i].n);
 	else
 		put_param(b, "source", logrec_source_name(src));
+}
+
+/* '"][amphi@32473 source="…" boot="…" proto="1"] ': the boot field is in
+ * every record, not only the boot's first, and so is the protocol version:
+ * a reader that comes after the first was dropped still learns both. */
+static void put_tail(struct wbuf *b, const struct logrec_origin *o, enum logrec_source src)
+{
+	put(b, "\"][" LOGREC_SD_AMPHI, sizeof("\"][" LOGREC_SD_AMPHI) - 1);
+	put_source(b, src);
+	put(b, o->boot, o->bootlen);
+	put(b, " proto=\"1\"] ", 12);
 }
 
 void logrec_origin_init(struct logrec_origin *o, const char *hostname, const char *boot_id)
@@ -330,6 +371,12 @@ void logrec_origin_init(struct logrec_origin *o, const char *hostname, const cha
 	put_param(&bt, "boot", boot_id);
 	o->hostlen = h.full ? 0 : h.n;
 	o->bootlen = bt.full ? 0 : bt.n;
+	for (int i = 0; i < LOGREC_SOURCES; i++) {
+		struct wbuf t = { o->tail[i], 0, sizeof(o->tail[i]), 0 };
+		put_tail(&t, o, (enum logrec_source)i);
+		o->taillen[i] = t.full ? 0 : t.n;
+	}
+	o->midlen = 0;
 }
 
 int logrec_frame(const struct logrec *r, const char *hostname, const char *boot_id,
@@ -341,7 +388,38 @@ int logrec_frame(const struct logrec *r, const char *hostname, const char *boot_
 	return logrec_frame_from(r, &o, msgid, out, outlen);
 }
 
-int logrec_frame_from(const struct logrec *r, const struct logrec_origin *o, const char *msgid, char *out,
+static int same_name(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+/* o->mid for this app and msgid (records come in runs from one app). */
+static void make_mid(struct logrec_origin *o, const char *app, const char *msgid)
+{
+	if (!msgid)
+		msgid = "";  /* the NILVALUE, as put_name makes of it */
+	if (o->midlen && same_name(o->mid_app, app) && same_name(o->mid_msgid, msgid))
+		return;
+	size_t an = logrec_name_len(app, LOGREC_NAME_MAX - 1), mn = logrec_name_len(msgid, LOGREC_NAME_MAX - 1);
+	struct wbuf m = { o->mid, 0, sizeof(o->mid), 0 };
+	put(&m, " ", 1);
+	put(&m, o->host, o->hostlen);
+	put(&m, " ", 1);
+	put_name(&m, app, LOGREC_NAME_MAX);
+	put(&m, " - ", 3);
+	put_name(&m, msgid, 32);
+	put(&m, " [meta sequenceId=\"", 19);
+	/* A name cut to fit the key is never taken for the whole one. */
+	o->midlen = m.full || app[an] || msgid[mn] ? 0 : m.n;
+	memcpy(o->mid_app, app, an);
+	o->mid_app[an] = '\0';
+	memcpy(o->mid_msgid, msgid, mn);
+	o->mid_msgid[mn] = '\0';
+}
+
+int logrec_frame_from(const struct logrec *r, struct logrec_origin *o, const char *msgid, char *out,
 		      size_t outlen)
 {
 	/* MSG first, then "LEN SP" goes in front once its length is known; a
@@ -350,31 +428,34 @@ int logrec_frame_from(const struct logrec *r, const struct logrec_origin *o, con
 	size_t at = outlen >= LOGREC_FRAME_MAX + 7 ? 5 : 0;
 	struct wbuf b = { out + at, 0, 0, 0 };
 	unsigned pri = r->pri >= 0 && r->pri <= 191 ? (unsigned)r->pri : 8 | ((unsigned)r->pri & 7);
+	unsigned src = (unsigned)r->source;
 
 	if (outlen < 2 || !o->hostlen || !o->bootlen)
 		return -1;
+	make_mid(o, r->app, msgid);
 	b.cap = outlen - 2 - at < LOGREC_FRAME_MAX ? outlen - 2 - at : LOGREC_FRAME_MAX;
 	put(&b, "<", 1);
 	put_num(&b, pri, 1);
 	put(&b, ">1 ", 3);
 	put_timestamp(&b, r->realtime_us);
-	put(&b, " ", 1);
-	put(&b, o->host, o->hostlen);
-	put(&b, " ", 1);
-	put_name(&b, r->app, LOGREC_NAME_MAX);
-	put(&b, " - ", 3);
-	put_name(&b, msgid, 32);
-	put(&b, " [meta sequenceId=\"", 19);
+	if (o->midlen) {
+		put(&b, o->mid, o->midlen);
+	} else {  /* names too long to keep: made in place */
+		put(&b, " ", 1);
+		put(&b, o->host, o->hostlen);
+		put(&b, " ", 1);
+		put_name(&b, r->app, LOGREC_NAME_MAX);
+		put(&b, " - ", 3);
+		put_name(&b, msgid, 32);
+		put(&b, " [meta sequenceId=\"", 19);
+	}
 	put_num(&b, r->seq, 1);
 	put(&b, "\" sysUpTime=\"", 13);
 	put_num(&b, r->uptime_us > 0 ? (uint64_t)r->uptime_us / 10000 : 0, 1);
-	puts_(&b, "\"][" LOGREC_SD_AMPHI);
-	put_source(&b, r->source);
-	put(&b, o->boot, o->bootlen);
-	/* In every record, not only the boot's first: a reader that comes
-	 * after the first was dropped still learns the version. */
-	put(&b, " proto=\"1\"", 10);
-	put(&b, "] ", 2);
+	if (src < LOGREC_SOURCES && o->taillen[src])
+		put(&b, o->tail[src], o->taillen[src]);
+	else
+		put_tail(&b, o, r->source);
 	put_msg(&b, r->msg, r->msg ? r->msglen : 0, r->plain);
 	if (b.full)
 		return -1;

@@ -197,6 +197,29 @@ static void test_frame_plain_and_origin(void **state)
 	assert_int_equal(logrec_frame_from(&r, &o, "-", b, sizeof(b)), -1);
 }
 
+/* One origin over a run of records whose app, msgid and source change
+ * (and names too long to keep, or with bytes to escape): every frame is
+ * what a fresh origin gives, so nothing kept from one record leaks into
+ * the next. */
+static void test_origin_keeps_nothing_stale(void **state)
+{
+	static const char *const apps[] = { "web", "web", "db", "w\x01b", "a-name-of-forty-seven-characters-to-fill-app_47", "web" };
+	static const char *const ids[] = { "-", "boot", "-", "loss", "a-msgid-longer-than-the-key-of-forty-seven-bytes-x", NULL };
+	struct logrec_origin o;
+	char a[1024], b[1024];
+	(void)state;
+	logrec_origin_init(&o, "guest1", BOOT);
+	for (int i = 0; i < 60; i++) {
+		struct logrec r = rec((uint64_t)i + 1, i % 192, (enum logrec_source)(i % 7), apps[i % 6], "a message");
+		const char *id = ids[(i / 6) % 6];
+		int na = logrec_frame(&r, "guest1", BOOT, id, a, sizeof(a));
+		int nb = logrec_frame_from(&r, &o, id, b, sizeof(b));
+		assert_true(na > 0);
+		assert_int_equal(na, nb);
+		assert_memory_equal(a, b, (size_t)na);
+	}
+}
+
 static void test_frame_does_not_fit(void **state)
 {
 	static char big[LOGREC_FRAME_MAX];
@@ -683,6 +706,7 @@ int main(void)
 		cmocka_unit_test(test_line_end),
 		cmocka_unit_test(test_frame_timestamps),
 		cmocka_unit_test(test_frame_plain_and_origin),
+		cmocka_unit_test(test_origin_keeps_nothing_stale),
 		cmocka_unit_test(test_frame_does_not_fit),
 		cmocka_unit_test(test_roundtrip_one_piece),
 		cmocka_unit_test(test_roundtrip_byte_by_byte),
