@@ -40,6 +40,54 @@ static size_t pend_len;
 static unsigned long pend_dropped;
 static void (*stuck_hook)(void);
 
+/* Other programs' output is also held to a budget: about CONSOLE_RATE
+ * bytes a second, CONSOLE_BURST at once. On a VM's serial console every
+ * byte is an emulated UART write paid for by the guest's CPU (about 1 MB/s
+ * takes all of a vCPU under TCG), so a flood shown in full would starve
+ * the appliance and its own log stream. What goes over is dropped before
+ * it is formatted and counted with the rest; the init's lines are never
+ * held to it. The count is said once drops have stopped for NOTE_QUIET_MS,
+ * or every NOTE_EVERY_MS while they go on. */
+#define CONSOLE_RATE 32768
+#define CONSOLE_BURST 65536
+#define NOTE_QUIET_MS 200
+#define NOTE_EVERY_MS 5000
+static int64_t budget = CONSOLE_BURST, budget_ms, dropped_ms, note_ms;
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void drop_one(void)
+{
+	if (pend_dropped++ == 0)
+		note_ms = mono_ms();  /* a new run of drops: its note waits from here */
+	dropped_ms = mono_ms();
+	if (stuck_hook)
+		stuck_hook();  /* the note is said from the retry timer */
+}
+
+/* 1 if a line of len bytes from another program may go to the console. */
+static int console_budget(size_t len)
+{
+	int64_t now = mono_ms(), cost = (int64_t)(len < 1024 ? len : 1024) + 64; /* as console_line cuts it */
+
+	budget += (now - budget_ms) * CONSOLE_RATE / 1000;
+	if (budget > CONSOLE_BURST)
+		budget = CONSOLE_BURST;
+	budget_ms = now;
+	/* Over budget, or the queue's half for others has no room for it. */
+	if (budget < cost || (pend_len && pend_len + (size_t)cost + 64 > sizeof(pend) / 2)) {
+		drop_one();
+		return 0;
+	}
+	budget -= cost;
+	return 1;
+}
+
 /* Writes what it can; 0 when all is out, -1 when the console is broken
  * (nothing to wait for), else what is left. */
 static ssize_t write_some(const char *buf, size_t len)
@@ -71,7 +119,7 @@ static void console_put(const char *line, size_t n, int own)
 		own = 1;
 	}
 	if (pend_len + n > (own ? sizeof(pend) : sizeof(pend) / 2)) {
-		pend_dropped++;
+		drop_one();
 		return;
 	}
 	memcpy(pend + pend_len, line, n);
@@ -80,7 +128,7 @@ static void console_put(const char *line, size_t n, int own)
 		stuck_hook();
 }
 
-int log_console_flush(void)
+static int flush(int now_or_never)
 {
 	ssize_t left = pend_len ? write_some(pend, pend_len) : 0;
 
@@ -89,11 +137,20 @@ int log_console_flush(void)
 	memmove(pend, pend + pend_len - (size_t)left, (size_t)left);
 	pend_len = (size_t)left;
 	if (pend_len == 0 && pend_dropped) {
+		int64_t now = mono_ms();
+		if (!now_or_never && now - dropped_ms < NOTE_QUIET_MS && now - note_ms < NOTE_EVERY_MS)
+			return 1;  /* still dropping: the note waits (and the timer with it) */
 		unsigned long n = pend_dropped;
 		pend_dropped = 0;
+		note_ms = now;
 		log_warn("console: %lu lines were not shown here (it did not keep up); the log stream has them", n);
 	}
-	return pend_len > 0;
+	return pend_len > 0 || pend_dropped > 0;
+}
+
+int log_console_flush(void)
+{
+	return flush(0);
 }
 
 void log_console_drain(int timeout_ms)
@@ -101,8 +158,8 @@ void log_console_drain(int timeout_ms)
 	struct pollfd p = { .fd = log_fd, .events = POLLOUT };
 
 	/* Waits of 10 ms at most, timeout_ms / 10 of them: bounded without a
-	 * clock of its own. */
-	for (int i = 0; i < timeout_ms / 10 && log_console_flush(); i++)
+	 * clock of its own. The count of lines not shown is said now. */
+	for (int i = 0; i < timeout_ms / 10 && flush(1); i++)
 		poll(&p, 1, 10);
 }
 
@@ -223,6 +280,8 @@ void log_install(enum log_level level, const char *fmt, ...)
 static void console_named(int pri, const char *name, const char *text, size_t len)
 {
 	char prefix[80];
+	if (log_fd >= 0 && !console_budget(len))
+		return;
 	snprintf(prefix, sizeof(prefix), "%s: ", name);
 	console_line(pri, prefix, text, len, 0);
 }

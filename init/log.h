@@ -2,8 +2,9 @@
  * them into the ring and out to the host) and, for people, a line on the
  * console. Console writes never block PID 1: the fd is nonblocking, and
  * what a full console cannot take waits in a small queue (the init's own
- * lines first: other output that does not fit is not shown there, counted,
- * and said; the ring keeps all of it). */
+ * lines first: other output that does not fit, or comes faster than about
+ * 32 KiB a second, is not shown there, counted, and said; the ring keeps
+ * all of it). */
 #ifndef AMPHI_LOG_H
 #define AMPHI_LOG_H
 
