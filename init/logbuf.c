@@ -208,7 +208,8 @@ void logbuf_set_floor(uint64_t seq)
  * next, so the walk is paid once per record, not once per question. */
 static struct logbuf_cursor owed_at;
 
-int logbuf_pressure(void)
+/* Bytes from the first owed record to the head; 0 when nothing is owed. */
+static size_t owed_bytes(void)
 {
 	if (!R.count || floor_seq >= R.next_seq)
 		return 0;  /* nothing held is owed to anyone */
@@ -220,6 +221,19 @@ int logbuf_pressure(void)
 		logbuf_seek(&owed_at, from);
 	while (owed_at.seq < from)
 		logbuf_advance(&owed_at);
-	size_t used = R.head > owed_at.off ? R.head - owed_at.off : R.size - owed_at.off + R.head;
-	return used + HEADROOM > R.size;
+	return R.head > owed_at.off ? R.head - owed_at.off : R.size - owed_at.off + R.head;
+}
+
+int logbuf_pressure(void)
+{
+	size_t used = owed_bytes();
+	return used && used + HEADROOM > R.size;
+}
+
+size_t logbuf_room(void)
+{
+	if (floor_seq >= R.next_seq)
+		return SIZE_MAX;
+	size_t used = owed_bytes() + HEADROOM;
+	return used < R.size ? R.size - used : 0;
 }

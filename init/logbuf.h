@@ -42,5 +42,8 @@ void logbuf_advance(struct logbuf_cursor *c);
  * writers then wait) rather than drop them. UINT64_MAX: nobody waits. */
 void logbuf_set_floor(uint64_t seq);
 int logbuf_pressure(void);
+/* About how many bytes of records may still come before pressure (each
+ * record also takes a header); SIZE_MAX while nobody waits. */
+size_t logbuf_room(void);
 
 #endif

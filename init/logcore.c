@@ -205,6 +205,11 @@ int logcore_backpressure(void)
 	return 1;
 }
 
+size_t logcore_room(void)
+{
+	return drop_policy && drop_yielded ? SIZE_MAX : logbuf_room();
+}
+
 void logcore_on_resume(void (*fn)(void))
 {
 	for (int i = 0; i < nresume; i++)

@@ -20,6 +20,9 @@ void logcore_start(const char *root, enum world world, const struct recipe *r);
  * registers (once, up to four sources) how to resume once the reader has
  * caught up. */
 int logcore_backpressure(void);
+/* About how much a source may read now before logcore_backpressure()
+ * would stop it (SIZE_MAX: no limit). */
+size_t logcore_room(void);
 void logcore_on_resume(void (*fn)(void));
 /* The lines of one read share one reading of the clocks (under TCG a
  * clock read can be a trap to the host): between hold and release, records

@@ -24,7 +24,11 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_CAP_MS 30000
 #define STABLE_RUN_MS 10000
-#define OUT_READ (64 * 1024)   /* what one read of a unit's pipe takes at most */
+/* What one read of a unit's pipe takes at most, as much as the pipe holds
+ * (unit_pipe): under TCG a wakeup of PID 1 and of the writer costs as much
+ * as copying tens of KiB, so a chatty unit is read in big pieces (the
+ * buffer's pages are touched only as far as reads reach). */
+#define OUT_READ (256 * 1024)
 #define SEARCH_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct unit_state {
@@ -97,7 +101,13 @@ static int out_drain(struct unit_state *s, int yield_to_readers)
 	for (int turns = 0; !yield_to_readers || turns < 4; turns++) {
 		if (yield_to_readers && logcore_backpressure())
 			return -1;
-		if ((n = read(s->out_r, buf, sizeof(buf))) <= 0)
+		/* No more than the ring has room for: what a read brings
+		 * beyond the pressure is copied again, to the backlog. A
+		 * record's header takes room too, hence the quarter kept. */
+		size_t want = sizeof(buf), room = yield_to_readers ? logcore_room() : SIZE_MAX;
+		if (room != SIZE_MAX && room - room / 4 < want)
+			want = room - room / 4 > 4096 ? room - room / 4 : 4096;
+		if ((n = read(s->out_r, buf, want)) <= 0)
 			return 0;
 		const char *left = linesplit_feed(&s->out, buf, buf + n, yield_to_readers, emit, s);
 		if (left == buf + n)
@@ -157,7 +167,7 @@ static int unit_pipe(struct unit_state *s)
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	/* A chatty unit fills more before PID 1 must wake: fewer, larger
 	 * reads (the kernel may give less; then the default stays). */
-	fcntl(p[0], F_SETPIPE_SZ, 256 << 10);
+	fcntl(p[0], F_SETPIPE_SZ, OUT_READ);
 	s->out_r = p[0];
 	s->out_w = p[1];
 	return loop_add_fd(p[0], EPOLLIN, on_output, s);

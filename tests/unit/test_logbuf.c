@@ -187,6 +187,40 @@ static void test_pressure_keeps_owed_records(void **state)
 	logbuf_set_floor(UINT64_MAX);
 }
 
+/* logbuf_room says how far a source may go: appending that much in
+ * records ends short of pressure and never pushes out an owed record;
+ * nobody owed: no limit. */
+static void test_room_ends_at_pressure(void **state)
+{
+	char msg[1000];
+	(void)state;
+	memset(msg, 'r', sizeof(msg));
+	assert_int_equal(logbuf_resize(64 * 1024), 0);
+	logbuf_set_floor(UINT64_MAX);
+	assert_true(logbuf_room() == SIZE_MAX);
+	for (int round = 0; round < 20; round++) {
+		uint64_t floor = logbuf_next_seq() - 1 - (uint64_t)(round % 5);
+		logbuf_set_floor(floor);
+		size_t room = logbuf_room(), used = 0, left = room;
+		assert_true(room > 0 && room < 64 * 1024);
+		assert_int_equal(logbuf_pressure(), 0);
+		size_t len = 100 + (size_t)round * 40;
+		while (used + len + 64 <= room) {
+			add("src", msg, len);
+			used += len + 64;  /* a header and the name, padded: under 64 */
+			assert_int_equal(logbuf_pressure(), 0);
+			assert_true(logbuf_oldest_seq() <= floor);
+			assert_true(logbuf_room() < left);  /* every record takes some */
+			left = logbuf_room();
+		}
+		while (!logbuf_pressure())
+			add("src", msg, len);
+		assert_int_equal(logbuf_room(), 0);
+		assert_true(logbuf_oldest_seq() <= floor);
+	}
+	logbuf_set_floor(UINT64_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_seek_into_the_middle),
 		cmocka_unit_test(test_resize_after_wrap),
 		cmocka_unit_test(test_pressure_keeps_owed_records),
+		cmocka_unit_test(test_room_ends_at_pressure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
