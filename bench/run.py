@@ -30,6 +30,9 @@ QUICK = os.environ.get("QUICK") == "1"
 ROUNDS = 3 if QUICK else 7
 VM_ROUNDS = 1 if QUICK else 5
 TIMEOUT = 30
+# A VM boot's bound for its ready line: systemd under TCG took over 30 s
+# on a slower host (a bound, not a measurement).
+VM_TIMEOUT = 120
 # Log throughput: N MB of 1000-byte lines, amphi's stream against a raw
 # channel past PID 1, in the same boot, the order alternating by round.
 LOG_MB = 10 if QUICK else 50
@@ -395,8 +398,10 @@ def vm_round(name, d, work):
         proc = subprocess.Popen([os.path.join(d, "vm", "launch"), "-monitor", f"unix:{mon},server=on,wait=off"],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
-        t1 = wait_line(serial, b"amphi: ready", proc)
+        t1 = wait_line(serial, b"amphi: ready", proc, time.monotonic() + VM_TIMEOUT)
         if t1 is None:
+            WHY.setdefault((name, "VM"), f"QEMU exited {proc.poll()} before a ready line" if proc.poll() is not None
+                           else f"no ready line on the serial console in {VM_TIMEOUT} s")
             return None, None
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(mon)
@@ -778,7 +783,7 @@ def fmt(values, floor, why=None):
 def why_of(name, key):
     """Why rounds of this contender failed for a table column, if we know."""
     world = {"lxc_start": ["LXC"], "lxc_stop": ["LXC stop", "LXC"],
-             "lxc_restart": ["LXC restart", "LXC"]}.get(key, [])
+             "lxc_restart": ["LXC restart", "LXC"], "vm_start": ["VM"], "vm_off": ["VM"]}.get(key, [])
     return next((WHY[name, w] for w in world if (name, w) in WHY), None)
 
 
