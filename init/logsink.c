@@ -24,9 +24,10 @@
 #define FIND_PORTS_TRIES 50
 #define RECHECK_MS 1000
 
-/* A batch is filled to this much (a virtio port takes up to 32 KiB a
- * write); room for one more whole frame beyond it lets every frame be
- * formatted in place. */
+/* A batch is filled to at most this much: a virtio port takes up to 32 KiB
+ * a write, and a batch one frame over it went out as two writes, the
+ * second a trip to the host for one frame (half of all writes, measured).
+ * A first frame bigger than that still goes whole (room for it beyond). */
 #define OUT_BATCH (32 * 1024)
 
 enum kind { STREAM, TEXT };
@@ -104,10 +105,12 @@ static void disconnect(struct sink *s, const char *why)
 
 /* Formats the record at the cursor, or a note of records lost before it,
  * into out. Returns its length; 0 when there is no record; -1 when it does
- * not fit in room (the cursor stays). With cut, a record too big even for
- * an empty buffer is cut until it fits, never dropped. */
-static int format_one(struct sink *s, char *out, size_t room, int cut)
+ * not fit in room, or (unless cut) comes out longer than limit: the cursor
+ * stays. With cut, a record too big even for an empty buffer is cut until
+ * it fits, never dropped. */
+static int format_one(struct sink *s, char *out, size_t room, size_t limit, int cut)
 {
+	struct logbuf_cursor was = s->cur;
 	struct logrec r;
 	uint64_t lost_first, lost_last;
 	char note[96];
@@ -115,6 +118,10 @@ static int format_one(struct sink *s, char *out, size_t room, int cut)
 
 	if (!logbuf_peek(&s->cur, &r, &lost_first, &lost_last))
 		return 0;
+	if (!cut && !lost_first && r.msglen >= limit) {
+		s->cur = was;  /* the frame is longer than its message */
+		return -1;
+	}
 	if (lost_first) {
 		/* Counted, never silent: the note stands in for the lost ones.
 		 * (It is short, and room is never below a frame.) */
@@ -125,7 +132,11 @@ static int format_one(struct sink *s, char *out, size_t room, int cut)
 					       (unsigned long long)lost_first, (unsigned long long)lost_last);
 		n = s->kind == STREAM ? logrec_frame_from(&loss, &origin, "loss", out, room)
 				      : logrec_text(&loss, out, room);
-		return n > 0 ? n : -1;
+		if (n <= 0 || (!cut && (size_t)n > limit)) {
+			s->cur = was;
+			return -1;
+		}
+		return n;
 	}
 	for (;;) {
 		n = s->kind == STREAM ? logrec_frame_from(&r, &origin, r.seq == 1 ? "boot" : "-", out, room)
@@ -136,8 +147,10 @@ static int format_one(struct sink *s, char *out, size_t room, int cut)
 		 * become \xHH). */
 		r.msglen /= 2;
 	}
-	if (n <= 0 && !cut)
+	if (!cut && (n <= 0 || (size_t)n > limit)) {
+		s->cur = was;
 		return -1;
+	}
 	logbuf_advance(&s->cur);
 	return n > 0 ? n : 0;
 }
@@ -151,7 +164,8 @@ static int format_next(struct sink *s)
 	s->outlen = s->outoff = 0;
 	s->batch_seq = s->cur.seq;
 	while (s->outlen < OUT_BATCH &&
-	       (n = format_one(s, s->out + s->outlen, sizeof(s->out) - s->outlen, s->outlen == 0)) > 0)
+	       (n = format_one(s, s->out + s->outlen, sizeof(s->out) - s->outlen, OUT_BATCH - s->outlen,
+			       s->outlen == 0)) > 0)
 		s->outlen += (size_t)n;
 	return s->outlen > 0;
 }
