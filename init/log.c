@@ -70,6 +70,14 @@ static void drop_one(void)
 		stuck_hook();  /* the note is said from the retry timer */
 }
 
+/* Whether n more bytes of other programs' output fit in their half of the
+ * queue (the rule console_put keeps; console_budget asks it first, so a
+ * line that would not fit is not formatted). */
+static int others_fit(size_t n)
+{
+	return pend_len + n <= sizeof(pend) / 2;
+}
+
 /* 1 if a line of len bytes from another program may go to the console. */
 static int console_budget(size_t len)
 {
@@ -79,8 +87,9 @@ static int console_budget(size_t len)
 	if (budget > CONSOLE_BURST)
 		budget = CONSOLE_BURST;
 	budget_ms = now;
-	/* Over budget, or the queue's half for others has no room for it. */
-	if (budget < cost || (pend_len && pend_len + (size_t)cost + 64 > sizeof(pend) / 2)) {
+	/* Over budget, or a queue is waiting and its half for others has no
+	 * room for the line, with some to spare. */
+	if (budget < cost || (pend_len && !others_fit((size_t)cost + 64))) {
 		drop_one();
 		return 0;
 	}
@@ -118,7 +127,7 @@ static void console_put(const char *line, size_t n, int own)
 		n = (size_t)left;
 		own = 1;
 	}
-	if (pend_len + n > (own ? sizeof(pend) : sizeof(pend) / 2)) {
+	if (own ? pend_len + n > sizeof(pend) : !others_fit(n)) {
 		drop_one();
 		return;
 	}
