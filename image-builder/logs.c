@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +33,11 @@
 #define ACK_EVERY 256
 #define ACK_MAX_DELAY_MS 100
 /* An ack promises the records are written to the store (the page cache:
- * they survive this process). all.log reaches the disk at least this
- * often, not per ack: a sync per batch also makes the next append wait
- * for the page under writeback, and halved the throughput. --sync does. */
+ * they survive this process). all.log is also sent to the disk this often,
+ * by a thread of its own (disk_sync), not per ack: a sync per batch made
+ * the next append wait for the page under writeback and halved the
+ * throughput, and one a second in line stalled the reader for a fifth of
+ * it during a flood (measured). --sync syncs before every ack. */
 #define SYNC_EVERY_MS 1000
 /* Per-app files stay open (and buffered) while a boot lasts; past this
  * many apps, the least recently opened one is closed to make room. */
@@ -62,6 +65,10 @@ struct logs {
 		char *buf;
 	} all, apps[APP_FILES];
 	int next_app;     /* the slot to reuse when all are taken */
+	/* The app of the last record and its file (records come in runs from
+	 * one app): no sanitising and lookup per record. NULL: look up. */
+	char last_app[sizeof(((struct logrec_parsed *)0)->app)];
+	struct logfile *last_file;
 	uint64_t highest, acked;
 	int seen; /* a record came on this connection: only then may we ack */
 };
@@ -98,8 +105,12 @@ static void sanitise_name(const char *in, char out[LOGREC_NAME_MAX + 1])
 {
 	size_t n;
 
-	for (n = 0; in[n] && n < LOGREC_NAME_MAX; n++)
-		out[n] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", in[n]) ? in[n] : '_';
+	for (n = 0; in[n] && n < LOGREC_NAME_MAX; n++) {
+		char c = in[n];
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+			 c == '_' || c == '-';
+		out[n] = ok ? c : '_';
+	}
 	if (n == 0)
 		out[n++] = '_';
 	if (out[0] == '.')
@@ -166,11 +177,23 @@ char *logs_escape(char *out, const char *str, size_t n, int json)
 	return out;
 }
 
-/* sysUpTime (hundredths, RFC 5424 §7.3.2) as seconds: "12.34". */
+/* sysUpTime (hundredths, RFC 5424 §7.3.2) as seconds: "12.34". (Once a
+ * record: by hand, sprintf cost more than the rest of the line.) */
 static char *put_uptime(char *out, int64_t cs)
 {
-	cs = cs < 0 ? 0 : cs;
-	return out + sprintf(out, "%" PRId64 ".%02d", cs / 100, (int)(cs % 100));
+	char d[24];
+	int n = 0;
+	uint64_t v = cs < 0 ? 0 : (uint64_t)cs;
+
+	for (uint64_t s = v / 100; n == 0 || s; s /= 10)
+		d[n++] = (char)('0' + s % 10);
+	while (n)
+		*out++ = d[--n];
+	*out++ = '.';
+	*out++ = (char)('0' + v % 100 / 10);
+	*out++ = (char)('0' + v % 10);
+	*out = 0;
+	return out;
 }
 
 static int open_log(struct logs *L, const char *name)
@@ -218,6 +241,8 @@ static int file_write(struct logs *L, struct logfile *f, const char *s, size_t n
 static int file_close(struct logs *L, struct logfile *f)
 {
 	int rc = 0;
+
+	L->last_file = NULL;
 	if (f->fd >= 0) {
 		rc = file_flush(L, f);
 		close(f->fd);
@@ -240,8 +265,63 @@ static int file_open(struct logs *L, struct logfile *f, const char *name)
 	return f->fd;
 }
 
-/* Everything stored so far written out; with sync, all.log on the disk. */
-static int flush_all(struct logs *L, int sync)
+/* The disk syncs of all.log that nobody waits for: one at a time, on a
+ * copy of its fd (the file may be closed meanwhile). Started from the main
+ * thread after SIGINT and SIGTERM are blocked, which it inherits. */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int fd;       /* to sync; -1: nothing asked */
+	int busy, started;
+} disk = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, -1, 0, 0 };
+
+static void *disk_syncer(void *unused)
+{
+	(void)unused;
+	pthread_mutex_lock(&disk.mu);
+	for (;;) {
+		while (disk.fd < 0)
+			pthread_cond_wait(&disk.cv, &disk.mu);
+		int fd = disk.fd;
+		disk.fd = -1;
+		pthread_mutex_unlock(&disk.mu);
+		fdatasync(fd); /* best effort: the acks never promised it */
+		close(fd);
+		pthread_mutex_lock(&disk.mu);
+		disk.busy = 0;
+	}
+	return NULL;
+}
+
+/* Asks for all.log to reach the disk without waiting for it; in line if
+ * there is no thread for it. */
+static void disk_sync_later(int fd)
+{
+	pthread_t t;
+	int copy;
+
+	pthread_mutex_lock(&disk.mu);
+	if (!disk.started && pthread_create(&t, NULL, disk_syncer, NULL) == 0) {
+		pthread_detach(t);
+		disk.started = 1;
+	}
+	if (!disk.started) {
+		pthread_mutex_unlock(&disk.mu);
+		fdatasync(fd);
+		return;
+	}
+	/* One still going (a slow disk): this one's records are in its next. */
+	if (!disk.busy && (copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
+		disk.fd = copy;
+		disk.busy = 1;
+		pthread_cond_signal(&disk.cv);
+	}
+	pthread_mutex_unlock(&disk.mu);
+}
+
+/* Everything stored so far written out; with sync, all.log on the disk
+ * before this returns; with later, on its way there. */
+static int flush_all(struct logs *L, int sync, int later)
 {
 	int rc = 0;
 	for (int i = 0; i < APP_FILES; i++)
@@ -249,6 +329,8 @@ static int flush_all(struct logs *L, int sync)
 			rc = -1;
 	if (L->all.fd >= 0 && (file_flush(L, &L->all) < 0 || (sync && fdatasync(L->all.fd) < 0)))
 		rc = -1;
+	if (rc == 0 && later && !sync && L->all.fd >= 0)
+		disk_sync_later(L->all.fd);
 	return rc;
 }
 
@@ -307,23 +389,18 @@ static int boot_start(struct logs *L, const char *id)
 }
 
 
-/* "uptime source app: message\n" into all.log and <app>.log. */
-static int store(struct logs *L, const struct logrec_parsed *p)
+/* The file of an app's records, opened if it is not. */
+static struct logfile *app_file(struct logs *L, const char *app)
 {
 	char name[LOGREC_NAME_MAX + 8];
-	char *e = put_uptime(line, p->uptime_cs);
+	struct logfile *f = NULL;
 
-	*e++ = ' ';
-	e = logs_escape(e, p->source, strlen(p->source), 0);
-	*e++ = ' ';
-	e = logs_escape(e, p->app, strlen(p->app), 0);
-	e = logs_escape(stpcpy(e, ": "), p->msg, p->msglen, 0);
-	*e++ = '\n';
-	sanitise_name(p->app, name);
+	if (L->last_file && strcmp(app, L->last_app) == 0)
+		return L->last_file;
+	sanitise_name(app, name);
 	if (strcmp(name, "all") == 0) /* would write into all.log */
 		strcpy(name, "_all");
 	strcat(name, ".log");
-	struct logfile *f = NULL;
 	for (int i = 0; i < APP_FILES && !f; i++)
 		if (L->apps[i].fd >= 0 && strcmp(L->apps[i].name, name) == 0)
 			f = &L->apps[i];
@@ -331,9 +408,36 @@ static int store(struct logs *L, const struct logrec_parsed *p)
 		f = &L->apps[L->next_app];
 		L->next_app = (L->next_app + 1) % APP_FILES;
 		if (file_close(L, f) < 0 || file_open(L, f, name) < 0)
-			return -1;
+			return NULL;
 	}
-	return file_write(L, &L->all, line, (size_t)(e - line)) | file_write(L, f, line, (size_t)(e - line));
+	snprintf(L->last_app, sizeof(L->last_app), "%s", app);
+	L->last_file = f;
+	return f;
+}
+
+/* "uptime source app: message\n" into all.log and <app>.log: made once, in
+ * all.log's buffer, and copied from there. */
+static int store(struct logs *L, const struct logrec_parsed *p)
+{
+	struct logfile *f = app_file(L, p->app);
+	size_t slen = strlen(p->source), alen = strlen(p->app);
+	/* escaping makes a byte at most 4 ("\xHH"); a frame is at most
+	 * LOGREC_FRAME_MAX, so this always fits in an empty buffer */
+	size_t most = 32 + 4 * (slen + alen + p->msglen) + 4;
+
+	if (!f || (L->all.len + most > FILE_BUF && file_flush(L, &L->all) < 0))
+		return -1;
+	char *line0 = L->all.buf + L->all.len;
+	char *e = put_uptime(line0, p->uptime_cs);
+
+	*e++ = ' ';
+	e = logs_escape(e, p->source, slen, 0);
+	*e++ = ' ';
+	e = logs_escape(e, p->app, alen, 0);
+	e = logs_escape(stpcpy(e, ": "), p->msg, p->msglen, 0);
+	*e++ = '\n';
+	L->all.len += (size_t)(e - line0);
+	return file_write(L, f, line0, (size_t)(e - line0));
 }
 
 static void show(struct logs *L, const struct logrec_parsed *p)
@@ -393,11 +497,11 @@ static int ack(struct logs *L, int fd)
 	if (!L->seen || L->highest <= L->acked)
 		return 0;
 	int64_t now = now_ms();
-	int sync = L->sync || now - L->synced_ms >= SYNC_EVERY_MS;
-	if (flush_all(L, sync) < 0)
+	int later = now - L->synced_ms >= SYNC_EVERY_MS;
+	if (flush_all(L, L->sync, later) < 0)
 		return -1;  /* cannot store: said, and fatal */
 	save_stored(L);
-	if (sync)
+	if (later)
 		L->synced_ms = now;
 	n = logrec_ack_format(L->highest, msg, sizeof(msg));
 	if (n > 0 && send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
@@ -405,40 +509,33 @@ static int ack(struct logs *L, int fd)
 	return 0;
 }
 
-/* Feeds one read's bytes through the frame reader. */
-static enum stream_end take(struct logs *L, struct logrec_reader *rd, const char *buf, size_t n)
+/* Takes the whole frames of what was read. */
+static enum stream_end take(struct logs *L, struct logrec_reader *rd)
 {
 	struct logrec_parsed p;
 	char why[256];
-	size_t off = 0;
 	int r;
 
-	do {
-		size_t took = logrec_reader_feed(rd, buf + off, n - off);
-		off += took;
-		while ((r = logrec_reader_next(rd, &p, why, sizeof(why))) > 0) {
-			if (p.proto > LOGREC_PROTO_VERSION) {
-				fprintf(stderr, "amphi logs: the guest speaks protocol version %d, this amphi logs %d; "
-					"closed the connection (use the amphi that built the guest)\n",
-					p.proto, LOGREC_PROTO_VERSION);
-				return END_BROKEN;
-			}
-			if (record(L, &p) < 0)
-				return END_FATAL;
-		}
-		if (r < 0 || (!took && off < n)) {
-			fprintf(stderr, "amphi logs: protocol error from the guest: %s; closed the connection\n",
-				r < 0 ? why : "a frame does not fit");
+	while ((r = logrec_reader_next(rd, &p, why, sizeof(why))) > 0) {
+		if (p.proto > LOGREC_PROTO_VERSION) {
+			fprintf(stderr, "amphi logs: the guest speaks protocol version %d, this amphi logs %d; "
+				"closed the connection (use the amphi that built the guest)\n",
+				p.proto, LOGREC_PROTO_VERSION);
 			return END_BROKEN;
 		}
-	} while (off < n);
+		if (record(L, &p) < 0)
+			return END_FATAL;
+	}
+	if (r < 0) {
+		fprintf(stderr, "amphi logs: protocol error from the guest: %s; closed the connection\n", why);
+		return END_BROKEN;
+	}
 	return END_MORE;
 }
 
 static enum stream_end stream(struct logs *L, int fd)
 {
 	static struct logrec_reader rd;
-	static char buf[65536];
 	struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = L->sigfd, .events = POLLIN } };
 	enum stream_end end = END_MORE;
 
@@ -456,14 +553,20 @@ static enum stream_end stream(struct logs *L, int fd)
 			last_ack = now_ms();
 			continue;
 		}
-		ssize_t n = read(fd, buf, sizeof(buf));
+		/* Straight into the frame reader (after a partial frame, if any):
+		 * a frame there never fills it, so there is always room. */
+		size_t room;
+		char *at = logrec_reader_space(&rd, &room);
+		ssize_t n = read(fd, at, room);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0 && errno != ECONNRESET) {
 			fprintf(stderr, "amphi logs: read: %s\n", strerror(errno));
 			return END_BROKEN;
 		}
-		end = n <= 0 ? END_CLOSED : take(L, &rd, buf, (size_t)n);
+		if (n > 0)
+			logrec_reader_wrote(&rd, (size_t)n);
+		end = n <= 0 ? END_CLOSED : take(L, &rd);
 		if (end != END_FATAL && (end != END_MORE || L->highest >= L->acked + ACK_EVERY ||
 					 now_ms() - last_ack >= ACK_MAX_DELAY_MS)) {
 			fflush(stdout);

@@ -639,7 +639,7 @@ static int field(struct cursor *c, size_t max, struct span *v, const char *name,
 static int sd_name(struct cursor *c, struct span *v)
 {
 	v->s = c->p;
-	while (c->p < c->end && *c->p > 32 && *c->p < 127 && !strchr("=]\"", *c->p))
+	while (c->p < c->end && *c->p > 32 && *c->p < 127 && *c->p != '=' && *c->p != ']' && *c->p != '"')
 		c->p++;
 	v->n = (size_t)(c->p - v->s);
 	return v->n >= 1 && v->n <= 32 ? 0 : -1;
@@ -794,23 +794,35 @@ void logrec_reader_init(struct logrec_reader *rd)
 	rd->start = rd->len = 0;
 }
 
-size_t logrec_reader_feed(struct logrec_reader *rd, const char *data, size_t len)
+char *logrec_reader_space(struct logrec_reader *rd, size_t *room)
 {
-	size_t n;
-
-	/* The parsed frames before start are no longer needed: the rest moves
-	 * to the front once per feed, not once per frame. */
+	/* The parsed frames before start are no longer needed: the rest (a
+	 * partial frame at most, once the caller took what it could) moves to
+	 * the front once per read, not once per frame. */
 	if (rd->start) {
 		memmove(rd->buf, rd->buf + rd->start, rd->len);
 		rd->start = 0;
 	}
-	n = sizeof(rd->buf) - rd->len;
-	if (len < n)
-		n = len;
-	if (n)
-		memcpy(rd->buf + rd->len, data, n);
+	*room = sizeof(rd->buf) - rd->len;
+	return rd->buf + rd->len;
+}
+
+void logrec_reader_wrote(struct logrec_reader *rd, size_t n)
+{
 	rd->len += n;
-	return n;
+}
+
+size_t logrec_reader_feed(struct logrec_reader *rd, const char *data, size_t len)
+{
+	size_t room;
+	char *at = logrec_reader_space(rd, &room);
+
+	if (len > room)
+		len = room;
+	if (len)
+		memcpy(at, data, len);
+	logrec_reader_wrote(rd, len);
+	return len;
 }
 
 static int frame_space(char c)

@@ -117,14 +117,21 @@ void logrec_origin_init(struct logrec_origin *o, const char *hostname, const cha
 int logrec_frame_from(const struct logrec *r, struct logrec_origin *o, const char *msgid, char *out,
 		      size_t outlen);
 
-/* Incremental reader of frames from an untrusted byte stream. */
+/* Incremental reader of frames from an untrusted byte stream. Room for a
+ * whole read beside a partial frame: a caller reads straight into it
+ * (logrec_reader_space), so the bytes are not copied once more. */
+#define LOGREC_READ_MAX (64 * 1024)
 struct logrec_reader {
-	char buf[LOGREC_FRAME_MAX + 16];
+	char buf[LOGREC_READ_MAX + LOGREC_FRAME_MAX + 16];
 	size_t start, len;      /* unparsed bytes: buf[start .. start+len) */
 };
 void logrec_reader_init(struct logrec_reader *rd);
 /* Feeds bytes; returns how many it took (it takes at most what fits). */
 size_t logrec_reader_feed(struct logrec_reader *rd, const char *data, size_t len);
+/* Where the next bytes go instead of a feed, and how many fit (at least
+ * LOGREC_READ_MAX after a frame is taken); then say how many came. */
+char *logrec_reader_space(struct logrec_reader *rd, size_t *room);
+void logrec_reader_wrote(struct logrec_reader *rd, size_t n);
 /* A parsed frame: fields point into the reader's buffer (valid until the
  * next feed/next call). */
 struct logrec_parsed {

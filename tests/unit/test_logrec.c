@@ -462,6 +462,44 @@ static void test_reader_errors(void **state)
 			  "proto");
 }
 
+/* Read in place, as amphi logs does: every cut of the stream into two
+ * reads gives the same frames, the partial one moves to the front, and
+ * after it there is always room for a whole read. */
+static void test_reader_reads_in_place(void **state)
+{
+	static struct logrec_reader rd;
+	struct logrec_parsed p;
+	char s[4096], why[256];
+	size_t len = make_stream(s, sizeof(s), 4), room;
+
+	(void)state;
+	for (size_t cut = 1; cut < len; cut += 5) {
+		int got = 0;
+		char *at;
+
+		logrec_reader_init(&rd);
+		at = logrec_reader_space(&rd, &room);
+		assert_ptr_equal(at, rd.buf);
+		assert_int_equal(room, sizeof(rd.buf));
+		memcpy(at, s, cut);
+		logrec_reader_wrote(&rd, cut);
+		while (logrec_reader_next(&rd, &p, why, sizeof(why)) == 1)
+			check_parsed(&p, got++);
+		size_t left = rd.len;
+		at = logrec_reader_space(&rd, &room);
+		assert_ptr_equal(at, rd.buf + left);
+		assert_int_equal(rd.start, 0);
+		assert_memory_equal(rd.buf, s + cut - left, left);
+		assert_true(room >= LOGREC_READ_MAX);
+		memcpy(at, s + cut, len - cut);
+		logrec_reader_wrote(&rd, len - cut);
+		while (logrec_reader_next(&rd, &p, why, sizeof(why)) == 1)
+			check_parsed(&p, got++);
+		assert_int_equal(got, 4);
+		assert_int_equal(rd.len, 0);
+	}
+}
+
 static void test_reader_need_more_and_full(void **state)
 {
 	static struct logrec_reader rd;
@@ -713,6 +751,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_split_feeds),
 		cmocka_unit_test(test_reader_whitespace_and_foreign_writer),
 		cmocka_unit_test(test_reader_errors),
+		cmocka_unit_test(test_reader_reads_in_place),
 		cmocka_unit_test(test_reader_need_more_and_full),
 		cmocka_unit_test(test_ack),
 		cmocka_unit_test(test_text_golden_and_levels),
