@@ -429,10 +429,15 @@ class BenchError(Exception):
 
 
 def cpu_ticks(pid):
-    """utime + stime of a host process, in clock ticks."""
+    """(utime, stime) of a host process, in clock ticks."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+    return int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+
+
+def ticks_since(before, now):
+    """(user, system) ticks between two cpu_ticks-like readings."""
+    return now[0] - before[0], now[1] - before[1]
 
 
 class FloodStore:
@@ -488,7 +493,7 @@ class FloodStore:
             for i, ok in enumerate(self.oks):
                 if ok[1] == cmd:
                     del self.oks[: i + 1]
-                    return int(ok[2]) + int(ok[3])
+                    return int(ok[2]), int(ok[3])  # PID 1's utime, stime
             time.sleep(0.002)
         raise BenchError(f"no 'ok {cmd}' from the flood service in {timeout} s")
 
@@ -554,15 +559,17 @@ class Guest:
                 t1 = now
             else:
                 time.sleep(0.002)
-        reader = cpu_ticks(self.reader.pid) - reader0
+        reader = sum(ticks_since(reader0, cpu_ticks(self.reader.pid)))
         s.wait_ok("amphi", 30)
-        return {"secs": t1 - t0, "pid1": self.cpu() - before, "lost": self.n - (s.good - good0), "reader": reader}
+        return {"secs": t1 - t0, "pid1": ticks_since(before, self.cpu()), "lost": self.n - (s.good - good0),
+                "reader": reader}
 
-    def flood_raw(self, timeout):
-        """cat past PID 1 to a plain reader: from the first byte to the last."""
+    def flood_raw(self, timeout, cmd="raw"):
+        """cat past PID 1 to a plain reader (relay: through a pipe and a
+        second process): from the first byte to the last."""
         expect = self.n * LOG_LINE
         before = self.cpu()
-        self.send("raw")
+        self.send(cmd)
         self.raw_begin(timeout)
         got = lines = 0
         t0 = None
@@ -570,18 +577,18 @@ class Guest:
         while got < expect:
             r, _, _ = select.select([self.raw_fd], [], [], max(0, deadline - time.monotonic()))
             if not r:
-                raise BenchError(f"raw path: {got} of {expect} bytes in {timeout} s")
+                raise BenchError(f"{cmd} path: {got} of {expect} bytes in {timeout} s")
             b = os.read(self.raw_fd, 1 << 16)
             if not b:
-                raise BenchError(f"raw path: closed after {got} of {expect} bytes")
+                raise BenchError(f"{cmd} path: closed after {got} of {expect} bytes")
             if t0 is None:
                 t0 = time.monotonic()
             got += len(b)
             lines += b.count(b"\n")
         t1 = time.monotonic()
         self.raw_end()
-        self.store.wait_ok("raw", 30)
-        return {"secs": t1 - t0, "pid1": self.cpu() - before, "lost": self.n - lines}
+        self.store.wait_ok(cmd, 30)
+        return {"secs": t1 - t0, "pid1": ticks_since(before, self.cpu()), "lost": self.n - lines}
 
     def raw_begin(self, timeout):
         """The raw reader is ready to read (a VM's port always is)."""
@@ -596,7 +603,8 @@ class Guest:
         t0 = time.monotonic()
         self.send(f"console {CONSOLE_MB * 1000000 // LOG_LINE}")
         self.store.wait_ok("console", timeout)
-        return {"secs": time.monotonic() - t0, "pid1": self.cpu() - before, "lost": None, "mb": CONSOLE_MB}
+        return {"secs": time.monotonic() - t0, "pid1": ticks_since(before, self.cpu()), "lost": None,
+                "mb": CONSOLE_MB}
 
 
 class VMGuest(Guest):
@@ -701,12 +709,12 @@ class LXCGuest(Guest):
         self.clean()
 
 
-LOG_PATHS = ("amphi", "raw", "console")
+LOG_PATHS = ("amphi", "relay", "raw", "console")
 
 
 def logs_round(world, d, amphi_first, mb):
-    """One boot: make the file, then the amphi and raw floods in the given
-    order, then the console one. {path: {secs, pid1, lost[, reader]}} (CPU
+    """One boot: make the file, then the amphi, relay and raw floods (or
+    raw, relay, amphi), then the console one. {path: {secs, pid1, lost[, reader]}} (CPU
     in ticks) and what amphi logs complained about, if anything."""
     n = mb * 1000000 // LOG_LINE
     work = tempfile.mkdtemp(prefix="amphi-bench-logs-")
@@ -718,8 +726,8 @@ def logs_round(world, d, amphi_first, mb):
         g.start(d)
         g.send(f"mk {n}")
         g.store.wait_ok("mk", bound)
-        for path in ("amphi", "raw") if amphi_first else ("raw", "amphi"):
-            out[path] = (g.flood_amphi if path == "amphi" else g.flood_raw)(bound)
+        for path in ("amphi", "relay", "raw") if amphi_first else ("raw", "relay", "amphi"):
+            out[path] = g.flood_amphi(bound) if path == "amphi" else g.flood_raw(bound, path)
         out["console"] = g.flood_console(bound)
     finally:
         g.stop()
@@ -729,7 +737,8 @@ def logs_round(world, d, amphi_first, mb):
 
 
 def run_logs():
-    """{(world, path): {"mbps", "pid1", "reader", "lost": [...], "why": str}}; CPU in ms per MB."""
+    """{(world, path): {"mbps", "pid1", "pid1_user", "pid1_sys", "reader", "lost": [...], "why": str}};
+    CPU in ms per MB."""
     d = os.path.join(OUT, "logs-flood")
     say("building the log flood appliance")
     run(AMPHI, "build", LOG_RECIPE, "-o", d)
@@ -739,7 +748,7 @@ def run_logs():
         for i in range(rounds):
             amphi_first = i % 2 == 0
             say(f"logs {world} round {i + 1}/{rounds}: {LOG_MB} MB, "
-                f"{'amphi then raw' if amphi_first else 'raw then amphi'}, then console")
+                f"{'amphi, relay, raw' if amphi_first else 'raw, relay, amphi'}, then console")
             try:
                 out, complaints = logs_round(world, d, amphi_first, LOG_MB)
                 why = "amphi logs said: " + complaints.splitlines()[0] if complaints else ""
@@ -747,14 +756,18 @@ def run_logs():
                 out, why = {}, str(e)
                 say(f"logs {world} round {i + 1} failed: {why}; skipping the rest of {world}")
             for path in LOG_PATHS:
-                r = res.setdefault((world, path), {"mbps": [], "pid1": [], "reader": [], "lost": [], "why": ""})
+                r = res.setdefault((world, path), {"mbps": [], "pid1": [], "pid1_user": [], "pid1_sys": [],
+                                                   "reader": [], "lost": [], "why": ""})
                 m = out.get(path)
                 mb = m.get("mb", LOG_MB) if m else LOG_MB
                 r["mbps"].append(mb / m["secs"] if m else None)
                 if not m:
                     r["why"] = r["why"] or why
                     continue
-                r["pid1"].append(m["pid1"] * 1000 / hz[world] / mb)
+                user, system = (t * 1000 / hz[world] / mb for t in m["pid1"])
+                r["pid1"].append(user + system)
+                r["pid1_user"].append(user)
+                r["pid1_sys"].append(system)
                 if "reader" in m:
                     r["reader"].append(m["reader"] * 1000 / hz["LXC"] / LOG_MB)
                 if m["lost"] is not None:
@@ -909,9 +922,11 @@ def measure(built):
 
 LOG_WHAT = {
     ("LXC", "amphi"): "service → PID 1 → amphi.sock in lxc/host → `amphi logs --out`",
+    ("LXC", "relay"): "service → pipe → bench/rawsock.c → the same socket and reader (reference)",
     ("LXC", "raw"): "service → unix socket in lxc/host (bench/rawsock.c) → Python reader",
     ("LXC", "console"): "service → /dev/console (reference)",
     ("VM", "amphi"): "service → PID 1 → org.amphi.log.0 → `amphi logs --out`",
+    ("VM", "relay"): "service → pipe → `cat` → the same port and reader (reference)",
     ("VM", "raw"): "service → org.amphi.raw.0 → Python socket reader",
     ("VM", "console"): "service → /dev/console, ttyS0 (reference)",
 }
@@ -922,8 +937,8 @@ def logs_table(logs):
         vals = [v for v in vals if v is not None]
         return statistics.median(vals) if vals else None
 
-    lines = ["| world | path | MB × rounds | MB/s: median (min–max) | amphi / raw | records lost "
-             "| PID 1 CPU ms/MB | amphi logs CPU ms/MB |",
+    lines = ["| world | path | MB × rounds | MB/s: median (min–max) | / raw | records lost "
+             "| PID 1 CPU ms/MB (user + system) | amphi logs CPU ms/MB |",
              "|---|---|---|---|---|---|---|---|"]
     for (world, path), r in logs.items():
         rounds = len(r["mbps"])
@@ -934,12 +949,16 @@ def logs_table(logs):
             speed += f" [{rounds - len(vals)} failed: {r['why']}]"
         ratio = ""
         raw = med(logs.get((world, "raw"), {}).get("mbps", []))
-        if path == "amphi" and med(r["mbps"]) and raw:
+        if path in ("amphi", "relay") and med(r["mbps"]) and raw:
             ratio = f"{100 * med(r['mbps']) / raw:.1f} %"
         lost = "—" if path == "console" else (str(sum(r["lost"])) if r["lost"] else "n/a")
         if path == "amphi" and r["why"] and r["mbps"] and any(v is not None for v in r["mbps"]):
             lost += f" ({r['why']})"
-        pid1 = f"{med(r['pid1']):.1f}" if r["pid1"] else "n/a"
+        pid1 = "n/a"
+        if r["pid1"]:
+            pid1 = f"{med(r['pid1']):.1f}"
+            if med(r["pid1"]) > 0:
+                pid1 += f" ({med(r['pid1_user']):.1f} + {med(r['pid1_sys']):.1f})"
         reader = f"{med(r['reader']):.1f}" if r["reader"] else "—"
         size = CONSOLE_MB if path == "console" else LOG_MB
         lines.append(f"| {world} | {LOG_WHAT[world, path]} | {size} × {rounds} | {speed} | {ratio} | {lost} "
@@ -983,6 +1002,17 @@ def logs_aim(logs):
                   "into a batch, and written out, and on the host `amphi logs` parses every frame, escapes it and "
                   "writes it to two files (all.log and the service's own log)." + tcg +
                   " PID 1's CPU per MB (column) is the cost."]
+        relay = []
+        for world in below:
+            rl = med(logs.get((world, "relay"), {}).get("mbps", []))
+            r = med(logs.get((world, "raw"), {}).get("mbps", []))
+            if rl is not None and r:
+                relay.append(f"{world} {100 * rl / r:.1f} %")
+        if relay:
+            lines += ["", "The relay row shows what a process in the middle costs by itself, as any init that "
+                      "reads its services' output is: the same bytes through a pipe and a second process that "
+                      "only reads and writes them, 64 KiB at a time (`cat` in the VM, rawsock in the container), "
+                      "with no lines, ring or framing. Of raw it reaches " + ", ".join(relay) + "."]
     return lines
 
 
@@ -1045,9 +1075,10 @@ def write_results(built, results, logs, sections=()):
     lines += ["", "## Logs", "",
               f"A service writes {LOG_MB} MB ({LOG_MB * 1000000 // LOG_LINE} numbered lines of {LOG_LINE} bytes, "
               "MB = 10⁶ bytes) from a file in /tmp with `cat`, through amphi or past it, in the same boot, "
-              f"amphi and raw in alternating order, then {CONSOLE_MB} MB of it to the console (bench/recipes/logs-flood.conf). "
+              f"amphi, relay and raw, in alternating order, then {CONSOLE_MB} MB of it to the console (bench/recipes/logs-flood.conf). "
               "amphi: from the first flood record stored by `amphi logs --quiet --out` (on this host's disk) "
-              "to the last; raw: from the first byte read to the last; console: from the command to the "
+              "to the last; raw: from the first byte read to the last; relay: as raw, with a pipe and a "
+              "second process in between (`cat /tmp/f | …`); console: from the command to the "
               "service's next line. Records lost: numbered lines missing or out of order in the stored file, "
               "or bytes short on the raw reader, summed over the rounds. PID 1 CPU: utime + stime of the "
               "container's init from the host's /proc, of the VM's PID 1 from the guest's /proc/1/stat "
