@@ -75,9 +75,14 @@ static void put(struct ring *g, const struct logrec *r, const char *msg, size_t 
 	size_t p = g->head;
 
 	if (p + need > g->size) {
-		/* The wrap marker goes at p: if the oldest record starts there
-		 * (the ring is full), it goes first. */
-		while (g->count && g->tail == p)
+		/* The wrap marker goes at p, and what lies from p to the end
+		 * (the oldest records, when the ring has wrapped before) goes
+		 * first: a record written at 0 takes the place of newer ones,
+		 * which may only go once everything older has. (Evicting only a
+		 * record that starts at p left the older ones a little past it
+		 * in place, and the new record overwrote newer records still
+		 * counted as held: readers then found wrong or garbage headers.) */
+		while (g->count && g->tail >= p)
 			evict_oldest(g);
 		if (p + sizeof(struct rec_hdr) <= g->size)
 			at(g, p)->len = 0;

@@ -164,6 +164,48 @@ static void test_resize_after_wrap(void **state)
 /* A source that appends while logbuf_pressure() says 0 never pushes out a
  * record at or after the floor, whatever part of the ring is owed: the
  * whole of it, or only the newer part (the older was acked). */
+/* Lines of every length, as a real boot has: after every append the ring
+ * holds exactly oldest..next-1, in order, each record whole. (With lines
+ * of one length the wrap always met the oldest record at the write
+ * position; mixed ones left a gap before it, which a wrap once ignored.) */
+static void test_mixed_lengths_wrap_keeps_every_record_whole(void **state)
+{
+	static char msg[LOGREC_MSG_MAX];
+	uint32_t rng = 12345;
+
+	(void)state;
+	assert_int_equal(logbuf_resize(64 * 1024), 0);
+	uint64_t first = logbuf_next_seq();  /* earlier tests' records may still be held */
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (char)('a' + i % 26);
+	for (int i = 0; i < 5000; i++) {
+		rng = rng * 1103515245u + 12345u;
+		size_t len = (rng >> 8) % sizeof(msg);
+		char app[8];
+		snprintf(app, sizeof(app), "a%u", (unsigned)(len % 7));
+		add(app, msg + len % 13, len - len % 13);
+
+		struct logbuf_cursor c;
+		struct logrec r;
+		uint64_t lf, ll, want = logbuf_oldest_seq();
+		logbuf_seek(&c, want);
+		while (logbuf_peek(&c, &r, &lf, &ll)) {
+			assert_int_equal(lf, 0);
+			assert_int_equal(r.seq, want);
+			want++;
+			logbuf_advance(&c);
+			if (r.seq < first)
+				continue;
+			assert_true(r.msglen < sizeof(msg));
+			assert_true(r.app[0] == 'a' && r.app[1] >= '0' && r.app[1] <= '6' && r.app[2] == 0);
+			/* every message is a run of the alphabet from where it began */
+			for (size_t k = 1; k < r.msglen; k++)
+				assert_int_equal((r.msg[k] - 'a' + 26 - (r.msg[k - 1] - 'a')) % 26, 1);
+		}
+		assert_int_equal(want, logbuf_next_seq());
+	}
+}
+
 static void test_pressure_keeps_owed_records(void **state)
 {
 	char msg[300];
@@ -229,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_wrap_evict_and_loss),
 		cmocka_unit_test(test_seek_into_the_middle),
 		cmocka_unit_test(test_resize_after_wrap),
+		cmocka_unit_test(test_mixed_lengths_wrap_keeps_every_record_whole),
 		cmocka_unit_test(test_pressure_keeps_owed_records),
 		cmocka_unit_test(test_room_ends_at_pressure),
 	};
