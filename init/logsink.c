@@ -97,7 +97,14 @@ static void disconnect(struct sink *s, const char *why)
 	if (s->transport != PORT)
 		s->fd = -1;
 	s->connected = 0;
-	s->outlen = s->outoff = s->inlen = 0;  /* a half-sent record goes again, whole */
+	/* A half-sent batch goes again, whole, from its first record: a
+	 * stream reader's next connection starts from what it acked anyway,
+	 * a text reader's from here (else the rest of the batch was lost). */
+	if (s->outoff < s->outlen) {
+		s->cur.seq = s->batch_seq;
+		s->cur.off = 0;  /* a hint only; the next peek finds the record */
+	}
+	s->outlen = s->outoff = s->inlen = 0;
 	s->has_acked = 0;
 	update_floor();
 	log_debug("log: %s: reader gone (%s)", s->what, why);
