@@ -28,7 +28,7 @@ HOST_CC      ?= gcc
 # Debian's python3 (where python3-pytest lives), not a pyenv shim.
 PYTHON       ?= /usr/bin/python3
 HOST_CFLAGS  := $(COMMON) -O2 -g -Iimage-builder
-HOST_LIBS    := -larchive
+HOST_LIBS    := -larchive -pthread
 HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
 
 # Unit tests: cmocka, each built plain and with ASan + UBSan.

@@ -273,7 +273,8 @@ static struct {
 	pthread_cond_t cv;
 	int fd;       /* to sync; -1: nothing asked */
 	int busy, started;
-} disk = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, -1, 0, 0 };
+	int err;      /* errno of a sync that failed, for the next request to say */
+} disk = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, -1, 0, 0, 0 };
 
 static void *disk_syncer(void *unused)
 {
@@ -285,43 +286,46 @@ static void *disk_syncer(void *unused)
 		int fd = disk.fd;
 		disk.fd = -1;
 		pthread_mutex_unlock(&disk.mu);
-		fdatasync(fd); /* best effort: the acks never promised it */
+		int e = fdatasync(fd) < 0 ? errno : 0;
 		close(fd);
 		pthread_mutex_lock(&disk.mu);
+		if (e)
+			disk.err = e;
 		disk.busy = 0;
 	}
 	return NULL;
 }
 
 /* Asks for all.log to reach the disk without waiting for it; in line if
- * there is no thread for it. */
-static void disk_sync_later(int fd)
+ * there is no thread for it. 1 = asked (or done), 0 = the last one is
+ * still going (a slow disk: ask again later), -1 = a sync failed (errno). */
+static int disk_sync_later(int fd)
 {
 	pthread_t t;
-	int copy;
+	int copy, rc = 0;
 
 	pthread_mutex_lock(&disk.mu);
 	if (!disk.started && pthread_create(&t, NULL, disk_syncer, NULL) == 0) {
 		pthread_detach(t);
 		disk.started = 1;
 	}
-	if (!disk.started) {
-		pthread_mutex_unlock(&disk.mu);
-		fdatasync(fd);
-		return;
-	}
-	/* One still going (a slow disk): this one's records are in its next. */
-	if (!disk.busy && (copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
+	if (disk.err) {
+		errno = disk.err;
+		rc = -1;
+	} else if (!disk.started) {
+		rc = fdatasync(fd) < 0 ? -1 : 1;
+	} else if (!disk.busy && (copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
 		disk.fd = copy;
 		disk.busy = 1;
 		pthread_cond_signal(&disk.cv);
+		rc = 1;
 	}
 	pthread_mutex_unlock(&disk.mu);
+	return rc;
 }
 
-/* Everything stored so far written out; with sync, all.log on the disk
- * before this returns; with later, on its way there. */
-static int flush_all(struct logs *L, int sync, int later)
+/* Everything stored so far written out; with sync, all.log on the disk. */
+static int flush_all(struct logs *L, int sync)
 {
 	int rc = 0;
 	for (int i = 0; i < APP_FILES; i++)
@@ -329,8 +333,6 @@ static int flush_all(struct logs *L, int sync, int later)
 			rc = -1;
 	if (L->all.fd >= 0 && (file_flush(L, &L->all) < 0 || (sync && fdatasync(L->all.fd) < 0)))
 		rc = -1;
-	if (rc == 0 && later && !sync && L->all.fd >= 0)
-		disk_sync_later(L->all.fd);
 	return rc;
 }
 
@@ -497,12 +499,19 @@ static int ack(struct logs *L, int fd)
 	if (!L->seen || L->highest <= L->acked)
 		return 0;
 	int64_t now = now_ms();
-	int later = now - L->synced_ms >= SYNC_EVERY_MS;
-	if (flush_all(L, L->sync, later) < 0)
+	if (flush_all(L, L->sync) < 0)
 		return -1;  /* cannot store: said, and fatal */
 	save_stored(L);
-	if (later)
-		L->synced_ms = now;
+	if (!L->sync && L->all.fd >= 0 && now - L->synced_ms >= SYNC_EVERY_MS) {
+		int r = disk_sync_later(L->all.fd);
+		if (r < 0) {
+			fprintf(stderr, "amphi logs: syncing %s/%s/all.log to the disk: %s\n", L->out, L->dir,
+				strerror(errno));
+			return -1;  /* as a failed write: the store is not to be trusted */
+		}
+		if (r > 0)
+			L->synced_ms = now;
+	}
 	n = logrec_ack_format(L->highest, msg, sizeof(msg));
 	if (n > 0 && send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
 		L->acked = L->highest;
