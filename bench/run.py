@@ -966,7 +966,7 @@ def logs_table(logs):
     return lines
 
 
-LOG_AIM = 90  # %: issue 12's aim for amphi / raw
+LOG_AIM = 90  # %: issue 9's aim for amphi / raw
 
 
 def logs_aim(logs):

@@ -112,9 +112,9 @@ static void disconnect(struct sink *s, const char *why)
 
 /* Formats the record at the cursor, or a note of records lost before it,
  * into out. Returns its length; 0 when there is no record; -1 when it does
- * not fit in room, or (unless cut) comes out longer than limit: the cursor
- * stays. With cut, a record too big even for an empty buffer is cut until
- * it fits, never dropped. */
+ * not fit in room, or comes out longer than limit: the cursor stays. With
+ * cut (the first of a batch), limit does not count and a record too big
+ * even for an empty buffer is cut until it fits, never dropped. */
 static int format_one(struct sink *s, char *out, size_t room, size_t limit, int cut)
 {
 	struct logbuf_cursor was = s->cur;
@@ -125,10 +125,8 @@ static int format_one(struct sink *s, char *out, size_t room, size_t limit, int 
 
 	if (!logbuf_peek(&s->cur, &r, &lost_first, &lost_last))
 		return 0;
-	if (!cut && !lost_first && r.msglen >= limit) {
-		s->cur = was;  /* the frame is longer than its message */
-		return -1;
-	}
+	if (!cut && !lost_first && r.msglen >= limit)
+		goto no_fit;  /* the frame is longer than its message */
 	if (lost_first) {
 		/* Counted, never silent: the note stands in for the lost ones.
 		 * (It is short, and room is never below a frame.) */
@@ -139,11 +137,9 @@ static int format_one(struct sink *s, char *out, size_t room, size_t limit, int 
 					       (unsigned long long)lost_first, (unsigned long long)lost_last);
 		n = s->kind == STREAM ? logrec_frame_from(&loss, &origin, "loss", out, room)
 				      : logrec_text(&loss, out, room);
-		if (n <= 0 || (!cut && (size_t)n > limit)) {
-			s->cur = was;
-			return -1;
-		}
-		return n;
+		if (n > 0 && (cut || (size_t)n <= limit))
+			return n;
+		goto no_fit;
 	}
 	for (;;) {
 		n = s->kind == STREAM ? logrec_frame_from(&r, &origin, r.seq == 1 ? "boot" : "-", out, room)
@@ -154,12 +150,17 @@ static int format_one(struct sink *s, char *out, size_t room, size_t limit, int 
 		 * become \xHH). */
 		r.msglen /= 2;
 	}
-	if (!cut && (n <= 0 || (size_t)n > limit)) {
-		s->cur = was;
-		return -1;
-	}
+	if (!cut && (n <= 0 || (size_t)n > limit))
+		goto no_fit;
 	logbuf_advance(&s->cur);
 	return n > 0 ? n : 0;
+no_fit:
+	/* For the next batch, from the same record. (Under cut only a note
+	 * can fail, which cannot happen: it is short. Were it to, the cursor
+	 * stays past the loss, so the note is skipped, never retried forever.) */
+	if (!cut)
+		s->cur = was;
+	return -1;
 }
 
 /* Fills out with as many records as fit. Returns 1 if there is something

@@ -104,6 +104,15 @@ static void put_num(struct wbuf *b, uint64_t v, int width)
 	b->n += n;
 }
 
+char *logrec_put_num(char *out, uint64_t v, int width)
+{
+	struct wbuf b = { out, 0, 21, 0 };
+
+	put_num(&b, v, width);
+	out[b.n] = '\0';
+	return out + b.n;
+}
+
 static void put_hex_escape(struct wbuf *b, unsigned char c)
 {
 	static const char hex[] = "0123456789abcdef";

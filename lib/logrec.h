@@ -77,6 +77,10 @@ static inline void logrec_copy(char *d, const char *s, size_t n)
 	memcpy(d, s, n);
 }
 
+/* v in decimal, zero-padded to width digits (at most 20), at out, then a
+ * NUL; returns where the NUL is. out has room for 21 bytes. */
+char *logrec_put_num(char *out, uint64_t v, int width);
+
 /* strnlen for the short names of a record (app, msgid): a plain loop,
  * cheaper than the library's word-at-a-time one for a few bytes. */
 static inline size_t logrec_name_len(const char *s, size_t max)
@@ -129,7 +133,7 @@ void logrec_reader_init(struct logrec_reader *rd);
 /* Feeds bytes; returns how many it took (it takes at most what fits). */
 size_t logrec_reader_feed(struct logrec_reader *rd, const char *data, size_t len);
 /* Where the next bytes go instead of a feed, and how many fit (at least
- * LOGREC_READ_MAX after a frame is taken); then say how many came. */
+ * LOGREC_READ_MAX once every whole frame is taken); then say how many came. */
 char *logrec_reader_space(struct logrec_reader *rd, size_t *room);
 void logrec_reader_wrote(struct logrec_reader *rd, size_t n);
 /* A parsed frame: fields point into the reader's buffer (valid until the

@@ -465,6 +465,23 @@ static void test_reader_errors(void **state)
 /* Read in place, as amphi logs does: every cut of the stream into two
  * reads gives the same frames, the partial one moves to the front, and
  * after it there is always room for a whole read. */
+static void test_put_num(void **state)
+{
+	char b[32];
+
+	(void)state;
+	assert_ptr_equal(logrec_put_num(b, 0, 1), b + 1);
+	assert_string_equal(b, "0");
+	assert_ptr_equal(logrec_put_num(b, 5, 2), b + 2);
+	assert_string_equal(b, "05");
+	logrec_put_num(b, 12345, 3);
+	assert_string_equal(b, "12345");
+	logrec_put_num(b, 7, 40); /* width is at most 20 */
+	assert_string_equal(b, "00000000000000000007");
+	assert_ptr_equal(logrec_put_num(b, UINT64_MAX, 1), b + 20);
+	assert_string_equal(b, "18446744073709551615");
+}
+
 static void test_reader_reads_in_place(void **state)
 {
 	static struct logrec_reader rd;
@@ -751,6 +768,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_split_feeds),
 		cmocka_unit_test(test_reader_whitespace_and_foreign_writer),
 		cmocka_unit_test(test_reader_errors),
+		cmocka_unit_test(test_put_num),
 		cmocka_unit_test(test_reader_reads_in_place),
 		cmocka_unit_test(test_reader_need_more_and_full),
 		cmocka_unit_test(test_ack),
