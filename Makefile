@@ -34,7 +34,7 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := detect recipe moddep power tty netlink users kernel_ip logbuf logrec root
+UNIT_TESTS   := detect recipe moddep power tty netlink users kernel_ip logbuf logrec root logsink
 unit_src_detect := init/detect.c init/log.c lib/logrec.c
 unit_src_recipe := $(SHARED_SRC)
 unit_src_moddep := image-builder/moddep.c
@@ -46,6 +46,9 @@ unit_src_logbuf := init/logbuf.c
 unit_src_kernel_ip := init/kernel_ip.c init/cmdline.c lib/netaddr.c
 unit_src_netlink := init/netlink.c init/log.c lib/netaddr.c lib/logrec.c
 unit_src_logrec := lib/logrec.c
+unit_src_logsink := init/logsink.c init/logbuf.c lib/logrec.c
+# The test sees the size of each write the sinks make.
+unit_ld_logsink := -Wl,--wrap=write
 
 .PHONY: all deps check unit fuzz e2e run run-lxc bench install clean
 all: $(BUILD)/amphi-init $(BUILD)/amphi $(BUILD)/lxc-amphi
@@ -92,10 +95,10 @@ install: all
 define unit_rule
 $(BUILD)/test/test_$(1): tests/unit/test_$(1).c tests/unit/testutil.c $$(unit_src_$(1)) $$(wildcard init/*.h lib/*.h image-builder/*.h) | $(BUILD)/.deps
 	@mkdir -p $(BUILD)/test
-	$(HOST_CC) $(UNIT_CFLAGS) $$< tests/unit/testutil.c $$(unit_src_$(1)) -lcmocka -o $$@
+	$(HOST_CC) $(UNIT_CFLAGS) $$< tests/unit/testutil.c $$(unit_src_$(1)) $$(unit_ld_$(1)) -lcmocka -o $$@
 $(BUILD)/test/test_$(1).san: tests/unit/test_$(1).c tests/unit/testutil.c $$(unit_src_$(1)) $$(wildcard init/*.h lib/*.h image-builder/*.h) | $(BUILD)/.deps
 	@mkdir -p $(BUILD)/test
-	$(HOST_CC) $(UNIT_CFLAGS) $(SAN) $$< tests/unit/testutil.c $$(unit_src_$(1)) -lcmocka -o $$@
+	$(HOST_CC) $(UNIT_CFLAGS) $(SAN) $$< tests/unit/testutil.c $$(unit_src_$(1)) $$(unit_ld_$(1)) -lcmocka -o $$@
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 
