@@ -323,8 +323,12 @@ static int flush_all(struct logs *L, int sync)
 	for (int i = 0; i < APP_FILES; i++)
 		if (L->apps[i].fd >= 0 && file_flush(L, &L->apps[i]) < 0)
 			rc = -1;
-	if (L->all.fd >= 0 && (file_flush(L, &L->all) < 0 || (sync && fdatasync(L->all.fd) < 0)))
+	if (L->all.fd >= 0 && file_flush(L, &L->all) < 0)
 		rc = -1;
+	else if (L->all.fd >= 0 && sync && fdatasync(L->all.fd) < 0) {
+		fprintf(stderr, "amphi logs: syncing %s/%s/all.log to the disk: %s\n", L->out, L->dir, strerror(errno));
+		rc = -1;
+	}
 	return rc;
 }
 
@@ -664,6 +668,9 @@ static int run(struct logs *L)
 		close(fd);
 		if (end == END_STOP)
 			return 0;
+		if (end == END_FATAL && L->out)
+			fprintf(stderr, "amphi logs: stopped: records not acknowledged stay in the guest's ring; fix or free "
+					"the disk under %s and start amphi logs again to fetch them\n", L->out);
 		if (end == END_FATAL || !L->follow)
 			return end == END_CLOSED ? 0 : 1;
 		if (!L->quiet)

@@ -142,12 +142,13 @@ READER_TIMEOUT = 10
 class Reader:
     """build/amphi logs ARGS, its stdout and stderr in files under work."""
 
-    def __init__(self, work, args):
+    def __init__(self, work, args, env=None):
         from conftest import AMPHI
         self.out_path = os.path.join(work, "reader.out")
         self.err_path = os.path.join(work, "reader.err")
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen([AMPHI, "logs", *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            self.proc = subprocess.Popen([AMPHI, "logs", *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         env=env)
 
     def wait(self, timeout=READER_TIMEOUT):
         return self.proc.wait(timeout=timeout)
@@ -176,9 +177,9 @@ class Reader:
 
 
 @contextlib.contextmanager
-def reader(work, *args):
+def reader(work, *args, env=None):
     """A Reader, killed by PID on the way out whatever happened."""
-    r = Reader(work, args)
+    r = Reader(work, args, env)
     try:
         yield r
     finally:

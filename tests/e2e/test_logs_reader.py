@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -27,8 +28,8 @@ def work():
     shutil.rmtree(d, ignore_errors=True)
 
 
-def reader(work, *args):
-    return logfeed.reader(work, *args)
+def reader(work, *args, env=None):
+    return logfeed.reader(work, *args, env=env)
 
 
 def guest(work):
@@ -262,3 +263,45 @@ def test_listen_accepts_one_guest_after_another_and_removes_its_socket(work):
     assert not os.path.exists(path)
     assert messages(r.stdout) == ["first", "second"]
     assert len(lines(os.path.join(out, "b0", "all.log"))) == 2
+
+
+# A disk that fails fdatasync (EIO), as a dying disk or a full thin pool
+# does: a preloaded shim stands in for it.
+FAILING_SYNC = r"""
+#include <errno.h>
+int fdatasync(int fd) { (void)fd; errno = EIO; return -1; }
+"""
+
+
+@pytest.fixture
+def failing_sync(work):
+    src = os.path.join(work, "failsync.c")
+    lib = os.path.join(work, "failsync.so")
+    with open(src, "w") as f:
+        f.write(FAILING_SYNC)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", lib, src], check=True)
+    return dict(os.environ, LD_PRELOAD=lib)
+
+
+# Without --sync, all.log is synced once a second on a thread; with it,
+# before every ack. Either way a failed sync is said, and what it covered
+# is never acknowledged: the guest keeps it for the next reader.
+@pytest.mark.parametrize("extra", [(), ("--sync",)])
+def test_a_failed_disk_sync_stops_before_acking_what_it_covered(work, failing_sync, extra):
+    out = os.path.join(work, "logs")
+    with guest(work) as g, reader(work, "--connect", g.path, "--out", out, "--follow", *extra,
+                                  env=failing_sync) as r:
+        c = g.accept()
+        c.send(logfeed.record(1, "one"))
+        if not extra:
+            # The first sync is asked for with the first ack and fails on
+            # its thread; the ack after it (a second later) says so.
+            assert c.wait_ack(1) == 1
+            time.sleep(1.2)
+        c.send(logfeed.record(2, "two"))
+        assert r.wait() == 1, "fatal even with --follow: the store is not to be trusted"
+        c.read_acks(0.5)
+        assert max(c.acks, default=0) < 2, f"acknowledged what did not reach the disk: {c.acks}"
+        c.close()
+    assert f"amphi logs: syncing {out}/b0/all.log to the disk: Input/output error" in r.stderr
+    assert f"fix or free the disk under {out} and start amphi logs again" in r.stderr
