@@ -316,6 +316,13 @@ static int disk_sync_later(int fd)
 	return rc;
 }
 
+/* A sync of all.log failed (in line or on the thread): errno says why. */
+static int sync_failed(struct logs *L)
+{
+	fprintf(stderr, "amphi logs: syncing %s/%s/all.log to the disk: %s\n", L->out, L->dir, strerror(errno));
+	return -1;
+}
+
 /* Everything stored so far written out; with sync, all.log on the disk. */
 static int flush_all(struct logs *L, int sync)
 {
@@ -323,13 +330,11 @@ static int flush_all(struct logs *L, int sync)
 	for (int i = 0; i < APP_FILES; i++)
 		if (L->apps[i].fd >= 0 && file_flush(L, &L->apps[i]) < 0)
 			rc = -1;
-	if (L->all.fd >= 0 && file_flush(L, &L->all) < 0)
-		rc = -1;
-	else if (L->all.fd >= 0 && sync && fdatasync(L->all.fd) < 0) {
-		fprintf(stderr, "amphi logs: syncing %s/%s/all.log to the disk: %s\n", L->out, L->dir, strerror(errno));
-		rc = -1;
-	}
-	return rc;
+	if (L->all.fd < 0)
+		return rc;
+	if (file_flush(L, &L->all) < 0)
+		return -1;
+	return sync && fdatasync(L->all.fd) < 0 ? sync_failed(L) : rc;
 }
 
 /* After a flush: what is in the files, for the next reader of this DIR. */
@@ -500,11 +505,8 @@ static int ack(struct logs *L, int fd)
 	save_stored(L);
 	if (!L->sync && L->all.fd >= 0 && now - L->synced_ms >= SYNC_EVERY_MS) {
 		int r = disk_sync_later(L->all.fd);
-		if (r < 0) {
-			fprintf(stderr, "amphi logs: syncing %s/%s/all.log to the disk: %s\n", L->out, L->dir,
-				strerror(errno));
-			return -1;  /* as a failed write: the store is not to be trusted */
-		}
+		if (r < 0)
+			return sync_failed(L);  /* as a failed write: the store is not to be trusted */
 		if (r > 0)
 			L->synced_ms = now;
 	}

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "logsink.h"
 #include "loop.h"
+#include "testutil.h"
 
 /* ---- the fake loop, and what logsink needs of log.c and logcore.c ---- */
 
@@ -120,6 +121,16 @@ static struct watched *sink_conn(void)
 	return NULL;
 }
 
+/* The loop reports events on the sink's connection, which its reader has
+ * left: the sink lets it go. */
+static void hang_up(uint32_t events)
+{
+	struct watched *w = sink_conn();
+	assert_non_null(w);
+	w->fn(w->fd, events, w->data);
+	assert_null(sink_conn());
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -127,11 +138,14 @@ static int setup(void **state)
 	snprintf(root, sizeof(root), "/tmp/amphi-logsink-XXXXXX");
 	if (!mkdtemp(root))
 		return -1;
-	snprintf(hostdir, sizeof(hostdir), "%s/var/lib/amphi/host", root);
-	char cmd[PATH_MAX + 16];
-	snprintf(cmd, sizeof(cmd), "mkdir -p %s", hostdir);
-	if (system(cmd) != 0)
-		return -1;
+	/* root/var/lib/amphi/host, one level at a time */
+	const char *levels[] = { "/var", "/lib", "/amphi", "/host" };
+	snprintf(hostdir, sizeof(hostdir), "%s", root);
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		strcat(hostdir, levels[i]);
+		if (mkdir(hostdir, 0755) < 0)
+			return -1;
+	}
 	snprintf(sockpath, sizeof(sockpath), "%s/%s", hostdir, LOGSINK_SOCKET);
 	snprintf(fifopath, sizeof(fifopath), "%s/%s", hostdir, LOGSINK_FIFO);
 	if (logbuf_resize(4 * 1024 * 1024) < 0)
@@ -145,10 +159,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	return system(cmd) == 0 ? 0 : -1;
+	return remove_tree(root);
 }
 
 static void add_lines(int from, int count, size_t pad)
@@ -254,8 +266,7 @@ static void test_batches_fit_one_port_write(void **state)
 	assert_int_equal(last, 3000);
 	spied_fd = -1;
 	close(c);
-	w->fn(w->fd, EPOLLIN, w->data);  /* reads EOF: the reader is gone */
-	assert_null(sink_conn());
+	hang_up(EPOLLIN);  /* reads EOF */
 }
 
 /* A stream reader that comes back gets everything after its last ACK,
@@ -277,8 +288,7 @@ static void test_stream_reader_resumes_after_its_ack(void **state)
 	assert_int_equal(write(c, ack, (size_t)n), n);
 	w->fn(w->fd, EPOLLIN, w->data);
 	close(c);
-	w->fn(w->fd, EPOLLIN, w->data);
-	assert_null(sink_conn());
+	hang_up(EPOLLIN);
 
 	add_lines(3001, 10, 10);
 	c = connect_stream();
@@ -287,8 +297,7 @@ static void test_stream_reader_resumes_after_its_ack(void **state)
 	assert_int_equal(first, 1235);
 	assert_int_equal(last, 3010);
 	close(c);
-	w = sink_conn();
-	w->fn(w->fd, EPOLLIN, w->data);
+	hang_up(EPOLLIN);
 }
 
 /* Looks for "line N " in a text line. */
@@ -320,8 +329,7 @@ static void test_text_reader_gone_mid_batch_loses_nothing(void **state)
 	ssize_t n1 = read(r, one, sizeof(one));
 	assert_true(n1 > 0);
 	close(r);
-	w->fn(w->fd, EPOLLOUT | EPOLLERR, w->data);
-	assert_null(sink_conn());
+	hang_up(EPOLLOUT | EPOLLERR);
 
 	/* The last whole line the first reader got. */
 	size_t end = (size_t)n1;
@@ -342,7 +350,7 @@ static void test_text_reader_gone_mid_batch_loses_nothing(void **state)
 
 	/* The second reader starts at or before the first one's next line and
 	 * goes on, in order, to the last. */
-	int expect = -1, lines = 0;
+	int expect = -1;
 	for (size_t s = 0; s < len;) {
 		char *nl = memchr(two + s, '\n', len - s);
 		assert_non_null(nl);
@@ -353,13 +361,10 @@ static void test_text_reader_gone_mid_batch_loses_nothing(void **state)
 		else
 			assert_int_equal(num, expect);
 		expect = num + 1;
-		lines++;
 		s = (size_t)(nl - two) + 1;
 	}
 	assert_int_equal(expect, 3011);
-	w = sink_conn();
-	if (w)
-		w->fn(w->fd, EPOLLOUT | EPOLLERR, w->data);
+	hang_up(EPOLLOUT | EPOLLERR);
 	unlink(fifopath);
 }
 

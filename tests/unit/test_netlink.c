@@ -13,7 +13,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <ifaddrs.h>
 #include <limits.h>
 #include <linux/if_link.h>
@@ -235,11 +234,6 @@ static void test_parse_for_netlink(void **state)
 	assert_int_equal(net_mask_to_prefix("255.255.0"), -EINVAL);
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void put_file(const char *root, const char *dir, const char *text)
 {
 	char path[PATH_MAX];
@@ -281,7 +275,7 @@ static void test_link_by_mac(void **state)
 	assert_int_equal(nl_link_by_mac(root, "52:54:00:aa:bb:ce", name), -ENODEV);
 	assert_int_equal(nl_link_by_mac(root, "52:54:00:aa:bb", name), -ENODEV);
 	assert_int_equal(nl_link_by_mac(root, "", name), -ENODEV);
-	assert_int_equal(nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(remove_tree(root), 0);
 }
 
 /* Only looks: safe in the host's namespace too. */

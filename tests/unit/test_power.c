@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <linux/input.h>
 #include <stdio.h>
@@ -143,11 +142,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 /* Hangs up whatever is still watched, so power.c closes it and frees its
  * slot for the next test. */
 static int teardown(void **state)
@@ -155,7 +149,7 @@ static int teardown(void **state)
 	for (int i = 0; i < MAX_WATCHED && n_watched > 0; i++)
 		watched[0].fn(watched[0].fd, EPOLLHUP, watched[0].data);
 	power_set_probe(NULL);
-	if (nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+	if (remove_tree(root) < 0)
 		return -1;
 	return n_watched == 0 ? 0 : -1;   /* a hangup left a device watched */
 }

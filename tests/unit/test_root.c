@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "root.h"
+#include "testutil.h"
 
 static char top[PATH_MAX];
 
@@ -57,10 +58,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
-	return system(cmd) == 0 ? 0 : -1;
+	return remove_tree(top);
 }
 
 static void test_plain_file(void **state)
