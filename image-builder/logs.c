@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "logrec.h"
 #include "logs.h"
+#include "storefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +43,6 @@
 /* Per-app files stay open (and buffered) while a boot lasts; past this
  * many apps, the least recently opened one is closed to make room. */
 #define APP_FILES 16
-#define FILE_BUF (64 * 1024)
 
 /* How a connection ended: still going, the peer closed, it broke the
  * protocol, a signal, or we cannot store (fatal even with --follow). */
@@ -58,17 +58,12 @@ struct logs {
 	char boot[sizeof(((struct logrec_parsed *)0)->boot)], dir[LOGREC_NAME_MAX + 1];
 	int bootfd;
 	int statefd;      /* DIR/<boot>/.stored: the highest seq stored, across reader restarts */
-	struct logfile {
-		char name[LOGREC_NAME_MAX + 8];
-		int fd;
-		size_t len;
-		char *buf;
-	} all, apps[APP_FILES];
+	struct storefile all, apps[APP_FILES];
 	int next_app;     /* the slot to reuse when all are taken */
 	/* The app of the last record and its file (records come in runs from
 	 * one app): no sanitising and lookup per record. NULL: look up. */
 	char last_app[sizeof(((struct logrec_parsed *)0)->app)];
-	struct logfile *last_file;
+	struct storefile *last_file;
 	uint64_t highest, acked;
 	int seen; /* a record came on this connection: only then may we ack */
 };
@@ -188,73 +183,30 @@ static char *put_uptime(char *out, int64_t cs)
 	return logrec_put_num(out, v % 100, 2);
 }
 
-static int open_log(struct logs *L, const char *name)
+/* A write to f failed (errno): said. The store is not to be trusted. */
+static int write_failed(struct logs *L, const struct storefile *f)
 {
-	int fd = openat(L->bootfd, name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fprintf(stderr, "amphi logs: writing %s/%s/%s: %s\n", L->out, L->dir, f->name, strerror(errno));
+	return -1;
+}
+
+static int file_open(struct logs *L, struct storefile *f, const char *name)
+{
+	int fd = storefile_open(f, L->bootfd, name);
 	if (fd < 0)
 		fprintf(stderr, "amphi logs: %s/%s/%s: %s\n", L->out, L->dir, name, strerror(errno));
 	return fd;
 }
 
-/* Writes out what a file has buffered. A regular file takes all of a write
- * or fails (short: the disk is full). */
-static int file_flush(struct logs *L, struct logfile *f)
+static int file_close(struct logs *L, struct storefile *f)
 {
-	ssize_t w = f->len ? write(f->fd, f->buf, f->len) : 0;
-
-	if (w >= 0 && (size_t)w != f->len)
-		errno = ENOSPC;
-	if (w < 0 || (size_t)w != f->len) {
-		fprintf(stderr, "amphi logs: writing %s/%s/%s: %s\n", L->out, L->dir, f->name, strerror(errno));
-		return -1;
-	}
-	f->len = 0;
-	return 0;
-}
-
-static int file_write(struct logs *L, struct logfile *f, const char *s, size_t n)
-{
-	if (f->len + n > FILE_BUF && file_flush(L, f) < 0)
-		return -1;
-	if (n > FILE_BUF) {
-		size_t keep = f->len;
-		f->len = n; /* too big to buffer: straight out */
-		char *b = f->buf;
-		f->buf = (char *)s;
-		int rc = file_flush(L, f);
-		f->buf = b, f->len = keep;
-		return rc;
-	}
-	memcpy(f->buf + f->len, s, n);
-	f->len += n;
-	return 0;
-}
-
-static int file_close(struct logs *L, struct logfile *f)
-{
-	int rc = 0;
-
 	L->last_file = NULL;
-	if (f->fd >= 0) {
-		rc = file_flush(L, f);
-		close(f->fd);
+	if (f->fd >= 0 && storefile_flush(f) < 0) {
+		write_failed(L, f);
+		storefile_close(f);
+		return -1;
 	}
-	f->fd = -1;
-	f->len = 0;
-	f->name[0] = 0;
-	return rc;
-}
-
-static int file_open(struct logs *L, struct logfile *f, const char *name)
-{
-	static char bufs[APP_FILES + 1][FILE_BUF];
-
-	if (!f->buf)
-		f->buf = bufs[f == &L->all ? APP_FILES : f - L->apps];
-	snprintf(f->name, sizeof(f->name), "%s", name);
-	f->len = 0;
-	f->fd = open_log(L, name);
-	return f->fd;
+	return storefile_close(f);
 }
 
 /* The disk syncs of all.log that nobody waits for: one at a time, on a
@@ -328,12 +280,12 @@ static int flush_all(struct logs *L, int sync)
 {
 	int rc = 0;
 	for (int i = 0; i < APP_FILES; i++)
-		if (L->apps[i].fd >= 0 && file_flush(L, &L->apps[i]) < 0)
-			rc = -1;
+		if (L->apps[i].fd >= 0 && storefile_flush(&L->apps[i]) < 0)
+			rc = write_failed(L, &L->apps[i]);
 	if (L->all.fd < 0)
 		return rc;
-	if (file_flush(L, &L->all) < 0)
-		return -1;
+	if (storefile_flush(&L->all) < 0)
+		return write_failed(L, &L->all);
 	return sync && fdatasync(L->all.fd) < 0 ? sync_failed(L) : rc;
 }
 
@@ -393,10 +345,10 @@ static int boot_start(struct logs *L, const char *id)
 
 
 /* The file of an app's records, opened if it is not. */
-static struct logfile *app_file(struct logs *L, const char *app)
+static struct storefile *app_file(struct logs *L, const char *app)
 {
 	char name[LOGREC_NAME_MAX + 8];
-	struct logfile *f = NULL;
+	struct storefile *f = NULL;
 
 	if (L->last_file && strcmp(app, L->last_app) == 0)
 		return L->last_file;
@@ -422,15 +374,18 @@ static struct logfile *app_file(struct logs *L, const char *app)
  * all.log's buffer, and copied from there. */
 static int store(struct logs *L, const struct logrec_parsed *p)
 {
-	struct logfile *f = app_file(L, p->app);
+	struct storefile *f = app_file(L, p->app);
 	size_t slen = strlen(p->source), alen = strlen(p->app);
 	/* escaping makes a byte at most 4 ("\xHH"); a frame is at most
-	 * LOGREC_FRAME_MAX, so this always fits in an empty buffer */
+	 * LOGREC_FRAME_MAX, so this is within STOREFILE_LINE_MAX */
 	size_t most = 32 + 4 * (slen + alen + p->msglen) + 4;
+	_Static_assert(32 + 4 * LOGREC_FRAME_MAX + 4 <= STOREFILE_LINE_MAX, "a stored line fits a file's buffer");
 
-	if (!f || (L->all.len + most > FILE_BUF && file_flush(L, &L->all) < 0))
+	if (!f)
 		return -1;
-	char *line0 = L->all.buf + L->all.len;
+	char *line0 = storefile_room(&L->all, most);
+	if (!line0)
+		return write_failed(L, &L->all);
 	char *e = put_uptime(line0, p->uptime_cs);
 
 	*e++ = ' ';
@@ -439,8 +394,8 @@ static int store(struct logs *L, const struct logrec_parsed *p)
 	e = logs_escape(e, p->app, alen, 0);
 	e = logs_escape(stpcpy(e, ": "), p->msg, p->msglen, 0);
 	*e++ = '\n';
-	L->all.len += (size_t)(e - line0);
-	return file_write(L, f, line0, (size_t)(e - line0));
+	storefile_commit(&L->all, (size_t)(e - line0));
+	return storefile_write(f, line0, (size_t)(e - line0)) < 0 ? write_failed(L, f) : 0;
 }
 
 static void show(struct logs *L, const struct logrec_parsed *p)

@@ -5,6 +5,7 @@ finally, and every wait is bounded."""
 
 import contextlib
 import json
+import re
 import os
 import shutil
 import signal
@@ -273,14 +274,19 @@ int fdatasync(int fd) { (void)fd; errno = EIO; return -1; }
 """
 
 
+def preloaded(work, name, source):
+    """An environment that preloads SOURCE (C) into amphi logs."""
+    src = os.path.join(work, name + ".c")
+    lib = os.path.join(work, name + ".so")
+    with open(src, "w") as f:
+        f.write(source)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", lib, src, "-ldl"], check=True)
+    return dict(os.environ, LD_PRELOAD=lib)
+
+
 @pytest.fixture
 def failing_sync(work):
-    src = os.path.join(work, "failsync.c")
-    lib = os.path.join(work, "failsync.so")
-    with open(src, "w") as f:
-        f.write(FAILING_SYNC)
-    subprocess.run(["gcc", "-shared", "-fPIC", "-o", lib, src], check=True)
-    return dict(os.environ, LD_PRELOAD=lib)
+    return preloaded(work, "failsync", FAILING_SYNC)
 
 
 # Without --sync, all.log is synced once a second on a thread; with it,
@@ -304,4 +310,50 @@ def test_a_failed_disk_sync_stops_before_acking_what_it_covered(work, failing_sy
         assert max(c.acks, default=0) < 2, f"acknowledged what did not reach the disk: {c.acks}"
         c.close()
     assert f"amphi logs: syncing {out}/b0/all.log to the disk: Input/output error" in r.stderr
+    assert f"fix or free the disk under {out} and start amphi logs again" in r.stderr
+
+
+# write(2) to any regular file fails as on a full disk: the store's files
+# (all.log, the app's) are the only regular files amphi logs writes with it
+# (.stored goes with pwrite, messages to pipes).
+FULL_DISK = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+ssize_t write(int fd, const void *buf, size_t n)
+{
+    static ssize_t (*real)(int, const void *, size_t);
+    struct stat st;
+    if (!real)
+        real = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return real(fd, buf, n);
+}
+"""
+
+
+@pytest.fixture
+def full_disk(work):
+    return preloaded(work, "fulldisk", FULL_DISK)
+
+
+# The store's files are written when a batch is to be acknowledged: a
+# write that fails stops the reader (even with --follow), says which file
+# and why, and nothing it did not store is acknowledged.
+def test_a_failed_store_write_stops_before_acking(work, full_disk):
+    out = os.path.join(work, "logs")
+    with guest(work) as g, reader(work, "--connect", g.path, "--out", out, "--follow", env=full_disk) as r:
+        c = g.accept()
+        c.send(logfeed.record(1, "one"))
+        assert r.wait() == 1, "fatal even with --follow: the store is not to be trusted"
+        c.read_acks(0.5)
+        assert c.acks == [], f"acknowledged what was not stored: {c.acks}"
+        c.close()
+    assert re.search(rf"amphi logs: writing {re.escape(out)}/b0/[^/\s]+\.log: No space left on device", r.stderr), \
+        r.stderr
     assert f"fix or free the disk under {out} and start amphi logs again" in r.stderr
