@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A full buffer is written up to the last FILE_ALIGN boundary of the file
@@ -17,6 +19,11 @@
 #define FILE_BUF (256 * 1024)
 #define FILE_ALIGN (64 * 1024)
 _Static_assert(FILE_BUF - FILE_ALIGN >= STOREFILE_LINE_MAX, "a line fits after a partial write");
+/* A file that fills buffers (a flood) has its blocks allocated ahead, this
+ * much at a time, as journald does: a write into allocated blocks skips
+ * ext4's per-block reservation (100 MB in 256 KiB writes: 26 ms, 18.5 with
+ * this, measured). What is left past the end is given back at close. */
+#define PREALLOC (8 << 20)
 
 /* A regular file takes all of a write or fails (short: the disk is full). */
 static int put(struct storefile *f, const char *s, size_t n)
@@ -40,6 +47,12 @@ static int write_out(struct storefile *f, int whole)
 	size_t tail = (size_t)((f->end + (off_t)f->len) % FILE_ALIGN);
 	size_t n = f->len > tail ? f->len - tail : f->len;
 
+	if (!whole && f->alloc >= 0 && f->end + (off_t)n > f->alloc) {
+		if (fallocate(f->fd, FALLOC_FL_KEEP_SIZE, f->end, PREALLOC) == 0)
+			f->alloc = f->end + PREALLOC;
+		else
+			f->alloc = -1; /* not here: plain appends */
+	}
 	if (put(f, f->buf, n) < 0 || (whole && put(f, f->buf + n, f->len - n) < 0))
 		return -1;
 	if (whole)
@@ -49,16 +62,33 @@ static int write_out(struct storefile *f, int whole)
 	return 0;
 }
 
+/* Frees the blocks past the end of the file, allocated ahead: a truncate
+ * to its own size (a hole punched there is a no-op on ext4). Its size now,
+ * not ours: a file someone else appends to loses nothing. */
+static void give_back(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && ftruncate(fd, st.st_size) < 0) {
+		/* only space: the file is whole either way */
+	}
+}
+
 int storefile_open(struct storefile *f, int dirfd, const char *name)
 {
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	f->len = 0;
-	f->end = 0;
+	f->end = f->alloc = 0;
 	if (!f->buf && !(f->buf = malloc(FILE_BUF)))
 		return f->fd = -1;
 	f->fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (f->fd >= 0)
-		f->end = lseek(f->fd, 0, SEEK_END);
+	if (f->fd < 0)
+		return -1;
+	f->end = lseek(f->fd, 0, SEEK_END);
+	/* a reader killed in a flood (SIGKILL: no close) left blocks allocated */
+	struct stat st;
+	if (fstat(f->fd, &st) == 0 && (off_t)st.st_blocks * 512 > st.st_size + 2 * FILE_BUF)
+		give_back(f->fd);
 	return f->fd;
 }
 
@@ -97,6 +127,8 @@ int storefile_close(struct storefile *f)
 	if (f->fd >= 0) {
 		rc = storefile_flush(f);
 		int e = errno;
+		if (f->alloc > f->end)
+			give_back(f->fd);
 		close(f->fd);
 		errno = e;
 	}

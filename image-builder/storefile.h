@@ -18,6 +18,7 @@ struct storefile {
 	char *buf;  /* kept across opens of the same slot */
 	size_t len; /* bytes in buf */
 	off_t end;  /* where the next write lands: the file's size */
+	off_t alloc; /* blocks are allocated up to here; -1: cannot be */
 };
 
 /* Opens DIRFD/NAME to append to (O_NOFOLLOW): its fd, or -1 (errno). */

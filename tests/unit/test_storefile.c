@@ -1,7 +1,8 @@
 /* image-builder/storefile.c: a store file gets every byte once, in order;
  * the writes a full buffer makes end on a 64 KiB boundary of the file (so
- * the page cache takes whole folios); a failed or short write is an error
- * with errno, never a silent loss. write(2) is wrapped to watch each one. */
+ * the page cache takes whole folios); blocks allocated ahead are given
+ * back; a failed or short write is an error with errno, never a silent
+ * loss. write(2) is wrapped to watch each one. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,15 @@ static void reset_spy(void)
 	writes = unaligned = 0;
 }
 
+/* Bytes of blocks the file has past its size. */
+static long long allocated_past_end(const char *name)
+{
+	struct stat st;
+
+	assert_int_equal(fstatat(dirfd_, name, &st, 0), 0);
+	return (long long)st.st_blocks * 512 - (long long)st.st_size;
+}
+
 /* What a line i holds: its length and bytes vary, so cuts fall anywhere. */
 static size_t make_line(char *out, unsigned i)
 {
@@ -87,7 +98,7 @@ static void test_every_byte_once_in_order_and_full_buffers_aligned(void **state)
 {
 	(void)state;
 	struct storefile f = { .fd = -1 };
-	static char expect[8 << 20];
+	static char expect[10 << 20]; /* over 8 MiB: a second allocation ahead, mostly unused at close */
 	size_t total = 0;
 	char line[3000];
 
@@ -100,7 +111,7 @@ static void test_every_byte_once_in_order_and_full_buffers_aligned(void **state)
 	total = 5;
 	spied_fd = storefile_open(&f, dirfd_, "a.log");
 	assert_true(spied_fd >= 0);
-	for (unsigned i = 0; total + sizeof(line) < sizeof(expect); i++) {
+	for (unsigned i = 0; total < (9 << 20); i++) {
 		size_t n = make_line(line, i);
 		if (i % 2) { /* as store() does: made in place */
 			char *at = storefile_room(&f, n);
@@ -117,6 +128,7 @@ static void test_every_byte_once_in_order_and_full_buffers_aligned(void **state)
 	assert_int_equal(unaligned, 0); /* only full buffers were written so far */
 	assert_int_equal(storefile_close(&f), 0);
 	spied_fd = -1;
+	assert_true(allocated_past_end("a.log") < 64 * 1024); /* what was allocated ahead is given back */
 
 	char path[128];
 	size_t got;
@@ -126,6 +138,27 @@ static void test_every_byte_once_in_order_and_full_buffers_aligned(void **state)
 	assert_int_equal(got, total);
 	assert_memory_equal(text, expect, total);
 	free(text);
+	free(f.buf);
+}
+
+/* A reader killed in a flood leaves blocks allocated past the end: the
+ * next open gives them back. */
+static void test_open_gives_back_blocks_allocated_ahead(void **state)
+{
+	(void)state;
+	struct storefile f = { .fd = -1 };
+	int fd = openat(dirfd_, "k.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	assert_int_equal(write(fd, "x\n", 2), 2);
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 8 << 20) < 0) {
+		close(fd);
+		skip(); /* a file system without it: nothing to give back */
+	}
+	close(fd);
+	assert_true(allocated_past_end("k.log") >= 4 << 20);
+	assert_true(storefile_open(&f, dirfd_, "k.log") >= 0);
+	assert_true(allocated_past_end("k.log") < 64 * 1024);
+	assert_int_equal(storefile_close(&f), 0);
 	free(f.buf);
 }
 
@@ -183,6 +216,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_byte_once_in_order_and_full_buffers_aligned),
+		cmocka_unit_test(test_open_gives_back_blocks_allocated_ahead),
 		cmocka_unit_test(test_a_flush_writes_everything),
 		cmocka_unit_test(test_failed_and_short_writes_are_errors),
 	};
