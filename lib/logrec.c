@@ -654,6 +654,20 @@ static int sd_name(struct cursor *c, struct span *v)
 	return v->n >= 1 && v->n <= 32 ? 0 : -1;
 }
 
+/* The '"' that ends a PARAM-VALUE starting at p, or end. A backslash
+ * always takes the next byte with it: an escape, or a plain backslash
+ * before a plain byte. Values rarely hold one: then the first '"' is it. */
+static const char *value_end(const char *p, const char *end)
+{
+	const char *q = memchr(p, '"', (size_t)(end - p));
+
+	if (q && !memchr(p, '\\', (size_t)(q - p)))
+		return q;
+	while (p < end && *p != '"')
+		p += *p == '\\' && end - p >= 2 ? 2 : 1;
+	return p;
+}
+
 /* STRUCTURED-DATA: "-" or SD-ELEMENTs; keeps the values we know. A loop
  * over a bounded buffer, one byte at least per step. */
 static int sd_parse(struct cursor *c, struct sd_values *out, char *why, size_t whylen)
@@ -684,10 +698,7 @@ static int sd_parse(struct cursor *c, struct sd_values *out, char *why, size_t w
 				FAIL("STRUCTURED-DATA: expected =\" after PARAM-NAME");
 			c->p += 2;
 			v.s = c->p;
-			/* A backslash always takes the next byte with it: an
-			 * escape, or a plain backslash before a plain byte. */
-			while (c->p < c->end && *c->p != '"')
-				c->p += *c->p == '\\' && c->end - c->p >= 2 ? 2 : 1;
+			c->p = value_end(c->p, c->end);
 			if (c->p >= c->end)
 				FAIL("STRUCTURED-DATA: unterminated PARAM-VALUE");
 			v.n = (size_t)(c->p - v.s);
@@ -715,7 +726,8 @@ static int parse_5424(const char *s, size_t n, struct rfc5424 *m, char *why, siz
 	struct cursor c = { s, s + n };
 	size_t digits = 0;
 
-	memset(m, 0, sizeof(*m));
+	m->pri = 0;
+	m->sd = (struct sd_values){ { NULL, 0 }, { NULL, 0 }, { NULL, 0 }, { NULL, 0 }, { NULL, 0 } };
 	if (c.p >= c.end || *c.p++ != '<')
 		FAIL("PRI: expected '<'");
 	while (c.p < c.end && isdigit_(*c.p) && digits < 4)
@@ -870,8 +882,7 @@ int logrec_reader_next(struct logrec_reader *rd, struct logrec_parsed *p, char *
 		FAIL("frame length: expected SP after %zu, got byte 0x%02x", len, (unsigned char)b[d]);
 	if (rd->len - d - 1 < len)
 		return 0;
-	memset(p, 0, sizeof(*p));
-	if (frame_parse(b + d + 1, len, p, why, whylen) < 0)
+	if (frame_parse(b + d + 1, len, p, why, whylen) < 0) /* sets every field of p */
 		return -1;
 	/* The frame stays where it is (p->msg points into it) until the next
 	 * feed moves the rest to the front. */
