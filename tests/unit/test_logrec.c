@@ -453,6 +453,9 @@ static void test_reader_errors(void **state)
 	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"x\" sysUpTime=\"2\"]", "sequenceId");
 	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"18446744073709551616\" sysUpTime=\"2\"]",
 			  "sequenceId");
+	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"99999999999999999999\" sysUpTime=\"2\"]",
+			  "sequenceId");
+	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"\\\\1\" sysUpTime=\"2\"]", "sequenceId");
 	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"1\" sysUpTime=\"-2\"]", "sysUpTime");
 	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"1\" sysUpTime=\"2\"]"
 			  "[amphi@32473 source=\"init\" boot=\"0123456789012345678901234567890123456789\"]",
