@@ -11,6 +11,7 @@ logs against the same flood past PID 1 to a plain reader, in the same boot
 (bench/recipes/logs-flood.conf). Writes bench/RESULTS.md. QUICK=1 runs
 fewer rounds and a smaller flood."""
 
+import contextlib
 import os
 import platform
 import select
@@ -544,6 +545,7 @@ class Guest:
         before, reader0 = self.cpu(), cpu_ticks(self.reader.pid)
         s.consume()
         size0, good0 = s.size(), s.good
+        s.next_no = 1  # every flood numbers its lines from 1
         self.send("amphi")
         t0 = t1 = None
         deadline = time.monotonic() + timeout
@@ -649,6 +651,19 @@ class VMGuest(Guest):
             self.serial.close()
 
 
+def container_tasks(init):
+    """The host PIDs of the processes in init's PID namespace (the
+    container's; busybox and amphi run no threads)."""
+    ns = os.readlink(f"/proc/{init}/ns/pid")
+    tasks = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{d}/ns/pid") == ns:
+                    tasks.append(int(d))
+    return tasks
+
+
 class LXCGuest(Guest):
     """A container; commands in on a FIFO in its host directory, the raw
     flood out through a unix socket there, written by bench/rawsock.c
@@ -681,6 +696,22 @@ class LXCGuest(Guest):
     def cpu(self):
         return cpu_ticks(self.pid)
 
+    def flood_pinned(self, timeout):
+        """The amphi flood with every task of the container on one CPU and
+        amphi logs on another (sched_setaffinity; put back after): what
+        sharing a CPU costs the two."""
+        cpus = sorted(os.sched_getaffinity(0))
+        tasks = container_tasks(self.pid)
+        for t in tasks:
+            os.sched_setaffinity(t, {cpus[0]})
+        os.sched_setaffinity(self.reader.pid, {cpus[1]})
+        try:
+            return self.flood_amphi(timeout)
+        finally:
+            for t in tasks + [self.reader.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.sched_setaffinity(t, cpus)
+
     def raw_begin(self, timeout):
         r, _, _ = select.select([self.listener], [], [], timeout)
         if not r:
@@ -709,12 +740,18 @@ class LXCGuest(Guest):
         self.clean()
 
 
-LOG_PATHS = ("amphi", "relay", "raw", "console")
+LOG_PATHS = ("amphi", "pinned", "relay", "raw", "console")
+
+
+def log_paths(world):
+    """The floods of a round, in order; pinned needs a container and two CPUs."""
+    pinned = world == "LXC" and len(os.sched_getaffinity(0)) >= 2
+    return [p for p in ("amphi", "pinned", "relay", "raw") if p != "pinned" or pinned]
 
 
 def logs_round(world, d, amphi_first, mb):
-    """One boot: make the file, then the amphi, relay and raw floods (or
-    raw, relay, amphi), then the console one. {path: {secs, pid1, lost[, reader]}} (CPU
+    """One boot: make the file, then the amphi, pinned (LXC), relay and raw
+    floods (or in reverse), then the console one. {path: {secs, pid1, lost[, reader]}} (CPU
     in ticks) and what amphi logs complained about, if anything."""
     n = mb * 1000000 // LOG_LINE
     work = tempfile.mkdtemp(prefix="amphi-bench-logs-")
@@ -726,8 +763,10 @@ def logs_round(world, d, amphi_first, mb):
         g.start(d)
         g.send(f"mk {n}")
         g.store.wait_ok("mk", bound)
-        for path in ("amphi", "relay", "raw") if amphi_first else ("raw", "relay", "amphi"):
-            out[path] = g.flood_amphi(bound) if path == "amphi" else g.flood_raw(bound, path)
+        paths = log_paths(world)
+        for path in paths if amphi_first else paths[::-1]:
+            out[path] = (g.flood_amphi(bound) if path == "amphi" else g.flood_pinned(bound) if path == "pinned"
+                         else g.flood_raw(bound, path))
         out["console"] = g.flood_console(bound)
     finally:
         g.stop()
@@ -748,14 +787,14 @@ def run_logs():
         for i in range(rounds):
             amphi_first = i % 2 == 0
             say(f"logs {world} round {i + 1}/{rounds}: {LOG_MB} MB, "
-                f"{'amphi, relay, raw' if amphi_first else 'raw, relay, amphi'}, then console")
+                f"{', '.join(log_paths(world)[::1 if amphi_first else -1])}, then console")
             try:
                 out, complaints = logs_round(world, d, amphi_first, LOG_MB)
                 why = "amphi logs said: " + complaints.splitlines()[0] if complaints else ""
             except (BenchError, OSError, ValueError, subprocess.SubprocessError) as e:
                 out, why = {}, str(e)
                 say(f"logs {world} round {i + 1} failed: {why}; skipping the rest of {world}")
-            for path in LOG_PATHS:
+            for path in (p for p in LOG_PATHS if p in log_paths(world) or p == "console"):
                 r = res.setdefault((world, path), {"mbps": [], "pid1": [], "pid1_user": [], "pid1_sys": [],
                                                    "reader": [], "lost": [], "why": ""})
                 m = out.get(path)
@@ -922,6 +961,7 @@ def measure(built):
 
 LOG_WHAT = {
     ("LXC", "amphi"): "service → PID 1 → amphi.sock in lxc/host → `amphi logs --out`",
+    ("LXC", "pinned"): "as amphi, the container's tasks on one CPU and `amphi logs` on the other (reference)",
     ("LXC", "relay"): "service → pipe → bench/rawsock.c → the same socket and reader (reference)",
     ("LXC", "raw"): "service → unix socket in lxc/host (bench/rawsock.c) → Python reader",
     ("LXC", "console"): "service → /dev/console (reference)",
@@ -949,10 +989,10 @@ def logs_table(logs):
             speed += f" [{rounds - len(vals)} failed: {r['why']}]"
         ratio = ""
         raw = med(logs.get((world, "raw"), {}).get("mbps", []))
-        if path in ("amphi", "relay") and med(r["mbps"]) and raw:
+        if path in ("amphi", "pinned", "relay") and med(r["mbps"]) and raw:
             ratio = f"{100 * med(r['mbps']) / raw:.1f} %"
         lost = "—" if path == "console" else (str(sum(r["lost"])) if r["lost"] else "n/a")
-        if path == "amphi" and r["why"] and r["mbps"] and any(v is not None for v in r["mbps"]):
+        if path in ("amphi", "pinned") and r["why"] and r["mbps"] and any(v is not None for v in r["mbps"]):
             lost += f" ({r['why']})"
         pid1 = "n/a"
         if r["pid1"]:
@@ -1002,6 +1042,15 @@ def logs_aim(logs):
                   "into a batch, and written out, and on the host `amphi logs` parses every frame, escapes it and "
                   "writes it to two files (all.log and the service's own log)." + tcg +
                   " PID 1's CPU per MB (column) is the cost."]
+        for world in below:
+            p = med(logs.get((world, "pinned"), {}).get("mbps", []))
+            a = med(logs.get((world, "amphi"), {}).get("mbps", []))
+            r = med(logs.get((world, "raw"), {}).get("mbps", []))
+            if p and a and r:
+                lines += ["", f"{world}, pinned row: the same flood with the container's tasks (the service, PID 1) "
+                          f"on one CPU and `amphi logs` on the other reaches {100 * p / r:.1f} % of raw "
+                          f"({100 * p / a - 100:+.0f} % on amphi's row): left to the scheduler, the two often "
+                          "share one CPU, and then their CPU per MB adds up (columns)."]
         relay = []
         for world in below:
             rl = med(logs.get((world, "relay"), {}).get("mbps", []))
