@@ -740,9 +740,6 @@ class LXCGuest(Guest):
         self.clean()
 
 
-LOG_PATHS = ("amphi", "pinned", "relay", "raw", "console")
-
-
 def log_paths(world):
     """The floods of a round, in order; pinned needs a container and two CPUs."""
     pinned = world == "LXC" and len(os.sched_getaffinity(0)) >= 2
@@ -794,7 +791,7 @@ def run_logs():
             except (BenchError, OSError, ValueError, subprocess.SubprocessError) as e:
                 out, why = {}, str(e)
                 say(f"logs {world} round {i + 1} failed: {why}; skipping the rest of {world}")
-            for path in (p for p in LOG_PATHS if p in log_paths(world) or p == "console"):
+            for path in log_paths(world) + ["console"]:
                 r = res.setdefault((world, path), {"mbps": [], "pid1": [], "pid1_user": [], "pid1_sys": [],
                                                    "reader": [], "lost": [], "why": ""})
                 m = out.get(path)

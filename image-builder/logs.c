@@ -203,12 +203,7 @@ static int file_open(struct logs *L, struct storefile *f, const char *name)
 static int file_close(struct logs *L, struct storefile *f)
 {
 	L->last_file = NULL;
-	if (f->fd >= 0 && storefile_flush(f) < 0) {
-		write_failed(L, f);
-		storefile_close(f);
-		return -1;
-	}
-	return storefile_close(f);
+	return storefile_close(f) < 0 ? write_failed(L, f) : 0;
 }
 
 /* The disk syncs of all.log that nobody waits for: one at a time, on a

@@ -134,6 +134,5 @@ int storefile_close(struct storefile *f)
 	}
 	f->fd = -1;
 	f->len = 0;
-	f->name[0] = 0;
 	return rc;
 }

@@ -37,7 +37,8 @@ int storefile_write(struct storefile *f, const char *s, size_t n);
 /* Writes out all that is buffered: 0 or -1 (errno). */
 int storefile_flush(struct storefile *f);
 
-/* Flushes and closes f (if open). 0 or -1 (errno; f is closed anyway). */
+/* Flushes and closes f (if open). 0 or -1 (errno; f is closed anyway,
+ * its name kept for the caller to say which file failed). */
 int storefile_close(struct storefile *f);
 
 #endif

@@ -746,7 +746,7 @@ static int parse_5424(const char *s, size_t n, struct rfc5424 *m, char *why, siz
 	size_t digits = 0;
 
 	m->pri = 0;
-	m->sd = (struct sd_values){ { NULL, 0 }, { NULL, 0 }, { NULL, 0 }, { NULL, 0 }, { NULL, 0 } };
+	m->sd = (struct sd_values){ 0 };
 	if (c.p >= c.end || *c.p++ != '<')
 		FAIL("PRI: expected '<'");
 	while (c.p < c.end && isdigit_(*c.p) && digits < 4)

@@ -5,8 +5,8 @@ finally, and every wait is bounded."""
 
 import contextlib
 import json
-import re
 import os
+import re
 import shutil
 import signal
 import subprocess
