@@ -1,16 +1,20 @@
 /* amphi logs has two readers: the amphi stream (logs.c, which also parses
- * the options and sets up signals, --out and sockets) and Anaconda text
- * (logtext.c, --text). What they share. */
+ * the options and sets up signals, --out and sockets; its store is
+ * logstore.c) and Anaconda text (logtext.c, --text). What they share. */
 #ifndef AMPHI_LOGS_H
 #define AMPHI_LOGS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/un.h>
 
 /* Escapes n bytes of untrusted text for a terminal or a file: C0, DEL, C1
  * and invalid UTF-8 become \xHH. With json, a JSON string body. out needs
  * room for 6 * n + 1 bytes. Returns the new end of out (NUL-terminated). */
 char *logs_escape(char *out, const char *s, size_t n, int json);
+/* sysUpTime (hundredths, RFC 5424 §7.3.2) as seconds: "12.34". Returns
+ * the new end of out (not terminated). */
+char *logs_put_uptime(char *out, int64_t cs);
 
 /* A connected nonblocking unix stream socket, or -1 (errno set). */
 int logs_sock_connect(const struct sockaddr_un *sa);
