@@ -26,7 +26,9 @@ void logstore_init(struct logstore *S, const char *out, int outfd)
 		S->apps[i].fd = -1;
 }
 
-void logstore_sanitise(const char *in, char out[LOGREC_NAME_MAX + 1])
+/* A guest-chosen name as a file name: [A-Za-z0-9._-] only, no leading '.',
+ * at most LOGREC_NAME_MAX chars, never empty. No '/' survives. */
+static void sanitise(const char *in, char out[LOGREC_NAME_MAX + 1])
 {
 	size_t n;
 
@@ -172,7 +174,7 @@ int logstore_boot(struct logstore *S, const char *id)
 {
 	logstore_close(S);
 	S->highest = 0;
-	logstore_sanitise(id, S->dir);
+	sanitise(id, S->dir);
 	if ((mkdirat(S->outfd, S->dir, 0755) < 0 && errno != EEXIST) ||
 	    (S->bootfd = openat(S->outfd, S->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "amphi logs: %s/%s: %s; is --out a directory you can write to?\n", S->out, S->dir,
@@ -198,7 +200,7 @@ static struct storefile *app_file(struct logstore *S, const char *app)
 
 	if (S->last_file && strcmp(app, S->last_app) == 0)
 		return S->last_file;
-	logstore_sanitise(app, name);
+	sanitise(app, name);
 	if (strcmp(name, "all") == 0) /* would write into all.log */
 		strcpy(name, "_all");
 	strcat(name, ".log");

@@ -33,10 +33,6 @@ struct logstore {
 /* A store under the directory outfd (out: its name, for messages). */
 void logstore_init(struct logstore *S, const char *out, int outfd);
 
-/* A guest-chosen name as a file name: [A-Za-z0-9._-] only, no leading '.',
- * at most LOGREC_NAME_MAX chars, never empty. No '/' survives. */
-void logstore_sanitise(const char *in, char out[LOGREC_NAME_MAX + 1]);
-
 /* Closes the boot open, if any, and opens (makes) DIR/<id>/ and its
  * all.log; S->highest is then what .stored says is there (0: nothing).
  * 0, or -1 (said). */
