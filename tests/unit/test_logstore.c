@@ -1,0 +1,235 @@
+/* image-builder/logstore.c: what `amphi logs --out` keeps. Guest-chosen
+ * names (boot ids, apps) never leave --out or follow a link; a line goes to
+ * all.log and to its app's file, escaped; past LOGSTORE_APP_FILES apps the
+ * oldest file is closed and reopened later without losing a line; .stored
+ * tells the next reader of the directory what is already there. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "logstore.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+static int outfd = -1;
+static struct logstore S;
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/amphi-test-logstore-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	outfd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (outfd < 0)
+		return -1;
+	logstore_init(&S, dir, outfd);
+	return 0;
+}
+
+/* The store keeps its buffers for the next boot; a test gives them back. */
+static void store_free(void)
+{
+	logstore_close(&S);
+	free(S.all.buf);
+	for (int i = 0; i < LOGSTORE_APP_FILES; i++)
+		free(S.apps[i].buf);
+	logstore_init(&S, dir, outfd);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	store_free();
+	close(outfd);
+	return remove_tree(dir);
+}
+
+static void put_at(uint64_t seq, int64_t uptime_cs, const char *app, const char *msg)
+{
+	struct logrec_parsed p = { .seq = seq, .uptime_cs = uptime_cs, .msg = msg, .msglen = strlen(msg) };
+
+	snprintf(p.source, sizeof(p.source), "service");
+	snprintf(p.app, sizeof(p.app), "%s", app);
+	assert_int_equal(logstore_put(&S, &p), 0);
+}
+
+/* uptime: seq hundredths */
+static void put(uint64_t seq, const char *app, const char *msg)
+{
+	put_at(seq, (int64_t)seq, app, msg);
+}
+
+/* DIR/rel, whole (free it); NULL if there is no such file. */
+static char *stored(const char *rel)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	return read_text(path, NULL);
+}
+
+static void assert_stored(const char *rel, const char *want)
+{
+	char *text = stored(rel);
+
+	assert_non_null(text);
+	assert_string_equal(text, want);
+	free(text);
+}
+
+static void lines_go_to_all_log_and_the_apps_file_escaped(void **state)
+{
+	(void)state;
+	assert_int_equal(logstore_boot(&S, "boot-1"), 0);
+	put_at(1, 101, "web", "listening");
+	put_at(2, 12345607, "db", "a\rb\x1b[31m \xff end");
+	put_at(3, 12345699, "web", "\xc3\xa9t\xc3\xa9"); /* valid UTF-8 stays as it is */
+	assert_int_equal(logstore_commit(&S, 0, 0), 0);
+
+	/* committed: in the files before they are closed */
+	assert_stored("boot-1/all.log", "1.01 service web: listening\n"
+					"123456.07 service db: a\\x0db\\x1b[31m \\xff end\n"
+					"123456.99 service web: \xc3\xa9t\xc3\xa9\n");
+	assert_stored("boot-1/web.log", "1.01 service web: listening\n123456.99 service web: \xc3\xa9t\xc3\xa9\n");
+	assert_stored("boot-1/db.log", "123456.07 service db: a\\x0db\\x1b[31m \\xff end\n");
+	assert_int_equal(S.highest, 3);
+}
+
+static void guest_names_stay_inside_out_as_plain_file_names(void **state)
+{
+	(void)state;
+	assert_int_equal(logstore_boot(&S, "../../escaped"), 0);
+	put(1, "../../../etc/passwd", "x");
+	put(2, "all", "not into all.log's name");
+	put(3, ".hidden", "y");
+	put(4, "", "no name");
+	put(5, "a b/c", "z");
+	logstore_close(&S);
+
+	/* "../../escaped" -> "_._.._escaped": one directory, right under DIR */
+#define L1 "0.01 service ../../../etc/passwd: x\n"
+#define L2 "0.02 service all: not into all.log's name\n"
+#define L3 "0.03 service .hidden: y\n"
+#define L4 "0.04 service : no name\n"
+#define L5 "0.05 service a b/c: z\n"
+	assert_stored("_._.._escaped/_._.._.._etc_passwd.log", L1);
+	assert_stored("_._.._escaped/_all.log", L2);
+	assert_stored("_._.._escaped/_hidden.log", L3);
+	assert_stored("_._.._escaped/_.log", L4);
+	assert_stored("_._.._escaped/a_b_c.log", L5);
+	assert_stored("_._.._escaped/all.log", L1 L2 L3 L4 L5);
+}
+
+static void a_boot_directory_that_is_a_link_or_a_file_is_refused(void **state)
+{
+	(void)state;
+	char path[128], elsewhere[128];
+
+	snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere", dir);
+	assert_int_equal(mkdir(elsewhere, 0755), 0);
+	snprintf(path, sizeof(path), "%s/linked", dir);
+	assert_int_equal(symlink(elsewhere, path), 0);
+	assert_int_equal(logstore_boot(&S, "linked"), -1);
+	snprintf(path, sizeof(path), "%s/elsewhere/all.log", dir);
+	assert_int_equal(access(path, F_OK), -1);
+
+	snprintf(path, sizeof(path), "%s/plain", dir);
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(logstore_boot(&S, "plain"), -1);
+
+	/* and the store is usable again for the next boot */
+	assert_int_equal(logstore_boot(&S, "good"), 0);
+	put(1, "a", "b");
+	logstore_close(&S);
+	assert_stored("good/a.log", "0.01 service a: b\n");
+}
+
+static void more_apps_than_open_files_lose_nothing(void **state)
+{
+	(void)state;
+	char app[16], want[4096] = "", line[64];
+	int apps = LOGSTORE_APP_FILES + 3;
+
+	assert_int_equal(logstore_boot(&S, "many"), 0);
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < apps; i++) {
+			snprintf(app, sizeof(app), "app%d", i);
+			put((uint64_t)(round * apps + i + 1), app, round ? "second" : "first");
+			if (round == 0 && i == LOGSTORE_APP_FILES - 1) { /* the first ones all stay open */
+				int open_files = 0;
+				for (int k = 0; k < LOGSTORE_APP_FILES; k++)
+					open_files += S.apps[k].fd >= 0;
+				assert_int_equal(open_files, LOGSTORE_APP_FILES);
+			}
+		}
+	logstore_close(&S);
+	for (int i = 0; i < apps; i++) {
+		char rel[32];
+		uint64_t s1 = (uint64_t)i + 1, s2 = (uint64_t)(apps + i + 1);
+
+		snprintf(rel, sizeof(rel), "many/app%d.log", i);
+		snprintf(want, sizeof(want), "0.%02d service app%d: first\n0.%02d service app%d: second\n", (int)s1, i,
+			 (int)s2, i);
+		assert_stored(rel, want);
+	}
+	char *all = stored("many/all.log");
+	assert_non_null(all);
+	/* all.log has every line once, in the order put */
+	const char *at = all;
+	for (int n = 1; n <= 2 * apps; n++) {
+		snprintf(line, sizeof(line), "service app%d: %s\n", (n - 1) % apps, n > apps ? "second" : "first");
+		const char *hit = strstr(at, line);
+		assert_non_null(hit);
+		at = hit + strlen(line);
+	}
+	assert_string_equal(at, "");
+	free(all);
+}
+
+static void stored_says_what_a_restarted_reader_already_has(void **state)
+{
+	(void)state;
+	assert_int_equal(logstore_boot(&S, "again"), 0);
+	assert_int_equal(S.highest, 0);
+	for (uint64_t s = 1; s <= 5; s++)
+		put(s, "svc", "line");
+	assert_int_equal(logstore_commit(&S, 1, 0), 0);
+	assert_stored("again/.stored", "00000000000000000005\n");
+
+	/* a later boot, then this one again (a reader started anew) */
+	assert_int_equal(logstore_boot(&S, "other"), 0);
+	assert_int_equal(S.highest, 0);
+	assert_int_equal(logstore_boot(&S, "again"), 0);
+	assert_int_equal(S.highest, 5);
+	put(6, "svc", "more");
+	logstore_close(&S);
+	assert_stored("again/.stored", "00000000000000000006\n");
+	char *svc = stored("again/svc.log");
+	assert_non_null(svc);
+	assert_non_null(strstr(svc, "0.05 service svc: line\n0.06 service svc: more\n"));
+	free(svc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(lines_go_to_all_log_and_the_apps_file_escaped, setup, teardown),
+		cmocka_unit_test_setup_teardown(guest_names_stay_inside_out_as_plain_file_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_boot_directory_that_is_a_link_or_a_file_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(more_apps_than_open_files_lose_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(stored_says_what_a_restarted_reader_already_has, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
