@@ -6,23 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629 §4), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len = s[0] < 0x80 ? 1 : s[0] < 0xc2 ? 0 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf5 ? 4 : 0;
-	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	uint32_t c = s[0] & (0x7f >> len);
-
-	if (len < 2 || n < len)
-		return len < 2 ? len : 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	return c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff) ? 0 : len;
-}
-
 /* C1 is U+0080 to U+009F, CSI among them. JSON: RFC 8259 §7; invalid bytes
  * as the text "\xHH", as the guest sends them. */
 char *logs_escape(char *out, const char *str, size_t n, int json)
@@ -42,7 +25,7 @@ char *logs_escape(char *out, const char *str, size_t n, int json)
 			out += run - i, i = run;
 			continue;
 		}
-		size_t l = utf8_seq(s + i, n - i);
+		size_t l = s[i] < 0x80 ? 1 : logrec_utf8_len(s + i, n - i);
 		int c1 = l == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0;
 		if (l == 1 && s[i] >= 0x20 && s[i] != 0x7f) {
 			if (json && (s[i] == '"' || s[i] == '\\'))

@@ -121,9 +121,7 @@ static void put_hex_escape(struct wbuf *b, unsigned char c)
 	put(b, e, sizeof(e));
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629 §4: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t logrec_utf8_len(const unsigned char *s, size_t n)
 {
 	size_t len;
 	unsigned char lo = 0x80, hi = 0xbf;
@@ -223,7 +221,7 @@ static void put_msg(struct wbuf *b, const char *msg, size_t len, int plain)
 			i = run;
 			continue;
 		}
-		size_t k = m[i] < 0x80 ? 0 : utf8_len(m + i, len - i);
+		size_t k = m[i] < 0x80 ? 0 : logrec_utf8_len(m + i, len - i);
 		if (k == 0) {
 			put_hex_escape(b, m[i]);
 			k = 1;

@@ -45,6 +45,10 @@ int logrec_source_parse(const char *name);
 /* How many bytes at s are printable ASCII (0x20-0x7e): the bulk of any
  * log, which the escapers copy in one piece. */
 size_t logrec_ascii_run(const char *s, size_t n);
+/* Length of the valid multibyte UTF-8 sequence at s (RFC 3629 §4: no
+ * overlongs, no surrogates, nothing above U+10FFFF), or 0: ASCII bytes,
+ * stray or cut-off sequences. */
+size_t logrec_utf8_len(const unsigned char *s, size_t n);
 
 /* The newline ending the line at p (before end), or NULL; *plain says
  * whether everything before it is printable ASCII. One pass finds both,

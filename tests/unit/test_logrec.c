@@ -121,6 +121,44 @@ static void test_ascii_run(void **state)
 	assert_int_equal(logrec_ascii_run("", 0), 0);
 }
 
+/* Multibyte UTF-8 as RFC 3629 §4 allows it, at its edges: each sequence is
+ * valid whole and invalid cut short. */
+static void test_utf8_len(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t want;
+	} cases[] = {
+		{ "a", 0 },                    /* ASCII is not a multibyte sequence */
+		{ "\x80", 0 },                 /* a stray continuation byte */
+		{ "\xc1\xbf", 0 },             /* overlong U+007F */
+		{ "\xc2\x80", 2 },             /* U+0080 (C1: valid UTF-8, escaped by callers) */
+		{ "\xdf\xbf", 2 },             /* U+07FF */
+		{ "\xc3\x28", 0 },             /* second byte not a continuation */
+		{ "\xe0\x9f\xbf", 0 },         /* overlong U+07FF */
+		{ "\xe0\xa0\x80", 3 },         /* U+0800 */
+		{ "\xed\x9f\xbf", 3 },         /* U+D7FF */
+		{ "\xed\xa0\x80", 0 },         /* U+D800, a surrogate */
+		{ "\xed\xbf\xbf", 0 },         /* U+DFFF */
+		{ "\xef\xbf\xbf", 3 },         /* U+FFFF */
+		{ "\xe2\x82\x28", 0 },         /* third byte not a continuation */
+		{ "\xf0\x8f\xbf\xbf", 0 },     /* overlong U+FFFF */
+		{ "\xf0\x90\x80\x80", 4 },     /* U+10000 */
+		{ "\xf4\x8f\xbf\xbf", 4 },     /* U+10FFFF */
+		{ "\xf4\x90\x80\x80", 0 },     /* U+110000 */
+		{ "\xf5\x80\x80\x80", 0 },
+		{ "\xff", 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const unsigned char *s = (const unsigned char *)cases[i].s;
+		size_t n = strlen(cases[i].s);
+		assert_int_equal(logrec_utf8_len(s, n), cases[i].want);
+		if (cases[i].want)
+			assert_int_equal(logrec_utf8_len(s, n - 1), 0);
+	}
+}
+
 /* The time of a frame, whatever the frame before it: the second a burst
  * shares is worked out once, never reused for another second or day. */
 static void test_frame_timestamps(void **state)
@@ -761,6 +799,7 @@ int main(void)
 		cmocka_unit_test(test_frame_golden),
 		cmocka_unit_test(test_frame_escapes),
 		cmocka_unit_test(test_ascii_run),
+		cmocka_unit_test(test_utf8_len),
 		cmocka_unit_test(test_line_end),
 		cmocka_unit_test(test_frame_timestamps),
 		cmocka_unit_test(test_frame_plain_and_origin),
