@@ -12,7 +12,7 @@ int argv_split(const char *line, char *buf, size_t buflen, char *argv[], int max
 	for (;;) {
 		while (*p == ' ' || *p == '\t')
 			p++;
-		if (!*p)
+		if (!*p || *p == '#')  /* as in sh: a word that starts with '#' starts a comment */
 			break;
 		if (argc >= max - 1) {
 			snprintf(err, errlen, "more than %d words", max - 1);

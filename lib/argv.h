@@ -1,7 +1,9 @@
 /* Splitting a command line into words, as a recipe's exec = writes it:
  * blanks separate words; '...' keeps everything literally; "..." keeps
  * blanks and allows \" and \\; a backslash outside quotes escapes the next
- * character. No variables, globs or redirections: for those, shell = yes. */
+ * character; a word that starts with an unquoted '#' starts a comment,
+ * which runs to the end. No variables, globs or redirections: for those,
+ * shell = yes. */
 #ifndef AMPHI_ARGV_H
 #define AMPHI_ARGV_H
 

@@ -30,6 +30,19 @@ static int is_name(const char *s)
 	return 1;
 }
 
+/* A '#' after a blank in s: an end-of-line comment, which this grammar does
+ * not have (a value may hold '#': a shell command, an env value). Said after
+ * the error it led to, since the value then holds the comment too. */
+static void comment_hint(const char *s, char *err, size_t errlen)
+{
+	for (const char *p = s; (p = strchr(p, '#')); p++)
+		if (p > s && is_blank(p[-1])) {
+			size_t n = strlen(err);
+			snprintf(err + n, errlen - n, " (a '#' starts a comment only at the start of a line)");
+			return;
+		}
+}
+
 /* One line, already copied into buf and trimmed. Returns 0 or -1 with err set. */
 static int parse_line(char *line, int lineno, char *section, size_t seclen, conf_key_fn fn,
 		      void *ctx, char *err, size_t errlen)
@@ -40,6 +53,7 @@ static int parse_line(char *line, int lineno, char *section, size_t seclen, conf
 		char *end = strchr(line, ']');
 		if (!end || end[1] != '\0') {
 			snprintf(err, errlen, "expected a section header like [runtime], got '%s'", line);
+			comment_hint(line, err, errlen);
 			return -1;
 		}
 		char *name = trim(line + 1, (size_t)(end - line - 1));
@@ -65,7 +79,11 @@ static int parse_line(char *line, int lineno, char *section, size_t seclen, conf
 		snprintf(err, errlen, "key '%s' comes before any [section]", key);
 		return -1;
 	}
-	return fn(ctx, section, key, value, lineno, err, errlen);
+	if (fn(ctx, section, key, value, lineno, err, errlen) < 0) {
+		comment_hint(value, err, errlen);
+		return -1;
+	}
+	return 0;
 }
 
 int conf_parse(const char *text, size_t len, conf_key_fn fn, void *ctx,

@@ -1,8 +1,11 @@
 /* The INI-like grammar shared by the recipe (host builder) and the init:
  *
- *   # comment            ; comment
+ *   # comment            ; comment   (whole lines only)
  *   [section]
  *   key = value          (value runs to end of line, surrounding blanks trimmed)
+ *
+ * A value may hold '#' (a shell command, an env value), so there are no
+ * end-of-line comments; an error on a value with " #" in it says so.
  *
  * One core, a callback per key, the line number of the first error back
  * (the shape of inih). No allocation: the init links this too. */

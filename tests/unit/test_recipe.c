@@ -502,6 +502,10 @@ static void test_argv_words(void **state)
 	expect_words("  x 'a b' \"c \\\" d\" e\\ f ", 4, (const char *const[]){ "x", "a b", "c \" d", "e f" });
 	expect_words("sh -c 'echo \"$HOME\"'", 3, (const char *const[]){ "sh", "-c", "echo \"$HOME\"" });
 	expect_words("''", 1, (const char *const[]){ "" });
+	/* '#' starts a comment where sh would start one: at a word's start,
+	 * unquoted; inside a word or in quotes it is a character */
+	expect_words("/usr/sbin/httpd -f   # words; quotes as in sh", 2, (const char *const[]){ "/usr/sbin/httpd", "-f" });
+	expect_words("echo a#b '#c' \"#d\" \\#e #f g", 5, (const char *const[]){ "echo", "a#b", "#c", "#d", "#e" });
 }
 
 static void test_argv_errors(void **state)
@@ -518,6 +522,8 @@ static void test_argv_errors(void **state)
 	assert_string_equal(err, "more than 3 words");
 	assert_int_equal(argv_split("aaaaaaaaaaaaaaaaaaaa", buf, sizeof(buf), argv, 4, err, sizeof(err)), -1);
 	assert_string_equal(err, "command line too long");
+	assert_int_equal(argv_split("  # only a comment", buf, sizeof(buf), argv, 4, err, sizeof(err)), -1);
+	assert_string_equal(err, "expected a command");
 }
 
 static void test_signal_names(void **state)
