@@ -34,7 +34,7 @@ def check_boot(log):
     assert all(b == min(2 * a, 30000) for a, b in zip(delays, delays[1:]))
     assert len(delays) <= 12
     # user, group, workdir and env of a task; shell = yes.
-    assert "ids: id=65534:65534 dir=/tmp greeting=hello" in log
+    assert "ids: id=65534:65534 name=nobody:nogroup dir=/tmp greeting=hello" in log
 
 
 def test_services_in_lxc(services_build, lxc):
