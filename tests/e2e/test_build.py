@@ -142,3 +142,19 @@ def test_amphi_usage_errors():
     assert r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr
     r = subprocess.run([AMPHI, "build"], capture_output=True, text=True)
     assert r.returncode == 2 and "usage: amphi build" in r.stderr
+
+
+def test_the_readmes_recipe_examples_build_as_they_are(tmpdir_clean):
+    """Every ```ini block of README.md is a recipe (or a recipe's part) that
+    amphi build takes as it stands: copied examples must not fail."""
+    readme = open(os.path.join(os.path.dirname(RECIPES), "README.md")).read()
+    blocks = re.findall(r"^```ini\n(.*?)^```", readme, re.S | re.M)
+    assert len(blocks) >= 4, "the README's recipe examples were found"
+    for i, text in enumerate(blocks):
+        if not re.search(r"^\[image\]", text, re.M):
+            text = "[image]\nname = readme\n" + text
+        recipe = os.path.join(tmpdir_clean, f"readme-{i}.conf")
+        with open(recipe, "w") as f:
+            f.write(text)
+        r = amphi("build", recipe, "-o", os.path.join(tmpdir_clean, f"out-{i}"), check=False)
+        assert r.returncode == 0, f"README's ini block {i + 1}:\n{text}\n{r.stderr}"
