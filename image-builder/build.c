@@ -135,7 +135,7 @@ static int stage_modules(struct manifest *m, const struct inputs *in, const stru
 		if (moddep_add(d, r->modules.item[i], err, errlen) < 0) {
 			char why[512];
 			snprintf(why, sizeof(why), "%s", err);
-			snprintf(err, errlen, "%s: [image] modules: %s", recipe_path, why);
+			snprintf(err, errlen, "%s:%d: [image] modules: %s", recipe_path, r->modules_line, why);
 			goto out;
 		}
 	for (size_t i = 0; i < moddep_count(d); i++) {
@@ -234,11 +234,11 @@ static int build_lxc(const struct build_src *b, const char *dir, char *err, size
 	return write_lxc_config(dir, b->r, err, errlen);
 }
 
-static int usage_build(void)
+static int usage_build(FILE *out, int status)
 {
-	fprintf(stderr, "usage: amphi build RECIPE -o DIR\n"
-			"  writes DIR/vm (vmlinuz, initramfs.img, launch, domain.xml) and DIR/lxc (rootfs/, config, tarballs)\n");
-	return 2;
+	fprintf(out, "usage: amphi build RECIPE -o DIR\n"
+		     "  writes DIR/vm (vmlinuz, initramfs.img, launch, domain.xml) and DIR/lxc (rootfs/, config, tarballs)\n");
+	return status;
 }
 
 int cmd_build(int argc, char **argv)
@@ -250,18 +250,24 @@ int cmd_build(int argc, char **argv)
 	struct inputs in;
 	time_t mtime;
 
+	if (wants_help(argc, argv))
+		return usage_build(stdout, 0);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			out = argv[++i];
 		else if (argv[i][0] != '-' && !recipe_path)
 			recipe_path = argv[i];
 		else {
-			fprintf(stderr, "amphi build: unexpected argument '%s'\n", argv[i]);
-			return usage_build();
+			fprintf(stderr, "amphi build: %s '%s'\n",
+				strcmp(argv[i], "-o") ? "unexpected argument" : "a directory is missing after", argv[i]);
+			return usage_build(stderr, 2);
 		}
 	}
-	if (!recipe_path || !out)
-		return usage_build();
+	if (!recipe_path || !out) {
+		fprintf(stderr, "amphi build: %s\n", !recipe_path ? "which recipe? give its file, such as recipes/minimal.conf"
+								   : "where to? add -o DIR, such as -o out/minimal");
+		return usage_build(stderr, 2);
+	}
 
 	recipe_defaults(&r);
 	if (read_file(recipe_path, &text, &len, err, sizeof(err)) < 0 ||

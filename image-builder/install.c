@@ -4,6 +4,7 @@
  * line, and exit with its verdict. The stream is read and stored by an
  * `amphi logs` child; this side only reads its plain "app: message" lines. */
 #include "commands.h"
+#include "util.h"
 #include "recipe.h"
 
 #include <errno.h>
@@ -36,15 +37,15 @@ struct install {
 	struct timespec t0, step_t0;
 };
 
-static int usage_install(void)
+static int usage_install(FILE *out, int status)
 {
-	fprintf(stderr,
+	fprintf(out,
 		"usage: amphi install RECIPE --disk DISK [--size SIZE] [-o DIR] [--overwrite]\n"
 		"  builds RECIPE into DIR (default out/NAME) if needed, makes DISK (a raw image of SIZE,\n"
 		"  default 256M; K, M, G suffixes), boots the installer under QEMU with DISK on virtio-blk\n"
 		"  and follows its steps; exits 0 when the install succeeded, 1 with the failing step if not.\n"
 		"  Then: amphi run DIR --disk DISK boots the installed system.\n");
-	return 2;
+	return status;
 }
 
 static double since(const struct timespec *t0)
@@ -85,11 +86,14 @@ static int parse_args(struct install *in, int argc, char **argv)
 			in->recipe = a;
 		else {
 			fprintf(stderr, "amphi install: unexpected argument '%s'\n", a);
-			return usage_install();
+			return usage_install(stderr, 2);
 		}
 	}
-	if (!in->recipe || !in->disk)
-		return usage_install();
+	if (!in->recipe || !in->disk) {
+		fprintf(stderr, "amphi install: %s\n", !in->recipe ? "which installer? give its recipe, such as recipes/installer.conf"
+								 : "onto what? add --disk DISK, the raw image to make");
+		return usage_install(stderr, 2);
+	}
 	return 0;
 }
 
@@ -333,6 +337,8 @@ int cmd_install(int argc, char **argv)
 	static struct recipe r;
 	int rc, pipefd[2], status = 0;
 
+	if (wants_help(argc, argv))
+		return usage_install(stdout, 0);
 	if ((rc = parse_args(&in, argc, argv)))
 		return rc;
 	recipe_defaults(&r);

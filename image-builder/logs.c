@@ -7,6 +7,7 @@
 #include "logrec.h"
 #include "logs.h"
 #include "logstore.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,9 +53,9 @@ struct logs {
 /* An escaped record: a byte becomes at most 6 ("\u00HH"). */
 static char line[6 * LOGREC_FRAME_MAX + 2048];
 
-static int usage_logs(void)
+static int usage_logs(FILE *out, int status)
 {
-	fprintf(stderr,
+	fprintf(out,
 		"usage: amphi logs (--connect PATH | --listen PATH) [--out DIR] [--sync] [--follow] [--json] [--quiet]\n"
 		"       amphi logs --text (--connect PATH | --listen PATH | --fifo PATH) [--out DIR] [--follow] [--json] [--quiet]\n"
 		"  reads an appliance's log stream and acknowledges what it stored; with --text, its Anaconda text\n"
@@ -72,7 +73,7 @@ static int usage_logs(void)
 		"                  for a failed install is reported on stderr as \"amphi logs: failure: LINE\"\n"
 		"exit status: 0 success, 1 a protocol or I/O error (or no guest to connect to), 2 a usage error,\n"
 		"  3 (--text) the log reported a failure\n");
-	return 2;
+	return status;
 }
 
 /* A boot id not seen before: said, and with --out, DIR/<boot>/. */
@@ -353,7 +354,11 @@ static int parse_args(struct logs *L, int argc, char **argv)
 		fprintf(stderr, "amphi logs: --fifo carries Anaconda text: add --text\n");
 		return -1;
 	}
-	return !!L->connect + !!L->listen + !!L->fifo == 1 ? 0 : -1;
+	if (!!L->connect + !!L->listen + !!L->fifo != 1) {
+		fprintf(stderr, "amphi logs: read from where? give one of --connect PATH, --listen PATH or --fifo PATH\n");
+		return -1;
+	}
+	return 0;
 }
 
 int cmd_logs(int argc, char **argv)
@@ -363,8 +368,10 @@ int cmd_logs(int argc, char **argv)
 	sigset_t stop;
 	int rc;
 
+	if (wants_help(argc, argv))
+		return usage_logs(stdout, 0);
 	if (parse_args(&L, argc, argv) < 0)
-		return usage_logs();
+		return usage_logs(stderr, 2);
 	path = L.listen ? L.listen : L.connect ? L.connect : "";
 	L.follow |= L.listen != NULL;
 	L.addr.sun_family = AF_UNIX;

@@ -1,5 +1,6 @@
 /* amphi run DIR / amphi run --lxc DIR: boot a build, console on this terminal. */
 #include "commands.h"
+#include "util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -70,12 +71,12 @@ static int run_with_logs(char *const argv[], int search_path, const char *sock, 
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int usage_run(void)
+static int usage_run(FILE *out, int status)
 {
-	fprintf(stderr, "usage: amphi run [--lxc] DIR [--disk DISK [--root DEV]] [-- EXTRA ARGS]\n"
-			"  boots DIR (from amphi build) under QEMU, or with --lxc under lxc-start;\n"
-			"  --disk: the system amphi install put on DISK (root=DEV, default /dev/vda1)\n");
-	return 2;
+	fprintf(out, "usage: amphi run [--lxc] DIR [--disk DISK [--root DEV]] [-- EXTRA ARGS]\n"
+		     "  boots DIR (from amphi build) under QEMU, or with --lxc under lxc-start;\n"
+		     "  --disk: the system amphi install put on DISK (root=DEV, default /dev/vda1)\n");
+	return status;
 }
 
 static int run_qemu(const char *dir, const char *disk, const char *rootdev, char **extra)
@@ -165,6 +166,8 @@ int cmd_run(int argc, char **argv)
 	const char *dir = NULL, *disk = NULL, *rootdev = "/dev/vda1";
 	int i;
 
+	if (wants_help(argc, argv))
+		return usage_run(stdout, 0);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--lxc") == 0)
 			lxc = 1;
@@ -179,11 +182,13 @@ int cmd_run(int argc, char **argv)
 			dir = argv[i];
 		else {
 			fprintf(stderr, "amphi run: unexpected argument '%s'\n", argv[i]);
-			return usage_run();
+			return usage_run(stderr, 2);
 		}
 	}
-	if (!dir)
-		return usage_run();
+	if (!dir) {
+		fprintf(stderr, "amphi run: which build? give the DIR amphi build wrote, such as out/minimal\n");
+		return usage_run(stderr, 2);
+	}
 	if (lxc && disk) {
 		fprintf(stderr, "amphi run: --disk is for QEMU; a container's install lives in its rootfs\n");
 		return 2;

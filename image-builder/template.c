@@ -33,15 +33,16 @@ struct targs {
 	int ttys, autologin;
 };
 
+/* bad: the option that was not understood; NULL: --help, on stdout. */
 static int usage_template(const char *bad)
 {
 	if (bad)
 		fprintf(stderr, "lxc-amphi: unknown option '%s'\n", bad);
-	fprintf(stderr,
+	fprintf(bad ? stderr : stdout,
 		"usage: lxc-create -t amphi -n NAME -- --recipe FILE [--hostname NAME] [--ttys N]\n"
 		"                                     [--net dhcp|ADDRESS/PREFIX] [--autologin]\n"
 		"  builds the recipe's appliance into the container; nothing is left behind on an error\n");
-	return 1;
+	return bad ? 1 : 0;
 }
 
 /* "--key=value" or "--key value". */
@@ -105,29 +106,89 @@ static int parse_args(int argc, char **argv, struct targs *t)
 	return 0;
 }
 
+/* Which option each appended recipe line came from, for errors. */
+struct opt_lines {
+	int first;               /* the first appended line */
+	int line[4];
+	const char *opt[4], *value[4];
+	int n;
+};
+
+static int lines_in(const struct strbuf *b)
+{
+	int n = 0;
+	for (size_t i = 0; i < b->len; i++)
+		n += b->s[i] == '\n';
+	return n;
+}
+
+/* The next lines of b come from option opt (value: what it was given). */
+static void from_option(struct opt_lines *o, const struct strbuf *b, const char *opt, const char *value)
+{
+	o->line[o->n] = lines_in(b) + 1;
+	o->opt[o->n] = opt;
+	o->value[o->n++] = value;
+}
+
 /* The recipe as given, then the command line's choices as recipe lines:
  * later keys win, and the same parser checks them. */
-static int recipe_text(const struct targs *t, struct strbuf *b, char *err, size_t errlen)
+static int recipe_text(const struct targs *t, struct strbuf *b, struct opt_lines *o, char *err, size_t errlen)
 {
-	char *file;
+	char *file, ttys[16];
 	size_t len;
 
 	if (read_file(t->recipe, &file, &len, err, errlen) < 0)
 		return -1;
 	int rc = strbuf_printf(b, "%.*s\n# lxc-create options\n[runtime]\n", (int)len, file);
 	free(file);
-	if (rc == 0 && t->hostname)
+	o->first = lines_in(b) + 1;
+	snprintf(ttys, sizeof(ttys), "%d", t->ttys);
+	if (rc == 0 && t->hostname) {
+		from_option(o, b, "--hostname", t->hostname);
 		rc = strbuf_printf(b, "hostname = %s\n", t->hostname);
-	if (rc == 0 && t->ttys >= 0)
+	}
+	if (rc == 0 && t->ttys >= 0) {
+		from_option(o, b, "--ttys", ttys);
 		rc = strbuf_printf(b, "ttys = %d\n", t->ttys);
-	if (rc == 0 && t->autologin)
+	}
+	if (rc == 0 && t->autologin) {
+		from_option(o, b, "--autologin", NULL);
 		rc = strbuf_printf(b, "autologin = yes\n");
-	if (rc == 0 && t->net)
+	}
+	if (rc == 0 && t->net) {
+		from_option(o, b, "--net", t->net);
 		rc = strbuf_printf(b, strcmp(t->net, "dhcp") == 0 ? "[network.eth0]\ndhcp = yes\n"
 								  : "[network.eth0]\naddress = %s\n", t->net);
+	}
 	if (rc < 0)
 		snprintf(err, errlen, "out of memory");
 	return rc;
+}
+
+/* An error "RECIPE:LINE: why" on a line the options added names the option
+ * instead: the recipe file has no such line. */
+static void blame_option(const struct targs *t, const struct opt_lines *o, char *err, size_t errlen)
+{
+	size_t n = strlen(t->recipe);
+	char *end, why[1024];
+
+	if (strncmp(err, t->recipe, n) || err[n] != ':')
+		return;
+	long line = strtol(err + n + 1, &end, 10);
+	if (line < o->first || strncmp(end, ": ", 2))
+		return;
+	if (o->n == 0 || line < o->line[0])
+		return;
+	int k = 0;
+	while (k + 1 < o->n && o->line[k + 1] <= line)
+		k++;
+	snprintf(why, sizeof(why), "%s", end + 2);
+	if (o->value[k])
+		snprintf(err, errlen, "%s %s: %s", o->opt[k], o->value[k], why);
+	else
+		snprintf(err, errlen, "%s: %s", o->opt[k], why);
+	if (!strcmp(o->opt[k], "--net") && strlen(err) + 40 < errlen)
+		strcat(err, " (--net takes dhcp or ADDRESS/PREFIX)");
 }
 
 static int dir_empty(const char *path)
@@ -298,6 +359,7 @@ static int next_steps(const struct targs *t, const struct recipe *r, struct strb
 int cmd_lxc_template(int argc, char **argv)
 {
 	struct targs t = { .ttys = -1 };
+	struct opt_lines opts = { 0 };
 	struct strbuf text = { 0 }, conf = { 0 }, hint = { 0 };
 	struct recipe r;
 	struct inputs in;
@@ -305,13 +367,20 @@ int cmd_lxc_template(int argc, char **argv)
 	time_t mtime;
 	int rc = 1;
 
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return usage_template(NULL);
 	if (parse_args(argc, argv, &t))
 		return 1;
 	snprintf(tmp, sizeof(tmp), "%s.amphi-new", t.rootfs);
 	recipe_defaults(&r);
-	if (recipe_text(&t, &text, err, sizeof(err)) < 0 ||
-	    recipe_parse(text.s, text.len, t.recipe, &r, err, sizeof(err)) < 0 ||
-	    build_mtime(&mtime, err, sizeof(err)) < 0 || inputs_find(&in, err, sizeof(err)) < 0)
+	if (recipe_text(&t, &text, &opts, err, sizeof(err)) < 0)
+		goto fail;
+	if (recipe_parse(text.s, text.len, t.recipe, &r, err, sizeof(err)) < 0) {
+		blame_option(&t, &opts, err, sizeof(err));
+		goto fail;
+	}
+	if (build_mtime(&mtime, err, sizeof(err)) < 0 || inputs_find(&in, err, sizeof(err)) < 0)
 		goto fail;
 	if (!dir_empty(t.rootfs)) {
 		keep_aside(t.rootfs, err, sizeof(err));

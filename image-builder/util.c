@@ -63,7 +63,7 @@ int read_file(const char *path, char **out, size_t *len, char *err, size_t errle
 		n += got;
 	} while (got > 0);
 	if (ferror(f)) {
-		snprintf(err, errlen, "%s: read error", path);
+		snprintf(err, errlen, "%s: %s", path, errno == EISDIR ? "is a directory; expected a file" : strerror(errno));
 		free(buf);
 		fclose(f);
 		return -1;
@@ -188,5 +188,13 @@ int prepare_out_dir(const char *dir, char abs[], char *err, size_t errlen)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+int wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return 1;
 	return 0;
 }

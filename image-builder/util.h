@@ -20,5 +20,7 @@ int remove_tree(const char *path);
 /* Makes DIR, DIR/vm and DIR/lxc; refuses a non-empty DIR that is not an
  * earlier amphi build. Writes the absolute path into abs. */
 int prepare_out_dir(const char *dir, char abs[], char *err, size_t errlen);
+/* A subcommand's arguments ask for its usage: --help or -h before any "--". */
+int wants_help(int argc, char **argv);
 
 #endif

@@ -559,6 +559,8 @@ static int on_key(void *ctx, const char *section, const char *key, const char *v
 		return lxc_line(r, key, value, err, errlen);
 	if (where == IN_INSTALL && !r->install_line)
 		r->install_line = line;
+	if (where == IN_IMAGE && strcmp(key, "modules") == 0)
+		r->modules_line = line;
 	if (where == IN_NET) {
 		struct recipe_net *n = net_for(r, section, line, err, errlen);
 		if (!n)

@@ -80,6 +80,7 @@ struct recipe {
 	/* [image] */
 	char name[RECIPE_WORD_MAX];  /* required */
 	struct recipe_list modules;  /* VM kernel modules; the builder adds their dependencies */
+	int modules_line;            /* of its modules = line (0: none), for the builder's errors */
 	/* [runtime] */
 	char hostname[RECIPE_WORD_MAX];  /* default: from name */
 	int ttys;                    /* LXC ttys (lxc.tty.max) */

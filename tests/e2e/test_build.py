@@ -142,6 +142,30 @@ def test_amphi_usage_errors():
     assert r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr
     r = subprocess.run([AMPHI, "build"], capture_output=True, text=True)
     assert r.returncode == 2 and "usage: amphi build" in r.stderr
+    # what is missing is said, with an example
+    for args, want in ((["build", MINIMAL], "amphi build: where to? add -o DIR"),
+                       (["build", "-o", "/nonexistent/x"], "amphi build: which recipe?"),
+                       (["build", MINIMAL, "-o"], "amphi build: a directory is missing after '-o'"),
+                       (["run"], "amphi run: which build?"),
+                       (["install", MINIMAL], "amphi install: onto what? add --disk DISK"),
+                       (["logs", "--out", "/nonexistent"], "amphi logs: read from where?")):
+        r = subprocess.run([AMPHI, *args], capture_output=True, text=True)
+        assert r.returncode == 2 and want in r.stderr, (args, r.stderr)
+    # --help is an answer, not an error
+    for cmd in ("build", "run", "install", "logs"):
+        r = subprocess.run([AMPHI, cmd, "--help"], capture_output=True, text=True)
+        assert r.returncode == 0 and r.stdout.startswith(f"usage: amphi {cmd}") and not r.stderr, cmd
+    r = subprocess.run([AMPHI, "build", os.path.dirname(MINIMAL), "-o", "/nonexistent/x"], capture_output=True, text=True)
+    assert r.returncode == 1 and f"{os.path.dirname(MINIMAL)}: is a directory; expected a file" in r.stderr
+
+
+def test_a_module_the_kernel_lacks_is_a_file_line_error(tmpdir_clean):
+    recipe = os.path.join(tmpdir_clean, "m.conf")
+    with open(recipe, "w") as f:
+        f.write("[image]\nname = m\n\nmodules = virtio_rng no_such_module\n")
+    r = amphi("build", recipe, "-o", os.path.join(tmpdir_clean, "o"), check=False)
+    assert r.returncode == 1
+    assert f"{recipe}:4: [image] modules: kernel module 'no_such_module' is neither in modules.dep" in r.stderr
 
 
 def test_the_readmes_recipe_examples_build_as_they_are(tmpdir_clean):

@@ -195,6 +195,25 @@ def test_a_recipe_that_does_not_parse_is_a_file_line_error(tmpdir_clean):
     assert not os.path.exists(os.path.join(lxcpath, name))
 
 
+def test_a_bad_option_is_named_as_the_option_not_a_recipe_line(tmpdir_clean):
+    """The options become recipe lines after the file's: an error on one
+    names the option (the file has no such line)."""
+    name = unique("amphi-e2e-tplopt")
+    lxcpath = os.path.join(tmpdir_clean, "lxc")
+    os.makedirs(lxcpath)
+    recipe = os.path.join(RECIPES, "minimal.conf")
+    for opts, want in ((["--net", "bogus"], "--net bogus: address: 'bogus': expected ADDRESS/PREFIX"),
+                       (["--hostname", "-x-", "--net", "dhcp"], "--hostname -x-: hostname = '-x-': expected a host name")):
+        r = subprocess.run(["lxc-create", "-t", TEMPLATE, "-n", name, "-P", lxcpath, "--", "--recipe", recipe, *opts],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0
+        assert want in r.stderr + r.stdout
+        assert f"{recipe}:" not in r.stderr + r.stdout
+        assert not os.path.exists(os.path.join(lxcpath, name))
+    r = subprocess.run([TEMPLATE, "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("usage: lxc-create -t amphi")
+
+
 def root_range(path):
     """The first subordinate id range root has in /etc/subuid or /etc/subgid
     (make deps adds one when there is none)."""
