@@ -147,14 +147,18 @@ static int build_if_needed(const struct install *in, const char *self)
 	return 0;
 }
 
+static int disk_exists(const struct install *in)
+{
+	fprintf(stderr, "amphi install: %s exists; an install writes a whole new disk: remove it first, or add --overwrite\n",
+		in->disk);
+	return 1;
+}
+
 static int make_disk(const struct install *in)
 {
 	int fd = open(in->disk, O_WRONLY | O_CREAT | O_CLOEXEC | (in->overwrite ? O_TRUNC : O_EXCL), 0644);
-	if (fd < 0 && errno == EEXIST) {
-		fprintf(stderr, "amphi install: %s exists; an install writes a whole new disk: remove it first, "
-				"or add --overwrite\n", in->disk);
-		return -1;
-	}
+	if (fd < 0 && errno == EEXIST)
+		return -disk_exists(in);
 	if (fd < 0 || ftruncate(fd, in->size) < 0) {
 		fprintf(stderr, "amphi install: %s: %s\n", in->disk, strerror(errno));
 		if (fd >= 0)
@@ -355,6 +359,10 @@ int cmd_install(int argc, char **argv)
 		snprintf(in.dirbuf, sizeof(in.dirbuf), "out/%s", r.name);
 		in.dir = in.dirbuf;
 	}
+	/* Said before the build, which takes a while; make_disk still refuses
+	 * with O_EXCL should one appear meanwhile. */
+	if (!in.overwrite && access(in.disk, F_OK) == 0)
+		return disk_exists(&in);
 	if (self_path(self) < 0 || build_if_needed(&in, self) < 0 || make_disk(&in) < 0)
 		return 1;
 	snprintf(rundir, sizeof(rundir), "%s/install", in.dir);

@@ -249,3 +249,14 @@ def test_a_step_that_hangs_or_fills_the_disk_fails_the_install(tmpdir_clean, nam
     assert f"amphi install: the install failed at step 2/3 work: {how}" in r.stderr, r.stderr
     assert last in r.stderr
     assert "step 3/3" not in r.stdout + r.stderr
+
+
+def test_an_existing_disk_is_refused_before_anything_is_built(tmpdir_clean):
+    out, disk = os.path.join(tmpdir_clean, "out"), os.path.join(tmpdir_clean, "disk.img")
+    with open(disk, "wb") as f:
+        f.write(b"keep me")
+    r = install(os.path.join(RECIPES, "installer.conf"), out, disk)
+    assert r.returncode == 1
+    assert f"{disk} exists; an install writes a whole new disk: remove it first, or add --overwrite" in r.stderr
+    assert not os.path.exists(out), "nothing was built"
+    assert open(disk, "rb").read() == b"keep me"
