@@ -176,7 +176,8 @@ static enum stream_end take(struct logs *L, struct logrec_reader *rd)
 			return END_FATAL;
 	}
 	if (r < 0) {
-		fprintf(stderr, "amphi logs: protocol error from the guest: %s; closed the connection\n", why);
+		fprintf(stderr, "amphi logs: protocol error from the guest: %s; closed the connection (is this the "
+				"amphi stream, org.amphi.log.0 or amphi.sock? Anaconda text is read with --text)\n", why);
 		return END_BROKEN;
 	}
 	return END_MORE;

@@ -134,6 +134,13 @@ static int cmd_detect(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* A fixture tree that is not there would read as a machine with no
+	 * signs at all: say so rather than answer for nothing. */
+	if (*root && access(root, F_OK) < 0) {
+		fprintf(stderr, "amphi-init --detect: --root %s: %s; give the directory that stands for /\n", root,
+			strerror(errno));
+		return 1;
+	}
 	puts(detect_virt(root).id);
 	return 0;
 }

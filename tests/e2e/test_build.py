@@ -112,6 +112,10 @@ def test_init_detect_agrees_with_systemd_detect_virt():
         assert ours.stdout.strip() == theirs
     else:
         assert re.fullmatch(r"[a-z-]+\n", ours.stdout)
+    # a fixture root that is not there is an error, not a verdict on nothing
+    r = subprocess.run([INIT, "--detect", "--root", "/nonexistent-amphi-root"], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stdout == ""
+    assert "--root /nonexistent-amphi-root: No such file or directory" in r.stderr
 
 
 def test_init_refuses_to_start_a_system_when_not_pid1():

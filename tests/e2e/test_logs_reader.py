@@ -145,7 +145,7 @@ def test_a_broken_stream_ends_with_status_1(work, bad):
         c.wait_closed()
         assert r.wait() == 1
         c.close()
-    assert "amphi logs: protocol error" in r.stderr
+    assert "amphi logs: protocol error" in r.stderr and "Anaconda text is read with --text" in r.stderr
     assert messages(r.stdout) == ["good"]
     assert os.listdir(out) == ["b0"] and sorted(os.listdir(os.path.join(out, "b0"))) == [".stored", "all.log", "web.log"]
     assert lines(os.path.join(out, "b0", "all.log")) == ["1.07 service web: good"]
