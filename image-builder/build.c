@@ -249,6 +249,7 @@ int cmd_build(int argc, char **argv)
 	struct recipe r;
 	struct inputs in;
 	time_t mtime;
+	int made = 0;
 
 	if (wants_help(argc, argv))
 		return usage_build(stdout, 0);
@@ -272,7 +273,7 @@ int cmd_build(int argc, char **argv)
 	recipe_defaults(&r);
 	if (read_file(recipe_path, &text, &len, err, sizeof(err)) < 0 ||
 	    recipe_parse(text, len, recipe_path, &r, err, sizeof(err)) < 0 || build_mtime(&mtime, err, sizeof(err)) < 0 ||
-	    inputs_find(&in, err, sizeof(err)) < 0 || prepare_out_dir(out, dir, err, sizeof(err)) < 0) {
+	    inputs_find(&in, err, sizeof(err)) < 0 || prepare_out_dir(out, dir, &made, err, sizeof(err)) < 0) {
 		fprintf(stderr, "amphi build: %s\n", err);
 		free(text);
 		return 1;
@@ -285,6 +286,8 @@ int cmd_build(int argc, char **argv)
 	free(text);
 	if (rc) {
 		fprintf(stderr, "amphi build: %s\n", err);
+		if (made)  /* nothing of it is usable; an earlier build is left as it is */
+			remove_tree(dir);
 		return 1;
 	}
 	printf("build: done.\n"

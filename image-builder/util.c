@@ -161,12 +161,13 @@ static int make_dirs(const char *path)
 	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-int prepare_out_dir(const char *dir, char abs[], char *err, size_t errlen)
+int prepare_out_dir(const char *dir, char abs[], int *made, char *err, size_t errlen)
 {
 	char sub[PATH_MAX];
 
+	*made = access(dir, F_OK) < 0;
 	if (make_dirs(dir) < 0) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		snprintf(err, errlen, "%s: %s; -o needs a directory that can be made and written", dir, strerror(errno));
 		return -1;
 	}
 	snprintf(sub, sizeof(sub), "%s/%s", dir, BUILD_MARKER);

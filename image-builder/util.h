@@ -18,8 +18,9 @@ int copy_file(const char *from, const char *to, unsigned mode, char *err, size_t
 /* rm -rf without following symlinks; a missing path is fine. */
 int remove_tree(const char *path);
 /* Makes DIR, DIR/vm and DIR/lxc; refuses a non-empty DIR that is not an
- * earlier amphi build. Writes the absolute path into abs. */
-int prepare_out_dir(const char *dir, char abs[], char *err, size_t errlen);
+ * earlier amphi build. Writes the absolute path into abs; *made says
+ * whether DIR was made here (a failed build then takes it away again). */
+int prepare_out_dir(const char *dir, char abs[], int *made, char *err, size_t errlen);
 /* A subcommand's arguments ask for its usage: --help or -h before any "--". */
 int wants_help(int argc, char **argv);
 

@@ -170,6 +170,12 @@ def test_a_module_the_kernel_lacks_is_a_file_line_error(tmpdir_clean):
     r = amphi("build", recipe, "-o", os.path.join(tmpdir_clean, "o"), check=False)
     assert r.returncode == 1
     assert f"{recipe}:4: [image] modules: kernel module 'no_such_module' is neither in modules.dep" in r.stderr
+    assert not os.path.exists(os.path.join(tmpdir_clean, "o")), "the failed build's new directory is gone"
+    # into an earlier build: that one stays
+    good = os.path.join(tmpdir_clean, "good")
+    amphi("build", MINIMAL, "-o", good)
+    assert amphi("build", recipe, "-o", good, check=False).returncode == 1
+    assert os.path.exists(os.path.join(good, "vm", "initramfs.img"))
 
 
 def test_the_readmes_recipe_examples_build_as_they_are(tmpdir_clean):
