@@ -4,14 +4,12 @@ logs reader, acknowledgements, replay after a reader restart."""
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 
 
-from conftest import AMPHI, BOOT_TIMEOUT, LXC_TIMEOUT, JsonReader, build, build_fixture
+from conftest import AMPHI, BOOT_TIMEOUT, JsonReader, build, build_fixture
 
 HERE = os.path.dirname(__file__)
 
@@ -181,7 +179,6 @@ def test_lxc_overflow_without_a_reader_is_counted(flood_build, lxc, tmpdir_clean
     reader = subprocess.Popen(["timeout", "120", AMPHI, "logs", "--connect", os.path.join(flood_build, "lxc", "host", "amphi.sock"),
                                "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        out, err = "", ""
         deadline = time.monotonic() + 60
         recs = []
         while time.monotonic() < deadline:

@@ -23,7 +23,7 @@ import time
 import types
 
 
-from conftest import AMPHI, BOOT_TIMEOUT, build_fixture
+from conftest import AMPHI, build_fixture
 # rsyslogd with imtcp on 127.0.0.1 and its RFC 5424 file, as the VM test
 # of test_logs_hosts.py starts it.
 from test_logs_hosts import RFC5424, rsyslogd  # noqa: F401 (rsyslogd is a fixture)

@@ -10,7 +10,7 @@ import select
 import subprocess
 import time
 
-from conftest import LXC_TIMEOUT, JsonReader, build
+from conftest import JsonReader, build
 
 
 def make(tmpdir, text):

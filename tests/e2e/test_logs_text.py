@@ -6,12 +6,10 @@ Each test has its own directory; every process started is killed by PID in
 a finally, and every wait is bounded. No test asserts on how long anything
 took."""
 
-import contextlib
 import errno
 import json
 import os
 import shutil
-import signal
 import socket
 import stat
 import subprocess

@@ -3,14 +3,11 @@ LXC configured left alone. Traffic stays inside QEMU's restricted user
 network or a network namespace this test creates."""
 
 import os
-import shutil
 import subprocess
-import tempfile
-import time
 
 import pytest
 
-from conftest import LXC_TIMEOUT, Lxc, build, unique, wait_for, build_fixture
+from conftest import LXC_TIMEOUT, Lxc, build, unique, build_fixture
 
 HERE = os.path.dirname(__file__)
 

@@ -2,10 +2,6 @@
 
 import os
 import re
-import shutil
-import tempfile
-
-import pytest
 
 from conftest import amphi, build, build_fixture
 
