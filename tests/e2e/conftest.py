@@ -216,10 +216,10 @@ class Qemu:
     """A guest booted with the build's own launcher, TCG forced, its serial
     console in a file and its monitor on a unix socket."""
 
-    def __init__(self, build_dir, workdir, append=""):
+    def __init__(self, build_dir, workdir, append="", env=None):
         self.log = os.path.join(workdir, "serial.log")
         self.mon = os.path.join(workdir, "monitor.sock")
-        env = dict(os.environ, AMPHI_ACCEL="tcg", AMPHI_APPEND=append)
+        env = dict(os.environ, AMPHI_ACCEL="tcg", AMPHI_APPEND=append, **(env or {}))
         args = [os.path.join(build_dir, "vm", "launch"),
                 "-monitor", f"unix:{self.mon},server=on,wait=off",
                 "-name", unique("amphi-e2e-vm")]
