@@ -355,8 +355,10 @@ static int parse_args(struct logs *L, int argc, char **argv)
 		fprintf(stderr, "amphi logs: --fifo carries Anaconda text: add --text\n");
 		return -1;
 	}
-	if (!!L->connect + !!L->listen + !!L->fifo != 1) {
-		fprintf(stderr, "amphi logs: read from where? give one of --connect PATH, --listen PATH or --fifo PATH\n");
+	int sources = !!L->connect + !!L->listen + !!L->fifo;
+	if (sources != 1) {
+		fprintf(stderr, "amphi logs: %s --connect PATH, --listen PATH or --fifo PATH\n",
+			sources ? "one source at a time: give only one of" : "read from where? give one of");
 		return -1;
 	}
 	return 0;

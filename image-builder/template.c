@@ -112,6 +112,7 @@ struct opt_lines {
 	int line[4];
 	const char *opt[4], *value[4];
 	int n;
+	char ttys[16];           /* --ttys's value, as value[] points at it */
 };
 
 static int lines_in(const struct strbuf *b)
@@ -134,7 +135,7 @@ static void from_option(struct opt_lines *o, const struct strbuf *b, const char 
  * later keys win, and the same parser checks them. */
 static int recipe_text(const struct targs *t, struct strbuf *b, struct opt_lines *o, char *err, size_t errlen)
 {
-	char *file, ttys[16];
+	char *file;
 	size_t len;
 
 	if (read_file(t->recipe, &file, &len, err, errlen) < 0)
@@ -142,13 +143,13 @@ static int recipe_text(const struct targs *t, struct strbuf *b, struct opt_lines
 	int rc = strbuf_printf(b, "%.*s\n# lxc-create options\n[runtime]\n", (int)len, file);
 	free(file);
 	o->first = lines_in(b) + 1;
-	snprintf(ttys, sizeof(ttys), "%d", t->ttys);
+	snprintf(o->ttys, sizeof(o->ttys), "%d", t->ttys);
 	if (rc == 0 && t->hostname) {
 		from_option(o, b, "--hostname", t->hostname);
 		rc = strbuf_printf(b, "hostname = %s\n", t->hostname);
 	}
 	if (rc == 0 && t->ttys >= 0) {
-		from_option(o, b, "--ttys", ttys);
+		from_option(o, b, "--ttys", o->ttys);
 		rc = strbuf_printf(b, "ttys = %d\n", t->ttys);
 	}
 	if (rc == 0 && t->autologin) {
@@ -367,9 +368,18 @@ int cmd_lxc_template(int argc, char **argv)
 	time_t mtime;
 	int rc = 1;
 
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			return usage_template(NULL);
+	/* Help from lxc-create (lxc-create -t amphi -n X -- --help) must still
+	 * fail the create, or lxc-create keeps a container with an empty
+	 * rootfs: 0 only when run by hand, without --rootfs. */
+	int by_lxc_create = 0, help = 0;
+	for (int i = 1; i < argc; i++) {
+		by_lxc_create |= !strncmp(argv[i], "--rootfs", 8);
+		help |= !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+	}
+	if (help) {
+		usage_template(NULL);
+		return by_lxc_create;
+	}
 	if (parse_args(argc, argv, &t))
 		return 1;
 	snprintf(tmp, sizeof(tmp), "%s.amphi-new", t.rootfs);

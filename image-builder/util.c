@@ -146,6 +146,7 @@ static int dir_is_empty(const char *path)
 }
 
 /* mkdir -p */
+/* mkdir -p: 1 if path itself was made here, 0 if it was there, -1. */
 static int make_dirs(const char *path)
 {
 	char buf[PATH_MAX];
@@ -158,15 +159,18 @@ static int make_dirs(const char *path)
 			return -1;
 		*p = '/';
 	}
-	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
+	if (mkdir(buf, 0755) == 0)
+		return 1;
+	return errno == EEXIST ? 0 : -1;
 }
 
 int prepare_out_dir(const char *dir, char abs[], int *made, char *err, size_t errlen)
 {
 	char sub[PATH_MAX];
 
-	*made = access(dir, F_OK) < 0;
-	if (make_dirs(dir) < 0) {
+	/* Made here or not is what mkdir of DIR itself said: "new/../old"
+	 * does not exist as written, yet names a directory that does. */
+	if ((*made = make_dirs(dir)) < 0) {
 		snprintf(err, errlen, "%s: %s; -o needs a directory that can be made and written", dir, strerror(errno));
 		return -1;
 	}

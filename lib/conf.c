@@ -32,11 +32,12 @@ static int is_name(const char *s)
 
 /* A '#' after a blank in s: an end-of-line comment, which this grammar does
  * not have (a value may hold '#': a shell command, an env value). Said after
- * the error it led to, since the value then holds the comment too. */
+ * an error that quotes it (the comment was taken as part of the value), not
+ * after one about something else. */
 static void comment_hint(const char *s, char *err, size_t errlen)
 {
 	for (const char *p = s; (p = strchr(p, '#')); p++)
-		if (p > s && is_blank(p[-1])) {
+		if (p > s && is_blank(p[-1]) && strstr(err, p)) {
 			size_t n = strlen(err);
 			snprintf(err + n, errlen - n, " (a '#' starts a comment only at the start of a line)");
 			return;

@@ -152,7 +152,8 @@ def test_amphi_usage_errors():
                        (["build", MINIMAL, "-o"], "amphi build: a directory is missing after '-o'"),
                        (["run"], "amphi run: which build?"),
                        (["install", MINIMAL], "amphi install: onto what? add --disk DISK"),
-                       (["logs", "--out", "/nonexistent"], "amphi logs: read from where?")):
+                       (["logs", "--out", "/nonexistent"], "amphi logs: read from where?"),
+                       (["logs", "--connect", "a", "--listen", "b"], "amphi logs: one source at a time")):
         r = subprocess.run([AMPHI, *args], capture_output=True, text=True)
         assert r.returncode == 2 and want in r.stderr, (args, r.stderr)
     # --help is an answer, not an error
@@ -174,8 +175,12 @@ def test_a_module_the_kernel_lacks_is_a_file_line_error(tmpdir_clean):
     # into an earlier build: that one stays
     good = os.path.join(tmpdir_clean, "good")
     amphi("build", MINIMAL, "-o", good)
-    assert amphi("build", recipe, "-o", good, check=False).returncode == 1
-    assert os.path.exists(os.path.join(good, "vm", "initramfs.img"))
+    with open(os.path.join(good, "my-notes.txt"), "w") as f:
+        f.write("keep me")
+    for spelling in (good, os.path.join(tmpdir_clean, "new", "..", "good")):  # the second does not exist as written
+        assert amphi("build", recipe, "-o", spelling, check=False).returncode == 1
+        assert open(os.path.join(good, "my-notes.txt")).read() == "keep me"
+        assert os.path.exists(os.path.join(good, "vm", "initramfs.img"))
 
 
 def test_the_readmes_recipe_examples_build_as_they_are(tmpdir_clean):

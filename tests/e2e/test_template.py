@@ -203,7 +203,9 @@ def test_a_bad_option_is_named_as_the_option_not_a_recipe_line(tmpdir_clean):
     os.makedirs(lxcpath)
     recipe = os.path.join(RECIPES, "minimal.conf")
     for opts, want in ((["--net", "bogus"], "--net bogus: address: 'bogus': expected ADDRESS/PREFIX"),
-                       (["--hostname", "-x-", "--net", "dhcp"], "--hostname -x-: hostname = '-x-': expected a host name")):
+                       (["--hostname", "-x-", "--net", "dhcp"], "--hostname -x-: hostname = '-x-': expected a host name"),
+                       (["--autologin", "--ttys", "99"], "--ttys 99: ttys = '99': expected a whole number from 0 to 12"),
+                       (["--help"], "usage: lxc-create -t amphi")):  # help through lxc-create fails the create
         r = subprocess.run(["lxc-create", "-t", TEMPLATE, "-n", name, "-P", lxcpath, "--", "--recipe", recipe, *opts],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode != 0
