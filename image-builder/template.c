@@ -29,8 +29,8 @@
 #define NEXT_STEPS "amphi-next-steps.txt"
 
 struct targs {
-	const char *path, *name, *rootfs, *recipe, *hostname, *net;
-	int ttys, autologin;
+	const char *path, *name, *rootfs, *recipe, *hostname, *net, *ttys;
+	int autologin;
 };
 
 /* bad: the option that was not understood; NULL: --help, on stdout. */
@@ -83,7 +83,7 @@ static int parse_args(int argc, char **argv, struct targs *t)
 		else if ((v = opt_value(argc, argv, &i, "--net")))
 			t->net = v;
 		else if ((v = opt_value(argc, argv, &i, "--ttys")))
-			t->ttys = atoi(v) > 0 || !strcmp(v, "0") ? atoi(v) : -2;
+			t->ttys = v;  /* checked as the recipe's ttys = */
 		else if (!strcmp(argv[i], "--autologin"))
 			t->autologin = 1;
 		else if (!strcmp(argv[i], "--"))
@@ -99,8 +99,15 @@ static int parse_args(int argc, char **argv, struct targs *t)
 		fprintf(stderr, "lxc-amphi: which appliance? add -- --recipe FILE (for example recipes/minimal.conf)\n");
 		return 1;
 	}
-	if (t->ttys == -2) {
-		fprintf(stderr, "lxc-amphi: --ttys expects a number from 0 to 12\n");
+	/* Each becomes one recipe line: a line break would add others. */
+	const char *const one_line[][2] = { { "--hostname", t->hostname }, { "--ttys", t->ttys }, { "--net", t->net } };
+	for (size_t k = 0; k < sizeof(one_line) / sizeof(one_line[0]); k++)
+		if (one_line[k][1] && strpbrk(one_line[k][1], "\r\n")) {
+			fprintf(stderr, "lxc-amphi: %s: expected one line, without line breaks\n", one_line[k][0]);
+			return 1;
+		}
+	if (t->net && !*t->net) {
+		fprintf(stderr, "lxc-amphi: --net '': expected dhcp or ADDRESS/PREFIX, such as 10.0.3.2/24\n");
 		return 1;
 	}
 	return 0;
@@ -112,7 +119,6 @@ struct opt_lines {
 	int line[4];
 	const char *opt[4], *value[4];
 	int n;
-	char ttys[16];           /* --ttys's value, as value[] points at it */
 };
 
 static int lines_in(const struct strbuf *b)
@@ -140,17 +146,25 @@ static int recipe_text(const struct targs *t, struct strbuf *b, struct opt_lines
 
 	if (read_file(t->recipe, &file, &len, err, errlen) < 0)
 		return -1;
+	const char *nul = memchr(file, '\0', len);
+	if (nul) {  /* the parser's own words; the text is cut at it below */
+		int line = 1;
+		for (const char *c = file; c < nul; c++)
+			line += *c == '\n';
+		snprintf(err, errlen, "%s:%d: expected text, found a NUL byte", t->recipe, line);
+		free(file);
+		return -1;
+	}
 	int rc = strbuf_printf(b, "%.*s\n# lxc-create options\n[runtime]\n", (int)len, file);
 	free(file);
 	o->first = lines_in(b) + 1;
-	snprintf(o->ttys, sizeof(o->ttys), "%d", t->ttys);
 	if (rc == 0 && t->hostname) {
 		from_option(o, b, "--hostname", t->hostname);
 		rc = strbuf_printf(b, "hostname = %s\n", t->hostname);
 	}
-	if (rc == 0 && t->ttys >= 0) {
-		from_option(o, b, "--ttys", o->ttys);
-		rc = strbuf_printf(b, "ttys = %d\n", t->ttys);
+	if (rc == 0 && t->ttys) {
+		from_option(o, b, "--ttys", t->ttys);
+		rc = strbuf_printf(b, "ttys = %s\n", t->ttys);
 	}
 	if (rc == 0 && t->autologin) {
 		from_option(o, b, "--autologin", NULL);
@@ -359,7 +373,7 @@ static int next_steps(const struct targs *t, const struct recipe *r, struct strb
 
 int cmd_lxc_template(int argc, char **argv)
 {
-	struct targs t = { .ttys = -1 };
+	struct targs t = { 0 };
 	struct opt_lines opts = { 0 };
 	struct strbuf text = { 0 }, conf = { 0 }, hint = { 0 };
 	struct recipe r;

@@ -167,7 +167,7 @@ def test_hint_follows_the_recipes_unnamed_key(tmpdir_clean):
 @pytest.mark.parametrize("args,says", [
     (["--bogus"], "unknown option '--bogus'"),
     ([], "add -- --recipe FILE"),
-    (["--ttys", "many"], "--ttys expects a number"),
+    (["--ttys", "many"], "--ttys many: ttys = 'many': expected a whole number from 0 to 12"),
 ])
 def test_bad_arguments_leave_nothing_behind(tmpdir_clean, args, says):
     name = unique("amphi-e2e-tplbad")
@@ -205,6 +205,9 @@ def test_a_bad_option_is_named_as_the_option_not_a_recipe_line(tmpdir_clean):
     for opts, want in ((["--net", "bogus"], "--net bogus: address: 'bogus': expected ADDRESS/PREFIX"),
                        (["--hostname", "-x-", "--net", "dhcp"], "--hostname -x-: hostname = '-x-': expected a host name"),
                        (["--autologin", "--ttys", "99"], "--ttys 99: ttys = '99': expected a whole number from 0 to 12"),
+                       (["--ttys", "5x"], "--ttys 5x: ttys = '5x': expected a whole number"),
+                       (["--net", ""], "--net '': expected dhcp or ADDRESS/PREFIX"),
+                       (["--hostname", "a\n[lxc]\nlxc.init.cmd = /bin/sh"], "--hostname: expected one line"),
                        (["--help"], "usage: lxc-create -t amphi")):  # help through lxc-create fails the create
         r = subprocess.run(["lxc-create", "-t", TEMPLATE, "-n", name, "-P", lxcpath, "--", "--recipe", recipe, *opts],
                            capture_output=True, text=True, timeout=60)
@@ -212,6 +215,12 @@ def test_a_bad_option_is_named_as_the_option_not_a_recipe_line(tmpdir_clean):
         assert want in r.stderr + r.stdout
         assert f"{recipe}:" not in r.stderr + r.stdout
         assert not os.path.exists(os.path.join(lxcpath, name))
+    nul = os.path.join(tmpdir_clean, "nul.conf")
+    with open(nul, "wb") as f:
+        f.write(b"[image]\nname = a\0b\n")
+    r = subprocess.run(["lxc-create", "-t", TEMPLATE, "-n", name, "-P", lxcpath, "--", "--recipe", nul],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and f"{nul}:2: expected text, found a NUL byte" in r.stderr + r.stdout
     r = subprocess.run([TEMPLATE, "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.startswith("usage: lxc-create -t amphi")
 
