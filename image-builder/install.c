@@ -361,7 +361,8 @@ int cmd_install(int argc, char **argv)
 	}
 	/* Said before the build, which takes a while; make_disk still refuses
 	 * with O_EXCL should one appear meanwhile. */
-	if (!in.overwrite && access(in.disk, F_OK) == 0)
+	struct stat st;
+	if (!in.overwrite && lstat(in.disk, &st) == 0)  /* a dangling link too: O_EXCL refuses it */
 		return disk_exists(&in);
 	if (self_path(self) < 0 || build_if_needed(&in, self) < 0 || make_disk(&in) < 0)
 		return 1;

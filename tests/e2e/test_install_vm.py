@@ -260,3 +260,8 @@ def test_an_existing_disk_is_refused_before_anything_is_built(tmpdir_clean):
     assert f"{disk} exists; an install writes a whole new disk: remove it first, or add --overwrite" in r.stderr
     assert not os.path.exists(out), "nothing was built"
     assert open(disk, "rb").read() == b"keep me"
+    # a link to nothing is a name taken too (the install would not write through it)
+    link = os.path.join(tmpdir_clean, "link.img")
+    os.symlink(os.path.join(tmpdir_clean, "nothing-here"), link)
+    r = install(os.path.join(RECIPES, "installer.conf"), out, link)
+    assert r.returncode == 1 and f"{link} exists" in r.stderr and not os.path.exists(out)
