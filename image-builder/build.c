@@ -251,7 +251,7 @@ int cmd_build(int argc, char **argv)
 	time_t mtime;
 	int made = 0;
 
-	if (wants_help(argc, argv))
+	if (wants_help(argc, argv, "-o"))
 		return usage_build(stdout, 0);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)

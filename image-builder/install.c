@@ -341,7 +341,7 @@ int cmd_install(int argc, char **argv)
 	static struct recipe r;
 	int rc, pipefd[2], status = 0;
 
-	if (wants_help(argc, argv))
+	if (wants_help(argc, argv, "--disk --size -o"))
 		return usage_install(stdout, 0);
 	if ((rc = parse_args(&in, argc, argv)))
 		return rc;

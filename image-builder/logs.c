@@ -371,7 +371,7 @@ int cmd_logs(int argc, char **argv)
 	sigset_t stop;
 	int rc;
 
-	if (wants_help(argc, argv))
+	if (wants_help(argc, argv, "--connect --listen --fifo --out"))
 		return usage_logs(stdout, 0);
 	if (parse_args(&L, argc, argv) < 0)
 		return usage_logs(stderr, 2);

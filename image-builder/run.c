@@ -166,7 +166,7 @@ int cmd_run(int argc, char **argv)
 	const char *dir = NULL, *disk = NULL, *rootdev = "/dev/vda1";
 	int i;
 
-	if (wants_help(argc, argv))
+	if (wants_help(argc, argv, "--disk --root"))
 		return usage_run(stdout, 0);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--lxc") == 0)

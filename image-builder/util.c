@@ -196,10 +196,15 @@ int prepare_out_dir(const char *dir, char abs[], int *made, char *err, size_t er
 	return 0;
 }
 
-int wants_help(int argc, char **argv)
+int wants_help(int argc, char **argv, const char *takes_value)
 {
-	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		size_t n = strlen(argv[i]);
+		const char *at = n ? strstr(takes_value, argv[i]) : NULL;
+		if (at && (at == takes_value || at[-1] == ' ') && (at[n] == ' ' || at[n] == '\0'))
+			i++;  /* its value, whatever it looks like */
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
 			return 1;
+	}
 	return 0;
 }

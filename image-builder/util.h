@@ -21,7 +21,9 @@ int remove_tree(const char *path);
  * earlier amphi build. Writes the absolute path into abs; *made says
  * whether DIR was made here (a failed build then takes it away again). */
 int prepare_out_dir(const char *dir, char abs[], int *made, char *err, size_t errlen);
-/* A subcommand's arguments ask for its usage: --help or -h before any "--". */
-int wants_help(int argc, char **argv);
+/* A subcommand's arguments ask for its usage: --help or -h before any "--",
+ * not as the value of one of takes_value's options ("-o --disk": each one
+ * a word, blank-separated). */
+int wants_help(int argc, char **argv, const char *takes_value);
 
 #endif

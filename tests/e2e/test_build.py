@@ -160,6 +160,9 @@ def test_amphi_usage_errors():
     for cmd in ("build", "run", "install", "logs"):
         r = subprocess.run([AMPHI, cmd, "--help"], capture_output=True, text=True)
         assert r.returncode == 0 and r.stdout.startswith(f"usage: amphi {cmd}") and not r.stderr, cmd
+    # an option's value is not a request for help, whatever it looks like
+    r = subprocess.run([AMPHI, "logs", "--out", "-h", "--connect", "/nonexistent/amphi.sock"], capture_output=True, text=True)
+    assert r.returncode == 1 and "connect /nonexistent/amphi.sock: No such file or directory" in r.stderr
     r = subprocess.run([AMPHI, "build", os.path.dirname(MINIMAL), "-o", "/nonexistent/x"], capture_output=True, text=True)
     assert r.returncode == 1 and f"{os.path.dirname(MINIMAL)}: is a directory; expected a file" in r.stderr
 
