@@ -4,8 +4,8 @@
  * line, and exit with its verdict. The stream is read and stored by an
  * `amphi logs` child; this side only reads its plain "app: message" lines. */
 #include "commands.h"
-#include "util.h"
 #include "recipe.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -147,18 +147,19 @@ static int build_if_needed(const struct install *in, const char *self)
 	return 0;
 }
 
-static int disk_exists(const struct install *in)
+static void say_disk_exists(const struct install *in)
 {
 	fprintf(stderr, "amphi install: %s exists; an install writes a whole new disk: remove it first, or add --overwrite\n",
 		in->disk);
-	return 1;
 }
 
 static int make_disk(const struct install *in)
 {
 	int fd = open(in->disk, O_WRONLY | O_CREAT | O_CLOEXEC | (in->overwrite ? O_TRUNC : O_EXCL), 0644);
-	if (fd < 0 && errno == EEXIST)
-		return -disk_exists(in);
+	if (fd < 0 && errno == EEXIST) {
+		say_disk_exists(in);
+		return -1;
+	}
 	if (fd < 0 || ftruncate(fd, in->size) < 0) {
 		fprintf(stderr, "amphi install: %s: %s\n", in->disk, strerror(errno));
 		if (fd >= 0)
@@ -362,8 +363,10 @@ int cmd_install(int argc, char **argv)
 	/* Said before the build, which takes a while; make_disk still refuses
 	 * with O_EXCL should one appear meanwhile. */
 	struct stat st;
-	if (!in.overwrite && lstat(in.disk, &st) == 0)  /* a dangling link too: O_EXCL refuses it */
-		return disk_exists(&in);
+	if (!in.overwrite && lstat(in.disk, &st) == 0) {  /* a dangling link too: O_EXCL refuses it */
+		say_disk_exists(&in);
+		return 1;
+	}
 	if (self_path(self) < 0 || build_if_needed(&in, self) < 0 || make_disk(&in) < 0)
 		return 1;
 	snprintf(rundir, sizeof(rundir), "%s/install", in.dir);

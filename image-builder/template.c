@@ -115,8 +115,7 @@ static int parse_args(int argc, char **argv, struct targs *t)
 
 /* Which option each appended recipe line came from, for errors. */
 struct opt_lines {
-	int first;               /* the first appended line */
-	int line[4];
+	int line[4];             /* where each option's lines start */
 	const char *opt[4], *value[4];
 	int n;
 };
@@ -146,18 +145,9 @@ static int recipe_text(const struct targs *t, struct strbuf *b, struct opt_lines
 
 	if (read_file(t->recipe, &file, &len, err, errlen) < 0)
 		return -1;
-	const char *nul = memchr(file, '\0', len);
-	if (nul) {  /* the parser's own words; the text is cut at it below */
-		int line = 1;
-		for (const char *c = file; c < nul; c++)
-			line += *c == '\n';
-		snprintf(err, errlen, "%s:%d: expected text, found a NUL byte", t->recipe, line);
-		free(file);
-		return -1;
-	}
-	int rc = strbuf_printf(b, "%.*s\n# lxc-create options\n[runtime]\n", (int)len, file);
+	/* as they are, NULs too: the parser says where one is */
+	int rc = strbuf_add(b, file, len) < 0 ? -1 : strbuf_printf(b, "\n# lxc-create options\n[runtime]\n");
 	free(file);
-	o->first = lines_in(b) + 1;
 	if (rc == 0 && t->hostname) {
 		from_option(o, b, "--hostname", t->hostname);
 		rc = strbuf_printf(b, "hostname = %s\n", t->hostname);
@@ -190,9 +180,7 @@ static void blame_option(const struct targs *t, const struct opt_lines *o, char 
 	if (strncmp(err, t->recipe, n) || err[n] != ':')
 		return;
 	long line = strtol(err + n + 1, &end, 10);
-	if (line < o->first || strncmp(end, ": ", 2))
-		return;
-	if (o->n == 0 || line < o->line[0])
+	if (o->n == 0 || line < o->line[0] || strncmp(end, ": ", 2))
 		return;
 	int k = 0;
 	while (k + 1 < o->n && o->line[k + 1] <= line)
@@ -202,8 +190,6 @@ static void blame_option(const struct targs *t, const struct opt_lines *o, char 
 		snprintf(err, errlen, "%s %s: %s", o->opt[k], o->value[k], why);
 	else
 		snprintf(err, errlen, "%s: %s", o->opt[k], why);
-	if (!strcmp(o->opt[k], "--net") && strlen(err) + 40 < errlen)
-		strcat(err, " (--net takes dhcp or ADDRESS/PREFIX)");
 }
 
 static int dir_empty(const char *path)

@@ -15,6 +15,20 @@
 /* Marks a directory as amphi build output, so a rebuild may replace it. */
 #define BUILD_MARKER ".amphi-build"
 
+/* Room for n more bytes and a NUL. */
+static int strbuf_grow(struct strbuf *b, size_t n)
+{
+	if (b->cap - b->len > n)
+		return 0;
+	size_t cap = b->cap * 2 + n + 64;
+	char *grown = realloc(b->s, cap);
+	if (!grown)
+		return -1;
+	b->s = grown;
+	b->cap = cap;
+	return 0;
+}
+
 int strbuf_printf(struct strbuf *b, const char *fmt, ...)
 {
 	va_list ap;
@@ -29,13 +43,19 @@ int strbuf_printf(struct strbuf *b, const char *fmt, ...)
 			b->len += (size_t)n;
 			return 0;
 		}
-		size_t cap = b->cap * 2 + (size_t)n + 64;
-		char *grown = realloc(b->s, cap);
-		if (!grown)
+		if (strbuf_grow(b, (size_t)n) < 0)
 			return -1;
-		b->s = grown;
-		b->cap = cap;
 	}
+}
+
+int strbuf_add(struct strbuf *b, const char *data, size_t n)
+{
+	if (strbuf_grow(b, n) < 0)
+		return -1;
+	memcpy(b->s + b->len, data, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+	return 0;
 }
 
 int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
@@ -145,7 +165,6 @@ static int dir_is_empty(const char *path)
 	return empty;
 }
 
-/* mkdir -p */
 /* mkdir -p: 1 if path itself was made here, 0 if it was there, -1. */
 static int make_dirs(const char *path)
 {

@@ -9,6 +9,8 @@ struct strbuf {
 	size_t len, cap;
 };
 int strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* n bytes as they are, NULs too (then NUL-terminated). */
+int strbuf_add(struct strbuf *b, const char *data, size_t n);
 
 /* Whole file into a NUL-terminated buffer the caller frees. */
 int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen);

@@ -30,18 +30,23 @@ static int is_name(const char *s)
 	return 1;
 }
 
-/* A '#' after a blank in s: an end-of-line comment, which this grammar does
- * not have (a value may hold '#': a shell command, an env value). Said after
- * an error that quotes it (the comment was taken as part of the value), not
- * after one about something else. */
-static void comment_hint(const char *s, char *err, size_t errlen)
+const char *conf_end_comment(const char *s)
 {
 	for (const char *p = s; (p = strchr(p, '#')); p++)
-		if (p > s && is_blank(p[-1]) && strstr(err, p)) {
-			size_t n = strlen(err);
-			snprintf(err + n, errlen - n, " (a '#' starts a comment only at the start of a line)");
-			return;
-		}
+		if (p > s && is_blank(p[-1]))
+			return p;
+	return NULL;
+}
+
+/* Said after an error that quotes the comment (it was taken as part of the
+ * value), not after one about something else. */
+static void comment_hint(const char *s, char *err, size_t errlen)
+{
+	const char *p = conf_end_comment(s);
+	if (p && strstr(err, p)) {
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, " (a '#' starts a comment only at the start of a line)");
+	}
 }
 
 /* One line, already copied into buf and trimmed. Returns 0 or -1 with err set. */

@@ -27,4 +27,8 @@ typedef int (*conf_key_fn)(void *ctx, const char *section, const char *key,
 int conf_parse(const char *text, size_t len, conf_key_fn fn, void *ctx,
 	       char *err, size_t errlen);
 
+/* Where s has what would be an end-of-line comment elsewhere (a '#' after a
+ * blank), or NULL. An error on such a value says why it may have failed. */
+const char *conf_end_comment(const char *s);
+
 #endif

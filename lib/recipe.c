@@ -342,8 +342,8 @@ static int set_value(char *base, const struct key_spec *k, const char *value,
 		strcpy(field, value);  /* split and checked once shell = is known */
 		return 0;
 	case KEY_PATH:
-		/* " #" would be a comment taken into the path (see conf.h) */
-		if (value[0] != '/' || strlen(value) >= RECIPE_PATH_MAX || strstr(value, " #") || strstr(value, "\t#")) {
+		/* with " #", a comment taken into the path (see conf.h) */
+		if (value[0] != '/' || strlen(value) >= RECIPE_PATH_MAX || conf_end_comment(value)) {
 			snprintf(err, errlen, "%s = '%s': expected an absolute path under %d characters",
 				 k->key, value, RECIPE_PATH_MAX);
 			return -1;
