@@ -7,7 +7,10 @@
 #include <string.h>
 
 /* KVM only when /dev/kvm opens read-write AND the CPU has vmx/svm: a
- * /dev/kvm without them gives a guest that spins and prints nothing.
+ * /dev/kvm without them gives a guest that spins and prints nothing. sh's
+ * <> opens with O_CREAT: only a character device is tried, or a machine
+ * without /dev/kvm would get an empty file there (libvirt then refuses
+ * every domain).
  * panic=-1 + -no-reboot: a guest that panics ends QEMU instead of hanging.
  * Under TCG the CPU hides ERMS and FSRM: with them the guest kernel copies
  * with rep movsb, which TCG runs a byte at a time (measured: a virtio port
@@ -32,7 +35,7 @@ static const char launcher_head[] =
 	"here=$(cd \"$(dirname \"$0\")\" && pwd)\n"
 	"accel=${AMPHI_ACCEL:-}\n"
 	"if [ -z \"$accel\" ]; then\n"
-	"\tif (exec 3<>/dev/kvm) 2>/dev/null && grep -qwE 'vmx|svm' /proc/cpuinfo; then\n"
+	"\tif [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null && grep -qwE 'vmx|svm' /proc/cpuinfo; then\n"
 	"\t\taccel=kvm\n"
 	"\telse\n"
 	"\t\taccel=tcg\n"

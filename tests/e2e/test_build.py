@@ -6,7 +6,7 @@ import re
 import shutil
 import subprocess
 
-from conftest import AMPHI, INIT, RECIPES, amphi, build, read_newc
+from conftest import AMPHI, BOOT_TIMEOUT, INIT, RECIPES, amphi, build, read_newc, unique
 
 MINIMAL = os.path.join(RECIPES, "minimal.conf")
 
@@ -130,6 +130,48 @@ def test_launcher_picks_tcg_without_usable_kvm(minimal_build):
     assert r.stdout.strip() == "accel=tcg"
     r = subprocess.run([launch], env=dict(env, AMPHI_ACCEL="warp"), capture_output=True, text=True)
     assert r.returncode == 2 and "expected kvm or tcg" in r.stderr
+
+
+# The launcher's check for KVM must not make /dev/kvm where there is none:
+# sh's <> opens with O_CREAT, and an empty regular file there makes libvirt
+# refuse every domain. Run in a mount namespace of its own whose /dev is a
+# tmpfs holding only what QEMU needs, so the host's /dev is never touched.
+NO_KVM_DEV = r'''
+set -eu
+mount --bind /dev "$1/olddev"
+mount -t tmpfs -o mode=755 amphi-e2e-dev /dev
+for n in null zero random urandom; do : > "/dev/$n"; mount --bind "$1/olddev/$n" "/dev/$n"; done
+umount "$1/olddev"
+AMPHI_DRY_RUN=1 "$2"
+[ ! -e /dev/kvm ] || { echo "dry run made /dev/kvm"; exit 1; }
+"$2" -name "$3" >"$1/serial.log" 2>&1 </dev/null &
+qemu=$!
+i=0
+until grep -q 'amphi: ready' "$1/serial.log"; do
+    i=$((i + 1)); [ $i -lt 900 ] || { kill $qemu; echo "no ready line"; exit 1; }
+    sleep 0.1
+done
+kill $qemu; wait $qemu || true
+[ ! -e /dev/kvm ] || { echo "the boot made /dev/kvm"; exit 1; }
+ls /dev
+'''
+
+
+def test_launcher_makes_nothing_in_dev_without_kvm(minimal_build, tmpdir_clean):
+    os.mkdir(os.path.join(tmpdir_clean, "olddev"))
+    def kvm_node():
+        st = os.lstat("/dev/kvm") if os.path.lexists("/dev/kvm") else None
+        return st and (st.st_mode, st.st_rdev, st.st_ino)
+    host_kvm = kvm_node()
+    env = {k: v for k, v in os.environ.items() if k != "AMPHI_ACCEL"}
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", NO_KVM_DEV, "sh", tmpdir_clean,
+                        os.path.join(minimal_build, "vm/launch"), unique("amphi-e2e-vm")],
+                       env=env, capture_output=True, text=True, timeout=BOOT_TIMEOUT + 30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # the dry run picked TCG and both runs left /dev as it was made
+    assert r.stdout.split() == ["accel=tcg", "null", "random", "urandom", "zero"]
+    # the host's /dev/kvm (or its absence) is as it was
+    assert kvm_node() == host_kvm
 
 
 def test_amphi_usage_errors():
