@@ -34,7 +34,8 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := detect recipe moddep power tty netlink users kernel_ip logbuf logrec root logsink storefile logstore
+UNIT_TESTS   := log detect recipe moddep power tty netlink users kernel_ip logbuf logrec root logsink storefile logstore
+unit_src_log := init/log.c lib/logrec.c
 unit_src_detect := init/detect.c init/log.c lib/logrec.c
 unit_src_recipe := $(SHARED_SRC)
 unit_src_moddep := image-builder/moddep.c

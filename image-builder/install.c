@@ -2,7 +2,7 @@
  * disk, boot the installer under QEMU with the disk on virtio-blk, follow
  * its install records (docs/PROTOCOL.md, source "install") with a progress
  * line, and exit with its verdict. The stream is read and stored by an
- * `amphi logs` child; this side only reads its plain "app: message" lines. */
+ * `amphi logs --events` child; this side reads the events it passes on. */
 #include "commands.h"
 #include "recipe.h"
 #include "util.h"
@@ -199,7 +199,7 @@ static pid_t spawn_reader(const char *self, const char *sock, const char *store,
 		usleep(100 * 1000);
 	if (dup2(out, 1) < 0)
 		_exit(127);
-	execl(self, "amphi", "logs", "--connect", sock, "--out", store, (char *)NULL);
+	execl(self, "amphi", "logs", "--connect", sock, "--out", store, "--events", (char *)NULL);
 	_exit(127);
 }
 
@@ -221,50 +221,66 @@ static void draw(const struct install *in)
 	fprintf(stderr, "\r\033[K[%s] step %d/%d %s  %.0f s", bar, in->step, in->steps, in->name, since(&in->step_t0));
 }
 
-/* One record from the install phase ("install: ..." lines). */
-static void on_install(struct install *in, const char *msg)
-{
-	int n, m, pos = 0;
-	char name[RECIPE_WORD_MAX];
+/* An event of the install phase: fields of amphi logs --events, which
+ * took them from [install@32473] (docs/PROTOCOL.md), never from prose. */
+struct event {
+	const char *event, *state, *name, *how, *msg;
+	int step, steps;
+	long long ms;
+};
 
-	if (sscanf(msg, "step %d/%d %63[^:]: %n", &n, &m, name, &pos) == 3 && pos) {
-		const char *what = msg + pos;
-		if (strcmp(what, "started") == 0) {
-			in->step = n, in->steps = m, in->nlast = 0;
-			snprintf(in->name, sizeof(in->name), "%s", name);
-			clock_gettime(CLOCK_MONOTONIC, &in->step_t0);
-			if (!in->tty)
-				printf("amphi install: step %d/%d %s\n", n, m, name);
-		} else {
-			if (in->tty)
-				fprintf(stderr, "\r\033[K");
-			printf("amphi install: step %d/%d %s: %s\n", n, m, name, what);
-		}
-	} else if (strncmp(msg, "verdict: success", 16) == 0) {
-		in->ok = 1;
-		snprintf(in->verdict, sizeof(in->verdict), "%s", msg);
-	} else if (strncmp(msg, "verdict: failure", 16) == 0) {
-		in->failed = 1;
-		snprintf(in->verdict, sizeof(in->verdict), "%s", msg);
+static void on_event(struct install *in, const struct event *e)
+{
+	if (strcmp(e->event, "step") == 0 && strcmp(e->state, "started") == 0) {
+		in->step = e->step, in->steps = e->steps, in->nlast = 0;
+		snprintf(in->name, sizeof(in->name), "%s", e->name);
+		clock_gettime(CLOCK_MONOTONIC, &in->step_t0);
+		if (!in->tty)
+			printf("amphi install: step %d/%d %s\n", e->step, e->steps, e->name);
+	} else if (strcmp(e->event, "step") == 0) {
+		if (in->tty)
+			fprintf(stderr, "\r\033[K");
+		printf("amphi install: step %d/%d %s: %s in %lld ms%s%s\n", e->step, e->steps, e->name, e->state, e->ms,
+		       *e->how ? ": " : "", e->how);
+	} else if (strcmp(e->event, "verdict") == 0) {
+		if (in->ok || in->failed)
+			return;  /* the first verdict is final */
+		in->ok = strcmp(e->state, "success") == 0;
+		in->failed = !in->ok;
+		if (in->ok)
+			snprintf(in->verdict, sizeof(in->verdict), "%d step%s in %lld ms", e->steps,
+				 e->steps == 1 ? "" : "s", e->ms);
+		else
+			snprintf(in->verdict, sizeof(in->verdict), "step %d/%d %s: %s", e->step, e->steps, e->name,
+				 e->how);
 	} else if (!in->tty) {
-		printf("amphi install: %s\n", msg);
+		printf("amphi install: %s\n", e->msg);
 	}
 }
 
+/* One line of amphi logs --events: "install" and 8 fields, or "out",
+ * the program and its line. Guest text is escaped there: no field holds a
+ * tab. */
 static void on_line(struct install *in, char *line)
 {
-	char *colon = strstr(line, ": ");
-	if (!colon)
-		return;
-	*colon = '\0';
-	const char *app = line, *msg = colon + 2;
-	if (strcmp(app, "install") == 0) {
-		on_install(in, msg);
-	} else if (in->step && strcmp(app, in->name) == 0) {
+	char *f[9];
+	int n = 0;
+
+	for (char *p = line; p && n < 9; n++) {
+		f[n] = p;
+		if ((p = strchr(p, '\t')))
+			*p++ = '\0';
+	}
+	if (n == 3 && strcmp(f[0], "out") == 0 && in->step && strcmp(f[1], in->name) == 0) {
 		/* The running step's own output: kept for a failure, shown when piped. */
-		snprintf(in->last[in->nlast++ % TAIL], sizeof(in->last[0]), "%s", msg);
+		snprintf(in->last[in->nlast++ % TAIL], sizeof(in->last[0]), "%s", f[2]);
 		if (!in->tty)
-			printf("  %s: %s\n", app, msg);
+			printf("  %s: %s\n", f[1], f[2]);
+	} else if (n == 9 && strcmp(f[0], "install") == 0) {
+		struct event e = { .event = f[1], .state = f[2], .step = (int)strtol(f[3], NULL, 10),
+				   .steps = (int)strtol(f[4], NULL, 10), .ms = strtoll(f[5], NULL, 10), .name = f[6],
+				   .how = f[7], .msg = f[8] };
+		on_event(in, &e);
 	}
 	fflush(stdout);
 }
@@ -308,22 +324,16 @@ static int report(const struct install *in, int qemu_status, const char *console
 	if (in->ok) {
 		printf("amphi install: %s is installed (%s, %.0f s in all).\n"
 		       "amphi install: boot it with: amphi run %s --disk %s\n",
-		       in->disk, in->verdict + strlen("verdict: success: "), since(&in->t0), in->dir, in->disk);
+		       in->disk, in->verdict, since(&in->t0), in->dir, in->disk);
 		return 0;
 	}
 	if (in->failed) {
-		const char *v = in->verdict + strlen("verdict: failure: ");
-		const char *lines = strstr(v, "; last lines: ");
-		const char *paren = strstr(v, " (packaging: Installation failed)");
-		int head = (int)((paren ? paren : lines ? lines : v + strlen(v)) - v);
-		fprintf(stderr, "amphi install: the install failed at %.*s\n", head, v);
+		fprintf(stderr, "amphi install: the install failed at %s\n", in->verdict);
 		if (in->nlast) {
 			fprintf(stderr, "amphi install: its last lines:\n");
 			int first = in->nlast > TAIL ? in->nlast - TAIL : 0;
 			for (int i = first; i < in->nlast; i++)
 				fprintf(stderr, "  | %s\n", in->last[i % TAIL]);
-		} else if (lines) {
-			fprintf(stderr, "amphi install: its last lines: %s\n", lines + strlen("; last lines: "));
 		}
 	} else {
 		fprintf(stderr, "amphi install: the installer stopped without a verdict (QEMU %s %d)\n",

@@ -41,7 +41,7 @@ enum stream_end { END_MORE, END_CLOSED, END_BROKEN, END_STOP, END_FATAL };
 struct logs {
 	const char *connect, *listen, *fifo, *out;
 	struct sockaddr_un addr; /* of --connect or --listen */
-	int follow, json, quiet, text, sync;
+	int follow, json, quiet, text, sync, events;
 	int sigfd, outfd, listenfd;
 	struct logstore store;  /* with --out */
 	/* the current boot: its id, the highest seq taken (with --out, stored) */
@@ -56,7 +56,7 @@ static char line[6 * LOGREC_FRAME_MAX + 2048];
 static int usage_logs(FILE *out, int status)
 {
 	fprintf(out,
-		"usage: amphi logs (--connect PATH | --listen PATH) [--out DIR] [--sync] [--follow] [--json] [--quiet]\n"
+		"usage: amphi logs (--connect PATH | --listen PATH) [--out DIR] [--sync] [--follow] [--json | --events] [--quiet]\n"
 		"       amphi logs --text (--connect PATH | --listen PATH | --fifo PATH) [--out DIR] [--follow] [--json] [--quiet]\n"
 		"  reads an appliance's log stream and acknowledges what it stored; with --text, its Anaconda text\n"
 		"  --connect PATH  connect to the socket (QEMU's org.amphi.log.0 chardev, a container's amphi.sock;\n"
@@ -68,6 +68,9 @@ static int usage_logs(FILE *out, int status)
 		"  --follow        reconnect when the guest goes away, until Ctrl-C\n"
 		"  --json          print one JSON object per record; with --text {time, level, program, msg, failure}\n"
 		"  --quiet         print no records\n"
+		"  --events        print only the install phase's events (docs/PROTOCOL.md) and its steps' output, one\n"
+		"                  tab-separated line each: install EVENT STATE STEP STEPS MS NAME HOW MESSAGE, or\n"
+		"                  out PROGRAM MESSAGE (what amphi install reads; guest text is escaped, never a tab)\n"
 		"  --text          read Anaconda text (\"HH:MM:SS,mmm LEVEL program:message\" lines, from amphi or a\n"
 		"                  real Anaconda), never writing to the channel; each line Lorax's log monitor takes\n"
 		"                  for a failed install is reported on stderr as \"amphi logs: failure: LINE\"\n"
@@ -81,7 +84,7 @@ static int boot_start(struct logs *L, const char *id)
 {
 	snprintf(L->boot, sizeof(L->boot), "%s", id);
 	L->highest = L->acked = 0;
-	if (!L->quiet && !L->json) {
+	if (!L->quiet && !L->json && !L->events) {
 		logs_escape(line, id, strlen(id), 0);
 		printf("== boot %s ==\n", line);
 	}
@@ -93,10 +96,36 @@ static int boot_start(struct logs *L, const char *id)
 	return 0;
 }
 
+/* --events: the install phase as PID 1 reported it. The event comes from
+ * [install@32473], which the parser takes on source "install" only, and
+ * a step's output from source "service": a syslog tag or a line of text
+ * that looks like either is neither. */
+static void show_event(const struct logrec_parsed *p)
+{
+	const struct logrec_install *v = &p->install;
+	char *e;
+
+	if (strcmp(p->source, "install") == 0) {
+		e = line + sprintf(line, "install\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t", v->event, v->state,
+				   v->step, v->steps, v->ms);
+		e = stpcpy(stpcpy(stpcpy(stpcpy(e, v->name), "\t"), v->how), "\t");
+	} else if (strcmp(p->source, "service") == 0) {
+		e = stpcpy(logs_escape(stpcpy(line, "out\t"), p->app, strlen(p->app), 0), "\t");
+	} else {
+		return;
+	}
+	logs_escape(e, p->msg, p->msglen, 0);
+	puts(line);
+}
+
 static void show(struct logs *L, const struct logrec_parsed *p)
 {
 	char *e;
 
+	if (L->events) {
+		show_event(p);
+		return;
+	}
 	if (L->json) {
 		e = logs_escape(stpcpy(line, "{\"boot\":\""), p->boot, strlen(p->boot), 1);
 		e += sprintf(e, "\",\"seq\":%" PRIu64 ",\"uptime\":", p->seq);
@@ -343,6 +372,8 @@ static int parse_args(struct logs *L, int argc, char **argv)
 			L->quiet = 1;
 		else if (strcmp(argv[i], "--sync") == 0)
 			L->sync = 1;
+		else if (strcmp(argv[i], "--events") == 0)
+			L->events = 1;
 		else if (strcmp(argv[i], "--text") == 0)
 			L->text = 1;
 		else {
@@ -350,6 +381,10 @@ static int parse_args(struct logs *L, int argc, char **argv)
 				argv[i]);
 			return -1;
 		}
+	}
+	if (L->events && (L->text || L->json)) {
+		fprintf(stderr, "amphi logs: --events is the amphi stream's install events: not with --text or --json\n");
+		return -1;
 	}
 	if (L->fifo && !L->text) {
 		fprintf(stderr, "amphi logs: --fifo carries Anaconda text: add --text\n");

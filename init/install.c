@@ -25,6 +25,44 @@ static int64_t began_ms, step_began_ms;
 static char tail[TAIL_LINES][TAIL_LINE];
 static int tail_count;   /* lines seen in this step (the last TAIL_LINES are kept) */
 
+/* An event's [install@32473 ...] (docs/PROTOCOL.md, "Install records"):
+ * what the host decides on, in a part of the record that nothing but PID 1
+ * writes. The message's words are for people. */
+struct event {
+	char sd[384];
+	size_t len;
+};
+
+static struct event *ev_text(struct event *e, const char *name, const char *value)
+{
+	e->len = logrec_sd_param(e->sd, e->len, sizeof(e->sd) - 1, name, value);
+	return e;
+}
+
+static struct event *ev_num(struct event *e, const char *name, long long v)
+{
+	char n[24];
+	snprintf(n, sizeof(n), "%lld", v);
+	return ev_text(e, name, n);
+}
+
+/* "[install@32473 event=EVENT steps=M", and the step's number and name. */
+static struct event *ev_start(struct event *e, const char *event, int steps, const struct recipe_unit *u)
+{
+	e->len = (size_t)snprintf(e->sd, sizeof(e->sd), "[%s", LOGREC_SD_INSTALL);
+	ev_num(ev_text(e, "event", event), "steps", steps);
+	return u ? ev_text(ev_num(e, "step", step_no), "name", u->name) : e;
+}
+
+/* The element closed; 0 if it did not fit (never, with these values). */
+static size_t ev_end(struct event *e)
+{
+	if (e->len >= sizeof(e->sd) - 1)
+		return 0;
+	e->sd[e->len++] = ']';
+	return e->len;
+}
+
 int install_wanted(const char *root, const struct recipe *r)
 {
 	char path[PATH_MAX];
@@ -34,7 +72,9 @@ int install_wanted(const char *root, const struct recipe *r)
 	if (r->install_mode == INSTALL_FIRST_BOOT) {
 		snprintf(path, sizeof(path), "%s%s", root, r->install_marker);
 		if (access(path, F_OK) == 0) {
-			log_install(LOG_LVL_INFO, "first boot already done (%s exists); %d step%s skipped",
+			struct event e;
+			ev_start(&e, "skip", r->nsteps, NULL);
+			log_install(LOG_LVL_INFO, e.sd, ev_end(&e), "first boot already done (%s exists); %d step%s skipped",
 				    r->install_marker, r->nsteps, r->nsteps == 1 ? "" : "s");
 			return 0;
 		}
@@ -44,15 +84,19 @@ int install_wanted(const char *root, const struct recipe *r)
 
 static void on_step_started(const struct recipe_unit *u)
 {
+	struct event e;
+
 	if (step_no == 0) {
 		began_ms = loop_now_ms();
-		log_install(LOG_LVL_INFO, "%s: %d step%s", rcp->install_mode == INSTALL_FIRST_BOOT ? "first boot" : "installer",
+		ev_start(&e, "begin", rcp->nsteps, NULL);
+		log_install(LOG_LVL_INFO, e.sd, ev_end(&e), "%s: %d step%s", rcp->install_mode == INSTALL_FIRST_BOOT ? "first boot" : "installer",
 			    rcp->nsteps, rcp->nsteps == 1 ? "" : "s");
 	}
 	step_no++;
 	tail_count = 0;
 	step_began_ms = loop_now_ms();
-	log_install(LOG_LVL_INFO, "step %d/%d %s: started", step_no, rcp->nsteps, u->name);
+	ev_text(ev_start(&e, "step", rcp->nsteps, u), "state", "started");
+	log_install(LOG_LVL_INFO, e.sd, ev_end(&e), "step %d/%d %s: started", step_no, rcp->nsteps, u->name);
 }
 
 static void on_step_line(const struct recipe_unit *u, const char *line, size_t len)
@@ -80,6 +124,7 @@ static void how_it_ended(const struct recipe_unit *u, int status, int timed_out,
 static void verdict_failure(const struct recipe_unit *u, const char *how)
 {
 	char last[TAIL_LINES * (TAIL_LINE + 3) + 1];
+	struct event e;
 	size_t used = 0;
 	int first = tail_count > TAIL_LINES ? tail_count - TAIL_LINES : 0;
 
@@ -87,7 +132,8 @@ static void verdict_failure(const struct recipe_unit *u, const char *how)
 	for (int i = first; i < tail_count; i++)
 		used += (size_t)snprintf(last + used, sizeof(last) - used, "%s%s", i > first ? " | " : "",
 					 tail[i % TAIL_LINES]);
-	log_install(LOG_LVL_ERROR, "verdict: failure: step %d/%d %s: %s (packaging: Installation failed); last lines: %s",
+	ev_text(ev_text(ev_start(&e, "verdict", rcp->nsteps, u), "result", "failure"), "how", how);
+	log_install(LOG_LVL_ERROR, e.sd, ev_end(&e), "verdict: failure: step %d/%d %s: %s (packaging: Installation failed); last lines: %s",
 		    step_no, rcp->nsteps, u->name, how, tail_count ? last : "(none)");
 	if (rcp->install_shell_on_failure) {
 		char why[256];
@@ -100,14 +146,18 @@ static void verdict_failure(const struct recipe_unit *u, const char *how)
 static int on_step_ended(const struct recipe_unit *u, int status, int timed_out)
 {
 	char how[64];
+	struct event e;
 	long long ms = (long long)(loop_now_ms() - step_began_ms);
 
+	ev_num(ev_start(&e, "step", rcp->nsteps, u), "ms", ms);
 	if (status >= 0 && !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		log_install(LOG_LVL_INFO, "step %d/%d %s: done in %lld ms", step_no, rcp->nsteps, u->name, ms);
+		ev_text(&e, "state", "done");
+		log_install(LOG_LVL_INFO, e.sd, ev_end(&e), "step %d/%d %s: done in %lld ms", step_no, rcp->nsteps, u->name, ms);
 		return 1;
 	}
 	how_it_ended(u, status, timed_out, how, sizeof(how));
-	log_install(LOG_LVL_ERROR, "step %d/%d %s: failed in %lld ms: %s", step_no, rcp->nsteps, u->name, ms, how);
+	ev_text(ev_text(&e, "state", "failed"), "how", how);
+	log_install(LOG_LVL_ERROR, e.sd, ev_end(&e), "step %d/%d %s: failed in %lld ms: %s", step_no, rcp->nsteps, u->name, ms, how);
 	verdict_failure(u, how);
 	return 0;
 }
@@ -136,19 +186,23 @@ static void write_marker(void)
 	n = snprintf(text, sizeof(text), "amphi: %d install steps done at %lld s after the epoch\n", rcp->nsteps,
 		     (long long)time(NULL));
 	if (make_parents(path) < 0 || (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		log_install(LOG_LVL_WARN, "marker %s: %s; the first boot steps will run again next boot",
+		log_install(LOG_LVL_WARN, NULL, 0, "marker %s: %s; the first boot steps will run again next boot",
 			    rcp->install_marker, strerror(errno));
 		return;
 	}
 	if (write(fd, text, (size_t)n) != n || fsync(fd) < 0)
-		log_install(LOG_LVL_WARN, "marker %s: %s", rcp->install_marker, strerror(errno));
+		log_install(LOG_LVL_WARN, NULL, 0, "marker %s: %s", rcp->install_marker, strerror(errno));
 	close(fd);
 }
 
 static void on_steps_done(void)
 {
-	log_install(LOG_LVL_INFO, "verdict: success: %d step%s in %lld ms", rcp->nsteps, rcp->nsteps == 1 ? "" : "s",
-		    (long long)(loop_now_ms() - began_ms));
+	struct event e;
+	long long ms = (long long)(loop_now_ms() - began_ms);
+
+	ev_num(ev_text(ev_start(&e, "verdict", rcp->nsteps, NULL), "result", "success"), "ms", ms);
+	log_install(LOG_LVL_INFO, e.sd, ev_end(&e), "verdict: success: %d step%s in %lld ms", rcp->nsteps,
+		    rcp->nsteps == 1 ? "" : "s", ms);
 	if (rcp->install_mode == INSTALL_FIRST_BOOT)
 		write_marker();
 	if (rcp->install_then == THEN_POWEROFF)

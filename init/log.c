@@ -214,10 +214,10 @@ static void console_line(int pri, const char *prefix, const char *text, size_t l
 }
 
 static void record(enum logrec_source source, const char *app, int pri, int64_t uptime_us,
-		   const char *text, size_t len, int plain)
+		   const char *text, size_t len, int plain, const char *sd, size_t sdlen)
 {
 	struct logrec r = { .pri = pri, .source = source, .uptime_us = uptime_us, .msg = text, .msglen = len,
-			    .plain = plain };
+			    .plain = plain, .sd = sd, .sdlen = sdlen };
 
 	if (!record_hook)
 		return;
@@ -250,7 +250,8 @@ void log_set_record_hook(void (*hook)(struct logrec *r))
 	record_hook = hook;
 }
 
-static void vlog(enum log_level level, enum logrec_source source, const char *app, const char *fmt, va_list ap)
+static void vlog(enum log_level level, enum logrec_source source, const char *app, const char *sd, size_t sdlen,
+		 const char *fmt, va_list ap)
 {
 	char text[LOGREC_MSG_MAX], prefix[24];
 	int saved = errno;
@@ -265,7 +266,7 @@ static void vlog(enum log_level level, enum logrec_source source, const char *ap
 		n = (int)sizeof(text) - 1;
 	snprintf(prefix, sizeof(prefix), "%s: ", app);
 	console_line(levels[level].pri, prefix, text, (size_t)n, 1);
-	record(source, app, levels[level].pri, -1, text, (size_t)n, 0);
+	record(source, app, levels[level].pri, -1, text, (size_t)n, 0, sd, sdlen);
 	errno = saved;
 }
 
@@ -273,15 +274,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlog(level, LOGSRC_INIT, "amphi", fmt, ap);
+	vlog(level, LOGSRC_INIT, "amphi", NULL, 0, fmt, ap);
 	va_end(ap);
 }
 
-void log_install(enum log_level level, const char *fmt, ...)
+void log_install(enum log_level level, const char *sd, size_t sdlen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlog(level, LOGSRC_INSTALL, "install", fmt, ap);
+	vlog(level, LOGSRC_INSTALL, "install", sd, sdlen, fmt, ap);
 	va_end(ap);
 }
 
@@ -299,24 +300,47 @@ void log_output(const char *source, const char *text, size_t len, int plain)
 {
 	if (!console_init_only)
 		console_named(PRI_OUTPUT, source, text, len);
-	record(LOGSRC_SERVICE, source, PRI_OUTPUT, -1, text, len, plain);
+	record(LOGSRC_SERVICE, source, PRI_OUTPUT, -1, text, len, plain, NULL, 0);
 }
 
 void log_file_output(const char *name, const char *text, size_t len, int plain)
 {
 	if (!console_init_only)
 		console_named(PRI_OUTPUT, name, text, len);
-	record(LOGSRC_FILE, name, PRI_OUTPUT, -1, text, len, plain);
+	record(LOGSRC_FILE, name, PRI_OUTPUT, -1, text, len, plain, NULL, 0);
 }
 
-void log_syslog(int pri, const char *app, const char *text, size_t len)
+/* The init's own programs. Another's record under one of these names (or
+ * with a ':' that makes a reader split "install:verdict..." at it) would
+ * read as the init's on the console and on the text port: it gets its
+ * source in front instead, "syslog.amphi". Units cannot be so named (the
+ * recipe parser refuses them). */
+void log_name_other(char name[LOGREC_NAME_MAX], const char *source)
 {
+	static const char *const own[] = { "amphi", "install", "kernel" };
+	char was[LOGREC_NAME_MAX];
+
+	for (char *c = name; (c = strchr(c, ':'));)
+		*c = '_';
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (strcmp(name, own[i]) == 0) {
+			memcpy(was, name, sizeof(was));
+			snprintf(name, LOGREC_NAME_MAX, "%s.%s", source, was);
+		}
+}
+
+void log_syslog(int pri, const char *tag, const char *text, size_t len)
+{
+	char app[LOGREC_NAME_MAX];
+
+	snprintf(app, sizeof(app), "%s", tag);
+	log_name_other(app, "syslog");
 	if (!console_init_only)
 		console_named(pri, app, text, len);
-	record(LOGSRC_SYSLOG, app, pri, -1, text, len, 0);
+	record(LOGSRC_SYSLOG, app, pri, -1, text, len, 0, NULL, 0);
 }
 
 void log_kernel(int pri, int64_t uptime_us, const char *text, size_t len)
 {
-	record(LOGSRC_KERNEL, "kernel", pri, uptime_us, text, len, 0);
+	record(LOGSRC_KERNEL, "kernel", pri, uptime_us, text, len, 0, NULL, 0);
 }

@@ -36,9 +36,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* An install phase record (progress, verdict): "install: text" on the
- * console, source "install" in the stream. */
-void log_install(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+ * console, source "install" in the stream with the event's structured data
+ * sd ("[install@32473 ...]", sdlen bytes; docs/PROTOCOL.md), which is what
+ * the host decides on. */
+void log_install(enum log_level level, const char *sd, size_t sdlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* A line of a child's output: "source: text" on the console. plain: the
  * caller found it printable ASCII (logrec_line_end), so the sinks need not
@@ -46,8 +48,12 @@ void log_install(enum log_level level, const char *fmt, ...)
 void log_output(const char *source, const char *text, size_t len, int plain);
 /* A line of a followed log file: "name: text" on the console. */
 void log_file_output(const char *name, const char *text, size_t len, int plain);
-/* A syslog message (from /dev/log): "app: text" on the console. */
-void log_syslog(int pri, const char *app, const char *text, size_t len);
+/* A syslog message (from /dev/log): "tag: text" on the console. */
+void log_syslog(int pri, const char *tag, const char *text, size_t len);
+/* name, given by a program other than PID 1 (a syslog tag, a followed
+ * file's), made so it never reads as one of PID 1's ("amphi", "install",
+ * "kernel"): "SOURCE.NAME" then; a ':' in it becomes '_'. */
+void log_name_other(char name[LOGREC_NAME_MAX], const char *source);
 /* A kernel record: the kernel prints its own console lines, so only the
  * record. */
 void log_kernel(int pri, int64_t uptime_us, const char *text, size_t len);

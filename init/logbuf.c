@@ -4,8 +4,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* A record in the ring: this header, the app name, the message, padded
- * to 8 bytes. A header with len 0 marks the end of the used part before
+/* A record in the ring: this header, the app name, PID 1's own
+ * structured data (if any), the message, padded to 8 bytes. A header with len 0 marks the end of the used part before
  * the ring wraps to offset 0. */
 struct rec_hdr {
 	uint32_t len;
@@ -14,6 +14,7 @@ struct rec_hdr {
 	int64_t realtime_us, uptime_us;
 	uint16_t pri;
 	uint8_t source, applen, plain;
+	uint16_t sdlen;
 };
 
 struct ring {
@@ -68,10 +69,10 @@ static void evict_oldest(struct ring *g)
 		g->head = g->tail = 0;
 }
 
-static void put(struct ring *g, const struct logrec *r, const char *msg, size_t msglen)
+static void put(struct ring *g, const struct logrec *r, size_t sdlen, const char *msg, size_t msglen)
 {
 	size_t applen = logrec_name_len(r->app, LOGREC_NAME_MAX - 1);
-	size_t need = ALIGN8(sizeof(struct rec_hdr) + applen + msglen);
+	size_t need = ALIGN8(sizeof(struct rec_hdr) + applen + sdlen + msglen);
 	size_t p = g->head;
 
 	if (p + need > g->size) {
@@ -94,9 +95,12 @@ static void put(struct ring *g, const struct logrec *r, const char *msg, size_t 
 	struct rec_hdr *h = at(g, p);
 	*h = (struct rec_hdr){ .len = (uint32_t)need, .msglen = (uint32_t)msglen, .seq = g->next_seq++,
 			       .realtime_us = r->realtime_us, .uptime_us = r->uptime_us, .pri = (uint16_t)r->pri,
-			       .source = (uint8_t)r->source, .applen = (uint8_t)applen, .plain = r->plain != 0 };
+			       .source = (uint8_t)r->source, .applen = (uint8_t)applen, .plain = r->plain != 0,
+			       .sdlen = (uint16_t)sdlen };
 	memcpy(g->buf + p + sizeof(*h), r->app, applen);
-	logrec_copy((char *)g->buf + p + sizeof(*h) + applen, msg, msglen);
+	if (sdlen)
+		memcpy(g->buf + p + sizeof(*h) + applen, r->sd, sdlen);
+	logrec_copy((char *)g->buf + p + sizeof(*h) + applen + sdlen, msg, msglen);
 	if (g->count++ == 0) {
 		g->tail = p;
 		g->oldest_seq = h->seq;
@@ -116,7 +120,9 @@ static void read_at(const struct ring *g, size_t off, struct logrec *r)
 	r->source = (enum logrec_source)h->source;
 	memcpy(r->app, g->buf + off + sizeof(*h), h->applen);
 	r->app[h->applen] = '\0';
-	r->msg = (const char *)g->buf + off + sizeof(*h) + h->applen;
+	r->sd = (const char *)g->buf + off + sizeof(*h) + h->applen;
+	r->sdlen = h->sdlen;
+	r->msg = r->sd + h->sdlen;
 	r->msglen = h->msglen;
 	r->plain = h->plain;
 }
@@ -132,7 +138,7 @@ int logbuf_resize(size_t bytes)
 		return -errno;
 	for (size_t i = 0; i < R.count; i++, off = after(&R, off)) {
 		read_at(&R, off, &r);
-		put(&fresh, &r, r.msg, r.msglen);
+		put(&fresh, &r, r.sdlen, r.msg, r.msglen);
 	}
 	if (R.buf != early_buf)
 		munmap(R.buf, R.size);
@@ -145,10 +151,12 @@ uint64_t logbuf_append(struct logrec *r)
 	const char *msg = r->msg;
 	size_t left = r->msglen;
 
-	/* Long messages become several records, each within the frame limit. */
+	/* Long messages become several records, each within the frame limit;
+	 * structured data goes with the first (a frame has room for both). */
+	size_t sdlen = r->sdlen < 1024 ? r->sdlen : 0;
 	do {
 		size_t n = left > LOGREC_MSG_MAX ? LOGREC_MSG_MAX : left;
-		put(&R, r, msg, n);
+		put(&R, r, msg == r->msg ? sdlen : 0, msg, n);
 		msg += n;
 		left -= n;
 	} while (left > 0);

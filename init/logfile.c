@@ -22,7 +22,8 @@
 
 struct followed {
 	char path[PATH_MAX];
-	const char *name;        /* basename: the records' app */
+	const char *name;        /* basename, as inotify names it */
+	char app[LOGREC_NAME_MAX]; /* the records' app: the name, unless it is PID 1's own */
 	int dir_wd, fd;
 	dev_t dev;
 	ino_t ino;
@@ -37,7 +38,7 @@ static int nfiles, ifd = -1, more_timer;
 static void emit(void *ctx, const char *line, size_t len, int plain)
 {
 	const struct followed *f = ctx;
-	log_file_output(f->name, line, len, plain);
+	log_file_output(f->app, line, len, plain);
 }
 
 static void close_file(struct followed *f)
@@ -162,6 +163,8 @@ void logfile_start(const char *root, const struct recipe_list *paths)
 		char dir[PATH_MAX];
 		snprintf(f->path, sizeof(f->path), "%s%s", root, paths->item[i]);
 		f->name = strrchr(f->path, '/') + 1;
+		snprintf(f->app, sizeof(f->app), "%s", f->name);
+		log_name_other(f->app, "file");
 		f->fd = -1;
 		snprintf(dir, sizeof(dir), "%.*s", (int)(f->name - f->path - 1), f->path);
 		/* The directory must exist to be watched; make it and its parents,

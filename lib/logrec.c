@@ -9,6 +9,7 @@
 #include "logrec.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -284,6 +285,14 @@ static void put_param(struct wbuf *b, const char *name, const char *v)
 	put(b, "\"", 1);
 }
 
+size_t logrec_sd_param(char *out, size_t len, size_t cap, const char *name, const char *value)
+{
+	struct wbuf b = { out, len, cap, len > cap };
+
+	put_param(&b, name, value);
+	return b.full ? cap : b.n;
+}
+
 /* Proleptic Gregorian date of a day count since 1970-01-01 (days >= 0),
  * after Howard Hinnant's civil_from_days. */
 static void civil_from_days(int64_t days, unsigned *y, unsigned *m, unsigned *d)
@@ -463,6 +472,11 @@ int logrec_frame_from(const struct logrec *r, struct logrec_origin *o, const cha
 		put(&b, o->tail[src], o->taillen[src]);
 	else
 		put_tail(&b, o, r->source);
+	if (r->sdlen && !b.full) {  /* in before the SP that ends the tail */
+		b.n--;
+		put(&b, r->sd, r->sdlen);
+		put(&b, " ", 1);
+	}
 	put_msg(&b, r->msg, r->msg ? r->msglen : 0, r->plain);
 	if (b.full)
 		return -1;
@@ -633,6 +647,7 @@ static int timestamp_ok(struct span t)
 /* The parameters we look for, as raw (still escaped) values. */
 struct sd_values {
 	struct span seq, uptime, source, boot, proto;
+	struct span event, state, name, how, step, steps, ms;  /* [install@32473] */
 };
 
 /* A parsed RFC 5424 message (RFC 5424 §6). */
@@ -685,6 +700,24 @@ static const char *value_end(const char *p, const char *end)
 	return p;
 }
 
+/* A parameter of [install@32473]: the names of docs/PROTOCOL.md. */
+static void install_param(struct sd_values *out, struct span name, struct span v)
+{
+	static const struct {
+		const char *name;
+		size_t at;
+	} known[] = {
+		{ "event", offsetof(struct sd_values, event) }, { "state", offsetof(struct sd_values, state) },
+		{ "result", offsetof(struct sd_values, state) }, { "name", offsetof(struct sd_values, name) },
+		{ "how", offsetof(struct sd_values, how) },     { "step", offsetof(struct sd_values, step) },
+		{ "steps", offsetof(struct sd_values, steps) }, { "ms", offsetof(struct sd_values, ms) },
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (span_is(name, known[i].name))
+			*(struct span *)(void *)((char *)out + known[i].at) = v;
+}
+
 /* STRUCTURED-DATA: "-" or SD-ELEMENTs; keeps the values we know. A loop
  * over a bounded buffer, one byte at least per step. */
 static int sd_parse(struct cursor *c, struct sd_values *out, char *why, size_t whylen)
@@ -730,6 +763,8 @@ static int sd_parse(struct cursor *c, struct sd_values *out, char *why, size_t w
 				out->boot = v;
 			else if (span_is(id, LOGREC_SD_AMPHI) && span_is(name, "proto"))
 				out->proto = v;
+			else if (span_is(id, LOGREC_SD_INSTALL))
+				install_param(out, name, v);
 		}
 		c->p++;
 	}
@@ -799,6 +834,28 @@ static int param_num(struct span v, uint64_t max, uint64_t *out)
 	return param_text(v, t, sizeof(t)) < 0 || parse_u64(t, strlen(t), out) < 0 || *out > max ? -1 : 0;
 }
 
+/* p->install from [install@32473], on a record of source "install" only:
+ * on any other, whatever it says is not the init's. A bad value is a
+ * broken stream, as in [meta]. */
+static int install_event(const struct sd_values *sd, struct logrec_parsed *p, char *why, size_t whylen)
+{
+	struct logrec_install *e = &p->install;
+	const struct span none = { "", 0 };
+
+	*e = (struct logrec_install){ 0 };
+	if (!sd->event.s || strcmp(p->source, "install") != 0)
+		return 0;
+	if (param_text(sd->event, e->event, sizeof(e->event)) < 0 ||
+	    param_text(sd->state.s ? sd->state : none, e->state, sizeof(e->state)) < 0 ||
+	    param_text(sd->name.s ? sd->name : none, e->name, sizeof(e->name)) < 0 ||
+	    param_text(sd->how.s ? sd->how : none, e->how, sizeof(e->how)) < 0 ||
+	    (sd->step.s && param_num(sd->step, UINT32_MAX, &e->step) < 0) ||
+	    (sd->steps.s && param_num(sd->steps, UINT32_MAX, &e->steps) < 0) ||
+	    (sd->ms.s && param_num(sd->ms, UINT64_MAX, &e->ms) < 0))
+		FAIL("STRUCTURED-DATA: bad value in [" LOGREC_SD_INSTALL "]");
+	return 0;
+}
+
 static int frame_parse(const char *s, size_t n, struct logrec_parsed *p, char *why, size_t whylen)
 {
 	struct rfc5424 m;
@@ -824,6 +881,8 @@ static int frame_parse(const char *s, size_t n, struct logrec_parsed *p, char *w
 	if (m.sd.proto.s && param_num(m.sd.proto, 999999, &v) < 0)
 		FAIL("STRUCTURED-DATA: bad proto in [" LOGREC_SD_AMPHI "]");
 	p->proto = (int)v;
+	if (install_event(&m.sd, p, why, whylen) < 0)
+		return -1;
 	p->msg = m.msg.s;
 	p->msglen = m.msg.n;
 	return 0;

@@ -23,6 +23,10 @@
 /* RFC 5424 SD-IDs of our own: name@PEN, 32473 being the PEN RFC 5612
  * reserves for documentation and examples. */
 #define LOGREC_SD_AMPHI "amphi@32473"
+/* The install phase's events (docs/PROTOCOL.md, "Install records"): only
+ * PID 1 makes records of source "install", and a reader honours this
+ * element on no other source. */
+#define LOGREC_SD_INSTALL "install@32473"
 
 enum logrec_source { LOGSRC_KERNEL, LOGSRC_INIT, LOGSRC_SERVICE, LOGSRC_SYSLOG, LOGSRC_FILE, LOGSRC_INSTALL };
 
@@ -36,6 +40,11 @@ struct logrec {
 	const char *msg;           /* not NUL-terminated necessarily */
 	size_t msglen;
 	int plain;                 /* msg is known to be printable ASCII: nothing to escape */
+	/* SD-ELEMENTs of PID 1's own ("[install@32473 ...]"), sent after
+	 * [amphi@32473]; sdlen 0 for none. Nothing another program sends ever
+	 * reaches here: its text only ever goes to msg. */
+	const char *sd;
+	size_t sdlen;
 };
 
 /* "kernel", "init", "service", "syslog", "file"; and back (-1 if unknown). */
@@ -105,6 +114,11 @@ static inline size_t logrec_name_len(const char *s, size_t max)
 int logrec_frame(const struct logrec *r, const char *hostname, const char *boot_id,
 		 const char *msgid, char *out, size_t outlen);
 
+/* Appends ' NAME="VALUE"' to the SD-ELEMENT being made in out (len bytes
+ * so far, cap in all), VALUE escaped as RFC 5424 §6.3.3 asks. Returns the
+ * new length, or cap when it did not fit. */
+size_t logrec_sd_param(char *out, size_t len, size_t cap, const char *name, const char *value);
+
 /* What every frame of a stream repeats, escaped once (escaping costs more
  * than the rest of a header) and copied into each frame by
  * logrec_frame_from: the host and boot fields, the structured data after
@@ -151,6 +165,12 @@ struct logrec_parsed {
 	char source[16];
 	char boot[40];
 	int proto;                 /* the protocol version the record says (every amphi record does), else 0 */
+	/* [install@32473] of a record of source "install" (event "" if none,
+	 * or on any other source). Text values are printable ASCII. */
+	struct logrec_install {
+		char event[16], state[16], name[64], how[96];
+		uint64_t step, steps, ms;
+	} install;
 	const char *msg;
 	size_t msglen;
 };

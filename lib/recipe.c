@@ -453,6 +453,13 @@ static struct recipe_unit *unit_for(struct recipe *r, int where, const char *sec
 			 section, recipe_unit_kind(kind));
 		return NULL;
 	}
+	/* A unit's output carries its name: under one of the init's own, it
+	 * would read as the init's records (docs/PROTOCOL.md). */
+	if (!strcmp(name, "amphi") || !strcmp(name, "install") || !strcmp(name, "kernel")) {
+		snprintf(err, errlen, "[%s]: '%s' is the init's own name in the log; give the %s another name",
+			 section, name, recipe_unit_kind(kind));
+		return NULL;
+	}
 	for (int i = 0; i < r->nunits; i++)
 		if (strcmp(r->unit[i].name, name) == 0) {
 			if (r->unit[i].kind == kind)

@@ -265,3 +265,59 @@ def test_an_existing_disk_is_refused_before_anything_is_built(tmpdir_clean):
     os.symlink(os.path.join(tmpdir_clean, "nothing-here"), link)
     r = install(os.path.join(RECIPES, "installer.conf"), out, link)
     assert r.returncode == 1 and f"{link} exists" in r.stderr and not os.path.exists(out)
+
+
+FORGER = """[image]
+name = {name}
+
+[runtime]
+getty = none
+
+# An unprivileged step that says, every way it can, that the install
+# succeeded (and that the init is ready, and the kernel spoke), then fails.
+[step.forge]
+user = nobody
+shell = yes
+exec = logger -t install 'verdict: success: 1 step in 1 ms'; logger -t 'install:verdict' 'success: 1 step in 1 ms'; logger -t amphi 'ready env=qemu'; logger -t kernel 'Kernel panic - not syncing'; echo 'verdict: success: 1 step in 1 ms'; echo 'install: verdict: success: 1 step in 1 ms'; echo 'step 1/1 forge: done in 1 ms'; exit 1
+"""
+
+
+def test_a_step_cannot_forge_the_verdict(tmpdir_clean):
+    """Syslog tags the init's records use (install, amphi, kernel) and lines
+    of output shaped like its records: amphi install still exits 1 naming
+    the real failing step, and no host reader (the stream, the Anaconda
+    port, the console) shows them under the init's names."""
+    recipe = os.path.join(tmpdir_clean, "forger.conf")
+    with open(recipe, "w") as f:
+        f.write(FORGER.format(name="forger"))
+    out, disk = os.path.join(tmpdir_clean, "out"), os.path.join(tmpdir_clean, "disk.img")
+    text_log = os.path.join(tmpdir_clean, "anaconda.jsonl")
+    text, tf = lorax_like(os.path.join(out, "install", "anaconda.sock"), text_log)
+    try:
+        r = install(recipe, out, disk, "--size", "16M")
+    finally:
+        text.terminate()
+        text.wait(timeout=10)
+        tf.close()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "amphi install: the install failed at step 1/1 forge: exited with status 1" in r.stderr, r.stderr
+    assert "is installed" not in r.stdout
+    # the stream: the init's install records are its own; the tags were renamed
+    lines = [l.split(" ", 1)[1] for l in stored_lines(out)]  # "UPTIME SOURCE APP: MSG"
+    verdicts = [l for l in lines if l.startswith("install install: verdict")]
+    assert len(verdicts) == 1 and verdicts[0].startswith("install install: verdict: failure: step 1/1 forge"), verdicts
+    for tag in ("install", "amphi", "kernel"):
+        assert any(l.startswith(f"syslog syslog.{tag}: ") for l in lines), (tag, lines)
+        assert not any(l.startswith(f"syslog {tag}: ") for l in lines)
+    # busybox logger's "install:verdict" is the tag "install" (RFC 3164 ends a tag at ':')
+    assert lines.count("syslog syslog.install: verdict: success: 1 step in 1 ms") == 2, lines
+    assert any(l == "service forge: install: verdict: success: 1 step in 1 ms" for l in lines), lines
+    # the Anaconda port: program "install" is the init alone
+    text = text_lines(text_log)
+    assert [l["msg"].split(":")[1] for l in text if l["program"] == "install" and l["msg"].startswith("verdict")] \
+        == [" failure"], text[-8:]
+    assert {"syslog.install", "syslog.amphi", "syslog.kernel", "forge"} <= {l["program"] for l in text}
+    # the console: the init's lines read "TIME LEVEL install: ..." and no other does
+    console = open(os.path.join(out, "install", "console.log"), errors="replace").read()
+    assert not re.search(r"^\S+ \w+ (install: verdict: success|amphi: ready|kernel: )", console, re.M), console
+    assert re.search(r"^\S+ \w+ install: verdict: failure: step 1/1 forge", console, re.M), console

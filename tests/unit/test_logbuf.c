@@ -29,13 +29,18 @@ static void test_order_and_fields(void **state)
 	(void)state;
 	logbuf_seek(&c, 1);
 	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 0);
-	assert_int_equal(add("web", "hello", 5), 1);
+	struct logrec e = { .pri = 30, .source = LOGSRC_INSTALL, .app = "install", .msg = "hello", .msglen = 5,
+			    .sd = "[install@32473 event=\"begin\"]", .sdlen = 29 };
+	assert_int_equal(logbuf_append(&e), 1);
 	assert_int_equal(add("db", "", 0), 2);
 	assert_int_equal(logbuf_resize(1024 * 1024), 0);
 	logbuf_seek(&c, 1);
 	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 1);
 	assert_int_equal(r.seq, 1);
-	assert_string_equal(r.app, "web");
+	assert_string_equal(r.app, "install");
+	assert_int_equal(r.source, LOGSRC_INSTALL);
+	assert_int_equal(r.sdlen, 29);
+	assert_memory_equal(r.sd, "[install@32473 event=\"begin\"]", 29);
 	assert_int_equal(r.msglen, 5);
 	assert_memory_equal(r.msg, "hello", 5);
 	assert_int_equal(lf, 0);
@@ -43,6 +48,7 @@ static void test_order_and_fields(void **state)
 	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 1);
 	assert_int_equal(r.seq, 2);
 	assert_string_equal(r.app, "db");
+	assert_int_equal(r.sdlen, 0);
 	assert_int_equal(r.msglen, 0);
 	logbuf_advance(&c);
 	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 0);
@@ -57,10 +63,13 @@ static void test_long_message_is_split(void **state)
 
 	(void)state;
 	memset(big, 'x', sizeof(big));
-	assert_int_equal(add("big", big, sizeof(big)), first + 2);
+	/* structured data goes with the first piece only */
+	struct logrec e = { .app = "big", .msg = big, .msglen = sizeof(big), .sd = "[x@1]", .sdlen = 5 };
+	assert_int_equal(logbuf_append(&e), first + 2);
 	logbuf_seek(&c, first);
 	size_t total = 0;
 	while (logbuf_peek(&c, &r, &lf, &ll)) {
+		assert_int_equal(r.sdlen, r.seq == first ? 5 : 0);
 		assert_true(r.msglen <= LOGREC_MSG_MAX);
 		total += r.msglen;
 		logbuf_advance(&c);

@@ -503,6 +503,91 @@ static void test_reader_errors(void **state)
 			  "proto");
 }
 
+/* Parses one whole frame made by hand (msg without its length). */
+static int parse_frame(const char *msg, struct logrec_parsed *p)
+{
+	static struct logrec_reader rd;
+	char s[2048], why[256];
+
+	snprintf(s, sizeof(s), "%zu %s", strlen(msg), msg);
+	logrec_reader_init(&rd);
+	logrec_reader_feed(&rd, s, strlen(s));
+	return logrec_reader_next(&rd, p, why, sizeof(why));
+}
+
+/* PID 1's install events: [install@32473] after [amphi@32473], escaped
+ * where it must be, read back field by field; honoured on source
+ * "install" only (a record of any other source that carries one is not
+ * an event), and a bad value breaks the stream as in [meta]. */
+static void test_install_element(void **state)
+{
+	struct logrec r = rec(9, 30, LOGSRC_INSTALL, "install", "step 2/3 copy: failed in 12 ms: exited with status 1");
+	static struct logrec_reader rd;
+	struct logrec_parsed p;
+	char sd[256], out[LOGREC_FRAME_MAX + 64], why[256];
+	size_t n = (size_t)snprintf(sd, sizeof(sd), "[" LOGREC_SD_INSTALL);
+	int len;
+
+	(void)state;
+	n = logrec_sd_param(sd, n, sizeof(sd), "event", "step");
+	n = logrec_sd_param(sd, n, sizeof(sd), "state", "failed");
+	n = logrec_sd_param(sd, n, sizeof(sd), "step", "2");
+	n = logrec_sd_param(sd, n, sizeof(sd), "steps", "3");
+	n = logrec_sd_param(sd, n, sizeof(sd), "ms", "12");
+	n = logrec_sd_param(sd, n, sizeof(sd), "name", "copy");
+	n = logrec_sd_param(sd, n, sizeof(sd), "how", "said \"no\" [x]");
+	sd[n++] = ']';
+	r.sd = sd;
+	r.sdlen = n;
+	len = logrec_frame(&r, "g", "b1", "-", out, sizeof(out));
+	assert_non_null(strstr(frame_msg(out, len), "proto=\"1\"][install@32473 event=\"step\" state=\"failed\" step=\"2\" "
+						  "steps=\"3\" ms=\"12\" name=\"copy\" how=\"said \\\"no\\\" [x\\]\"] step 2/3"));
+	logrec_reader_init(&rd);
+	logrec_reader_feed(&rd, out, (size_t)len);
+	assert_int_equal(logrec_reader_next(&rd, &p, why, sizeof(why)), 1);
+	assert_string_equal(p.install.event, "step");
+	assert_string_equal(p.install.state, "failed");
+	assert_string_equal(p.install.name, "copy");
+	assert_string_equal(p.install.how, "said \"no\" [x]");
+	assert_int_equal(p.install.step, 2);
+	assert_int_equal(p.install.steps, 3);
+	assert_int_equal(p.install.ms, 12);
+	assert_memory_equal(p.msg, "step 2/3 copy", 13);
+	/* cut to fit: sticky, and says so */
+	assert_int_equal(logrec_sd_param(sd, 0, 8, "event", "verdict"), 8);
+	assert_int_equal(logrec_sd_param(sd, 9, 8, "event", "x"), 8);
+
+#define HEAD "<13>1 - - - - - [meta sequenceId=\"1\" sysUpTime=\"2\"]"
+	/* the same element on a syslog record: no event */
+	assert_int_equal(parse_frame(HEAD "[amphi@32473 source=\"syslog\" boot=\"b\"]"
+				     "[install@32473 event=\"verdict\" result=\"success\"] x", &p), 1);
+	assert_string_equal(p.source, "syslog");
+	assert_string_equal(p.install.event, "");
+	/* nor on a source given after it (the order of SD-ELEMENTs is free) */
+	assert_int_equal(parse_frame(HEAD "[install@32473 event=\"verdict\" result=\"success\"]"
+				     "[amphi@32473 source=\"service\" boot=\"b\"] x", &p), 1);
+	assert_string_equal(p.install.event, "");
+	/* on install: taken, "result" as the state */
+	assert_int_equal(parse_frame(HEAD "[install@32473 event=\"verdict\" result=\"success\" steps=\"4\"]"
+				     "[amphi@32473 source=\"install\" boot=\"b\"] x", &p), 1);
+	assert_string_equal(p.install.event, "verdict");
+	assert_string_equal(p.install.state, "success");
+	assert_int_equal(p.install.steps, 4);
+	/* a record of source install without the element: no event */
+	assert_int_equal(parse_frame(HEAD "[amphi@32473 source=\"install\" boot=\"b\"] x", &p), 1);
+	assert_string_equal(p.install.event, "");
+	/* bad values */
+	expect_broken_msg(HEAD "[amphi@32473 source=\"install\" boot=\"b\"][install@32473 event=\"step\" step=\"x\"]",
+			  "install@32473");
+	expect_broken_msg(HEAD "[amphi@32473 source=\"install\" boot=\"b\"][install@32473 event=\"step\" "
+			  "step=\"4294967296\"]", "install@32473");
+	expect_broken_msg(HEAD "[amphi@32473 source=\"install\" boot=\"b\"][install@32473 event=\"0123456789abcdef\"]",
+			  "install@32473");
+	expect_broken_msg(HEAD "[amphi@32473 source=\"install\" boot=\"b\"][install@32473 event=\"a\tb\"]",
+			  "install@32473");
+#undef HEAD
+}
+
 /* Read in place, as amphi logs does: every cut of the stream into two
  * reads gives the same frames, the partial one moves to the front, and
  * after it there is always room for a whole read. */
@@ -810,6 +895,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_split_feeds),
 		cmocka_unit_test(test_reader_whitespace_and_foreign_writer),
 		cmocka_unit_test(test_reader_errors),
+		cmocka_unit_test(test_install_element),
 		cmocka_unit_test(test_put_num),
 		cmocka_unit_test(test_reader_reads_in_place),
 		cmocka_unit_test(test_reader_need_more_and_full),

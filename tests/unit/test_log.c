@@ -1,0 +1,75 @@
+/* init/log.c: what other programs' records are called. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+static struct logrec seen;
+static char seen_msg[LOGREC_MSG_MAX];
+
+/* The record as the hook sees it (its text lives only as long as the call). */
+static void keep(struct logrec *r)
+{
+	seen = *r;
+	memcpy(seen_msg, r->msg, r->msglen);
+	seen.msg = seen_msg;
+	seen.sd = NULL;
+}
+
+static const char *renamed(const char *name, const char *source)
+{
+	static char n[LOGREC_NAME_MAX];
+	snprintf(n, sizeof(n), "%s", name);
+	log_name_other(n, source);
+	return n;
+}
+
+/* The init's own names, and a ':' a reader would split at, never pass. */
+static void test_name_other(void **state)
+{
+	(void)state;
+	assert_string_equal(renamed("amphi", "syslog"), "syslog.amphi");
+	assert_string_equal(renamed("install", "syslog"), "syslog.install");
+	assert_string_equal(renamed("kernel", "file"), "file.kernel");
+	assert_string_equal(renamed("install:verdict", "syslog"), "install_verdict");
+	assert_string_equal(renamed("amphi:", "syslog"), "amphi_");
+	assert_string_equal(renamed("cron", "syslog"), "cron");
+	assert_string_equal(renamed("amphi2", "syslog"), "amphi2");
+	assert_string_equal(renamed("", "syslog"), "");
+	/* a long name stays within the field */
+	assert_int_equal(strlen(renamed("0123456789012345678901234567890123456789012345", "syslog")), 46);
+}
+
+/* A syslog message under the init's name: the record says syslog.NAME, its
+ * source is syslog, and no structured data comes with it. */
+static void test_syslog_record(void **state)
+{
+	(void)state;
+	log_set_fd(-1);
+	log_set_record_hook(keep);
+	log_syslog(13, "install", "verdict: success: 1 step in 1 ms", 32);
+	assert_int_equal(seen.source, LOGSRC_SYSLOG);
+	assert_string_equal(seen.app, "syslog.install");
+	assert_int_equal(seen.sdlen, 0);
+	log_install(LOG_LVL_INFO, "[install@32473 event=\"begin\"]", 29, "installer: %d steps", 2);
+	assert_int_equal(seen.source, LOGSRC_INSTALL);
+	assert_string_equal(seen.app, "install");
+	assert_int_equal(seen.sdlen, 29);
+	assert_memory_equal(seen.msg, "installer: 2 steps", 18);
+	log_set_record_hook(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_other),
+		cmocka_unit_test(test_syslog_record),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
