@@ -1,5 +1,6 @@
 #include "loop.h"
 #include "log.h"
+#include "recipe.h"
 
 #include <errno.h>
 #include <string.h>
@@ -7,8 +8,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOOP_MAX_FDS 64
-#define LOOP_MAX_TIMERS 16
+/* Sized from what a recipe can ask for: a unit holds at most one timer at
+ * a time (its timeout, restart or stop) and one fd (its output pipe); the
+ * rest of PID 1 (log sinks and sources, the tty respawn, signals, power
+ * buttons, the control FIFO, the network's wait, the shutdown) fewer than
+ * 24 timers and 40 fds. Running out would be a bug in that sum: it is
+ * said, never silent. */
+#define LOOP_MAX_FDS (RECIPE_UNITS_MAX + 40)
+#define LOOP_MAX_TIMERS (RECIPE_UNITS_MAX + 24)
 
 struct loop_fd {
 	int fd;
@@ -60,6 +67,7 @@ int loop_add_fd(int fd, uint32_t events, loop_fd_fn fn, void *data)
 		fds[i] = (struct loop_fd){ fd, fn, data };
 		return 0;
 	}
+	log_error("loop: all %d fd slots are taken; fd %d is not watched (a bug: please report it)", LOOP_MAX_FDS, fd);
 	return -ENOSPC;
 }
 
@@ -93,6 +101,8 @@ int loop_add_timer(long delay_ms, loop_timer_fn fn, void *data)
 		timers[i] = (struct loop_timer){ loop_now_ms() + delay_ms + 1, fn, data };
 		return i;
 	}
+	log_error("loop: all %d timer slots are taken; a timer of %ld ms is lost (a bug: please report it)",
+		  LOOP_MAX_TIMERS, delay_ms);
 	return -ENOSPC;
 }
 

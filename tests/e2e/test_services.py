@@ -84,3 +84,23 @@ def test_bad_service_sections_are_file_line_errors(tmpdir_clean):
     r = amphi("build", recipe, "-o", os.path.join(tmpdir_clean, "o"), check=False)
     assert r.returncode == 1
     assert f"{recipe}:5: restart = 'sometimes': expected always, on-failure or no" in r.stderr
+
+
+def test_the_most_units_a_recipe_may_have_all_crash_loop_and_all_restart(tmpdir_clean, lxc):
+    """24 services (the recipe's limit), each exiting after 0.2 s with
+    restart = always: every one is restarted again and again, none is
+    left behind for want of a timer, and PID 1 says nothing ran out."""
+    recipe = os.path.join(tmpdir_clean, "crashers.conf")
+    with open(recipe, "w") as f:
+        f.write("[image]\nname = crashers\n[runtime]\ngetty = none\n")
+        for n in range(1, 25):
+            f.write(f"[service.s{n:02d}]\nshell = yes\nexec = echo up; sleep 0.2; exit 3\nrestart = always\n")
+    out = os.path.join(tmpdir_clean, "out")
+    build(recipe, out)
+    ct = lxc(out)
+    ct.start()
+    for n in range(1, 25):
+        ct.wait(rf"s{n:02d}: up", count=5)
+    log = open(ct.console, errors="replace").read()
+    assert "slots are taken" not in log
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
