@@ -3,8 +3,11 @@ sent by virsh shutdown, powers the appliance off through our stop sequence."""
 
 import json
 import os
+import re
 import socket
 import time
+
+from conftest import build
 
 # The issue's bound: QEMU is gone this soon after system_powerdown.
 POWERDOWN_EXIT_S = 5
@@ -67,3 +70,47 @@ def test_system_powerdown_powers_off(minimal_build, qemu, tmpdir_clean):
     assert "all processes stopped in" in log and "ms; power off" in log
     assert "Kernel panic" not in log
     assert took <= POWERDOWN_EXIT_S, f"QEMU exited {took:.1f}s after system_powerdown:\n{log[-2000:]}"
+
+
+FLOODERS = """[image]
+name = flooders
+
+[runtime]
+getty = none
+
+# Four unprivileged programs that write to /dev/log as fast as they can,
+# and one that ignores its stop signal: nobody reads the log stream, so
+# PID 1 reads and drops, on the guest's one vCPU.
+{flooders}
+[service.stubborn]
+shell = yes
+exec = trap '' TERM; echo stubborn up; while :; do sleep 1; done
+stop_timeout = 1
+"""
+
+
+def test_syslog_floods_do_not_delay_the_power_button_or_a_stop_timeout(tmpdir_clean, qemu):
+    flooders = "".join(f"[service.flood{n}]\nuser = nobody\nshell = yes\n"
+                       f"exec = yes 'a line from flooder {n}, over and over again' | logger -t flood{n}\n\n"
+                       for n in range(4))
+    recipe = os.path.join(tmpdir_clean, "flooders.conf")
+    with open(recipe, "w") as f:
+        f.write(FLOODERS.format(flooders=flooders))
+    out = os.path.join(tmpdir_clean, "out")
+    build(recipe, out)
+    build_dir, sock = with_qmp(out, tmpdir_clean)
+    vm = qemu(build_dir)
+    vm.wait(r"amphi: ready env=qemu")
+    vm.wait(r"flood3: a line from flooder 3")
+    time.sleep(2)  # the floods run on
+    assert qmp(sock, "system_powerdown") == [{"return": {}}]
+    sent = time.monotonic()
+    assert vm.exit_code(timeout=POWERDOWN_EXIT_S + 60) == 0
+    took = time.monotonic() - sent
+    log = open(vm.log, errors="replace").read()
+    assert "amphi: power button: stopping to power off" in log
+    assert "amphi: stubborn: still running 1 s after its stop signal; killing it" in log
+    # PID 1's own count of the stop: the 1 s stop timeout and little more
+    stopped = int(re.search(r"amphi: services stopped in (\d+) ms", log).group(1))
+    assert stopped <= 1000 + POWERDOWN_EXIT_S * 1000, log[-2000:]
+    assert took <= POWERDOWN_EXIT_S + 1, f"QEMU exited {took:.1f}s after system_powerdown:\n{log[-2000:]}"
