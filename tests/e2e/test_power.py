@@ -114,3 +114,35 @@ def test_syslog_floods_do_not_delay_the_power_button_or_a_stop_timeout(tmpdir_cl
     stopped = int(re.search(r"amphi: services stopped in (\d+) ms", log).group(1))
     assert stopped <= 1000 + POWERDOWN_EXIT_S * 1000, log[-2000:]
     assert took <= POWERDOWN_EXIT_S + 1, f"QEMU exited {took:.1f}s after system_powerdown:\n{log[-2000:]}"
+
+
+FLOODING_STEP = """[image]
+name = floodstep
+
+[runtime]
+getty = none
+
+# An install step that sets four floods of /dev/log going and hangs: its
+# 2 s timeout ends it all the same, and the install's failure powers off.
+[step.flood]
+user = nobody
+shell = yes
+timeout = 2
+exec = for n in 0 1 2 3; do yes "a line from flooder $n" | logger -t flood$n & done; sleep 1000
+"""
+
+
+def test_syslog_floods_do_not_delay_a_step_timeout(tmpdir_clean, qemu):
+    recipe = os.path.join(tmpdir_clean, "floodstep.conf")
+    with open(recipe, "w") as f:
+        f.write(FLOODING_STEP)
+    out = os.path.join(tmpdir_clean, "out")
+    build(recipe, out)
+    vm = qemu(out)
+    assert vm.exit_code(timeout=POWERDOWN_EXIT_S + 60) == 0
+    log = open(vm.log, errors="replace").read()
+    assert "flood3: a line from flooder 3" in log
+    # PID 1's own count: the 2 s timeout and little more
+    took = int(re.search(r"install: step 1/1 flood: failed in (\d+) ms: timed out after 2 s", log).group(1))
+    assert took <= 2000 + POWERDOWN_EXIT_S * 1000, log[-2000:]
+    assert "all processes stopped in" in log and "ms; power off" in log
