@@ -4,9 +4,11 @@
 #include "logcore.h"
 #include "loop.h"
 
+#include <asm/unistd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -30,6 +32,7 @@ struct followed {
 	off_t off;
 	struct linesplit lines;  /* a line not ended yet */
 	int more;                /* stopped with more to read (its turn was up, or back-pressure) */
+	int refused;             /* said why it is not read; said again only after a good open */
 };
 
 static struct followed files[FILES_MAX];
@@ -52,6 +55,35 @@ static void close_file(struct followed *f)
 
 static void schedule_more(void);
 
+/* The file, never through a symbolic link and only if it is a regular
+ * file: a followed log often lives where others may write (a service's
+ * own directory), and a link or a FIFO swapped in there would have PID 1
+ * read, and send to the host, what it points at (/etc/shadow), or block.
+ * openat2's RESOLVE_NO_SYMLINKS refuses a link anywhere on the path; a
+ * kernel before 5.6 has only O_NOFOLLOW, for the last part. */
+static int open_file(struct followed *f, struct stat *st)
+{
+	struct open_how how = { .flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW,
+				.resolve = RESOLVE_NO_SYMLINKS };
+	int fd = (int)syscall(__NR_openat2, AT_FDCWD, f->path, &how, sizeof(how));
+	const char *why = NULL;
+
+	if (fd < 0 && errno == ENOSYS)
+		fd = open(f->path, (int)how.flags);
+	if (fd < 0 && errno == ELOOP)
+		why = "it is a symbolic link or its path has one";
+	else if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)))
+		why = "it is not a regular file";
+	if (why && !f->refused++)
+		log_warn("log: %s is not read: %s (a followed log is read only as a regular file at its own path)",
+			 f->path, why);
+	if (why && fd >= 0)
+		close(fd);
+	if (!why && fd >= 0)
+		f->refused = 0;
+	return why ? -1 : fd;
+}
+
 /* Reads what is new; reopens a file that was replaced or truncated. */
 static void follow(struct followed *f)
 {
@@ -59,14 +91,14 @@ static void follow(struct followed *f)
 	char buf[4096];
 	ssize_t n;
 
-	if (stat(f->path, &st) < 0) {
+	if (lstat(f->path, &st) < 0) {
 		close_file(f);  /* gone; the directory watch brings it back */
 		return;
 	}
 	if (f->fd >= 0 && (st.st_ino != f->ino || st.st_dev != f->dev))
-		close_file(f);  /* replaced (log rotation): the new file from its start */
+		close_file(f);  /* replaced (log rotation, or a link): the new file from its start */
 	if (f->fd < 0) {
-		if ((f->fd = open(f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		if ((f->fd = open_file(f, &st)) < 0)
 			return;
 		f->dev = st.st_dev;
 		f->ino = st.st_ino;
@@ -174,7 +206,7 @@ void logfile_start(const char *root, const struct recipe_list *paths)
 			mkdir(dir, 0755);
 		}
 		mkdir(dir, 0755);
-		f->dir_wd = inotify_add_watch(ifd, dir, IN_CREATE | IN_MODIFY | IN_MOVED_TO | IN_DELETE |
+		f->dir_wd = inotify_add_watch(ifd, dir, IN_DONT_FOLLOW | IN_CREATE | IN_MODIFY | IN_MOVED_TO | IN_DELETE |
 						      IN_MOVED_FROM | IN_CLOSE_WRITE);
 		if (f->dir_wd < 0) {
 			log_warn("log: cannot watch %s: %s; %s is not followed", dir, strerror(errno), paths->item[i]);

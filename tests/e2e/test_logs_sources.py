@@ -167,3 +167,36 @@ def test_a_fifo_made_after_the_start_gets_the_text_from_the_first_record(tmpdir_
     finally:
         ct.lxc("lxc-stop", "--nokill", "-t", "20")
     assert re.match(rb"\d\d:\d\d:\d\d,\d{3} INFO amphi:amphi-init \S+ starting in env=lxc\n", text), text[:200]
+
+
+PLANTED = """[image]
+name = planted
+
+[log]
+files = /srv/logs/app.log, /srv/logs/pipe.log
+
+[task.prepare]
+shell = yes
+exec = mkdir -p /srv/logs && chmod 1777 /srv/logs && echo TOPSECRET > /root/secret && chmod 600 /root/secret
+
+# An unprivileged service where the followed logs live: a link to a file
+# only root may read, and a FIFO; then real logs in their place. (Each
+# refusal is said once, until the file is read again.)
+[service.planter]
+user = nobody
+shell = yes
+exec = ln -s /root/secret /srv/logs/app.log; mkfifo /srv/logs/pipe.log; sleep 1; rm /srv/logs/app.log /srv/logs/pipe.log; echo 'a real line' > /srv/logs/app.log; echo 'a pipe line' > /srv/logs/pipe.log; echo planted; sleep 1000
+"""
+
+
+def test_a_followed_file_is_never_read_through_a_link_or_as_a_fifo(tmpdir_clean, lxc):
+    out = make(tmpdir_clean, PLANTED)
+    ct = lxc(out)
+    ct.start()
+    ct.wait(r"app.log: a real line")
+    log = ct.wait(r"pipe.log: a pipe line")
+    assert "planter: planted" in log
+    assert "TOPSECRET" not in log
+    assert "log: /srv/logs/app.log is not read: it is a symbolic link or its path has one" in log
+    assert "log: /srv/logs/pipe.log is not read: it is not a regular file" in log
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
