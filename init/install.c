@@ -74,8 +74,9 @@ int install_wanted(const char *root, const struct recipe *r)
 		if (access(path, F_OK) == 0) {
 			struct event e;
 			ev_start(&e, "skip", r->nsteps, NULL);
-			log_install(LOG_LVL_INFO, e.sd, ev_end(&e), "first boot already done (%s exists); %d step%s skipped",
-				    r->install_marker, r->nsteps, r->nsteps == 1 ? "" : "s");
+			log_install(LOG_LVL_INFO, e.sd, ev_end(&e),
+				    "first boot already done (%s exists); %d step%s skipped", r->install_marker, r->nsteps,
+				    r->nsteps == 1 ? "" : "s");
 			return 0;
 		}
 	}
@@ -89,8 +90,9 @@ static void on_step_started(const struct recipe_unit *u)
 	if (step_no == 0) {
 		began_ms = loop_now_ms();
 		ev_start(&e, "begin", rcp->nsteps, NULL);
-		log_install(LOG_LVL_INFO, e.sd, ev_end(&e), "%s: %d step%s", rcp->install_mode == INSTALL_FIRST_BOOT ? "first boot" : "installer",
-			    rcp->nsteps, rcp->nsteps == 1 ? "" : "s");
+		log_install(LOG_LVL_INFO, e.sd, ev_end(&e), "%s: %d step%s",
+			    rcp->install_mode == INSTALL_FIRST_BOOT ? "first boot" : "installer", rcp->nsteps,
+			    rcp->nsteps == 1 ? "" : "s");
 	}
 	step_no++;
 	tail_count = 0;
@@ -133,8 +135,9 @@ static void verdict_failure(const struct recipe_unit *u, const char *how)
 		used += (size_t)snprintf(last + used, sizeof(last) - used, "%s%s", i > first ? " | " : "",
 					 tail[i % TAIL_LINES]);
 	ev_text(ev_text(ev_start(&e, "verdict", rcp->nsteps, u), "result", "failure"), "how", how);
-	log_install(LOG_LVL_ERROR, e.sd, ev_end(&e), "verdict: failure: step %d/%d %s: %s (packaging: Installation failed); last lines: %s",
-		    step_no, rcp->nsteps, u->name, how, tail_count ? last : "(none)");
+	log_install(LOG_LVL_ERROR, e.sd, ev_end(&e),
+		    "verdict: failure: step %d/%d %s: %s (packaging: Installation failed); last lines: %s", step_no,
+		    rcp->nsteps, u->name, how, tail_count ? last : "(none)");
 	if (rcp->install_shell_on_failure) {
 		char why[256];
 		snprintf(why, sizeof(why), "install step %s %s; kept up for inspection (on_failure = shell)", u->name, how);
@@ -152,12 +155,14 @@ static int on_step_ended(const struct recipe_unit *u, int status, int timed_out)
 	ev_num(ev_start(&e, "step", rcp->nsteps, u), "ms", ms);
 	if (status >= 0 && !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		ev_text(&e, "state", "done");
-		log_install(LOG_LVL_INFO, e.sd, ev_end(&e), "step %d/%d %s: done in %lld ms", step_no, rcp->nsteps, u->name, ms);
+		log_install(LOG_LVL_INFO, e.sd, ev_end(&e), "step %d/%d %s: done in %lld ms", step_no, rcp->nsteps,
+			    u->name, ms);
 		return 1;
 	}
 	how_it_ended(u, status, timed_out, how, sizeof(how));
 	ev_text(ev_text(&e, "state", "failed"), "how", how);
-	log_install(LOG_LVL_ERROR, e.sd, ev_end(&e), "step %d/%d %s: failed in %lld ms: %s", step_no, rcp->nsteps, u->name, ms, how);
+	log_install(LOG_LVL_ERROR, e.sd, ev_end(&e), "step %d/%d %s: failed in %lld ms: %s", step_no, rcp->nsteps,
+		    u->name, ms, how);
 	verdict_failure(u, how);
 	return 0;
 }
