@@ -4,6 +4,7 @@
  * terminal or a file. --text hands over to the Anaconda text reader
  * (logtext.c) once the options, signals and --out are set up here. */
 #include "commands.h"
+#include "guestpath.h"
 #include "logrec.h"
 #include "logs.h"
 #include "logstore.h"
@@ -40,7 +41,7 @@ enum stream_end { END_MORE, END_CLOSED, END_BROKEN, END_STOP, END_FATAL };
 
 struct logs {
 	const char *connect, *listen, *fifo, *out;
-	struct sockaddr_un addr; /* of --connect or --listen */
+	struct sockaddr_un addr; /* of --listen */
 	int follow, json, quiet, text, sync;
 	int sigfd, outfd, listenfd;
 	struct logstore store;  /* with --out */
@@ -229,30 +230,30 @@ static enum stream_end stream(struct logs *L, int fd)
 	return end;
 }
 
-/* A connected socket, or -1 (errno set). */
-int logs_sock_connect(const struct sockaddr_un *sa)
+int logs_sock_connect(const char *path, char *why, size_t whylen, int *refused)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	mode_t found = 0;
+	int fd = guestpath_connect(path, &found);
 
-	if (fd < 0 || connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
-		return fd;
-	int e = errno;
-	close(fd);
-	errno = e;
-	return -1;
+	*refused = fd == -EMEDIUMTYPE;
+	if (*refused)
+		snprintf(why, whylen, "%s, not a socket; amphi logs never follows a link nor connects to another "
+			 "kind of file where a guest can write: remove it (the appliance makes its socket as it starts)",
+			 guestpath_kind(found));
+	else if (fd < 0)
+		snprintf(why, whylen, "%s", strerror(-fd));
+	return fd < 0 ? -1 : fd;
 }
 
 /* Left by a reader that died: a socket nobody answers on. */
-static int stale_socket(const struct sockaddr_un *sa)
+static int stale_socket(const char *path)
 {
-	struct stat st;
-	int fd;
+	mode_t found;
+	int fd = guestpath_connect(path, &found);
 
-	if (lstat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return 0;
-	if ((fd = logs_sock_connect(sa)) >= 0)
+	if (fd >= 0)
 		close(fd);
-	return fd < 0 && errno == ECONNREFUSED;
+	return fd == -ECONNREFUSED;
 }
 
 static int sock_listen(const struct sockaddr_un *sa)
@@ -260,7 +261,7 @@ static int sock_listen(const struct sockaddr_un *sa)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	int rc = fd < 0 ? -1 : bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
 
-	if (rc < 0 && errno == EADDRINUSE && stale_socket(sa))
+	if (rc < 0 && errno == EADDRINUSE && stale_socket(sa->sun_path))
 		rc = unlink(sa->sun_path) < 0 ? -1 : bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
 	if (rc < 0 || listen(fd, 1) < 0) {
 		fprintf(stderr, "amphi logs: listen %s: %s%s\n", sa->sun_path, strerror(errno),
@@ -292,11 +293,13 @@ static int next_conn(struct logs *L)
 				return fd;
 			continue;
 		}
-		if ((fd = logs_sock_connect(&L->addr)) >= 0)
+		char why[512];
+		int refused;
+		if ((fd = logs_sock_connect(L->connect, why, sizeof(why), &refused)) >= 0)
 			return fd;
 		if (attempt == 0) /* once per outage: each retry is not news */
-			fprintf(stderr, "amphi logs: connect %s: %s; is the VM or container running? "
-				"(amphi run wires this socket)%s\n", L->connect, strerror(errno),
+			fprintf(stderr, "amphi logs: connect %s: %s%s%s\n", L->connect, why,
+				refused ? "" : "; is the VM or container running? (amphi run wires this socket)",
 				L->follow ? "; retrying every 200 ms" : "");
 		if (!L->follow || wait_signal(L, -1, RETRY_MS))
 			return -1;
@@ -375,7 +378,8 @@ int cmd_logs(int argc, char **argv)
 		return usage_logs(stdout, 0);
 	if (parse_args(&L, argc, argv) < 0)
 		return usage_logs(stderr, 2);
-	path = L.listen ? L.listen : L.connect ? L.connect : "";
+	/* --connect goes through /proc/self/fd (guestpath.c): any length */
+	path = L.listen ? L.listen : "";
 	L.follow |= L.listen != NULL;
 	L.addr.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(L.addr.sun_path)) {
@@ -402,7 +406,7 @@ int cmd_logs(int argc, char **argv)
 		return 1;
 	if (L.text) {
 		struct logtext_opts t = { .connect = L.connect, .listen = L.listen, .fifo = L.fifo, .out = L.out,
-					  .addr = &L.addr, .follow = L.follow, .json = L.json, .quiet = L.quiet,
+					  .follow = L.follow, .json = L.json, .quiet = L.quiet,
 					  .sigfd = L.sigfd, .outfd = L.outfd, .listenfd = L.listenfd };
 		rc = logtext_run(&t);
 	} else {

@@ -5,6 +5,7 @@
  * only: nothing is ever written to it. Everything read is untrusted: lines
  * are cut at LF only, bounded, and escaped before they reach a terminal or
  * a file. */
+#include "guestpath.h"
 #include "logs.h"
 
 #include <errno.h>
@@ -287,10 +288,12 @@ static enum text_end text_stream(struct text *T, int fd)
 
 /* The FIFO a container writes to, made if missing. Opened nonblocking so
  * that open does not wait for a writer; poll does (Linux reports POLLHUP on
- * a FIFO only once a writer came and went, fs/pipe.c pipe_poll). */
+ * a FIFO only once a writer came and went, fs/pipe.c pipe_poll). The
+ * container's root owns the directory: whatever is there is opened only if
+ * it is a FIFO, never through a link (guestpath.c). */
 static int fifo_open(const char *path)
 {
-	struct stat st;
+	mode_t found = 0;
 	int fd;
 
 	if (mkfifo(path, 0600) < 0 && errno != EEXIST) {
@@ -298,13 +301,15 @@ static int fifo_open(const char *path)
 			strerror(errno));
 		return -1;
 	}
-	/* never open what is not a FIFO: a device could act on it */
-	if (stat(path, &st) == 0 && !S_ISFIFO(st.st_mode))
-		errno = ENOTSUP;
-	else if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) >= 0)
+	if ((fd = guestpath_open(path, S_IFIFO, O_RDONLY | O_NONBLOCK, &found)) >= 0)
 		return fd;
-	fprintf(stderr, "amphi logs: --fifo %s: %s; give the path of a FIFO (or of none, to make one)\n", path,
-		errno == ENOTSUP ? "not a FIFO" : strerror(errno));
+	if (fd == -EMEDIUMTYPE)
+		fprintf(stderr, "amphi logs: --fifo %s: %s, not a FIFO; amphi logs never follows a link nor opens "
+			"another kind of file where a guest can write: remove it (a FIFO is made where there is none)\n",
+			path, guestpath_kind(found));
+	else
+		fprintf(stderr, "amphi logs: --fifo %s: %s; give the path of a FIFO (or of none, to make one)\n",
+			path, strerror(-fd));
 	return -1;
 }
 
@@ -325,12 +330,15 @@ static int text_next(struct text *T)
 				return fd;
 			continue;
 		}
-		if ((fd = logs_sock_connect(o->addr)) >= 0)
+		char why[512];
+		int refused;
+		if ((fd = logs_sock_connect(o->connect, why, sizeof(why), &refused)) >= 0)
 			return fd;
 		if (attempt == 0) /* once per outage: each retry is not news */
-			fprintf(stderr, "amphi logs: connect %s: %s; is the VM running? (its launcher makes "
-				"anaconda.sock in AMPHI_LOG_DIR, default the vm directory)%s\n", o->connect,
-				strerror(errno), o->follow ? "; retrying every 200 ms" : "");
+			fprintf(stderr, "amphi logs: connect %s: %s%s%s\n", o->connect, why,
+				refused ? "" : "; is the VM running? (its launcher makes anaconda.sock in AMPHI_LOG_DIR, "
+					       "default the vm directory)",
+				o->follow ? "; retrying every 200 ms" : "");
 		if (!o->follow || wait_signal(T, -1, TEXT_RETRY_MS))
 			return -1;
 	}

@@ -266,7 +266,7 @@ def test_fifo_refuses_what_is_not_a_fifo(work):
     with open(path, "w") as f:
         f.write("x")
     r = subprocess.run([AMPHI, "logs", "--text", "--fifo", path], capture_output=True, text=True, timeout=TIMEOUT)
-    assert r.returncode == 1 and f"--fifo {path}: not a FIFO" in r.stderr
+    assert r.returncode == 1 and f"--fifo {path}: a regular file, not a FIFO" in r.stderr
 
 
 def test_usage_and_a_missing_socket(work):
