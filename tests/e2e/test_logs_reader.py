@@ -204,6 +204,35 @@ def test_escape_sequences_never_reach_the_terminal(work):
         "ev\\il: \\x1b[2J\\x1b]0;owned\\x07red\\x0dback\\x0aline \\xc2\\x9b31m \\xff\\xfe café"]
 
 
+# "Trojan Source": bidi controls and invisible characters would show a line
+# in another order than its bytes, or hide part of it (issue 23, item 6).
+TROJAN = "access \u202e level \u2066user\u2069 \u200b\ufeff\u2028 end"
+TROJAN_SHOWN = ("access \\xe2\\x80\\xae level \\xe2\\x81\\xa6user\\xe2\\x81\\xa9 "
+                "\\xe2\\x80\\x8b\\xef\\xbb\\xbf\\xe2\\x80\\xa8 end")
+
+
+def test_bidi_and_invisible_characters_are_escaped_on_the_terminal_and_in_the_store(work):
+    out = os.path.join(work, "logs")
+    with guest(work) as g, reader(work, "--connect", g.path, "--out", out) as r:
+        c = g.accept()
+        c.send(logfeed.record(1, TROJAN, app="web") + logfeed.record(2, "caf\u00e9 \u05e9\u05dc\u05d5\u05dd"))
+        c.wait_ack(2)
+        c.close()
+        assert r.wait() == 0, r.stderr
+    assert messages(r.stdout) == [TROJAN_SHOWN, "caf\u00e9 \u05e9\u05dc\u05d5\u05dd"]
+    for name in ("all.log", "web.log"):
+        assert [ln.split(": ", 1)[1] for ln in lines(os.path.join(out, "b0", name))] == \
+            [TROJAN_SHOWN, "caf\u00e9 \u05e9\u05dc\u05d5\u05dd"]
+    with guest(work) as g, reader(work, "--connect", g.path, "--json") as r:
+        c = g.accept()
+        c.send(logfeed.record(1, TROJAN))
+        c.wait_ack(1)
+        c.close()
+        assert r.wait() == 0, r.stderr
+    assert "\\u202e" in r.stdout.decode() and "\u202e" not in r.stdout.decode()
+    assert json.loads(r.stdout)["msg"] == TROJAN, "JSON keeps the value, escaped"
+
+
 def test_json_lines_parse(work):
     msg = b'say "hi" \\ \x1b[1m bold \xc3\xa9 \xff end'
     with guest(work) as g, reader(work, "--connect", g.path, "--json") as r:
