@@ -170,9 +170,10 @@ def test_names_from_the_guest_stay_inside_the_out_dir(work):
     os.makedirs(out)
     with guest(work) as g, reader(work, "--connect", g.path, "--out", out) as r:
         c = g.accept()
-        c.send(logfeed.record(1, "pwned", boot="../../etc/x", app="../../etc/x"))
-        c.send(logfeed.record(1, "dots", boot="..", app=".hidden"))
-        c.wait_ack(1)
+        c.send(logfeed.record(1, "pwned", app="../../etc/x"))
+        c.send(logfeed.record(2, "dots", app=".hidden"))
+        c.send(logfeed.record(3, "all", app="all"))
+        c.wait_ack(3)
         c.close()
         assert r.wait() == 0, r.stderr
     found = []
@@ -180,9 +181,45 @@ def test_names_from_the_guest_stay_inside_the_out_dir(work):
         found += [os.path.relpath(os.path.join(root, f), work) for f in files]
     assert sorted(found) == sorted([
         "reader.out", "reader.err",
-        "a/b/logs/_._.._etc_x/all.log", "a/b/logs/_._.._etc_x/_._.._etc_x.log", "a/b/logs/_._.._etc_x/.stored",
-        "a/b/logs/_./all.log", "a/b/logs/_./_hidden.log", "a/b/logs/_./.stored",
+        "a/b/logs/b0/all.log", "a/b/logs/b0/_._.._etc_x.log", "a/b/logs/b0/_hidden.log", "a/b/logs/b0/_all.log",
+        "a/b/logs/b0/.stored",
     ])
+
+
+# Every field the reader uses is checked (issue 23, item 7): a boot id
+# names a directory, so only letters, digits, '-' and '_' (boot="" made the
+# reader fail with openat(-1) and store nothing; "..", "a/b" were changed
+# into names two boots could share); a source is one of the protocol's; a
+# sequence number counts from 1. A bad field is a protocol error naming it:
+# nothing of that record is stored or acknowledged.
+@pytest.mark.parametrize("bad, why", [
+    (dict(boot=""), "bad boot in [amphi@32473]: expected 1 to 39 letters, digits, '-' or '_'"),
+    (dict(boot=".."), "bad boot in [amphi@32473]"),
+    (dict(boot="../../etc/x"), "bad boot in [amphi@32473]"),
+    (dict(source="kernels"), "bad source in [amphi@32473]: expected kernel, init, service, syslog, file or install"),
+    (dict(seq=0), "bad sequenceId in [meta]: expected 1 to"),
+], ids=["empty-boot", "dotdot-boot", "path-boot", "unknown-source", "seq-0"])
+@pytest.mark.parametrize("first", [True, False], ids=["first-frame", "after-a-good-one"])
+def test_a_bad_field_is_refused_by_name_and_nothing_of_it_stored(work, bad, why, first):
+    out = os.path.join(work, "logs")
+    bad = dict(bad)
+    seq = bad.pop("seq", 1 if first else 2)
+    with guest(work) as g, reader(work, "--connect", g.path, "--out", out) as r:
+        c = g.accept()
+        if not first:
+            c.send(logfeed.record(1, "good"))
+            c.wait_ack(1)
+        with contextlib.suppress(OSError):
+            c.send(logfeed.record(seq, "bad", **bad))
+        c.wait_closed()
+        assert r.wait() == 1
+        c.close()
+    assert f"amphi logs: protocol error from the guest: STRUCTURED-DATA: missing or {why}" in r.stderr, r.stderr
+    assert max(c.acks, default=0) == (0 if first else 1), f"acknowledged what was not stored: {c.acks}"
+    assert "bad" not in r.stdout.decode()
+    assert os.listdir(out) == ([] if first else ["b0"])
+    if not first:
+        assert lines(os.path.join(out, "b0", "all.log")) == ["1.07 service web: good"]
 
 
 def test_escape_sequences_never_reach_the_terminal(work):
