@@ -279,7 +279,11 @@ static int app_file(struct logstore *S, const char *app, struct storefile **fp)
 		f = &S->all;
 	}
 	if (!f) {
+		/* the slot's file is written out before it is closed: a full disk
+		 * keeps its lines in the buffer, for a later commit */
 		f = &S->apps[S->next_app];
+		if (f->fd >= 0 && storefile_flush(f) < 0)
+			return write_failed(S, f);
 		S->next_app = (S->next_app + 1) % LOGSTORE_APP_FILES;
 		if ((rc = file_close(S, f)) < 0)
 			return rc;

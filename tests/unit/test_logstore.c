@@ -320,6 +320,44 @@ static void a_full_disk_keeps_what_was_put_and_writes_it_once_later(void **state
 	logstore_close(&S);
 }
 
+/* A full disk when a program's file must close to make room for another:
+ * the record is not put, the closing file keeps its lines, and the record
+ * put again later (the guest sends it again) lands once everywhere. */
+static void a_full_disk_while_a_file_makes_room_loses_no_line(void **state)
+{
+	(void)state;
+	char app[16], rel[64], want[64];
+	struct logrec_parsed p = { .msg = "z", .msglen = 1, .source = "service" };
+
+	assert_int_equal(logstore_boot(&S, "evict"), 0);
+	for (int i = 0; i < LOGSTORE_APP_FILES; i++) {
+		snprintf(app, sizeof(app), "app%d", i);
+		put((uint64_t)i + 1, app, "z");
+	}
+	disk_full = 1;
+	p.seq = LOGSTORE_APP_FILES + 1;
+	p.uptime_cs = (int64_t)p.seq;
+	snprintf(p.app, sizeof(p.app), "late");
+	assert_int_equal(logstore_put(&S, &p), -ENOSPC);
+	disk_full = 0;
+	assert_int_equal(logstore_put(&S, &p), 0);
+	assert_int_equal(logstore_commit(&S, 0, 0), 0);
+	logstore_close(&S);
+	for (int i = 0; i < LOGSTORE_APP_FILES; i++) {
+		snprintf(rel, sizeof(rel), "evict/app%d.log", i);
+		snprintf(want, sizeof(want), "0.%02d service app%d: z\n", i + 1, i);
+		assert_stored(rel, want);
+	}
+	snprintf(want, sizeof(want), "0.%02d service late: z\n", LOGSTORE_APP_FILES + 1);
+	assert_stored("evict/late.log", want);
+	char *all = stored("evict/all.log");
+	size_t lines = 0;
+	for (const char *c = all; *c; c++)
+		lines += *c == '\n';
+	assert_int_equal(lines, LOGSTORE_APP_FILES + 1); /* the late one once */
+	free(all);
+}
+
 /* --max-boots: the oldest boots go first, never the one being written. */
 static void boots_past_max_boots_are_removed_oldest_first(void **state)
 {
@@ -389,6 +427,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(stored_says_what_a_restarted_reader_already_has, setup, teardown),
 		cmocka_unit_test_setup_teardown(programs_past_the_cap_go_to_all_log_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_full_disk_keeps_what_was_put_and_writes_it_once_later, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_full_disk_while_a_file_makes_room_loses_no_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(boots_past_max_boots_are_removed_oldest_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(boots_past_max_size_are_removed_and_then_the_store_is_full, setup, teardown),
 	};
