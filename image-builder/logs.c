@@ -63,19 +63,16 @@ static int usage_logs(FILE *out, int status)
 	fprintf(out,
 		"usage: amphi logs (--connect PATH | --listen PATH) [--out DIR [--max-size SIZE] [--max-boots N] [--sync]]\n"
 		"                  [--follow] [--json] [--quiet]\n"
-		"       amphi logs --text (--connect PATH | --listen PATH | --fifo PATH) [--out DIR] [--follow] [--json] [--quiet]\n"
+		"       amphi logs --text (--connect PATH | --listen PATH | --fifo PATH) [--out DIR [--max-size SIZE]]\n"
+		"                  [--follow] [--json] [--quiet]\n"
 		"  reads an appliance's log stream and acknowledges what it stored; with --text, its Anaconda text\n"
 		"  --connect PATH  connect to the socket (QEMU's org.amphi.log.0 chardev, a container's amphi.sock;\n"
 		"                  with --text QEMU's org.fedoraproject.anaconda.log.0 chardev, DIR/vm/anaconda.sock)\n"
 		"  --listen PATH   make the socket and wait for the guest to connect (keeps going like --follow)\n"
 		"  --fifo PATH     with --text: read the FIFO a container writes (lxc/host/anaconda.fifo), made if missing\n"
 		"  --out DIR       store DIR/<boot>/all.log and DIR/<boot>/<app>.log; with --text, DIR/anaconda.log\n"
-		"  --max-size SIZE keep DIR under SIZE (512M, 2G; default 0: no limit), the oldest boots removed first;\n"
-		"                  when the boot being written alone is over it, nothing more is acknowledged\n"
-		"  --max-boots N   keep the newest N boots in DIR (default 100; 0: no limit)\n"
-		"                  a boot gets at most 64 program files; the records of programs past them are in all.log\n"
-		"                  only. On a full disk (or over --max-size) nothing is acknowledged: the guest keeps\n"
-		"                  its records; with --follow amphi logs tries again every second and goes on\n"
+		"  --max-size SIZE keep DIR under SIZE (512M, 2G; default 0: no limit), the oldest boots removed first\n"
+		"  --max-boots N   keep the newest N boots in DIR (default %d; 0: no limit)\n"
 		"  --sync          acknowledge only what is on the disk (fdatasync per batch; else once a second)\n"
 		"  --follow        reconnect when the guest goes away, until Ctrl-C\n"
 		"  --json          print one JSON object per record; with --text {time, level, program, msg, failure}\n"
@@ -83,8 +80,12 @@ static int usage_logs(FILE *out, int status)
 		"  --text          read Anaconda text (\"HH:MM:SS,mmm LEVEL program:message\" lines, from amphi or a\n"
 		"                  real Anaconda), never writing to the channel; each line Lorax's log monitor takes\n"
 		"                  for a failed install is reported on stderr as \"amphi logs: failure: LINE\"\n"
+		"bounds: a boot gets at most %d program files (the records of other programs are in all.log only).\n"
+		"  On a full disk, or with the boot being written alone over --max-size, nothing more is acknowledged:\n"
+		"  the guest keeps its records; with --follow amphi logs tries again every second and goes on.\n"
+		"  With --text such lines are shown, not stored (nothing on that channel is acknowledged).\n"
 		"exit status: 0 success, 1 a protocol or I/O error (or no guest to connect to), 2 a usage error,\n"
-		"  3 (--text) the log reported a failure\n");
+		"  3 (--text) the log reported a failure\n", LOGSTORE_BOOTS_MAX, LOGSTORE_APPS_MAX);
 	return status;
 }
 
@@ -486,7 +487,8 @@ int cmd_logs(int argc, char **argv)
 	if (L.text) {
 		struct logtext_opts t = { .connect = L.connect, .listen = L.listen, .fifo = L.fifo, .out = L.out,
 					  .follow = L.follow, .json = L.json, .quiet = L.quiet,
-					  .sigfd = L.sigfd, .outfd = L.outfd, .listenfd = L.listenfd };
+					  .sigfd = L.sigfd, .outfd = L.outfd, .listenfd = L.listenfd,
+					  .max_size = L.max_size };
 		rc = logtext_run(&t);
 	} else {
 		rc = run(&L);

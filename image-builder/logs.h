@@ -30,6 +30,7 @@ struct logtext_opts {
 	int sigfd;    /* SIGINT, SIGTERM */
 	int outfd;    /* the --out directory, or -1 */
 	int listenfd; /* with --listen */
+	long long max_size; /* --max-size: what DIR/anaconda.log may hold; 0: no limit */
 };
 
 /* Reads Anaconda text until the peer closes (or a signal, with --follow).

@@ -26,6 +26,8 @@ enum text_end { TEXT_CLOSED, TEXT_BROKEN, TEXT_STOP, TEXT_FATAL };
 struct text {
 	const struct logtext_opts *o;
 	int logfd;    /* DIR/anaconda.log, or -1 */
+	off_t stored; /* its size: where the next line goes */
+	long long unstored; /* lines not stored since the last one that was (0: none) */
 	int failures; /* lines that reported a failure */
 	size_t len;   /* bytes of the current line in line[] */
 	int cont;     /* the current line continues one that was cut */
@@ -179,6 +181,43 @@ static int append(int fd, const char *s, size_t n)
 	return w >= 0 && (size_t)w == n ? 0 : -1;
 }
 
+/* A line into DIR/anaconda.log. Nothing on this channel is acknowledged:
+ * a line that does not fit (a full disk, --max-size) is shown but not
+ * stored, said once until one is stored again; a part of one that a full
+ * disk took is taken back, so every stored line is whole. -1: another
+ * error (said), fatal. */
+static int store_line(struct text *T, const char *s, size_t n)
+{
+	const struct logtext_opts *o = T->o;
+	int over = o->max_size && T->stored + (off_t)n > o->max_size;
+
+	if (!over && append(T->logfd, s, n) == 0) {
+		T->stored += (off_t)n;
+		if (T->unstored)
+			fprintf(stderr, "amphi logs: %s/anaconda.log takes lines again; %lld were not stored\n", o->out,
+				T->unstored);
+		T->unstored = 0;
+		return 0;
+	}
+	if (!over && errno != ENOSPC && errno != EDQUOT) {
+		fprintf(stderr, "amphi logs: writing %s/anaconda.log: %s\n", o->out, strerror(errno));
+		return -1;
+	}
+	if (!over && ftruncate(T->logfd, T->stored) < 0) {
+		/* the part is there: the next line starts after it */
+	}
+	if (!T->unstored++) {
+		if (over)
+			fprintf(stderr, "amphi logs: %s/anaconda.log is at --max-size %lld; the lines past it are shown, "
+					"not stored (move it away, or give a larger --max-size)\n", o->out, o->max_size);
+		else
+			fprintf(stderr, "amphi logs: writing %s/anaconda.log: %s; the lines are shown, not stored, until "
+					"there is room (this channel is not acknowledged: the guest keeps nothing)\n",
+				o->out, strerror(errno));
+	}
+	return 0;
+}
+
 /* One line without its LF (or a piece of a cut one): reported, stored, shown. */
 static int text_line(struct text *T, const char *s, size_t n, int cont)
 {
@@ -191,10 +230,8 @@ static int text_line(struct text *T, const char *s, size_t n, int cont)
 	}
 	if (T->logfd >= 0) {
 		*e = '\n';
-		if (append(T->logfd, esc, (size_t)(e - esc) + 1) < 0) {
-			fprintf(stderr, "amphi logs: writing %s/anaconda.log: %s\n", T->o->out, strerror(errno));
+		if (store_line(T, esc, (size_t)(e - esc) + 1) < 0)
 			return -1;
-		}
 		*e = 0;
 	}
 	if (T->o->quiet)
@@ -384,6 +421,8 @@ int logtext_run(const struct logtext_opts *o)
 		fprintf(stderr, "amphi logs: %s/anaconda.log: %s\n", o->out, strerror(errno));
 		return 1;
 	}
+	if (T.logfd >= 0)
+		T.stored = lseek(T.logfd, 0, SEEK_END);
 	rc = text_run(&T);
 	if (T.logfd >= 0)
 		close(T.logfd);

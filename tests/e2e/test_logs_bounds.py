@@ -141,8 +141,9 @@ def test_bad_bounds_are_refused_with_what_is_expected(work, args, why):
 def test_help_tells_the_bounds():
     r = subprocess.run([AMPHI, "logs", "--help"], capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0
-    for words in ("--max-size SIZE", "--max-boots N", "default 100", "64 program files",
-                  "On a full disk (or over --max-size) nothing is acknowledged"):
+    for words in ("--max-size SIZE", "--max-boots N", "default 100", "at most 64 program files",
+                  "On a full disk, or with the boot being written alone over --max-size, nothing more is "
+                  "acknowledged", "With --text such lines are shown, not stored"):
         assert words in r.stdout
 
 
@@ -197,9 +198,10 @@ def reader_on_small_tmpfs(work, out, size, *args):
     """amphi logs ARGS with a tmpfs of size over out, in a mount namespace
     of its own; killed by PID on the way out (the tmpfs goes with it)."""
     err = open(os.path.join(work, "reader.err"), "wb")
+    shown = open(os.path.join(work, "reader.out"), "wb")
     proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
                              f'mount -t tmpfs -o size={size} amphi-test "$0" && exec "$@"', out,
-                             AMPHI, "logs", *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+                             AMPHI, "logs", *args], stdin=subprocess.DEVNULL, stdout=shown, stderr=err)
     try:
         # Its view of out, once the tmpfs is there and amphi runs.
         view = f"/proc/{proc.pid}/root{out}"
@@ -219,6 +221,7 @@ def reader_on_small_tmpfs(work, out, size, *args):
             proc.kill()
         proc.wait(timeout=TIMEOUT)
         err.close()
+        shown.close()
 
 
 def stderr_of(proc):
@@ -277,3 +280,54 @@ def test_a_full_disk_holds_the_acks_and_every_record_arrives_once_when_there_is_
     assert re.search(r"the store is full: writing \S+/b0/\S+\.log: No space left on device; nothing more is "
                      r"acknowledged, the guest keeps its records", err), err
     assert err.count("has room again") == 1, err
+
+
+# ---- the Anaconda text channel ----
+# Nothing on it is acknowledged: what cannot be stored is shown, not
+# stored, and said once; the reader goes on.
+
+def text_line(i):
+    return f"08:00:{i % 60:02d},000 INFO anaconda:line {i} " + "y" * 150
+
+
+def test_text_lines_past_max_size_are_shown_not_stored(work):
+    out = os.path.join(work, "logs")
+    with logfeed.guest(os.path.join(work, "anaconda.sock")) as g, \
+            logfeed.reader(work, "--text", "--connect", g.path, "--out", out, "--max-size", "1K") as r:
+        c = g.accept()
+        c.send("".join(text_line(i) + "\n" for i in range(10)).encode())
+        c.close()
+        assert r.wait() == 0, r.stderr
+    stored = lines(os.path.join(out, "anaconda.log"))
+    assert stored == [text_line(i) for i in range(len(stored))] and 0 < len(stored) < 10
+    assert os.path.getsize(os.path.join(out, "anaconda.log")) <= 1024
+    assert r.stdout.decode().splitlines() == [text_line(i) for i in range(10)], "every line shown"
+    assert r.stderr.count("is at --max-size 1024; the lines past it are shown, not stored") == 1, r.stderr
+
+
+def test_text_on_a_full_disk_is_shown_and_stored_again_once_there_is_room(work):
+    out = os.path.join(work, "logs")
+    os.mkdir(out)
+    size = 64 * 1024
+    with logfeed.guest(os.path.join(work, "anaconda.sock")) as g, \
+            reader_on_small_tmpfs(work, out, size, "--text", "--connect", g.path, "--out", out, "--follow") as r:
+        filler = os.path.join(r.view, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"\0" * (size - 8 * 1024))
+        c = g.accept()
+        c.send("".join(text_line(i) + "\n" for i in range(100)).encode())  # about 18 KB
+        wait_stderr(r, "the lines are shown, not stored, until there is room")
+        os.unlink(filler)
+        c.send("".join(text_line(i) + "\n" for i in range(100, 110)).encode())
+        wait_stderr(r, "takes lines again")
+        stored = lines(os.path.join(r.view, "anaconda.log"))
+        c.close()
+        err = stderr_of(r)
+        assert r.poll() is None, "the reader ended on a full disk"
+    with open(os.path.join(work, "reader.out"), "rb") as f:
+        assert f.read().decode().splitlines() == [text_line(i) for i in range(110)], "every line shown"
+    kept = [int(ln.split("line ")[1].split()[0]) for ln in stored]
+    assert stored == [text_line(i) for i in kept], "only whole lines are stored"
+    assert kept == sorted(kept) and kept[0] == 0 and kept[-1] == 109 and len(kept) < 110
+    assert err.count("not stored, until there is room") == 1, err
+    assert f"{out}/anaconda.log takes lines again; {110 - len(kept)} were not stored" in err, err
