@@ -29,7 +29,7 @@ ssize_t __wrap_write(int fd, const void *buf, size_t len)
 {
 	struct stat st;
 
-	if (!disk_full || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (!disk_full || fd <= 2 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) /* 0-2: the test's own output */
 		return __real_write(fd, buf, len);
 	if (disk_room) {
 		size_t n = len < disk_room ? len : disk_room;
