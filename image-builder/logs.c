@@ -47,6 +47,7 @@ struct logs {
 	int follow, json, quiet, text, sync;
 	int max_boots;     /* --max-boots */
 	long long max_size; /* --max-size, 0: no limit */
+	int full_said;     /* that the store is full, until an ack says it took records again */
 	int sigfd, outfd, listenfd;
 	struct logstore store;  /* with --out */
 	/* the current boot: its id, the highest seq taken (with --out, stored) */
@@ -173,6 +174,11 @@ static int ack(struct logs *L, int fd)
 	n = logrec_ack_format(L->highest, msg, sizeof(msg));
 	if (n > 0 && send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
 		L->acked = L->highest;
+	if (L->acked == L->highest && L->full_said) {
+		fprintf(stderr, "amphi logs: the store under %s has room again; records are stored and acknowledged "
+				"again\n", L->out);
+		L->full_said = 0;
+	}
 	return 0;
 }
 
@@ -332,21 +338,23 @@ static int next_conn(struct logs *L)
 }
 
 /* The store is full (the disk, or --max-size): nothing more is taken or
- * acknowledged, so the guest keeps it, until a commit succeeds again.
- * 0 = room again, 1 = a signal, -1 = the store failed otherwise (said). */
+ * acknowledged, so the guest keeps it, until a commit succeeds again;
+ * said once, until an ack says records are taken again (a full disk may
+ * let a commit through and still refuse the next boot's directory).
+ * 0 = try again, 1 = a signal, -1 = the store failed otherwise (said). */
 static int wait_for_room(struct logs *L)
 {
-	fprintf(stderr, "amphi logs: the store is full: %s; nothing more is acknowledged, the guest keeps its records "
-			"(its [log] policy says whether writers then wait or the oldest are dropped and counted); "
-			"trying again every second\n", L->store.full);
+	if (!L->full_said)
+		fprintf(stderr, "amphi logs: the store is full: %s; nothing more is acknowledged, the guest keeps its "
+				"records (its [log] policy says whether writers then wait or the oldest are dropped and "
+				"counted); trying again every second\n", L->store.full);
+	L->full_said = 1;
 	for (;;) {
 		if (wait_signal(L, -1, FULL_RETRY_MS))
 			return 1;
 		int rc = logstore_commit(&L->store, L->sync, now_ms());
-		if (rc == 0) {
-			fprintf(stderr, "amphi logs: the store under %s has room again; taking records again\n", L->out);
+		if (rc == 0)
 			return 0;
-		}
 		if (!logstore_is_full(rc))
 			return -1;
 	}

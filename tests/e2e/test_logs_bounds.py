@@ -194,13 +194,15 @@ class Guest(logfeed.Guest):
 
 
 @contextlib.contextmanager
-def reader_on_small_tmpfs(work, out, size, *args):
-    """amphi logs ARGS with a tmpfs of size over out, in a mount namespace
-    of its own; killed by PID on the way out (the tmpfs goes with it)."""
+def reader_on_small_tmpfs(work, out, size, *args, inodes=None):
+    """amphi logs ARGS with a tmpfs of size (and at most inodes files) over
+    out, in a mount namespace of its own; killed by PID on the way out (the
+    tmpfs goes with it)."""
+    opts = f"size={size}" + (f",nr_inodes={inodes}" if inodes else "")
     err = open(os.path.join(work, "reader.err"), "wb")
     shown = open(os.path.join(work, "reader.out"), "wb")
     proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                             f'mount -t tmpfs -o size={size} amphi-test "$0" && exec "$@"', out,
+                             f'mount -t tmpfs -o {opts} amphi-test "$0" && exec "$@"', out,
                              AMPHI, "logs", *args], stdin=subprocess.DEVNULL, stdout=shown, stderr=err)
     try:
         # Its view of out, once the tmpfs is there and amphi runs.
@@ -279,6 +281,50 @@ def test_a_full_disk_holds_the_acks_and_every_record_arrives_once_when_there_is_
     assert err.count("the store is full") == 1, err
     assert re.search(r"the store is full: writing \S+/b0/\S+\.log: No space left on device; nothing more is "
                      r"acknowledged, the guest keeps its records", err), err
+    assert err.count("has room again") == 1, err
+
+
+def test_a_full_disk_at_a_new_boot_is_said_once_and_the_boot_stored_once_there_is_room(work):
+    """No inode left for the next boot's directory: the reader says so once
+    (not at each of its tries), stores the boot once there is room, and
+    says that once too."""
+    out = os.path.join(work, "logs")
+    os.mkdir(out)
+    g = logfeed.Guest(os.path.join(work, "amphi.sock"))
+    fillers = []
+    try:
+        with reader_on_small_tmpfs(work, out, 1 << 20, "--connect", g.path, "--out", out, "--quiet", "--follow",
+                                   inodes=16) as r:
+            c = g.accept()
+            send_boot(c, "b0", range(1, 4), msg="m")
+            assert c.wait_ack(3) == 3
+            with contextlib.suppress(OSError):  # every inode taken (ENOSPC)
+                for i in range(64):
+                    fd = os.open(os.path.join(r.view, f"filler{i}"), os.O_CREAT | os.O_WRONLY)
+                    os.close(fd)
+                    fillers.append(os.path.join(r.view, f"filler{i}"))
+            tries = 0
+            while tries < 3:  # the reader comes back each second and is refused again
+                with contextlib.suppress(OSError):
+                    send_boot(c, "b1", range(1, 4), msg="m")
+                c.wait_closed(TIMEOUT)
+                c.close()
+                c = g.accept(TIMEOUT)
+                tries += 1
+            wait_stderr(r, "the store is full")
+            for f in fillers:
+                os.unlink(f)
+            send_boot(c, "b1", range(1, 4), msg="m")
+            assert c.wait_ack(3) == 3
+            wait_stderr(r, "has room again")
+            stored = lines(os.path.join(r.view, "b1", "all.log"))
+            err = stderr_of(r)
+            c.close()
+    finally:
+        g.close()
+    assert [ln.split(": ", 1)[1] for ln in stored] == [f"b1 {s} m" for s in range(1, 4)]
+    assert err.count("the store is full") == 1, err
+    assert f"the store is full: making {out}/b1: No space left on device" in err, err
     assert err.count("has room again") == 1, err
 
 
