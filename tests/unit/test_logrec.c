@@ -477,6 +477,9 @@ static void test_reader_errors(void **state)
 	expect_broken_msg("<13>1 yesterday - - - - " GOOD_SD, "RFC 3339");
 	expect_broken_msg("<13>1 2025-11-23T08:15:30.1234567Z - - - - " GOOD_SD, "RFC 3339");
 	expect_broken_msg("<13>1 - h\x01st - - - " GOOD_SD, "HOSTNAME");
+	/* APP-NAME names a file on the host (sanitised there): 1-48 PRINTUSASCII */
+	expect_broken_msg("<13>1 - - 0123456789012345678901234567890123456789012345678 - - " GOOD_SD, "APP-NAME");
+	expect_broken_msg("<13>1 - - caf\xc3\xa9 - - " GOOD_SD, "APP-NAME");
 	expect_broken_msg("<13>1 - - - - - " GOOD_SD "x", "expected SP or the end");
 	expect_broken_msg("<13>1 - - - - - ", "STRUCTURED-DATA: expected '-'");
 	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"1\"", "truncated");
