@@ -38,7 +38,7 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := log detect recipe moddep power tty netlink users kernel_ip logbuf logrec root logsink storefile logstore
+UNIT_TESTS   := log detect recipe moddep power tty netlink users kernel_ip logbuf logrec root logsink storefile logstore logescape
 unit_src_log := init/log.c lib/logrec.c
 unit_src_detect := init/detect.c init/log.c lib/logrec.c
 unit_src_recipe := $(SHARED_SRC)
@@ -56,7 +56,10 @@ unit_src_logsink := init/logsink.c init/logbuf.c lib/logrec.c
 unit_ld_logsink := -Wl,--wrap=write
 unit_src_storefile := image-builder/storefile.c
 unit_ld_storefile := -Wl,--wrap=write
-unit_src_logstore := image-builder/logstore.c image-builder/storefile.c image-builder/logescape.c lib/logrec.c
+unit_src_logstore := image-builder/logstore.c image-builder/storefile.c image-builder/logescape.c image-builder/logvacuum.c lib/logrec.c
+# The test makes the disk full.
+unit_ld_logstore := -Wl,--wrap=write
+unit_src_logescape := image-builder/logescape.c lib/logrec.c
 
 .PHONY: all deps check unit fuzz e2e run run-lxc bench install clean
 all: $(BUILD)/amphi-init $(BUILD)/amphi $(BUILD)/lxc-amphi

@@ -55,17 +55,6 @@ static double since(const struct timespec *t0)
 	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static long long parse_size(const char *s)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20 : *end == 'G' || *end == 'g' ? 30 : 0;
-	if (errno || end == s || v <= 0 || (shift && end[1]) || (!shift && *end) || v > (1LL << (62 - shift)))
-		return -1;
-	return v << shift;
-}
-
 static int parse_args(struct install *in, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {

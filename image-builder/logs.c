@@ -4,6 +4,7 @@
  * terminal or a file. --text hands over to the Anaconda text reader
  * (logtext.c) once the options, signals and --out are set up here. */
 #include "commands.h"
+#include "guestpath.h"
 #include "logrec.h"
 #include "logs.h"
 #include "logstore.h"
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #define RETRY_MS 200      /* reconnect delay with --follow */
+#define FULL_RETRY_MS 1000 /* a full store is tried again this often */
 #define ACK_RETRY_MS 1000 /* an ack the socket had no room for is sent again */
 /* One ack per batch, not per read. A batch ends when the guest pauses,
  * after this many records, or after this long; all well inside what the
@@ -35,13 +37,17 @@
 #define ACK_MAX_DELAY_MS 100
 
 /* How a connection ended: still going, the peer closed, it broke the
- * protocol, a signal, or we cannot store (fatal even with --follow). */
-enum stream_end { END_MORE, END_CLOSED, END_BROKEN, END_STOP, END_FATAL };
+ * protocol, a signal, the store is full (with --follow: wait for room),
+ * or we cannot store (fatal even with --follow). */
+enum stream_end { END_MORE, END_CLOSED, END_BROKEN, END_STOP, END_FULL, END_FATAL };
 
 struct logs {
 	const char *connect, *listen, *fifo, *out;
-	struct sockaddr_un addr; /* of --connect or --listen */
+	struct sockaddr_un addr; /* of --listen */
 	int follow, json, quiet, text, sync, events;
+	int max_boots;     /* --max-boots */
+	long long max_size; /* --max-size, 0: no limit */
+	int full_said;     /* that the store is full, until an ack says it took records again */
 	int sigfd, outfd, listenfd;
 	struct logstore store;  /* with --out */
 	/* the current boot: its id, the highest seq taken (with --out, stored) */
@@ -56,14 +62,18 @@ static char line[6 * LOGREC_FRAME_MAX + 2048];
 static int usage_logs(FILE *out, int status)
 {
 	fprintf(out,
-		"usage: amphi logs (--connect PATH | --listen PATH) [--out DIR] [--sync] [--follow] [--json | --events] [--quiet]\n"
-		"       amphi logs --text (--connect PATH | --listen PATH | --fifo PATH) [--out DIR] [--follow] [--json] [--quiet]\n"
+		"usage: amphi logs (--connect PATH | --listen PATH) [--out DIR [--max-size SIZE] [--max-boots N] [--sync]]\n"
+		"                  [--follow] [--json | --events] [--quiet]\n"
+		"       amphi logs --text (--connect PATH | --listen PATH | --fifo PATH) [--out DIR [--max-size SIZE]]\n"
+		"                  [--follow] [--json] [--quiet]\n"
 		"  reads an appliance's log stream and acknowledges what it stored; with --text, its Anaconda text\n"
 		"  --connect PATH  connect to the socket (QEMU's org.amphi.log.0 chardev, a container's amphi.sock;\n"
 		"                  with --text QEMU's org.fedoraproject.anaconda.log.0 chardev, DIR/vm/anaconda.sock)\n"
 		"  --listen PATH   make the socket and wait for the guest to connect (keeps going like --follow)\n"
 		"  --fifo PATH     with --text: read the FIFO a container writes (lxc/host/anaconda.fifo), made if missing\n"
 		"  --out DIR       store DIR/<boot>/all.log and DIR/<boot>/<app>.log; with --text, DIR/anaconda.log\n"
+		"  --max-size SIZE keep DIR under SIZE (512M, 2G; default 0: no limit), the oldest boots removed first\n"
+		"  --max-boots N   keep the newest N boots in DIR (default %d; 0: no limit)\n"
 		"  --sync          acknowledge only what is on the disk (fdatasync per batch; else once a second)\n"
 		"  --follow        reconnect when the guest goes away, until Ctrl-C\n"
 		"  --json          print one JSON object per record; with --text {time, level, program, msg, failure}\n"
@@ -74,8 +84,12 @@ static int usage_logs(FILE *out, int status)
 		"  --text          read Anaconda text (\"HH:MM:SS,mmm LEVEL program:message\" lines, from amphi or a\n"
 		"                  real Anaconda), never writing to the channel; each line Lorax's log monitor takes\n"
 		"                  for a failed install is reported on stderr as \"amphi logs: failure: LINE\"\n"
+		"bounds: a boot gets at most %d program files (the records of other programs are in all.log only).\n"
+		"  On a full disk, or with the boot being written alone over --max-size, nothing more is acknowledged:\n"
+		"  the guest keeps its records; with --follow amphi logs tries again every second and goes on.\n"
+		"  With --text such lines are shown, not stored (nothing on that channel is acknowledged).\n"
 		"exit status: 0 success, 1 a protocol or I/O error (or no guest to connect to), 2 a usage error,\n"
-		"  3 (--text) the log reported a failure\n");
+		"  3 (--text) the log reported a failure\n", LOGSTORE_BOOTS_MAX, LOGSTORE_APPS_MAX);
 	return status;
 }
 
@@ -90,8 +104,11 @@ static int boot_start(struct logs *L, const char *id)
 	}
 	if (!L->out)
 		return 0;
-	if (logstore_boot(&L->store, id) < 0)
-		return -1;
+	int rc = logstore_boot(&L->store, id);
+	if (rc < 0) {
+		L->boot[0] = '\0'; /* started again with its next record */
+		return rc;
+	}
 	L->highest = L->store.highest;
 	return 0;
 }
@@ -143,9 +160,11 @@ static void show(struct logs *L, const struct logrec_parsed *p)
 /* One record: a new boot, a duplicate (replayed after a reconnect), a gap. */
 static int record(struct logs *L, const struct logrec_parsed *p)
 {
+	int rc;
+
 	L->seen = 1;
-	if (strcmp(p->boot, L->boot) != 0 && boot_start(L, p->boot) < 0)
-		return -1;
+	if (strcmp(p->boot, L->boot) != 0 && (rc = boot_start(L, p->boot)) < 0)
+		return rc;
 	if (p->seq <= L->highest)
 		return 0;
 	if (L->highest && p->seq > L->highest + 1) {
@@ -153,8 +172,8 @@ static int record(struct logs *L, const struct logrec_parsed *p)
 		fprintf(stderr, "amphi logs: gap: records %" PRIu64 "-%" PRIu64 " of boot %s missing\n",
 			L->highest + 1, p->seq - 1, line);
 	}
-	if (L->out && logstore_put(&L->store, p) < 0)
-		return -1;
+	if (L->out && (rc = logstore_put(&L->store, p)) < 0)
+		return rc;
 	if (!L->quiet)
 		show(L, p);
 	L->highest = p->seq;
@@ -171,20 +190,32 @@ static int64_t now_ms(void)
 /* "ACK N\n" once every record up to N is written (with --sync, on the
  * disk); only for the boot this connection sent (a reconnect may reach a
  * new boot). The guest may not be reading: never block on it, send again
- * later. */
+ * later. 0, or what the store said (nothing acknowledged). */
 static int ack(struct logs *L, int fd)
 {
 	char msg[32];
-	int n;
+	int n, rc;
 
 	if (!L->seen || L->highest <= L->acked)
 		return 0;
-	if (L->out && logstore_commit(&L->store, L->sync, now_ms()) < 0)
-		return -1;  /* cannot store: said, and fatal */
+	if (L->out && (rc = logstore_commit(&L->store, L->sync, now_ms())) < 0)
+		return rc;
 	n = logrec_ack_format(L->highest, msg, sizeof(msg));
 	if (n > 0 && send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
 		L->acked = L->highest;
+	if (L->acked == L->highest && L->full_said) {
+		fprintf(stderr, "amphi logs: the store under %s has room again; records are stored and acknowledged "
+				"again\n", L->out);
+		L->full_said = 0;
+	}
 	return 0;
+}
+
+/* The store could not take a record or a commit (rc < 0): full (the
+ * guest keeps what is not acknowledged), or not to be trusted. */
+static enum stream_end store_end(int rc)
+{
+	return logstore_is_full(rc) ? END_FULL : END_FATAL;
 }
 
 /* Takes the whole frames of what was read. */
@@ -192,7 +223,7 @@ static enum stream_end take(struct logs *L, struct logrec_reader *rd)
 {
 	struct logrec_parsed p;
 	char why[256];
-	int r;
+	int r, rc;
 
 	while ((r = logrec_reader_next(rd, &p, why, sizeof(why))) > 0) {
 		if (p.proto > LOGREC_PROTO_VERSION) {
@@ -201,8 +232,8 @@ static enum stream_end take(struct logs *L, struct logrec_reader *rd)
 				p.proto, LOGREC_PROTO_VERSION);
 			return END_BROKEN;
 		}
-		if (record(L, &p) < 0)
-			return END_FATAL;
+		if ((rc = record(L, &p)) < 0)
+			return store_end(rc);
 	}
 	if (r < 0) {
 		fprintf(stderr, "amphi logs: protocol error from the guest: %s; closed the connection (is this the "
@@ -217,6 +248,7 @@ static enum stream_end stream(struct logs *L, int fd)
 	static struct logrec_reader rd;
 	struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = L->sigfd, .events = POLLIN } };
 	enum stream_end end = END_MORE;
+	int rc;
 
 	logrec_reader_init(&rd);
 	L->acked = L->seen = 0; /* a new connection: say again what is stored */
@@ -227,8 +259,8 @@ static enum stream_end stream(struct logs *L, int fd)
 			return END_STOP;
 		if (r <= 0 || !pf[0].revents) {
 			fflush(stdout);
-			if (ack(L, fd) < 0)
-				return END_FATAL;
+			if ((rc = ack(L, fd)) < 0)
+				return store_end(rc);
 			last_ack = now_ms();
 			continue;
 		}
@@ -246,11 +278,11 @@ static enum stream_end stream(struct logs *L, int fd)
 		if (n > 0)
 			logrec_reader_wrote(&rd, (size_t)n);
 		end = n <= 0 ? END_CLOSED : take(L, &rd);
-		if (end != END_FATAL && (end != END_MORE || L->highest >= L->acked + ACK_EVERY ||
-					 now_ms() - last_ack >= ACK_MAX_DELAY_MS)) {
+		if (end != END_FATAL && end != END_FULL &&
+		    (end != END_MORE || L->highest >= L->acked + ACK_EVERY || now_ms() - last_ack >= ACK_MAX_DELAY_MS)) {
 			fflush(stdout);
-			if (ack(L, fd) < 0)
-				end = END_FATAL;
+			if ((rc = ack(L, fd)) < 0)
+				end = store_end(rc);
 			last_ack = now_ms();
 		}
 	}
@@ -258,30 +290,30 @@ static enum stream_end stream(struct logs *L, int fd)
 	return end;
 }
 
-/* A connected socket, or -1 (errno set). */
-int logs_sock_connect(const struct sockaddr_un *sa)
+int logs_sock_connect(const char *path, char *why, size_t whylen, int *refused)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	mode_t found = 0;
+	int fd = guestpath_connect(path, &found);
 
-	if (fd < 0 || connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
-		return fd;
-	int e = errno;
-	close(fd);
-	errno = e;
-	return -1;
+	*refused = fd == -EMEDIUMTYPE;
+	if (*refused)
+		snprintf(why, whylen, "%s, not a socket; amphi logs never follows a link nor connects to another "
+			 "kind of file where a guest can write: remove it (the appliance makes its socket as it starts)",
+			 guestpath_kind(found));
+	else if (fd < 0)
+		snprintf(why, whylen, "%s", strerror(-fd));
+	return fd < 0 ? -1 : fd;
 }
 
 /* Left by a reader that died: a socket nobody answers on. */
-static int stale_socket(const struct sockaddr_un *sa)
+static int stale_socket(const char *path)
 {
-	struct stat st;
-	int fd;
+	mode_t found;
+	int fd = guestpath_connect(path, &found);
 
-	if (lstat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return 0;
-	if ((fd = logs_sock_connect(sa)) >= 0)
+	if (fd >= 0)
 		close(fd);
-	return fd < 0 && errno == ECONNREFUSED;
+	return fd == -ECONNREFUSED;
 }
 
 static int sock_listen(const struct sockaddr_un *sa)
@@ -289,7 +321,7 @@ static int sock_listen(const struct sockaddr_un *sa)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	int rc = fd < 0 ? -1 : bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
 
-	if (rc < 0 && errno == EADDRINUSE && stale_socket(sa))
+	if (rc < 0 && errno == EADDRINUSE && stale_socket(sa->sun_path))
 		rc = unlink(sa->sun_path) < 0 ? -1 : bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
 	if (rc < 0 || listen(fd, 1) < 0) {
 		fprintf(stderr, "amphi logs: listen %s: %s%s\n", sa->sun_path, strerror(errno),
@@ -321,13 +353,38 @@ static int next_conn(struct logs *L)
 				return fd;
 			continue;
 		}
-		if ((fd = logs_sock_connect(&L->addr)) >= 0)
+		char why[512];
+		int refused;
+		if ((fd = logs_sock_connect(L->connect, why, sizeof(why), &refused)) >= 0)
 			return fd;
 		if (attempt == 0) /* once per outage: each retry is not news */
-			fprintf(stderr, "amphi logs: connect %s: %s; is the VM or container running? "
-				"(amphi run wires this socket)%s\n", L->connect, strerror(errno),
+			fprintf(stderr, "amphi logs: connect %s: %s%s%s\n", L->connect, why,
+				refused ? "" : "; is the VM or container running? (amphi run wires this socket)",
 				L->follow ? "; retrying every 200 ms" : "");
 		if (!L->follow || wait_signal(L, -1, RETRY_MS))
+			return -1;
+	}
+}
+
+/* The store is full (the disk, or --max-size): nothing more is taken or
+ * acknowledged, so the guest keeps it, until a commit succeeds again;
+ * said once, until an ack says records are taken again (a full disk may
+ * let a commit through and still refuse the next boot's directory).
+ * 0 = try again, 1 = a signal, -1 = the store failed otherwise (said). */
+static int wait_for_room(struct logs *L)
+{
+	if (!L->full_said)
+		fprintf(stderr, "amphi logs: the store is full: %s; nothing more is acknowledged, the guest keeps its "
+				"records (its [log] policy says whether writers then wait or the oldest are dropped and "
+				"counted); trying again every second\n", L->store.full);
+	L->full_said = 1;
+	for (;;) {
+		if (wait_signal(L, -1, FULL_RETRY_MS))
+			return 1;
+		int rc = logstore_commit(&L->store, L->sync, now_ms());
+		if (rc == 0)
+			return 0;
+		if (!logstore_is_full(rc))
 			return -1;
 	}
 }
@@ -342,10 +399,20 @@ static int run(struct logs *L)
 		close(fd);
 		if (end == END_STOP)
 			return 0;
-		if (end == END_FATAL && L->out)
+		if (end == END_FULL && L->follow) {
+			int r = wait_for_room(L);
+			if (r > 0)
+				return 0;
+			if (r == 0)
+				continue;
+			end = END_FATAL;
+		}
+		if (end == END_FULL)
+			fprintf(stderr, "amphi logs: the store is full: %s\n", L->store.full);
+		if ((end == END_FATAL || end == END_FULL) && L->out)
 			fprintf(stderr, "amphi logs: stopped: records not acknowledged stay in the guest's ring; fix or free "
 					"the disk under %s and start amphi logs again to fetch them\n", L->out);
-		if (end == END_FATAL || !L->follow)
+		if (end == END_FATAL || end == END_FULL || !L->follow)
 			return end == END_CLOSED ? 0 : 1;
 		if (!L->quiet)
 			fprintf(stderr, "amphi logs: connection closed; waiting for the guest again\n");
@@ -355,6 +422,25 @@ static int run(struct logs *L)
 	}
 }
 
+/* --max-size SIZE (1) or --max-boots N (2); 0 is no limit. */
+static int parse_bound(struct logs *L, int which, const char *opt, const char *v)
+{
+	long long n = parse_size(v);
+
+	if (which == 2 && (strpbrk(v, "KkMmGg") || n > 1000000))
+		n = -1;
+	if (n < 0) {
+		fprintf(stderr, "amphi logs: %s %s: expected %s\n", opt, v,
+			which == 1 ? "a size such as 512M or 2G (0: no limit)" : "a number of boots, 0 to 1000000 (0: no limit)");
+		return -1;
+	}
+	if (which == 1)
+		L->max_size = n;
+	else
+		L->max_boots = (int)n;
+	return 0;
+}
+
 static int parse_args(struct logs *L, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -362,22 +448,27 @@ static int parse_args(struct logs *L, int argc, char **argv)
 				 : strcmp(argv[i], "--listen") == 0  ? &L->listen
 				 : strcmp(argv[i], "--fifo") == 0    ? &L->fifo
 				 : strcmp(argv[i], "--out") == 0     ? &L->out : NULL;
-		if (val && i + 1 < argc)
+		int bound = strcmp(argv[i], "--max-size") == 0 ? 1 : strcmp(argv[i], "--max-boots") == 0 ? 2 : 0;
+		if (bound && i + 1 < argc) {
+			if (parse_bound(L, bound, argv[i], argv[i + 1]) < 0)
+				return -1;
+			i++;
+		} else if (val && i + 1 < argc) {
 			*val = argv[++i];
-		else if (strcmp(argv[i], "--follow") == 0)
+		} else if (strcmp(argv[i], "--follow") == 0) {
 			L->follow = 1;
-		else if (strcmp(argv[i], "--json") == 0)
+		} else if (strcmp(argv[i], "--json") == 0) {
 			L->json = 1;
-		else if (strcmp(argv[i], "--quiet") == 0)
+		} else if (strcmp(argv[i], "--quiet") == 0) {
 			L->quiet = 1;
-		else if (strcmp(argv[i], "--sync") == 0)
+		} else if (strcmp(argv[i], "--sync") == 0) {
 			L->sync = 1;
-		else if (strcmp(argv[i], "--events") == 0)
+		} else if (strcmp(argv[i], "--events") == 0) {
 			L->events = 1;
-		else if (strcmp(argv[i], "--text") == 0)
+		} else if (strcmp(argv[i], "--text") == 0) {
 			L->text = 1;
-		else {
-			fprintf(stderr, "amphi logs: %s '%s'\n", val ? "a value is missing after" : "unexpected argument",
+		} else {
+			fprintf(stderr, "amphi logs: %s '%s'\n", val || bound ? "a value is missing after" : "unexpected argument",
 				argv[i]);
 			return -1;
 		}
@@ -401,16 +492,17 @@ static int parse_args(struct logs *L, int argc, char **argv)
 
 int cmd_logs(int argc, char **argv)
 {
-	struct logs L = { .sigfd = -1, .outfd = -1, .listenfd = -1 };
+	struct logs L = { .sigfd = -1, .outfd = -1, .listenfd = -1, .max_boots = LOGSTORE_BOOTS_MAX };
 	const char *path;
 	sigset_t stop;
 	int rc;
 
-	if (wants_help(argc, argv, "--connect --listen --fifo --out"))
+	if (wants_help(argc, argv, "--connect --listen --fifo --out --max-size --max-boots"))
 		return usage_logs(stdout, 0);
 	if (parse_args(&L, argc, argv) < 0)
 		return usage_logs(stderr, 2);
-	path = L.listen ? L.listen : L.connect ? L.connect : "";
+	/* --connect goes through /proc/self/fd (guestpath.c): any length */
+	path = L.listen ? L.listen : "";
 	L.follow |= L.listen != NULL;
 	L.addr.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(L.addr.sun_path)) {
@@ -424,7 +516,7 @@ int cmd_logs(int argc, char **argv)
 		fprintf(stderr, "amphi logs: --out %s: %s; give a directory you can write to\n", L.out, strerror(errno));
 		return 1;
 	}
-	logstore_init(&L.store, L.out, L.outfd);
+	logstore_init(&L.store, L.out, L.outfd, L.max_boots, (uint64_t)L.max_size);
 	/* SIGINT/SIGTERM through a signalfd: every poll sees them, no races. */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
@@ -437,8 +529,9 @@ int cmd_logs(int argc, char **argv)
 		return 1;
 	if (L.text) {
 		struct logtext_opts t = { .connect = L.connect, .listen = L.listen, .fifo = L.fifo, .out = L.out,
-					  .addr = &L.addr, .follow = L.follow, .json = L.json, .quiet = L.quiet,
-					  .sigfd = L.sigfd, .outfd = L.outfd, .listenfd = L.listenfd };
+					  .follow = L.follow, .json = L.json, .quiet = L.quiet,
+					  .sigfd = L.sigfd, .outfd = L.outfd, .listenfd = L.listenfd,
+					  .max_size = L.max_size };
 		rc = logtext_run(&t);
 	} else {
 		rc = run(&L);

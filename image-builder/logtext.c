@@ -5,6 +5,7 @@
  * only: nothing is ever written to it. Everything read is untrusted: lines
  * are cut at LF only, bounded, and escaped before they reach a terminal or
  * a file. */
+#include "guestpath.h"
 #include "logs.h"
 
 #include <errno.h>
@@ -25,6 +26,8 @@ enum text_end { TEXT_CLOSED, TEXT_BROKEN, TEXT_STOP, TEXT_FATAL };
 struct text {
 	const struct logtext_opts *o;
 	int logfd;    /* DIR/anaconda.log, or -1 */
+	off_t stored; /* its size: where the next line goes */
+	long long unstored; /* lines not stored since the last one that was (0: none) */
 	int failures; /* lines that reported a failure */
 	size_t len;   /* bytes of the current line in line[] */
 	int cont;     /* the current line continues one that was cut */
@@ -178,6 +181,43 @@ static int append(int fd, const char *s, size_t n)
 	return w >= 0 && (size_t)w == n ? 0 : -1;
 }
 
+/* A line into DIR/anaconda.log. Nothing on this channel is acknowledged:
+ * a line that does not fit (a full disk, --max-size) is shown but not
+ * stored, said once until one is stored again; a part of one that a full
+ * disk took is taken back, so every stored line is whole. -1: another
+ * error (said), fatal. */
+static int store_line(struct text *T, const char *s, size_t n)
+{
+	const struct logtext_opts *o = T->o;
+	int over = o->max_size && T->stored + (off_t)n > o->max_size;
+
+	if (!over && append(T->logfd, s, n) == 0) {
+		T->stored += (off_t)n;
+		if (T->unstored)
+			fprintf(stderr, "amphi logs: %s/anaconda.log takes lines again; %lld were not stored\n", o->out,
+				T->unstored);
+		T->unstored = 0;
+		return 0;
+	}
+	if (!over && errno != ENOSPC && errno != EDQUOT) {
+		fprintf(stderr, "amphi logs: writing %s/anaconda.log: %s\n", o->out, strerror(errno));
+		return -1;
+	}
+	if (!over && ftruncate(T->logfd, T->stored) < 0) {
+		/* the part is there: the next line starts after it */
+	}
+	if (!T->unstored++) {
+		if (over)
+			fprintf(stderr, "amphi logs: %s/anaconda.log is at --max-size %lld; the lines past it are shown, "
+					"not stored (move it away, or give a larger --max-size)\n", o->out, o->max_size);
+		else
+			fprintf(stderr, "amphi logs: writing %s/anaconda.log: %s; the lines are shown, not stored, until "
+					"there is room (this channel is not acknowledged: the guest keeps nothing)\n",
+				o->out, strerror(errno));
+	}
+	return 0;
+}
+
 /* One line without its LF (or a piece of a cut one): reported, stored, shown. */
 static int text_line(struct text *T, const char *s, size_t n, int cont)
 {
@@ -190,10 +230,8 @@ static int text_line(struct text *T, const char *s, size_t n, int cont)
 	}
 	if (T->logfd >= 0) {
 		*e = '\n';
-		if (append(T->logfd, esc, (size_t)(e - esc) + 1) < 0) {
-			fprintf(stderr, "amphi logs: writing %s/anaconda.log: %s\n", T->o->out, strerror(errno));
+		if (store_line(T, esc, (size_t)(e - esc) + 1) < 0)
 			return -1;
-		}
 		*e = 0;
 	}
 	if (T->o->quiet)
@@ -287,10 +325,12 @@ static enum text_end text_stream(struct text *T, int fd)
 
 /* The FIFO a container writes to, made if missing. Opened nonblocking so
  * that open does not wait for a writer; poll does (Linux reports POLLHUP on
- * a FIFO only once a writer came and went, fs/pipe.c pipe_poll). */
+ * a FIFO only once a writer came and went, fs/pipe.c pipe_poll). The
+ * container's root owns the directory: whatever is there is opened only if
+ * it is a FIFO, never through a link (guestpath.c). */
 static int fifo_open(const char *path)
 {
-	struct stat st;
+	mode_t found = 0;
 	int fd;
 
 	if (mkfifo(path, 0600) < 0 && errno != EEXIST) {
@@ -298,13 +338,15 @@ static int fifo_open(const char *path)
 			strerror(errno));
 		return -1;
 	}
-	/* never open what is not a FIFO: a device could act on it */
-	if (stat(path, &st) == 0 && !S_ISFIFO(st.st_mode))
-		errno = ENOTSUP;
-	else if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) >= 0)
+	if ((fd = guestpath_open(path, S_IFIFO, O_RDONLY | O_NONBLOCK, &found)) >= 0)
 		return fd;
-	fprintf(stderr, "amphi logs: --fifo %s: %s; give the path of a FIFO (or of none, to make one)\n", path,
-		errno == ENOTSUP ? "not a FIFO" : strerror(errno));
+	if (fd == -EMEDIUMTYPE)
+		fprintf(stderr, "amphi logs: --fifo %s: %s, not a FIFO; amphi logs never follows a link nor opens "
+			"another kind of file where a guest can write: remove it (a FIFO is made where there is none)\n",
+			path, guestpath_kind(found));
+	else
+		fprintf(stderr, "amphi logs: --fifo %s: %s; give the path of a FIFO (or of none, to make one)\n",
+			path, strerror(-fd));
 	return -1;
 }
 
@@ -325,12 +367,15 @@ static int text_next(struct text *T)
 				return fd;
 			continue;
 		}
-		if ((fd = logs_sock_connect(o->addr)) >= 0)
+		char why[512];
+		int refused;
+		if ((fd = logs_sock_connect(o->connect, why, sizeof(why), &refused)) >= 0)
 			return fd;
 		if (attempt == 0) /* once per outage: each retry is not news */
-			fprintf(stderr, "amphi logs: connect %s: %s; is the VM running? (its launcher makes "
-				"anaconda.sock in AMPHI_LOG_DIR, default the vm directory)%s\n", o->connect,
-				strerror(errno), o->follow ? "; retrying every 200 ms" : "");
+			fprintf(stderr, "amphi logs: connect %s: %s%s%s\n", o->connect, why,
+				refused ? "" : "; is the VM running? (its launcher makes anaconda.sock in AMPHI_LOG_DIR, "
+					       "default the vm directory)",
+				o->follow ? "; retrying every 200 ms" : "");
 		if (!o->follow || wait_signal(T, -1, TEXT_RETRY_MS))
 			return -1;
 	}
@@ -376,6 +421,8 @@ int logtext_run(const struct logtext_opts *o)
 		fprintf(stderr, "amphi logs: %s/anaconda.log: %s\n", o->out, strerror(errno));
 		return 1;
 	}
+	if (T.logfd >= 0)
+		T.stored = lseek(T.logfd, 0, SEEK_END);
 	rc = text_run(&T);
 	if (T.logfd >= 0)
 		close(T.logfd);

@@ -13,6 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* What DIR/logs may hold: a guest that logs without end fills it, not the
+ * host's disk (past it the oldest boots go, then the guest keeps what is
+ * not acknowledged). */
+#define RUN_LOGS_MAX "1G"
+
 /* The booted system runs as a child; beside it, amphi logs stores the log
  * stream under DIR/logs until the system is gone. */
 static pid_t start_log_reader(const char *sock, const char *store)
@@ -30,7 +35,9 @@ static pid_t start_log_reader(const char *sock, const char *store)
 		/* The socket appears once QEMU or the container is up. */
 		for (int i = 0; i < 600 && access(sock, F_OK) < 0; i++)
 			usleep(100000);
-		execl(self, "amphi", "logs", "--connect", sock, "--follow", "--quiet", "--out", store, (char *)NULL);
+		/* DIR/logs keeps the newest boots (amphi logs' --max-boots default) in RUN_LOGS_MAX */
+		execl(self, "amphi", "logs", "--connect", sock, "--follow", "--quiet", "--out", store, "--max-size",
+		      RUN_LOGS_MAX, (char *)NULL);
 		_exit(127);
 	}
 	return pid;

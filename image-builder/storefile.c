@@ -25,17 +25,31 @@ _Static_assert(FILE_BUF - FILE_ALIGN >= STOREFILE_LINE_MAX, "a line fits after a
  * this, measured). What is left past the end is given back at close. */
 #define PREALLOC (8 << 20)
 
-/* A regular file takes all of a write or fails (short: the disk is full). */
-static int put(struct storefile *f, const char *s, size_t n)
+/* Writes the first n bytes of the buffer. What the file took is taken
+ * out of the buffer even when it took only part (a disk that filled up
+ * meanwhile: a regular file takes what fits, then fails with ENOSPC), so
+ * that a later write goes on from there: no byte twice, none lost. */
+static int put(struct storefile *f, size_t n)
 {
-	ssize_t w = n ? write(f->fd, s, n) : 0;
+	size_t done = 0;
+	int rc = 0;
 
-	if (w >= 0 && (size_t)w != n)
-		errno = ENOSPC;
-	if (w < 0 || (size_t)w != n)
-		return -1;
-	f->end += (off_t)n;
-	return 0;
+	while (done < n) {
+		ssize_t w = write(f->fd, f->buf + done, n - done);
+		if (w <= 0) {
+			if (w == 0)
+				errno = ENOSPC;
+			rc = -1;
+			break;
+		}
+		done += (size_t)w;
+	}
+	f->end += (off_t)done;
+	int e = errno;
+	memmove(f->buf, f->buf + done, f->len - done);
+	f->len -= done;
+	errno = e;
+	return rc;
 }
 
 /* Writes the buffer out: all of it, or (whole = 0) up to the file's last
@@ -53,12 +67,8 @@ static int write_out(struct storefile *f, int whole)
 		else
 			f->alloc = -1; /* not here: plain appends */
 	}
-	if (put(f, f->buf, n) < 0 || (whole && put(f, f->buf + n, f->len - n) < 0))
+	if (put(f, n) < 0 || (whole && put(f, f->len) < 0))
 		return -1;
-	if (whole)
-		n = f->len;
-	memmove(f->buf, f->buf + n, f->len - n);
-	f->len -= n;
 	return 0;
 }
 

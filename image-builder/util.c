@@ -227,3 +227,14 @@ int wants_help(int argc, char **argv, const char *takes_value)
 	}
 	return 0;
 }
+
+long long parse_size(const char *s)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20 : *end == 'G' || *end == 'g' ? 30 : 0;
+	if (errno || end == s || v < 0 || (shift && end[1]) || (!shift && *end) || v > (1LL << (62 - shift)))
+		return -1;
+	return v << shift;
+}

@@ -28,4 +28,7 @@ int prepare_out_dir(const char *dir, char abs[], int *made, char *err, size_t er
  * a word, blank-separated). */
 int wants_help(int argc, char **argv, const char *takes_value);
 
+/* "256M", "2G", "512K", "4096": bytes; -1 if it is not a size. */
+long long parse_size(const char *s);
+
 #endif

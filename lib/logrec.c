@@ -622,6 +622,12 @@ static int span_is(struct span v, const char *s)
 	return v.n == strlen(s) && memcmp(v.s, s, v.n) == 0;
 }
 
+/* Two digits at s, at most max (RFC 3339 §5.6's ranges). */
+static int two_digits_le(const char *s, int max)
+{
+	return (s[0] - '0') * 10 + (s[1] - '0') <= max;
+}
+
 /* RFC 3339 as RFC 5424 §6.2.3 restricts it:
  * YYYY-MM-DDTHH:MM:SS[.1-6 digits](Z|+HH:MM|-HH:MM). */
 static int timestamp_ok(struct span t)
@@ -642,6 +648,23 @@ static int timestamp_ok(struct span t)
 		return i + 1 == t.n;
 	return i + 6 == t.n && (t.s[i] == '+' || t.s[i] == '-') && isdigit_(t.s[i + 1]) &&
 	       isdigit_(t.s[i + 2]) && t.s[i + 3] == ':' && isdigit_(t.s[i + 4]) && isdigit_(t.s[i + 5]);
+}
+
+/* A timestamp_ok one whose numbers are in RFC 3339 §5.6's ranges (month
+ * 01-12, day 01-31, hour 00-23, second 00-60 for a leap second, offset up
+ * to 23:59). The reader's check only: the init's syslog parser keeps what
+ * a local program sent. */
+static int timestamp_in_range(struct span t)
+{
+	const char *s = t.s, *off = s + t.n - 6;
+
+	if (t.n == 1) /* "-" */
+		return 1;
+	if (!two_digits_le(s + 5, 12) || !memcmp(s + 5, "00", 2) || !two_digits_le(s + 8, 31) ||
+	    !memcmp(s + 8, "00", 2) || !two_digits_le(s + 11, 23) || !two_digits_le(s + 14, 59) ||
+	    !two_digits_le(s + 17, 60))
+		return 0;
+	return s[t.n - 1] == 'Z' || (two_digits_le(off + 1, 23) && two_digits_le(off + 4, 59));
 }
 
 /* The parameters we look for, as raw (still escaped) values. */
@@ -856,6 +879,19 @@ static int install_event(const struct sd_values *sd, struct logrec_parsed *p, ch
 	return 0;
 }
 
+/* A boot id names a directory on the reader's host: letters, digits, '-'
+ * and '_' only (a UUID, the kernel's boot_id, or "-" where there is none),
+ * so that no two ids share a name and none is "", "." or "..". */
+static int boot_id_ok(const char *id)
+{
+	size_t n = 0;
+
+	for (char c; (c = id[n]); n++)
+		if (!isdigit_(c) && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && c != '-' && c != '_')
+			return 0;
+	return n > 0;
+}
+
 static int frame_parse(const char *s, size_t n, struct logrec_parsed *p, char *why, size_t whylen)
 {
 	struct rfc5424 m;
@@ -864,19 +900,25 @@ static int frame_parse(const char *s, size_t n, struct logrec_parsed *p, char *w
 	if (parse_5424(s, n, &m, why, whylen) < 0)
 		return -1;
 	p->pri = m.pri;
+	if (!timestamp_in_range(m.ts))
+		FAIL("TIMESTAMP: not an RFC 3339 time (a number out of its range)");
 	copy_field(p->timestamp, sizeof(p->timestamp), m.ts);
 	copy_field(p->host, sizeof(p->host), m.host);
 	copy_field(p->app, sizeof(p->app), m.app);
 	copy_field(p->msgid, sizeof(p->msgid), m.msgid);
-	if (!m.sd.seq.s || param_num(m.sd.seq, UINT64_MAX, &p->seq) < 0)
-		FAIL("STRUCTURED-DATA: missing or bad sequenceId in [meta]");
+	if (!m.sd.seq.s || param_num(m.sd.seq, UINT64_MAX, &p->seq) < 0 || p->seq == 0)
+		FAIL("STRUCTURED-DATA: missing or bad sequenceId in [meta]: expected 1 to 18446744073709551615 "
+		     "(a boot's records count from 1)");
 	if (!m.sd.uptime.s || param_num(m.sd.uptime, INT64_MAX, &v) < 0)
 		FAIL("STRUCTURED-DATA: missing or bad sysUpTime in [meta]");
 	p->uptime_cs = (int64_t)v;
-	if (!m.sd.source.s || param_text(m.sd.source, p->source, sizeof(p->source)) < 0)
-		FAIL("STRUCTURED-DATA: missing or bad source in [" LOGREC_SD_AMPHI "]");
-	if (!m.sd.boot.s || param_text(m.sd.boot, p->boot, sizeof(p->boot)) < 0)
-		FAIL("STRUCTURED-DATA: missing or bad boot in [" LOGREC_SD_AMPHI "]");
+	if (!m.sd.source.s || param_text(m.sd.source, p->source, sizeof(p->source)) < 0 ||
+	    logrec_source_parse(p->source) < 0)
+		FAIL("STRUCTURED-DATA: missing or bad source in [" LOGREC_SD_AMPHI "]: expected kernel, init, "
+		     "service, syslog, file or install");
+	if (!m.sd.boot.s || param_text(m.sd.boot, p->boot, sizeof(p->boot)) < 0 || !boot_id_ok(p->boot))
+		FAIL("STRUCTURED-DATA: missing or bad boot in [" LOGREC_SD_AMPHI "]: expected 1 to %zu letters, "
+		     "digits, '-' or '_' (it names the boot's directory on the host)", sizeof(p->boot) - 1);
 	v = 0;
 	if (m.sd.proto.s && param_num(m.sd.proto, 999999, &v) < 0)
 		FAIL("STRUCTURED-DATA: bad proto in [" LOGREC_SD_AMPHI "]");

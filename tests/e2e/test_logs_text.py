@@ -200,6 +200,17 @@ def test_hostile_bytes_are_harmless(work):
     assert lines[-1] == "08:00:01,000 INFO a:still here"
 
 
+def test_bidi_and_invisible_characters_are_escaped(work):
+    line = "08:00:00,000 INFO anaconda:ok \u202e deliaf \u2067x\u2069\u200d\n".encode()
+    out = os.path.join(work, "logs")
+    r = feed(work, [line], "--out", out)
+    assert r.proc.returncode == 0, r.stderr
+    shown = "08:00:00,000 INFO anaconda:ok \\xe2\\x80\\xae deliaf \\xe2\\x81\\xa7x\\xe2\\x81\\xa9\\xe2\\x80\\x8d"
+    assert text_lines(r.stdout) == [shown]
+    with open(os.path.join(out, "anaconda.log"), "rb") as f:
+        assert text_lines(f.read()) == [shown]
+
+
 def test_a_failure_in_a_long_line_is_still_seen(work):
     line = b"08:00:00,000 ERROR anaconda:" + b"x" * (100 * 1024) + b" packaging: Installation failed: y\n"
     r = feed(work, [line], "--quiet")
@@ -266,7 +277,7 @@ def test_fifo_refuses_what_is_not_a_fifo(work):
     with open(path, "w") as f:
         f.write("x")
     r = subprocess.run([AMPHI, "logs", "--text", "--fifo", path], capture_output=True, text=True, timeout=TIMEOUT)
-    assert r.returncode == 1 and f"--fifo {path}: not a FIFO" in r.stderr
+    assert r.returncode == 1 and f"--fifo {path}: a regular file, not a FIFO" in r.stderr
 
 
 def test_usage_and_a_missing_socket(work):

@@ -425,7 +425,7 @@ static void test_reader_whitespace_and_foreign_writer(void **state)
 	assert_int_equal(logrec_reader_next(&rd, &p, why, sizeof(why)), 1);
 	assert_int_equal(p.seq, 3);
 	assert_string_equal(p.timestamp, "-");
-	assert_string_equal(p.boot, "a\\\"b]c");
+	assert_string_equal(p.boot, "abc");
 	assert_int_equal(p.msglen, strlen("tail with \xc3\xa9"));
 	assert_int_equal(logrec_reader_next(&rd, &p, why, sizeof(why)), 0);
 	assert_int_equal(rd.len, 0);
@@ -477,6 +477,9 @@ static void test_reader_errors(void **state)
 	expect_broken_msg("<13>1 yesterday - - - - " GOOD_SD, "RFC 3339");
 	expect_broken_msg("<13>1 2025-11-23T08:15:30.1234567Z - - - - " GOOD_SD, "RFC 3339");
 	expect_broken_msg("<13>1 - h\x01st - - - " GOOD_SD, "HOSTNAME");
+	/* APP-NAME names a file on the host (sanitised there): 1-48 PRINTUSASCII */
+	expect_broken_msg("<13>1 - - 0123456789012345678901234567890123456789012345678 - - " GOOD_SD, "APP-NAME");
+	expect_broken_msg("<13>1 - - caf\xc3\xa9 - - " GOOD_SD, "APP-NAME");
 	expect_broken_msg("<13>1 - - - - - " GOOD_SD "x", "expected SP or the end");
 	expect_broken_msg("<13>1 - - - - - ", "STRUCTURED-DATA: expected '-'");
 	expect_broken_msg("<13>1 - - - - - [meta sequenceId=\"1\"", "truncated");
@@ -586,6 +589,68 @@ static void test_install_element(void **state)
 	expect_broken_msg(HEAD "[amphi@32473 source=\"install\" boot=\"b\"][install@32473 event=\"a\tb\"]",
 			  "install@32473");
 #undef HEAD
+}
+
+/* What the reader takes from a record is used on the host: a boot id
+ * names a directory, a source is one of the protocol's, a sequence number
+ * counts from 1, a timestamp is a time (issue 23, item 7). */
+#define SD_WITH(seq, src, boot) \
+	"[meta sequenceId=\"" seq "\" sysUpTime=\"2\"][amphi@32473 source=\"" src "\" boot=\"" boot "\"]"
+
+static void test_reader_refuses_bad_fields(void **state)
+{
+	static const char *const bad_boots[] = {
+		"", ".", "..", "../x", "a/b", "a b", "a.b", "a\\\"b", "a\\]b", "a\\\\b", "\xc3\xa9",
+		"0123456789012345678901234567890123456789",
+	};
+	static const char *const bad_sources[] = { "", "kernels", "Init", "x", "service " };
+	static const char *const bad_times[] = {
+		"2025-13-01T00:00:00Z", "2025-00-01T00:00:00Z", "2025-01-32T00:00:00Z", "2025-01-00T00:00:00Z",
+		"2025-01-01T24:00:00Z", "2025-01-01T00:60:00Z", "2025-01-01T00:00:61Z", "2025-01-01T00:00:00+24:00",
+		"2025-01-01T00:00:00-00:60",
+	};
+	char msg[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_boots) / sizeof(bad_boots[0]); i++) {
+		snprintf(msg, sizeof(msg), "<13>1 - - - - - " SD_WITH("1", "init", "%s"), bad_boots[i]);
+		expect_broken_msg(msg, "bad boot in [amphi@32473]: expected 1 to 39 letters, digits, '-' or '_'");
+	}
+	for (size_t i = 0; i < sizeof(bad_sources) / sizeof(bad_sources[0]); i++) {
+		snprintf(msg, sizeof(msg), "<13>1 - - - - - " SD_WITH("1", "%s", "b"), bad_sources[i]);
+		expect_broken_msg(msg, "bad source in [amphi@32473]: expected kernel, init, service, syslog, file or install");
+	}
+	expect_broken_msg("<13>1 - - - - - " SD_WITH("0", "init", "b"), "bad sequenceId in [meta]: expected 1 to");
+	for (size_t i = 0; i < sizeof(bad_times) / sizeof(bad_times[0]); i++) {
+		snprintf(msg, sizeof(msg), "<13>1 %s - - - - " SD_WITH("1", "init", "b"), bad_times[i]);
+		expect_broken_msg(msg, "TIMESTAMP: not an RFC 3339 time");
+	}
+}
+
+/* The edges of each rule are taken. */
+static void test_reader_takes_good_fields(void **state)
+{
+	static const char *const good[] = {
+		"<13>1 - - - - - " SD_WITH("1", "kernel", "-"),
+		"<13>1 - - - - - " SD_WITH("18446744073709551615", "install", "012345678901234567890123456789012345678"),
+		"<13>1 - - - - - " SD_WITH("1", "syslog", "6f1e7c2a-0b9d-4c1e-9a57-3f2d1c0b9e8a"),
+		"<13>1 - - - - - " SD_WITH("1", "file", "A_z-09"),
+		"<13>1 2016-12-31T23:59:60Z - - - - " SD_WITH("1", "service", "b"),
+		"<13>1 2025-12-31T23:59:59.999999+23:59 - - - - " SD_WITH("1", "init", "b"),
+		"<13>1 2025-01-01T00:00:00-00:00 - - - - " SD_WITH("1", "init", "b"),
+	};
+	static struct logrec_reader rd;
+	struct logrec_parsed p;
+	char s[1024], why[256] = "";
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(s, sizeof(s), "%zu %s", strlen(good[i]), good[i]);
+		logrec_reader_init(&rd);
+		logrec_reader_feed(&rd, s, strlen(s));
+		if (logrec_reader_next(&rd, &p, why, sizeof(why)) != 1)
+			fail_msg("refused: %s: %s", good[i], why);
+	}
 }
 
 /* Read in place, as amphi logs does: every cut of the stream into two
@@ -896,6 +961,8 @@ int main(void)
 		cmocka_unit_test(test_reader_whitespace_and_foreign_writer),
 		cmocka_unit_test(test_reader_errors),
 		cmocka_unit_test(test_install_element),
+		cmocka_unit_test(test_reader_refuses_bad_fields),
+		cmocka_unit_test(test_reader_takes_good_fields),
 		cmocka_unit_test(test_put_num),
 		cmocka_unit_test(test_reader_reads_in_place),
 		cmocka_unit_test(test_reader_need_more_and_full),

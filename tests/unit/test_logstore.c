@@ -19,6 +19,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A full disk: while disk_full, writes to regular files fail as a full
+ * disk's do, after taking what "fits" (disk_room bytes, then nothing). */
+static int disk_full;
+static size_t disk_room;
+
+ssize_t __real_write(int fd, const void *buf, size_t len);
+ssize_t __wrap_write(int fd, const void *buf, size_t len)
+{
+	struct stat st;
+
+	if (!disk_full || fd <= 2 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) /* 0-2: the test's own output */
+		return __real_write(fd, buf, len);
+	if (disk_room) {
+		size_t n = len < disk_room ? len : disk_room;
+		disk_room -= n;
+		return __real_write(fd, buf, n);
+	}
+	errno = ENOSPC;
+	return -1;
+}
+
 static char dir[64];
 static int outfd = -1;
 static struct logstore S;
@@ -32,7 +53,7 @@ static int setup(void **state)
 	outfd = open(dir, O_RDONLY | O_DIRECTORY);
 	if (outfd < 0)
 		return -1;
-	logstore_init(&S, dir, outfd);
+	logstore_init(&S, dir, outfd, 0, 0);
 	return 0;
 }
 
@@ -43,7 +64,7 @@ static void store_free(void)
 	free(S.all.buf);
 	for (int i = 0; i < LOGSTORE_APP_FILES; i++)
 		free(S.apps[i].buf);
-	logstore_init(&S, dir, outfd);
+	logstore_init(&S, dir, outfd, 0, 0);
 }
 
 static int teardown(void **state)
@@ -228,6 +249,174 @@ static void stored_says_what_a_restarted_reader_already_has(void **state)
 	free(svc);
 }
 
+/* A boot gets LOGSTORE_APPS_MAX program files; the records of the others
+ * are in all.log only, said once; a program with a file keeps it, also
+ * for a reader started again (which counts what is there). */
+static void programs_past_the_cap_go_to_all_log_only(void **state)
+{
+	(void)state;
+	char app[16], rel[64];
+	int apps = LOGSTORE_APPS_MAX + 6;
+
+	assert_int_equal(logstore_boot(&S, "tags"), 0);
+	for (int i = 0; i < apps; i++) {
+		snprintf(app, sizeof(app), "tag%d", i);
+		put((uint64_t)i + 1, app, "x");
+	}
+	put((uint64_t)apps + 1, "tag0", "still its own");
+	assert_int_equal(S.apps_made, LOGSTORE_APPS_MAX);
+	assert_int_equal(S.apps_said, 6);
+	logstore_close(&S);
+	for (int i = 0; i < apps; i++) {
+		snprintf(rel, sizeof(rel), "%s/tags/tag%d.log", dir, i);
+		assert_int_equal(access(rel, F_OK), i < LOGSTORE_APPS_MAX ? 0 : -1);
+	}
+	char *all = stored("tags/all.log");
+	assert_non_null(all);
+	assert_non_null(strstr(all, "service tag69: x\n"));
+	assert_non_null(strstr(all, "service tag0: still its own\n"));
+	free(all);
+
+	/* started again: the 64 are counted, a new program gets none */
+	assert_int_equal(logstore_boot(&S, "tags"), 0);
+	assert_int_equal(S.apps_made, LOGSTORE_APPS_MAX);
+	put((uint64_t)apps + 2, "newcomer", "y");
+	put((uint64_t)apps + 3, "tag1", "z");
+	logstore_close(&S);
+	snprintf(rel, sizeof(rel), "%s/tags/newcomer.log", dir);
+	assert_int_equal(access(rel, F_OK), -1);
+	all = stored("tags/tag1.log");
+	assert_non_null(strstr(all, "service tag1: z\n"));
+	free(all);
+}
+
+/* A full disk: the commit fails and says which file, .stored does not
+ * count what did not reach the files, and once there is room the same
+ * commit writes everything once; what a full disk took in part is not
+ * written twice. */
+static void a_full_disk_keeps_what_was_put_and_writes_it_once_later(void **state)
+{
+	(void)state;
+	assert_int_equal(logstore_boot(&S, "full"), 0);
+	put(1, "web", "one");
+	assert_int_equal(logstore_commit(&S, 0, 0), 0);
+	put(2, "web", "two");
+	put(3, "db", "three");
+	disk_full = 1;
+	disk_room = 10; /* part of the first line */
+	assert_int_equal(logstore_commit(&S, 0, 0), -ENOSPC);
+	assert_true(logstore_is_full(-ENOSPC));
+	assert_non_null(strstr(S.full, "writing "));
+	assert_non_null(strstr(S.full, "/full/"));
+	assert_non_null(strstr(S.full, "No space left on device"));
+	assert_stored("full/.stored", "00000000000000000001\n");
+	assert_int_equal(logstore_commit(&S, 0, 0), -ENOSPC); /* still full */
+	disk_full = 0;
+	assert_int_equal(logstore_commit(&S, 0, 0), 0);
+	assert_stored("full/.stored", "00000000000000000003\n");
+	assert_stored("full/all.log", "0.01 service web: one\n0.02 service web: two\n0.03 service db: three\n");
+	assert_stored("full/web.log", "0.01 service web: one\n0.02 service web: two\n");
+	assert_stored("full/db.log", "0.03 service db: three\n");
+	logstore_close(&S);
+}
+
+/* A full disk when a program's file must close to make room for another:
+ * the record is not put, the closing file keeps its lines, and the record
+ * put again later (the guest sends it again) lands once everywhere. */
+static void a_full_disk_while_a_file_makes_room_loses_no_line(void **state)
+{
+	(void)state;
+	char app[16], rel[64], want[64];
+	struct logrec_parsed p = { .msg = "z", .msglen = 1, .source = "service" };
+
+	assert_int_equal(logstore_boot(&S, "evict"), 0);
+	for (int i = 0; i < LOGSTORE_APP_FILES; i++) {
+		snprintf(app, sizeof(app), "app%d", i);
+		put((uint64_t)i + 1, app, "z");
+	}
+	disk_full = 1;
+	p.seq = LOGSTORE_APP_FILES + 1;
+	p.uptime_cs = (int64_t)p.seq;
+	snprintf(p.app, sizeof(p.app), "late");
+	assert_int_equal(logstore_put(&S, &p), -ENOSPC);
+	disk_full = 0;
+	assert_int_equal(logstore_put(&S, &p), 0);
+	assert_int_equal(logstore_commit(&S, 0, 0), 0);
+	logstore_close(&S);
+	for (int i = 0; i < LOGSTORE_APP_FILES; i++) {
+		snprintf(rel, sizeof(rel), "evict/app%d.log", i);
+		snprintf(want, sizeof(want), "0.%02d service app%d: z\n", i + 1, i);
+		assert_stored(rel, want);
+	}
+	snprintf(want, sizeof(want), "0.%02d service late: z\n", LOGSTORE_APP_FILES + 1);
+	assert_stored("evict/late.log", want);
+	char *all = stored("evict/all.log");
+	size_t lines = 0;
+	for (const char *c = all; *c; c++)
+		lines += *c == '\n';
+	assert_int_equal(lines, LOGSTORE_APP_FILES + 1); /* the late one once */
+	free(all);
+}
+
+/* --max-boots: the oldest boots go first, never the one being written. */
+static void boots_past_max_boots_are_removed_oldest_first(void **state)
+{
+	(void)state;
+	char path[128];
+	static const char *const boots[] = { "b1", "b2", "b3", "b4" };
+
+	logstore_init(&S, dir, outfd, 2, 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(logstore_boot(&S, boots[i]), 0);
+		put(1, "web", boots[i]);
+		assert_int_equal(logstore_commit(&S, 0, 0), 0);
+		usleep(20 * 1000); /* .stored's times differ (the kernel's clock is coarse) */
+	}
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, boots[i]);
+		assert_int_equal(access(path, F_OK), i < 2 ? -1 : 0);
+	}
+	/* not a boot of ours (no .stored): never counted nor removed */
+	snprintf(path, sizeof(path), "%s/mine", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(logstore_boot(&S, "b5"), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/b3", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	logstore_close(&S);
+}
+
+/* --max-size: the oldest boots go until the rest fit; when the boot being
+ * written alone is over it, the store is full (nothing may be acked). */
+static void boots_past_max_size_are_removed_and_then_the_store_is_full(void **state)
+{
+	(void)state;
+	char msg[1001], path[128];
+
+	memset(msg, 'x', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	logstore_init(&S, dir, outfd, 0, 10000);
+	assert_int_equal(logstore_boot(&S, "old"), 0);
+	for (uint64_t s = 1; s <= 4; s++) /* 4 lines of ~1 KB in two files: ~8 KB */
+		put(s, "web", msg);
+	assert_int_equal(logstore_commit(&S, 0, 0), 0);
+	usleep(20 * 1000);
+	assert_int_equal(logstore_boot(&S, "new"), 0);
+	put(1, "web", msg);
+	put(2, "web", msg);
+	assert_int_equal(logstore_commit(&S, 0, 0), 0); /* ~12 KB: old goes */
+	snprintf(path, sizeof(path), "%s/old", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	for (uint64_t s = 3; s <= 6; s++)
+		put(s, "web", msg);
+	assert_int_equal(logstore_commit(&S, 0, 0), -EFBIG);
+	assert_non_null(strstr(S.full, "over --max-size 10000, and the boot being written (new) is the only one left"));
+	assert_int_equal(logstore_commit(&S, 0, 0), -EFBIG); /* measured again: still */
+	logstore_close(&S);
+	snprintf(path, sizeof(path), "%s/new/all.log", dir);
+	assert_int_equal(access(path, F_OK), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +425,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_boot_directory_that_is_a_link_or_a_file_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(more_apps_than_open_files_lose_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(stored_says_what_a_restarted_reader_already_has, setup, teardown),
+		cmocka_unit_test_setup_teardown(programs_past_the_cap_go_to_all_log_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_full_disk_keeps_what_was_put_and_writes_it_once_later, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_full_disk_while_a_file_makes_room_loses_no_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(boots_past_max_boots_are_removed_oldest_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(boots_past_max_size_are_removed_and_then_the_store_is_full, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,7 @@
 static int spied_fd = -1;
 static int fail_with;            /* errno the next write fails with; 0: none */
 static int short_by;             /* the next write takes this many bytes less */
+static int then_fail;            /* errno the writes after that short one fail with */
 static size_t writes, unaligned; /* writes to spied_fd; of them, ending off a boundary */
 
 ssize_t __real_write(int fd, const void *buf, size_t len);
@@ -39,6 +40,8 @@ ssize_t __wrap_write(int fd, const void *buf, size_t len)
 	if (short_by) {
 		len -= (size_t)short_by;
 		short_by = 0;
+		fail_with = then_fail;
+		then_fail = 0;
 	}
 	struct stat st;
 	fstat(fd, &st);
@@ -71,7 +74,7 @@ static int teardown(void **state)
 
 static void reset_spy(void)
 {
-	fail_with = short_by = 0;
+	fail_with = short_by = then_fail = 0;
 	writes = unaligned = 0;
 }
 
@@ -195,9 +198,11 @@ static void test_failed_and_short_writes_are_errors(void **state)
 	assert_int_equal(storefile_flush(&f), -1);
 	assert_int_equal(errno, EIO);
 
-	/* a full buffer whose write the disk takes only part of */
+	/* a full buffer whose write the disk takes only part of, and then
+	 * nothing (it is full): the rest of the write is tried, and fails */
 	fail_with = 0;
 	short_by = 1;
+	then_fail = ENOSPC;
 	char *at = NULL;
 	for (unsigned i = 0; i < 10000 && (at = storefile_room(&f, sizeof(line))); i++)
 		storefile_commit(&f, make_line(at, i));
@@ -212,6 +217,40 @@ static void test_failed_and_short_writes_are_errors(void **state)
 	free(f.buf);
 }
 
+/* A disk that fills up takes part of a write, then nothing: the part it
+ * took is not written again, and once there is room the rest follows. */
+static void a_write_the_disk_took_in_part_goes_on_where_it_stopped(void **state)
+{
+	(void)state;
+	struct storefile f = { .fd = -1 };
+	char want[64 * 40 + 1] = "", *text;
+
+	reset_spy();
+	spied_fd = storefile_open(&f, dirfd_, "d.log");
+	for (int i = 0; i < 40; i++) {
+		char line[64];
+		int n = snprintf(line, sizeof(line), "line %02d of the store, to be written once\n", i);
+		assert_int_equal(storefile_write(&f, line, (size_t)n), 0);
+		strcat(want, line);
+	}
+	short_by = 1000;
+	then_fail = ENOSPC;
+	assert_int_equal(storefile_flush(&f), -1);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(storefile_flush(&f), -1); /* still full */
+	fail_with = 0;
+	assert_int_equal(storefile_flush(&f), 0);
+	assert_int_equal(storefile_close(&f), 0);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/d.log", dir);
+	text = read_text(path, NULL);
+	assert_non_null(text);
+	assert_string_equal(text, want);
+	free(text);
+	spied_fd = -1;
+	free(f.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_open_gives_back_blocks_allocated_ahead),
 		cmocka_unit_test(test_a_flush_writes_everything),
 		cmocka_unit_test(test_failed_and_short_writes_are_errors),
+		cmocka_unit_test(a_write_the_disk_took_in_part_goes_on_where_it_stopped),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
