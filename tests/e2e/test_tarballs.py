@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tarfile
 import tempfile
@@ -15,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import LXC_TIMEOUT, RECIPES, build, login_prompt_through, unique, wait_for, build_fixture
+from conftest import LXC_TIMEOUT, RECIPES, build, login_prompt_through, netns_exec, unique, wait_for, build_fixture
 from logfeed import reader
 
 MINIMAL = os.path.join(RECIPES, "minimal.conf")
@@ -25,7 +26,7 @@ tarball_build = build_fixture(MINIMAL)
 
 
 def in_ns(ns, *cmd):
-    return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, timeout=LXC_TIMEOUT + 30)
+    return subprocess.run([*netns_exec(ns), *cmd], capture_output=True, text=True, timeout=LXC_TIMEOUT + 30)
 
 
 def eth0_ipv4(ns, name, lxcpath):
@@ -175,8 +176,9 @@ def test_lxc_create_local_starts_stops_and_destroys(tarball_build, ns_lxcbr0, tm
     try:
         # Without amphi on the host: the FIFO and cat, as the steps say.
         assert subprocess.run(["sh", "-c", fifo_hint.group(1)]).returncode == 0
+        # Its own process group: cat, timeout's child, goes with it.
         reader = subprocess.Popen(["sh", "-c", "exec timeout 60 " + fifo_hint.group(2)],
-                                  stdout=subprocess.PIPE, text=True)
+                                  stdout=subprocess.PIPE, text=True, start_new_session=True)
         s = in_ns(ns_lxcbr0, "lxc-start", "-n", name, "-P", lxcpath)
         assert s.returncode == 0, s.stderr
         console_log = os.path.join(ctdir, "console.log")
@@ -206,7 +208,7 @@ def test_lxc_create_local_starts_stops_and_destroys(tarball_build, ns_lxcbr0, tm
         assert state == "STOPPED"
     finally:
         if reader:
-            reader.kill()
+            os.killpg(reader.pid, signal.SIGKILL)
             reader.communicate()
         in_ns(ns_lxcbr0, "lxc-stop", "-k", "-n", name, "-P", lxcpath)
         subprocess.run(["lxc-destroy", "-n", name, "-P", lxcpath], capture_output=True)

@@ -11,13 +11,13 @@ import time
 
 import pytest
 
-from conftest import BUILD, LXC_TIMEOUT, RECIPES, console_through, login_prompt_through, unique, wait_for
+from conftest import BUILD, LXC_TIMEOUT, RECIPES, console_through, login_prompt_through, netns_exec, unique, wait_for
 
 TEMPLATE = os.path.join(BUILD, "lxc-amphi")
 
 
 def in_ns(ns, cmd, **kw):
-    return subprocess.run(["ip", "netns", "exec", ns, "sh", "-c", cmd], capture_output=True, text=True,
+    return subprocess.run([*netns_exec(ns), "sh", "-c", cmd], capture_output=True, text=True,
                           timeout=LXC_TIMEOUT, **kw)
 
 
