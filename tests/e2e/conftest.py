@@ -317,6 +317,16 @@ def lxc(tmpdir_clean):
         ct.cleanup()
 
 
+@pytest.fixture(scope="session")
+def confine_probe(tmp_path_factory):
+    """confine_probe.c (see confinement.py), static (musl), so it runs on
+    the appliance's busybox."""
+    out = str(tmp_path_factory.mktemp("probe") / "confine-probe")
+    subprocess.run(["musl-gcc", "-static", "-Os", "-o", out, os.path.join(os.path.dirname(__file__), "confine_probe.c")],
+                   check=True)
+    return out
+
+
 def _cgroup_mounts():
     """Shell commands that mount the host's cgroup hierarchies again, as
     /proc/self/mountinfo (proc(5)) lists them below /sys/fs/cgroup: the
