@@ -11,6 +11,14 @@ int write_vm_launcher(const char *dir, const struct recipe *r, char *err, size_t
 /* DIR/vm/domain.xml: the same machine for virsh define (TCG, direct kernel
  * boot, both log ports, DIR/vm/disk.img on virtio-blk with an iothread). */
 int write_libvirt_domain(const char *dir, const struct recipe *r, char *err, size_t errlen);
+/* Where LXC keeps the config files its templates include (common.conf,
+ * userns.conf): Debian's and the other distributions' packages. */
+#define LXC_TEMPLATE_CONFIG "/usr/share/lxc/config"
+/* lxc.include of LXC's common.conf (and userns.conf for an lxc.idmap
+ * container) from confdir, less its lxcfs post-stop hook. */
+int lxc_confinement_lines(struct strbuf *b, const char *confdir, int userns);
+/* The recipe's [lxc] lines map ids (lxc.idmap): an unprivileged container. */
+int lxc_recipe_userns(const struct recipe *r);
 /* amphi's LXC config lines (init, signals, ttys, console log under base,
  * the host log directory base/host, the recipe's bridged networks); with
  * standalone, "no network" when the recipe bridges none. */

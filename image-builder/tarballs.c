@@ -102,29 +102,32 @@ static int create_message(struct strbuf *b, const struct recipe *r)
 	return strbuf_printf(b, "  stop it:           lxc-stop -n NAME      restart: lxc-stop -r -n NAME\n");
 }
 
-/* lxc-local appends `config` to the container's config and replaces
- * LXC_PATH there with the container's directory: the console log and the
- * host log directory land beside its config. The bind mount needs its
- * source to exist; LXC runs hooks through sh -c with the container name
- * and hook type after the command, which $0.. swallow. */
-static int meta_config(struct strbuf *b, const struct recipe *r)
+/* lxc-local puts `config` (`config-user` in a user namespace, i.e. with
+ * lxc.idmap) before the lines of the container's own config, and replaces
+ * LXC_PATH there with the container's directory (the console log and the
+ * host log directory land beside its config) and LXC_TEMPLATE_CONFIG with
+ * where LXC keeps common.conf. The bind mount needs its source to exist;
+ * LXC runs hooks through sh -c with the container name and hook type after
+ * the command, which $0.. swallow. */
+static int meta_config(struct strbuf *b, const struct recipe *r, int userns)
 {
-	if (strbuf_printf(b,
-		"# amphi appliance '%s' (lxc-create -t local)\n"
-		"lxc.hook.pre-start = /bin/sh -c 'mkdir -p \"LXC_PATH/host\"'\n", r->name) < 0)
+	if (strbuf_printf(b, "# amphi appliance '%s' (lxc-create -t local)\n", r->name) < 0 ||
+	    lxc_confinement_lines(b, "LXC_TEMPLATE_CONFIG", userns || lxc_recipe_userns(r)) < 0 ||
+	    strbuf_printf(b, "lxc.hook.pre-start = /bin/sh -c 'mkdir -p \"LXC_PATH/host\"'\n") < 0)
 		return -1;
 	return lxc_config_lines(b, "LXC_PATH", r, 0);
 }
 
 static int write_meta(const struct build_src *b, const char *path, char *err, size_t errlen)
 {
-	struct strbuf conf = { 0 }, msg = { 0 };
+	struct strbuf conf = { 0 }, user = { 0 }, msg = { 0 };
 	struct manifest m;
 	int rc = -1;
 
 	manifest_init(&m, b->mtime);
-	if (meta_config(&conf, b->r) < 0 || create_message(&msg, b->r) < 0 ||
+	if (meta_config(&conf, b->r, 0) < 0 || meta_config(&user, b->r, 1) < 0 || create_message(&msg, b->r) < 0 ||
 	    manifest_data(&m, "config", 0644, conf.s, conf.len) < 0 ||
+	    manifest_data(&m, "config-user", 0644, user.s, user.len) < 0 ||
 	    manifest_data(&m, "create-message", 0644, msg.s, msg.len) < 0 ||
 	    manifest_data(&m, "templates", 0644, NEXT_STEPS_FILE "\n", strlen(NEXT_STEPS_FILE) + 1) < 0)
 		snprintf(err, errlen, "out of memory");
@@ -132,6 +135,7 @@ static int write_meta(const struct build_src *b, const char *path, char *err, si
 		rc = manifest_write_tar_xz(&m, path, err, errlen);
 	manifest_free(&m);
 	free(conf.s);
+	free(user.s);
 	free(msg.s);
 	return rc;
 }

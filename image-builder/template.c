@@ -10,8 +10,9 @@
  * template in a user namespace as the container's root, so what we write
  * is owned by the mapped root on the host without a chown. --mapped-uid
  * and --mapped-gid name the caller's own ids in that namespace, for
- * templates that hand files back to the caller; we have none, so they are
- * accepted and not needed. */
+ * templates that hand files back to the caller; we have none, but their
+ * presence says the container is unprivileged, so the config includes
+ * LXC's userns.conf too. */
 #include "build.h"
 #include "commands.h"
 #include "outputs.h"
@@ -30,7 +31,7 @@
 
 struct targs {
 	const char *path, *name, *rootfs, *recipe, *hostname, *net, *ttys;
-	int autologin;
+	int autologin, userns;
 };
 
 /* bad: the option that was not understood; NULL: --help, on stdout. */
@@ -60,14 +61,15 @@ static const char *opt_value(int argc, char **argv, int *i, const char *key)
 
 static int parse_args(int argc, char **argv, struct targs *t)
 {
-	static const char *const ignored[] = { "--mapped-uid", "--mapped-gid" };
+	static const char *const mapped[] = { "--mapped-uid", "--mapped-gid" };
 	const char *v;
 
 	for (int i = 1; i < argc; i++) {
 		int known = 0;
-		for (size_t k = 0; k < sizeof(ignored) / sizeof(ignored[0]); k++)
-			if (opt_value(argc, argv, &i, ignored[k]))
+		for (size_t k = 0; k < sizeof(mapped) / sizeof(mapped[0]); k++)
+			if (opt_value(argc, argv, &i, mapped[k]))
 				known = 1;
+		t->userns |= known;
 		if (known)
 			continue;
 		if ((v = opt_value(argc, argv, &i, "--path")))
@@ -357,6 +359,42 @@ static int next_steps(const struct targs *t, const struct recipe *r, struct strb
 		t->name, parent, t->name, parent) < 0 ? -1 : network_line(b, t, r);
 }
 
+/* The config lxc-create wrote, between LXC's confinement before it (so
+ * that its lines, as the user's, may change what common.conf set, as
+ * with LXC's own templates) and amphi's lines after it. Rewritten in
+ * place: the file keeps its owner. */
+static int write_config(const char *path, const struct targs *t, const struct recipe *r,
+			const struct strbuf *amphi, char *err, size_t errlen)
+{
+	struct strbuf b = { 0 };
+	char *given;
+	size_t len;
+
+	if (read_file(path, &given, &len, err, errlen) < 0)
+		return -1;
+	int rc = lxc_confinement_lines(&b, LXC_TEMPLATE_CONFIG, t->userns || lxc_recipe_userns(r));
+	if (rc == 0)
+		rc = strbuf_printf(&b, "\n# lxc-create's config\n");
+	if (rc == 0)
+		rc = strbuf_add(&b, given, len);
+	if (rc == 0)
+		rc = strbuf_printf(&b, "\n# amphi appliance '%s' (lxc-amphi)\n%s", r->name, amphi->s);
+	free(given);
+	if (rc < 0) {
+		snprintf(err, errlen, "out of memory");
+		free(b.s);
+		return -1;
+	}
+	FILE *f = fopen(path, "we");
+	rc = f && fwrite(b.s, 1, b.len, f) == b.len ? 0 : -1;
+	if ((f && fclose(f) != 0) || rc < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	free(b.s);
+	return rc;
+}
+
 int cmd_lxc_template(int argc, char **argv)
 {
 	struct targs t = { 0 };
@@ -415,11 +453,8 @@ int cmd_lxc_template(int argc, char **argv)
 		goto fail;
 	}
 	snprintf(path, sizeof(path), "%s/config", t.path);
-	FILE *f = fopen(path, "ae");
-	if (!f || fprintf(f, "\n# amphi appliance '%s' (lxc-amphi)\n%s", r.name, conf.s) < 0 || fclose(f) != 0) {
-		snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+	if (write_config(path, &t, &r, &conf, err, sizeof(err)) < 0)
 		goto fail;
-	}
 	if (next_steps(&t, &r, &hint) < 0) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;

@@ -1,5 +1,6 @@
 #include "mount.h"
 #include "log.h"
+#include "logsink.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 enum { IN_VM = 1, IN_CT = 2, BASE = 4 };
 
@@ -20,7 +22,12 @@ struct mount_row {
 #define NOSUID_NODEV_NOEXEC (MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 /* In order: later rows mount below earlier ones. LXC mounts proc, sys,
- * /dev (autodev) and /dev/pts itself; the mount-point test below skips them. */
+ * /dev (autodev) and /dev/pts itself; the mount-point test below skips them.
+ * MS_REMOUNT rows act only on what is mounted: the host directory that
+ * the manager bind-mounted gets nosuid,nodev,noexec, which LXC 5.0 leaves
+ * out of a bind mount whose source has none of them, though its config
+ * asks (conf.c, mount_entry: it remounts only for ro), and LXD's disk
+ * devices cannot ask. */
 static const struct mount_row rows[] = {
 	{ "proc", "/proc", "proc", NOSUID_NODEV_NOEXEC, NULL, BASE | IN_VM | IN_CT },
 	{ "sysfs", "/sys", "sysfs", NOSUID_NODEV_NOEXEC, NULL, BASE | IN_VM | IN_CT },
@@ -29,6 +36,7 @@ static const struct mount_row rows[] = {
 	{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", IN_VM | IN_CT },
 	{ "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", IN_VM | IN_CT },
 	{ "cgroup2", "/sys/fs/cgroup", "cgroup2", NOSUID_NODEV_NOEXEC, NULL, IN_VM | IN_CT },
+	{ NULL, LOGSINK_HOST_DIR, "bind", MS_REMOUNT | MS_BIND | NOSUID_NODEV_NOEXEC, NULL, IN_CT },
 };
 
 /* A mount point sits on another device than its parent (or is /). */
@@ -50,13 +58,20 @@ static void mount_row(const char *root, const struct mount_row *m)
 	char target[PATH_MAX];
 
 	snprintf(target, sizeof(target), "%s%s", root, m->target);
-	if (is_mount_point(target)) {
+	int remount = (m->flags & MS_REMOUNT) != 0;
+	if (!remount && is_mount_point(target)) {
 		log_debug("mount: %s is already mounted", target);
 		return;
 	}
-	if (mkdir(target, 0755) < 0 && errno != EEXIST)
+	/* A bind remount sets every per-mount flag: it would make a
+	 * read-only mount writable, so one the init cannot write is left.
+	 * Whether it is a mount at all only mount(2) can tell (a bind mount
+	 * from the rootfs's own file system has its st_dev): EINVAL if not. */
+	if (remount && access(target, W_OK) < 0)
+		return;
+	if (!remount && mkdir(target, 0755) < 0 && errno != EEXIST)
 		log_debug("mount: mkdir %s: %s", target, strerror(errno));
-	if (mount(m->source, target, m->type, m->flags, m->data) < 0 && errno != EBUSY)
+	if (mount(m->source, target, m->type, m->flags, m->data) < 0 && errno != (remount ? EINVAL : EBUSY))
 		log_warn("mount %s on %s: %s; going on without it", m->type, target, strerror(errno));
 }
 

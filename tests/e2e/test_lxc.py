@@ -6,6 +6,7 @@ import signal
 import time
 
 from conftest import build, LXC_TIMEOUT, RECIPES
+from confinement import assert_confined, probe_recipe, put_probe
 
 
 def test_ready_then_lxc_stop_halts_without_kill(minimal_build, lxc):
@@ -164,3 +165,38 @@ def test_stop_read_as_services_start_reaches_them(tmpdir_clean, lxc):
     assert "after its stop signal; killing it" not in log, log
     assert "sending KILL" not in log, log
     ct.lxc("lxc-wait", "-s", "STOPPED", "-t", "20")
+
+
+def test_the_builds_container_is_confined_as_lxcs_templates_make_theirs(confine_probe, tmpdir_clean, lxc):
+    """lxc/config includes LXC's common.conf: root in the container has no
+    sys_module, sys_rawio, sys_time or mac_admin, and common.seccomp
+    refuses finit_module and open_by_handle_at; the host directory is
+    nosuid,nodev,noexec. Stopping runs no lxcfs hook that sleeps."""
+    out = os.path.join(tmpdir_clean, "out")
+    build(probe_recipe(os.path.join(tmpdir_clean, "confined.conf"), "confined"), out)
+    put_probe(confine_probe, os.path.join(out, "lxc", "rootfs"))
+    ct = lxc(out)
+    ct.start()
+    console = ct.wait(r"amphi: ready env=lxc")
+    assert_confined(console)
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
+    assert ct.state() == "STOPPED"
+    log = open(os.path.join(ct.path, f"{ct.name}.log")).read()
+    assert "lxc.reboot.hook" not in log and "post-stop" not in log, log[-2000:]
+
+
+def test_a_recipe_that_maps_ids_gets_userns_conf_after_common_conf(tmpdir_clean):
+    """An [lxc] lxc.idmap makes the build's container unprivileged: LXC's
+    templates include userns.conf after common.conf for those; amphi's
+    lines and the recipe's own come after both."""
+    recipe = os.path.join(tmpdir_clean, "mapped.conf")
+    with open(recipe, "w") as f:
+        f.write("[image]\nname = mapped\n\n[lxc]\nlxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n")
+    out = os.path.join(tmpdir_clean, "out")
+    build(recipe, out)
+    config = open(os.path.join(out, "lxc", "config")).read()
+    assert config.index("lxc.include = /usr/share/lxc/config/common.conf\n") < \
+        config.index("lxc.include = /usr/share/lxc/config/userns.conf\n") < \
+        config.index("lxc.init.cmd = /sbin/init\n") < config.index("lxc.idmap = u 0 100000 65536\n")
+    build(os.path.join(RECIPES, "minimal.conf"), out)
+    assert "userns.conf" not in open(os.path.join(out, "lxc", "config")).read()

@@ -28,7 +28,7 @@ import time
 
 import pytest
 
-from conftest import AMPHI, BUILD, LXC_TIMEOUT, RECIPES, build_fixture, unique, wait_for
+from conftest import AMPHI, BUILD, LXC_TIMEOUT, RECIPES, build_fixture, netns_exec, unique, wait_for
 
 TEMPLATE = os.path.join(BUILD, "lxc-amphi")
 MINIMAL = os.path.join(RECIPES, "minimal.conf")
@@ -58,7 +58,7 @@ class Sandbox:
         mounts = " && ".join(f"mount -t tmpfs -o mode=0755 amphi-e2e {d}" for d in PRIVATE)
         # ip netns exec and unshare exec, and sh execs sleep: the Popen's PID is the holder.
         self.holder = subprocess.Popen(
-            ["ip", "netns", "exec", self.netns, "unshare", "-m", "--propagation", "private",
+            [*netns_exec(self.netns), "unshare", "-m", "--propagation", "private",
              "sh", "-c", f"{mounts} && echo ready && exec sleep 100000"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         r, _, _ = select.select([self.holder.stdout], [], [], 20)

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import LXC_TIMEOUT, RECIPES, Lxc, build, unique, build_fixture
+from conftest import LXC_TIMEOUT, RECIPES, Lxc, build, netns_exec, unique, build_fixture
 
 HERE = os.path.dirname(__file__)
 
@@ -114,7 +114,7 @@ class NsLxc(Lxc):
         self.ns = ns
 
     def lxc(self, tool, *args, timeout=LXC_TIMEOUT, check=True):
-        argv = ["ip", "netns", "exec", self.ns.name, tool, "-n", self.name, "-P", self.path, *args]
+        argv = [*netns_exec(self.ns.name), tool, "-n", self.name, "-P", self.path, *args]
         r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         if check and r.returncode != 0:
             raise AssertionError(f"{tool} {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")

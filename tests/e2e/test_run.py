@@ -6,7 +6,8 @@ import re
 import subprocess
 import time
 
-from conftest import AMPHI, BOOT_TIMEOUT, LXC_TIMEOUT, wait_for
+from conftest import AMPHI, BOOT_TIMEOUT, LXC_TIMEOUT, build, wait_for
+from confinement import assert_confined, probe_recipe, put_probe
 
 
 def stored_log_says(build_dir, needle, timeout=30):
@@ -36,19 +37,21 @@ def test_amphi_run_boots_qemu_and_says_how_to_leave(minimal_build, tmpdir_clean)
             proc.wait()
 
 
-def test_amphi_run_lxc_runs_in_the_foreground(minimal_build, tmpdir_clean):
-    log = os.path.join(tmpdir_clean, "run.log")
+def run_lxc_until_ready_then_stop(build_dir, tmpdir, check):
+    """amphi run --lxc in the foreground; check(console text) once the
+    appliance is ready, then lxc-stop as amphi run says, which ends it."""
+    log = os.path.join(tmpdir, "run.log")
     # lxc-start -F wants a terminal for the console: script(1) gives it one.
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["script", "-qfec", f"{AMPHI} run --lxc {minimal_build}", "/dev/null"],
+        proc = subprocess.Popen(["script", "-qfec", f"{AMPHI} run --lxc {build_dir}", "/dev/null"],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         name = lxcpath = None
         try:
             text = wait_for(log, r"amphi: ready env=lxc", LXC_TIMEOUT, proc)
-            assert stored_log_says(minimal_build, "ready env=lxc")
             m = re.search(r"lxc-stop -n (\S+) -P (\S+)", text)
             assert m, text
             name, lxcpath = m.groups()
+            check(text)
             r = subprocess.run(["lxc-stop", "-n", name, "-P", lxcpath, "--nokill", "-t", "20"],
                                capture_output=True, text=True, timeout=LXC_TIMEOUT)
             assert r.returncode == 0, r.stderr
@@ -59,6 +62,19 @@ def test_amphi_run_lxc_runs_in_the_foreground(minimal_build, tmpdir_clean):
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+
+
+def test_amphi_run_lxc_runs_in_the_foreground(minimal_build, tmpdir_clean):
+    def stored(text):
+        assert stored_log_says(minimal_build, "ready env=lxc"), "the log stream is stored beside the run"
+    run_lxc_until_ready_then_stop(minimal_build, tmpdir_clean, stored)
+
+
+def test_amphi_run_lxc_confines_the_container(confine_probe, tmpdir_clean):
+    out = os.path.join(tmpdir_clean, "out")
+    build(probe_recipe(os.path.join(tmpdir_clean, "confined.conf"), "confined"), out)
+    put_probe(confine_probe, os.path.join(out, "lxc", "rootfs"))
+    run_lxc_until_ready_then_stop(out, tmpdir_clean, assert_confined)
 
 
 def test_amphi_run_without_a_build_says_what_to_do(tmpdir_clean):

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tarfile
 import tempfile
@@ -15,7 +16,8 @@ import time
 
 import pytest
 
-from conftest import LXC_TIMEOUT, RECIPES, build, login_prompt_through, unique, wait_for, build_fixture
+from conftest import LXC_TIMEOUT, RECIPES, build, login_prompt_through, netns_exec, unique, wait_for, build_fixture
+from confinement import assert_pid1_confined
 from logfeed import reader
 
 MINIMAL = os.path.join(RECIPES, "minimal.conf")
@@ -25,7 +27,7 @@ tarball_build = build_fixture(MINIMAL)
 
 
 def in_ns(ns, *cmd):
-    return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, timeout=LXC_TIMEOUT + 30)
+    return subprocess.run([*netns_exec(ns), *cmd], capture_output=True, text=True, timeout=LXC_TIMEOUT + 30)
 
 
 def eth0_ipv4(ns, name, lxcpath):
@@ -140,11 +142,17 @@ def test_rootfs_tarball_is_the_lxc_tree(tarball_build):
 
 def test_meta_and_lxd_metadata(tarball_build):
     with tarfile.open(os.path.join(tarball_build, "lxc", "meta.tar.xz")) as t:
-        assert sorted(t.getnames()) == ["config", "create-message", "templates"]
+        assert sorted(t.getnames()) == ["config", "config-user", "create-message", "templates"]
         assert t.extractfile("templates").read() == b"etc/amphi/next-steps.txt\n"
         config = t.extractfile("config").read().decode()
+        config_user = t.extractfile("config-user").read().decode()
     assert "lxc.console.logfile = LXC_PATH/console.log" in config
     assert "lxc.mount.entry = LXC_PATH/host var/lib/amphi/host" in config
+    # LXC's confinement, from where lxc-local says LXC keeps it; in a user
+    # namespace (lxc-local takes config-user there) with userns.conf too.
+    common, userns = "lxc.include = LXC_TEMPLATE_CONFIG/common.conf\n", "lxc.include = LXC_TEMPLATE_CONFIG/userns.conf\n"
+    assert common in config and userns not in config
+    assert config_user == config.replace(common, common + userns)
     with tarfile.open(os.path.join(tarball_build, "lxd", "minimal.tar.xz")) as t:
         names = t.getnames()
         meta = t.extractfile("metadata.yaml").read().decode()
@@ -175,8 +183,9 @@ def test_lxc_create_local_starts_stops_and_destroys(tarball_build, ns_lxcbr0, tm
     try:
         # Without amphi on the host: the FIFO and cat, as the steps say.
         assert subprocess.run(["sh", "-c", fifo_hint.group(1)]).returncode == 0
+        # Its own process group: cat, timeout's child, goes with it.
         reader = subprocess.Popen(["sh", "-c", "exec timeout 60 " + fifo_hint.group(2)],
-                                  stdout=subprocess.PIPE, text=True)
+                                  stdout=subprocess.PIPE, text=True, start_new_session=True)
         s = in_ns(ns_lxcbr0, "lxc-start", "-n", name, "-P", lxcpath)
         assert s.returncode == 0, s.stderr
         console_log = os.path.join(ctdir, "console.log")
@@ -195,6 +204,7 @@ def test_lxc_create_local_starts_stops_and_destroys(tarball_build, ns_lxcbr0, tm
         ping = in_ns(ns_lxcbr0, "busybox", "ping", "-c", "1", "-W", "5", ip.split("/")[0])
         assert ping.returncode == 0, ping.stdout + ping.stderr
         assert login_prompt_through(ns_lxcbr0, f"lxc-console -n {name} -P {lxcpath} -t 1")
+        assert_pid1_confined(int(in_ns(ns_lxcbr0, "lxc-info", "-n", name, "-P", lxcpath, "-p", "-H").stdout))
         # The host side of the log stream, in the container's own directory.
         deadline = time.monotonic() + 10
         sock = os.path.join(ctdir, "host", "amphi.sock")
@@ -206,7 +216,7 @@ def test_lxc_create_local_starts_stops_and_destroys(tarball_build, ns_lxcbr0, tm
         assert state == "STOPPED"
     finally:
         if reader:
-            reader.kill()
+            os.killpg(reader.pid, signal.SIGKILL)
             reader.communicate()
         in_ns(ns_lxcbr0, "lxc-stop", "-k", "-n", name, "-P", lxcpath)
         subprocess.run(["lxc-destroy", "-n", name, "-P", lxcpath], capture_output=True)
@@ -271,6 +281,14 @@ def test_lxd_image_imports_launches_streams_logs_and_stops(tarball_build, tmpdir
         assert os.path.exists(sock), "the init made no socket in the host directory"
         with reader(tmpdir_clean, "--connect", sock, "--json") as r:
             r.wait_stdout(b"ready env=lxc", timeout=LXC_TIMEOUT)
+            # LXD's own confinement (the image carries no LXC config): a user
+            # namespace and its seccomp policy; the init made the host
+            # directory nosuid,nodev,noexec, which a disk device cannot ask.
+            pid = int(lxd_client(env, "list", ct, "-c", "p", "--format", "csv").stdout)
+            assert open(f"/proc/{pid}/uid_map").read().split()[:2] == ["0", str(lxd_root_ids(env, ct)[0])]
+            assert re.search(r"Seccomp:\s*2\b", open(f"/proc/{pid}/status").read())
+            mount = [l for l in open(f"/proc/{pid}/mountinfo") if " /var/lib/amphi/host " in l]
+            assert len(mount) == 1 and {"nosuid", "nodev", "noexec"} <= set(mount[0].split()[5].split(",")), mount
             # LXD's stop: SIGPWR to PID 1, which stops and halts.
             lxd_client(env, "stop", ct, timeout=90)
             assert r.wait(timeout=30) == 0, r.stderr

@@ -11,13 +11,14 @@ import time
 
 import pytest
 
-from conftest import BUILD, LXC_TIMEOUT, RECIPES, console_through, login_prompt_through, unique, wait_for
+from conftest import BUILD, LXC_TIMEOUT, RECIPES, console_through, login_prompt_through, netns_exec, unique, wait_for
+from confinement import assert_confined, probe_recipe, put_probe
 
 TEMPLATE = os.path.join(BUILD, "lxc-amphi")
 
 
 def in_ns(ns, cmd, **kw):
-    return subprocess.run(["ip", "netns", "exec", ns, "sh", "-c", cmd], capture_output=True, text=True,
+    return subprocess.run([*netns_exec(ns), "sh", "-c", cmd], capture_output=True, text=True,
                           timeout=LXC_TIMEOUT, **kw)
 
 
@@ -82,6 +83,40 @@ def test_template_creates_a_container_whose_hints_all_work(ns_lxcbr0, tmpdir_cle
         in_ns(ns_lxcbr0, f"lxc-stop -k -n {name} -P {lxcpath}")
         subprocess.run(["lxc-destroy", "-n", name, "-P", lxcpath], capture_output=True)
     assert not os.path.exists(os.path.join(lxcpath, name))
+
+
+def test_a_container_from_the_template_is_confined_as_lxcs_templates_make_theirs(confine_probe, tmpdir_clean):
+    """LXC's common.conf comes before the lines lxc-create wrote (from
+    default.conf or -f, which may change it, as with LXC's templates), and
+    amphi's after them."""
+    name = unique("amphi-e2e-tplc")
+    lxcpath = os.path.join(tmpdir_clean, "lxc")
+    os.makedirs(lxcpath)
+    conf = os.path.join(tmpdir_clean, "empty-net.conf")
+    with open(conf, "w") as f:
+        f.write("lxc.net.0.type = empty\n")
+    r = subprocess.run(["lxc-create", "-t", TEMPLATE, "-f", conf, "-n", name, "-P", lxcpath, "--",
+                        "--recipe", probe_recipe(os.path.join(tmpdir_clean, "confined.conf"), "confined")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    ctdir = os.path.join(lxcpath, name)
+    config = open(os.path.join(ctdir, "config")).read()
+    assert config.index("lxc.include = /usr/share/lxc/config/common.conf\n") < \
+        config.index("lxc.net.0.type = empty\n") < config.index("lxc.init.cmd = /sbin/init\n")
+    assert "userns.conf" not in config
+    put_probe(confine_probe, os.path.join(ctdir, "rootfs"))
+    try:
+        r = subprocess.run(["lxc-start", "-n", name, "-P", lxcpath], capture_output=True, text=True,
+                           timeout=LXC_TIMEOUT)
+        assert r.returncode == 0, r.stderr
+        assert_confined(wait_for(os.path.join(ctdir, "console.log"), r"amphi: ready env=lxc", LXC_TIMEOUT))
+        r = subprocess.run(["lxc-stop", "-n", name, "-P", lxcpath, "--nokill", "-t", "20"], capture_output=True,
+                           text=True, timeout=LXC_TIMEOUT)
+        assert r.returncode == 0, r.stderr
+    finally:
+        subprocess.run(["lxc-stop", "-k", "-n", name, "-P", lxcpath], capture_output=True)
+        subprocess.run(["lxc-destroy", "-n", name, "-P", lxcpath], capture_output=True)
+    assert not os.path.exists(ctdir)
 
 
 def test_hostname_net_and_autologin_options_do_what_the_hints_say(ns_lxcbr0, tmpdir_clean):
@@ -235,7 +270,7 @@ def root_range(path):
     pytest.fail(f"root has no range of 65536 ids in {path}; run make deps")
 
 
-def test_an_unprivileged_container_from_the_template_starts_streams_and_stops(ns_lxcbr0, tmpdir_clean):
+def test_an_unprivileged_container_from_the_template_starts_streams_and_stops(confine_probe, ns_lxcbr0, tmpdir_clean):
     uid, gid = root_range("/etc/subuid"), root_range("/etc/subgid")
     # The container's root must be able to reach its rootfs through the path.
     os.chmod(tmpdir_clean, 0o755)
@@ -247,7 +282,7 @@ def test_an_unprivileged_container_from_the_template_starts_streams_and_stops(ns
     os.makedirs(lxcpath)
     # lxc-create runs the template in a user namespace with --mapped-uid/gid.
     r = subprocess.run(["lxc-create", "-t", TEMPLATE, "-f", conf, "-n", name, "-P", lxcpath, "--",
-                        "--recipe", os.path.join(RECIPES, "minimal.conf")],
+                        "--recipe", probe_recipe(os.path.join(tmpdir_clean, "unpriv.conf"), "unpriv")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     h = hints(r.stdout)
@@ -255,12 +290,19 @@ def test_an_unprivileged_container_from_the_template_starts_streams_and_stops(ns
     for rel in ("rootfs", "rootfs/sbin/init", "rootfs/etc", "host"):
         st = os.lstat(os.path.join(ctdir, rel))
         assert (st.st_uid, st.st_gid) == (uid, gid), f"{rel} is owned by {st.st_uid}:{st.st_gid}"
+    # LXC's own confinement first, userns.conf's changes to it for a user
+    # namespace, then what lxc-create wrote (its lxc.idmap among it).
+    config = open(os.path.join(ctdir, "config")).read()
+    assert config.index("lxc.include = /usr/share/lxc/config/common.conf\n") < \
+        config.index("lxc.include = /usr/share/lxc/config/userns.conf\n") < config.index("lxc.idmap = u 0")
+    put_probe(confine_probe, os.path.join(ctdir, "rootfs"))
     try:
         assert in_ns(ns_lxcbr0, h["start"]).returncode == 0
-        wait_for(os.path.join(ctdir, "console.log"), r"amphi: ready env=lxc", LXC_TIMEOUT)
+        console = wait_for(os.path.join(ctdir, "console.log"), r"amphi: ready env=lxc", LXC_TIMEOUT)
         pid = int(in_ns(ns_lxcbr0, f"lxc-info -n {name} -P {lxcpath} -p -H").stdout.strip())
         assert os.stat(f"/proc/{pid}").st_uid == uid, "PID 1 runs as the mapped root"
         assert open(f"/proc/{pid}/uid_map").read().split() == ["0", str(uid), "65536"]
+        assert_confined(console, userns=True)
         logs = subprocess.Popen(["ip", "netns", "exec", ns_lxcbr0, "sh", "-c", "exec timeout 60 " + h["logs"] + " --json"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
