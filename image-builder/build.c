@@ -225,9 +225,16 @@ static int build_lxc(const struct build_src *b, const char *dir, char *err, size
 		snprintf(err, errlen, "%s: %s", rootfs, strerror(errno));
 		return -1;
 	}
-	/* The host side of the container's log directory. */
+	/* The host side of the container's log directory. Root in a privileged
+	 * container is root on this host for what it makes there and in its
+	 * rootfs: a setuid copy of a shell, a device node. The mount's nosuid
+	 * and nodev hold only inside; here, only the directory keeps other
+	 * users out, as lxc-create's 0770 does for its containers. An lxc.idmap
+	 * container's mapped root must reach its rootfs: it keeps 0755 (what it
+	 * makes is its own uid's, not root's). */
 	snprintf(host, sizeof(host), "%s/lxc/host", dir);
-	if (mkdir(host, 0755) < 0 && errno != EEXIST) {
+	snprintf(tmp, sizeof(tmp), "%s/lxc", dir);
+	if ((mkdir(host, 0755) < 0 && errno != EEXIST) || chmod(tmp, lxc_recipe_userns(b->r) ? 0755 : 0700) < 0) {
 		snprintf(err, errlen, "%s: %s", host, strerror(errno));
 		return -1;
 	}

@@ -3,6 +3,7 @@
 import os
 import re
 import signal
+import subprocess
 import time
 
 from conftest import build, LXC_TIMEOUT, RECIPES
@@ -200,3 +201,28 @@ def test_a_recipe_that_maps_ids_gets_userns_conf_after_common_conf(tmpdir_clean)
         config.index("lxc.init.cmd = /sbin/init\n") < config.index("lxc.idmap = u 0 100000 65536\n")
     build(os.path.join(RECIPES, "minimal.conf"), out)
     assert "userns.conf" not in open(os.path.join(out, "lxc", "config")).read()
+
+
+def test_what_root_in_the_container_plants_stays_out_of_other_host_users_reach(tmpdir_clean, lxc):
+    """Root in a privileged container is root for what it makes in the host
+    directory and its rootfs (a setuid file; nosuid holds only inside):
+    the build's lxc/ is 0700, so no other user of the host reaches it. An
+    lxc.idmap build keeps 0755: its mapped root must reach its rootfs."""
+    os.chmod(tmpdir_clean, 0o755)  # as an -o DIR elsewhere would be: only lxc/ keeps others out
+    out = os.path.join(tmpdir_clean, "out")
+    build(os.path.join(RECIPES, "minimal.conf"), out)
+    assert os.stat(os.path.join(out, "lxc")).st_mode & 0o777 == 0o700
+    ct = lxc(out)
+    ct.start()
+    ct.wait(r"amphi: ready env=lxc")
+    ct.attach("/bin/sh", "-c", "cp /bin/busybox /var/lib/amphi/host/planted && chmod 4755 /var/lib/amphi/host/planted")
+    planted = os.path.join(out, "lxc", "host", "planted")
+    assert os.stat(planted).st_mode & 0o4000  # root's setuid file, on the host
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "stat", planted],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "Permission denied" in r.stderr, r.stdout + r.stderr
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
+    with open(os.path.join(tmpdir_clean, "mapped.conf"), "w") as f:
+        f.write("[image]\nname = mapped\n\n[lxc]\nlxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n")
+    build(os.path.join(tmpdir_clean, "mapped.conf"), out)
+    assert os.stat(os.path.join(out, "lxc")).st_mode & 0o777 == 0o755

@@ -2,10 +2,12 @@
 LXC configured left alone. Traffic stays inside QEMU's restricted user
 network or a network namespace this test creates."""
 
+import http.client
 import os
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -64,8 +66,17 @@ def test_qemu_the_web_recipe_serves_its_page_through_a_hostfwd(web_build, qemu):
     log = vm.wait(r"amphi: ready env=qemu")
     assert "net: eth0 10.0.2.15/24 by DHCP" in log
     assert log.index("by DHCP") < log.index("service web: started")
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as page:
-        assert page.read() == b"<h1>hello from web</h1>\n"
+    # "ready" comes once httpd is started, not once it listens: QEMU's
+    # forward accepts, then resets while nothing listens in the guest yet.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as page:
+                assert page.read() == b"<h1>hello from web</h1>\n"
+            break
+        except (ConnectionResetError, http.client.RemoteDisconnected):
+            assert time.monotonic() < deadline, "the page never came"
+            time.sleep(0.2)
     vm.wait(r"web: .*response:200")  # httpd -v logs the request, as the nobody it runs as
 
 
