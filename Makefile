@@ -34,7 +34,7 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := detect recipe moddep power tty netlink users kernel_ip logbuf logrec root logsink storefile logstore
+UNIT_TESTS   := detect recipe moddep power tty netlink users kernel_ip logbuf logrec root logsink storefile logstore textline
 unit_src_detect := init/detect.c init/log.c lib/logrec.c
 unit_src_recipe := $(SHARED_SRC)
 unit_src_moddep := image-builder/moddep.c
@@ -52,6 +52,7 @@ unit_ld_logsink := -Wl,--wrap=write
 unit_src_storefile := image-builder/storefile.c
 unit_ld_storefile := -Wl,--wrap=write
 unit_src_logstore := image-builder/logstore.c image-builder/storefile.c image-builder/logescape.c lib/logrec.c
+unit_src_textline := image-builder/textline.c image-builder/logescape.c lib/logrec.c
 
 .PHONY: all deps check unit fuzz e2e run run-lxc bench install clean
 all: $(BUILD)/amphi-init $(BUILD)/amphi $(BUILD)/lxc-amphi

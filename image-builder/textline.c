@@ -16,6 +16,8 @@ static int flush_line(struct textline_split *t, int cut, textline_fn fn, void *c
 	return rc;
 }
 
+/* A line that fills the buffer is cut only once more of it comes: one of
+ * exactly cap bytes is whole when its LF follows. */
 int textline_feed(struct textline_split *t, const char *p, size_t n, textline_fn fn, void *ctx)
 {
 	int rc = 0;
@@ -27,10 +29,10 @@ int textline_feed(struct textline_split *t, const char *p, size_t n, textline_fn
 
 		memcpy(t->line + t->len, p, k);
 		t->len += k, p += k, n -= k;
-		if (lf && k == want)
-			p++, n--, rc = flush_line(t, 0, fn, ctx);
-		else if (t->len == t->cap)
+		if (k < want)
 			rc = flush_line(t, 1, fn, ctx);
+		else if (lf)
+			p++, n--, rc = flush_line(t, 0, fn, ctx);
 	}
 	return rc < 0 ? rc : 0;
 }
