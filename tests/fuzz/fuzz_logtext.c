@@ -89,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		want = (rng >> 16) % 8 == 0 ? size - off : 1 + (rng >> 16) % 64;
 		if (want > size - off)
 			want = size - off;
-		if (textline_feed(&t, (const char *)data + 1 + (off - 1), want, on_line, &w) != 0)
+		if (textline_feed(&t, (const char *)data + off, want, on_line, &w) != 0)
 			__builtin_trap();
 	}
 	textline_flush(&t, on_line, &w);
