@@ -38,7 +38,7 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := log detect recipe moddep power tty netlink users kernel_ip logbuf logrec root logsink storefile logstore logescape
+UNIT_TESTS   := log detect recipe moddep power tty netlink users kernel_ip logbuf logrec root logsink storefile logstore logescape textline
 unit_src_log := init/log.c lib/logrec.c
 unit_src_detect := init/detect.c init/log.c lib/logrec.c
 unit_src_recipe := $(SHARED_SRC)
@@ -60,6 +60,7 @@ unit_src_logstore := image-builder/logstore.c image-builder/storefile.c image-bu
 # The test makes the disk full.
 unit_ld_logstore := -Wl,--wrap=write
 unit_src_logescape := image-builder/logescape.c lib/logrec.c
+unit_src_textline := image-builder/textline.c image-builder/logescape.c lib/logrec.c
 
 .PHONY: all deps check unit fuzz e2e run run-lxc bench install clean
 all: $(BUILD)/amphi-init $(BUILD)/amphi $(BUILD)/lxc-amphi
@@ -120,20 +121,41 @@ unit: $(UNIT_BINS)
 	  AMPHI_FIXTURES=tests/fixtures AMPHI_KERNEL_MODULES_DEP=$$(echo $(BUILD)/kernel/current/root/lib/modules/*/modules.dep) \
 	  $$t || exit 1; done
 
-# libFuzzer on the stream parser the host runs on untrusted guest bytes:
-# a bounded run from the committed corpus, new finds kept in build/.
-FUZZ_SECONDS ?= 20
-FUZZ_TARGETS := logrec_reader
-fuzz: $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz/fuzz_$(t))
-	@for t in $(FUZZ_TARGETS); do mkdir -p $(BUILD)/fuzz/corpus_$$t; \
-	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
-	  $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-	    $(BUILD)/fuzz/corpus_$$t tests/fuzz/corpus/$$t > $(BUILD)/fuzz/$$t.log 2>&1 \
-	    || { tail -n 40 $(BUILD)/fuzz/$$t.log; echo "fuzz $$t: failed; the input is in $(BUILD)/fuzz/"; exit 1; }; \
-	  tail -n 1 $(BUILD)/fuzz/$$t.log; done
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c lib/logrec.c lib/logrec.h | $(BUILD)/.deps
+# libFuzzer on every parser of untrusted input: a bounded run of each from
+# its committed corpus (tests/fuzz/corpus/NAME), new finds kept in build/.
+# FUZZ_SECONDS per target; FUZZ_TARGETS=NAME runs one.
+FUZZ_SECONDS ?= 10
+FUZZ_ALL     := logrec_reader syslog kmsg logtext recipe kernel_ip control
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Iinit -Iimage-builder \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz_src_logrec_reader := lib/logrec.c
+fuzz_src_syslog := lib/logrec.c
+fuzz_src_kmsg := lib/logrec.c
+fuzz_src_logtext := image-builder/textline.c image-builder/logescape.c lib/logrec.c
+fuzz_src_recipe := lib/recipe.c lib/conf.c lib/argv.c lib/netaddr.c
+fuzz_src_kernel_ip := init/kernel_ip.c init/cmdline.c lib/netaddr.c
+fuzz_src_control := init/ctlmsg.c
+# The grammar's words: the fuzzer gets past the section and key checks.
+fuzz_args_recipe := -dict=tests/fuzz/recipe.dict
+
+define fuzz_rule
+$(BUILD)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $$(fuzz_src_$(1)) $$(wildcard init/*.h lib/*.h image-builder/*.h) | $(BUILD)/.deps
 	@mkdir -p $(BUILD)/fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $< lib/logrec.c -o $@
+	clang $(FUZZ_CFLAGS) $$< $$(fuzz_src_$(1)) -o $$@
+.PHONY: fuzz-$(1)
+fuzz-$(1): $(BUILD)/fuzz/fuzz_$(1)
+	@mkdir -p $(BUILD)/fuzz/corpus_$(1)
+	@echo "== fuzz $(1) for $(FUZZ_SECONDS) s"
+	@$$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 -artifact_prefix=$(BUILD)/fuzz/$(1)- $$(fuzz_args_$(1)) \
+	  $(BUILD)/fuzz/corpus_$(1) tests/fuzz/corpus/$(1) > $(BUILD)/fuzz/$(1).log 2>&1 \
+	  || { tail -n 40 $(BUILD)/fuzz/$(1).log; \
+	       echo "fuzz $(1): failed; the input is $(BUILD)/fuzz/$(1)-crash-* (or -leak-, -timeout-); replay: $$< FILE"; exit 1; }
+	@tail -n 1 $(BUILD)/fuzz/$(1).log
+endef
+$(foreach t,$(FUZZ_ALL),$(eval $(call fuzz_rule,$(t))))
+
+fuzz: $(foreach t,$(FUZZ_TARGETS),fuzz-$(t))
 
 e2e: all
 	$(PYTHON) -m pytest -q tests/e2e

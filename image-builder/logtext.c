@@ -7,6 +7,7 @@
  * a file. */
 #include "guestpath.h"
 #include "logs.h"
+#include "textline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,147 +30,12 @@ struct text {
 	off_t stored; /* its size: where the next line goes */
 	long long unstored; /* lines not stored since the last one that was (0: none) */
 	int failures; /* lines that reported a failure */
-	size_t len;   /* bytes of the current line in line[] */
-	int cont;     /* the current line continues one that was cut */
+	struct textline_split split;
 };
 
 static char line[TEXT_LINE_MAX];
 /* An escaped line: a byte becomes at most 6 ("\u00HH"), plus the JSON keys. */
 static char esc[6 * TEXT_LINE_MAX + 256];
-
-/* ---- what Lorax's log monitor counts as a failure ---- */
-
-static const char *find(const char *s, size_t n, const char *needle)
-{
-	return memmem(s, n, needle, strlen(needle));
-}
-
-/* "packaging: base repo (?!\(CDROM/file).* not valid" */
-static int base_repo_invalid(const char *s, size_t n)
-{
-	static const char head[] = "packaging: base repo ", cdrom[] = "(CDROM/file";
-
-	for (const char *p = find(s, n, head); p; p = find(p + 1, n - (size_t)(p + 1 - s), head)) {
-		const char *rest = p + sizeof(head) - 1;
-		size_t left = n - (size_t)(rest - s);
-		if (!(left >= sizeof(cdrom) - 1 && memcmp(rest, cdrom, sizeof(cdrom) - 1) == 0) &&
-		    find(rest, left, " not valid"))
-			return 1;
-	}
-	return 0;
-}
-
-/* "packaging: .* requires .*": the first "packaging: " leaves the most room. */
-static int packaging_requires(const char *s, size_t n)
-{
-	const char *p = find(s, n, "packaging: ");
-
-	return p && find(p + 11, n - (size_t)(p + 11 - s), " requires ");
-}
-
-/* "Process [0-9]+ \(anaconda\) of user [0-9]+ dumped core" */
-static int anaconda_dumped_core(const char *s, size_t n)
-{
-	static const char mid[] = " (anaconda) of user ", tail[] = " dumped core";
-
-	for (const char *p = find(s, n, mid); p; p = find(p + 1, n - (size_t)(p + 1 - s), mid)) {
-		const char *b = p, *e = p + sizeof(mid) - 1, *end = s + n;
-		while (b > s && b[-1] >= '0' && b[-1] <= '9')
-			b--;
-		int pid_ok = b < p && b - s >= 8 && memcmp(b - 8, "Process ", 8) == 0;
-		const char *d = e;
-		while (d < end && *d >= '0' && *d <= '9')
-			d++;
-		if (pid_ok && d > e && (size_t)(end - d) >= sizeof(tail) - 1 && memcmp(d, tail, sizeof(tail) - 1) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* pylorax/monitor.py LogRequestHandler.simple_tests, and the failure
- * strings of the amphi brief (NevraSpec) on top. */
-static const char *const failure_strings[] = {
-	"Traceback (",
-	"traceback script(s) have been run",
-	"Out of memory:",
-	"Call Trace:",
-	"insufficient disk space:",
-	"Not enough disk space to download the packages",
-	"error populating transaction after",
-	"crashed on signal",
-	"packaging: Missed: NoSuchPackage",
-	"packaging: Missed: NevraSpec",
-	"packaging: Installation failed",
-	"The following error occurred while installing.  This is a fatal error",
-	"Error in POSTIN scriptlet in rpm package",
-};
-
-/* LogRequestHandler.re_tests, one small matcher each. */
-static int (*const failure_patterns[])(const char *, size_t) = {
-	anaconda_dumped_core,
-	base_repo_invalid,
-	packaging_requires,
-};
-
-/* As LogRequestHandler.iserror: a line with "IGNORED" never counts. */
-static int is_failure(const char *s, size_t n)
-{
-	if (find(s, n, "IGNORED"))
-		return 0;
-	for (size_t i = 0; i < sizeof(failure_strings) / sizeof(failure_strings[0]); i++)
-		if (find(s, n, failure_strings[i]))
-			return 1;
-	for (size_t i = 0; i < sizeof(failure_patterns) / sizeof(failure_patterns[0]); i++)
-		if (failure_patterns[i](s, n))
-			return 1;
-	return 0;
-}
-
-/* ---- one line ---- */
-
-/* "HH:MM:SS,mmm LEVEL program:message": offsets into the line, or 0. */
-struct fields {
-	size_t level, levellen, prog, proglen, msg;
-};
-
-static int parse_fields(const char *s, size_t n, struct fields *f)
-{
-	static const char shape[] = "99:99:99,999 ";
-	size_t i;
-
-	for (i = 0; shape[i]; i++)
-		if (i >= n || (shape[i] == '9' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i]))
-			return 0;
-	for (f->level = i; i < n && s[i] >= 'A' && s[i] <= 'Z'; i++)
-		;
-	if (i == f->level || i >= n || s[i] != ' ')
-		return 0;
-	f->levellen = i - f->level;
-	for (f->prog = ++i; i < n && s[i] != ':' && (unsigned char)s[i] > ' ' && s[i] != 0x7f; i++)
-		;
-	if (i == f->prog || i >= n || s[i] != ':')
-		return 0;
-	f->proglen = i - f->prog;
-	f->msg = i + 1;
-	return 1;
-}
-
-static void show_json(const char *s, size_t n, int cont, int failed)
-{
-	struct fields f;
-	char *e = esc;
-
-	if (!cont && parse_fields(s, n, &f)) {
-		e = logs_escape(stpcpy(e, "{\"time\":\""), s, 12, 1);
-		e = logs_escape(stpcpy(e, "\",\"level\":\""), s + f.level, f.levellen, 1);
-		e = logs_escape(stpcpy(e, "\",\"program\":\""), s + f.prog, f.proglen, 1);
-		e = logs_escape(stpcpy(e, "\",\"msg\":\""), s + f.msg, n - f.msg, 1);
-	} else { /* not in the format, or the rest of a cut line */
-		e = logs_escape(stpcpy(e, "{\"time\":null,\"level\":null,\"program\":null,\"msg\":\""), s, n, 1);
-	}
-	strcpy(e, failed ? "\",\"failure\":true}" : "\",\"failure\":false}");
-	puts(esc);
-}
 
 /* A regular file takes all of a write or fails (short: the disk is full). */
 static int append(int fd, const char *s, size_t n)
@@ -219,9 +85,10 @@ static int store_line(struct text *T, const char *s, size_t n)
 }
 
 /* One line without its LF (or a piece of a cut one): reported, stored, shown. */
-static int text_line(struct text *T, const char *s, size_t n, int cont)
+static int text_line(void *ctx, const char *s, size_t n, int cont)
 {
-	int failed = is_failure(s, n);
+	struct text *T = ctx;
+	int failed = textline_failure(s, n);
 	char *e = logs_escape(esc, s, n, 0);
 
 	if (failed) {
@@ -237,40 +104,8 @@ static int text_line(struct text *T, const char *s, size_t n, int cont)
 	if (T->o->quiet)
 		return 0;
 	if (T->o->json)
-		show_json(s, n, cont, failed);
-	else
-		puts(esc);
-	return 0;
-}
-
-/* The line so far; cut = it goes on in the next one. */
-static int flush_line(struct text *T, int cut)
-{
-	int rc = text_line(T, line, T->len, T->cont);
-
-	T->cont = cut;
-	T->len = 0;
-	return rc;
-}
-
-/* One read's bytes: lines end at LF and nowhere else (a CR is data). */
-static int take(struct text *T, const char *p, size_t n)
-{
-	while (n) {
-		const char *lf = memchr(p, '\n', n);
-		size_t want = lf ? (size_t)(lf - p) : n, room = TEXT_LINE_MAX - T->len;
-		size_t k = want < room ? want : room;
-
-		memcpy(line + T->len, p, k);
-		T->len += k, p += k, n -= k;
-		if (lf && k == want) {
-			p++, n--;
-			if (flush_line(T, 0) < 0)
-				return -1;
-		} else if (T->len == TEXT_LINE_MAX && flush_line(T, 1) < 0) {
-			return -1;
-		}
-	}
+		textline_json(esc, s, n, cont, failed);
+	puts(esc);
 	return 0;
 }
 
@@ -290,7 +125,7 @@ static enum text_end text_stream(struct text *T, int fd)
 	struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = T->o->sigfd, .events = POLLIN } };
 	enum text_end end;
 
-	T->len = 0, T->cont = 0;
+	T->split.len = 0, T->split.cont = 0;
 	for (;;) {
 		if (poll(pf, 2, -1) < 0 && errno != EINTR) {
 			fprintf(stderr, "amphi logs: poll: %s\n", strerror(errno));
@@ -312,12 +147,12 @@ static enum text_end text_stream(struct text *T, int fd)
 				fprintf(stderr, "amphi logs: read: %s\n", strerror(errno));
 			break;
 		}
-		if (take(T, buf, (size_t)n) < 0)
+		if (textline_feed(&T->split, buf, (size_t)n, text_line, T) < 0)
 			return TEXT_FATAL;
 		fflush(stdout);
 	}
 	/* the last line, if the peer left without its LF */
-	if (T->len && flush_line(T, 0) < 0)
+	if (textline_flush(&T->split, text_line, T) < 0)
 		end = TEXT_FATAL;
 	fflush(stdout);
 	return end;
@@ -413,7 +248,7 @@ static int text_run(struct text *T)
 
 int logtext_run(const struct logtext_opts *o)
 {
-	struct text T = { .o = o, .logfd = -1 };
+	struct text T = { .o = o, .logfd = -1, .split = { .line = line, .cap = sizeof(line) } };
 	int rc;
 
 	if (o->outfd >= 0 &&

@@ -1,4 +1,5 @@
 #include "control.h"
+#include "ctlmsg.h"
 #include "log.h"
 #include "loop.h"
 #include "net.h"
@@ -20,17 +21,14 @@ static const struct {
 	{ "dhcp", net_dhcp_message },
 };
 
-static char pending[CONTROL_LINE_MAX];
-static size_t pending_len;
+static struct ctlmsg_reader pending;
 
 static void dispatch(char *line)
 {
-	char *rest = strchr(line, ' ');
-	if (rest)
-		*rest++ = '\0';
+	char *rest = ctlmsg_first_word(line);
 	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
 		if (strcmp(line, handlers[i].word) == 0) {
-			handlers[i].fn(rest ? rest : line + strlen(line));
+			handlers[i].fn(rest);
 			return;
 		}
 	log_warn("control: unknown message '%s'", line);
@@ -44,14 +42,7 @@ static void on_readable(int fd, uint32_t events, void *data)
 	(void)data;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\n') {
-				pending[pending_len] = '\0';
-				dispatch(pending);
-				pending_len = 0;
-			} else if (pending_len < sizeof(pending) - 1)
-				pending[pending_len++] = buf[i];
-		}
+		ctlmsg_feed(&pending, buf, (size_t)n, dispatch);
 }
 
 int control_listen(const char *root)

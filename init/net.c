@@ -1,5 +1,6 @@
 #include "net.h"
 #include "control.h"
+#include "ctlmsg.h"
 #include "kernel_ip.h"
 #include "log.h"
 #include "loop.h"
@@ -308,39 +309,30 @@ int net_start(const char *root, enum world world, struct recipe *r, void (*ready
 
 /* ---- DHCP events, in PID 1 ---- */
 
-static const char *field(char *const kv[], int n, const char *key)
+static void dhcp_bound(struct net_if *n, const struct ctlmsg_dhcp *m, int renew)
 {
-	size_t len = strlen(key);
-	for (int i = 0; i < n; i++)
-		if (strncmp(kv[i], key, len) == 0 && kv[i][len] == '=')
-			return kv[i] + len + 1;
-	return "";
-}
-
-static void dhcp_bound(struct net_if *n, char *const kv[], int nkv, int renew)
-{
-	const char *ip = field(kv, nkv, "ip"), *mask = field(kv, nkv, "mask");
+	const char *ip = ctlmsg_dhcp_field(m, "ip"), *mask = ctlmsg_dhcp_field(m, "mask");
 	char addr[64], routers[128], dns[256];
 
 	if (!renew)
 		nl_addr_flush(n->index, AF_INET);
 	snprintf(addr, sizeof(addr), "%s/%s", ip, *mask ? mask : "24");
-	if (*field(kv, nkv, "mtu"))
-		nl_link_up(n->index, atoi(field(kv, nkv, "mtu")));
+	if (*ctlmsg_dhcp_field(m, "mtu"))
+		nl_link_up(n->index, atoi(ctlmsg_dhcp_field(m, "mtu")));
 	add_address(n, addr);
-	snprintf(routers, sizeof(routers), "%s", field(kv, nkv, "router"));
+	snprintf(routers, sizeof(routers), "%s", ctlmsg_dhcp_field(m, "router"));
 	char *first = strtok(routers, ",");
 	if (first)
 		add_route(n, first);
-	snprintf(dns, sizeof(dns), "%s", field(kv, nkv, "dns"));
+	snprintf(dns, sizeof(dns), "%s", ctlmsg_dhcp_field(m, "dns"));
 	n->ndhcp_dns = 0;
 	for (char *save = NULL, *d = strtok_r(dns, ",", &save); d && n->ndhcp_dns < DNS_MAX;
 	     d = strtok_r(NULL, ",", &save))
 		snprintf(n->dhcp_dns[n->ndhcp_dns++], sizeof(n->dhcp_dns[0]), "%s", d);
-	snprintf(n->dhcp_domain, sizeof(n->dhcp_domain), "%s", field(kv, nkv, "domain"));
+	snprintf(n->dhcp_domain, sizeof(n->dhcp_domain), "%s", ctlmsg_dhcp_field(m, "domain"));
 	write_resolv_conf();
 	log_info("net: %s %s by DHCP%s%s, lease %s s", n->name, addr, first ? " via " : "",
-		 first ? first : "", field(kv, nkv, "lease"));
+		 first ? first : "", ctlmsg_dhcp_field(m, "lease"));
 	if (n->waiting) {
 		n->waiting = 0;
 		if (--waiting == 0)
@@ -350,18 +342,17 @@ static void dhcp_bound(struct net_if *n, char *const kv[], int nkv, int renew)
 
 void net_dhcp_message(char *msg)
 {
-	char *kv[32], *save = NULL;
-	char *iface = strtok_r(msg, " ", &save), *event = strtok_r(NULL, " ", &save);
-	int nkv = 0;
+	struct ctlmsg_dhcp m;
+	const char *iface, *event;
 
-	while (nkv < 32 && (kv[nkv] = strtok_r(NULL, " ", &save)))
-		nkv++;
+	ctlmsg_dhcp_parse(msg, &m);
+	iface = m.iface, event = m.event;
 	for (int i = 0; iface && event && i < nifs; i++) {
 		struct net_if *n = &ifs[i];
 		if (strcmp(n->name, iface) != 0)
 			continue;
 		if (!strcmp(event, "bound") || !strcmp(event, "renew"))
-			dhcp_bound(n, kv, nkv, !strcmp(event, "renew"));
+			dhcp_bound(n, &m, !strcmp(event, "renew"));
 		else if (!strcmp(event, "deconfig"))
 			nl_addr_flush(n->index, AF_INET);
 		else
