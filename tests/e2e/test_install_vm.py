@@ -68,6 +68,22 @@ def text_lines(log):
     return [json.loads(l) for l in open(log) if l.startswith("{")]
 
 
+def install_with_lorax(run, recipe, out, disk, work, *extra):
+    """run (install or install_on_a_terminal) with a Lorax-like reader on
+    the Anaconda port meanwhile (amphi logs --text flags the lines Lorax's
+    monitor counts as failures), attached as QEMU starts: the result, and
+    the lines that reader saw."""
+    text_log = os.path.join(work, "anaconda.jsonl")
+    text, tf = lorax_like(os.path.join(out, "install", "anaconda.sock"), text_log)
+    try:
+        r = run(recipe, out, disk, *extra)
+    finally:
+        text.terminate()
+        text.wait(timeout=10)
+        tf.close()
+    return r, text_lines(text_log)
+
+
 class DiskBoot:
     """amphi run OUT --disk DISK, its console in a file, QEMU's monitor on
     a socket for the power button."""
@@ -109,14 +125,8 @@ def stored_lines(out):
 
 def test_install_onto_a_blank_disk_then_boot_it_twice(tmpdir_clean):
     out, disk = os.path.join(tmpdir_clean, "out"), os.path.join(tmpdir_clean, "disk.img")
-    text_log = os.path.join(tmpdir_clean, "anaconda.jsonl")
-    text, tf = lorax_like(os.path.join(out, "install", "anaconda.sock"), text_log)
-    try:
-        r = install_on_a_terminal(os.path.join(RECIPES, "installer.conf"), out, disk, "--size", "64M")
-    finally:
-        text.terminate()
-        text.wait(timeout=10)
-        tf.close()
+    r, text = install_with_lorax(install_on_a_terminal, os.path.join(RECIPES, "installer.conf"), out, disk,
+                                 tmpdir_clean, "--size", "64M")
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"{disk} is installed (4 steps in" in r.stdout
     # On the terminal: the progress line, redrawn in place, step by step.
@@ -124,7 +134,7 @@ def test_install_onto_a_blank_disk_then_boot_it_twice(tmpdir_clean):
         assert re.search(rf"\r\x1b\[K\[[#-]{{20}}\] step {n}/4 {step}  \d+ s", r.stderr), r.stderr[-2000:]
     assert "\r\x1b[K[" + "#" * 15 + "-----] step 4/4 configure" in r.stderr
     # A success gives Lorax's monitor nothing to flag, and the verdict is there.
-    lines = text_lines(text_log)
+    lines = text
     assert any(l["program"] == "install" and l["msg"].startswith("verdict: success") for l in lines), lines[-5:]
     assert not [l for l in lines if l["failure"]]
     assert f"amphi run {out} --disk {disk}" in r.stdout
@@ -189,21 +199,12 @@ def test_a_failing_third_step_is_named_with_its_status_and_last_lines(tmpdir_cle
     with open(recipe, "w") as f:
         f.write(FAILING)
     out, disk = os.path.join(tmpdir_clean, "out"), os.path.join(tmpdir_clean, "disk.img")
-    # A Lorax-like reader on the Anaconda port (amphi logs --text flags the
-    # lines Lorax's monitor counts as failures), attached as QEMU starts.
-    text_log = os.path.join(tmpdir_clean, "anaconda.jsonl")
-    text, tf = lorax_like(os.path.join(out, "install", "anaconda.sock"), text_log)
-    try:
-        r = install(recipe, out, disk, "--size", "16M")
-    finally:
-        text.terminate()
-        text.wait(timeout=10)
-        tf.close()
+    r, text = install_with_lorax(install, recipe, out, disk, tmpdir_clean, "--size", "16M")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "amphi install: the install failed at step 3/4 three: exited with status 4" in r.stderr
     assert "  | copying the payload\n  | cp: /mnt/target/usr: Read-only file system\n" in r.stderr
     assert "step 4/4" not in r.stdout + r.stderr
-    lines = text_lines(text_log)
+    lines = text
     assert any(l["program"] == "three" and l["msg"] == "copying the payload" for l in lines)
     flagged = [l["msg"] for l in lines if l["failure"]]
     assert len(flagged) == 1 and flagged[0].startswith("verdict: failure: step 3/4 three: exited with status 4"), flagged
@@ -291,14 +292,7 @@ def test_a_step_cannot_forge_the_verdict(tmpdir_clean):
     with open(recipe, "w") as f:
         f.write(FORGER.format(name="forger"))
     out, disk = os.path.join(tmpdir_clean, "out"), os.path.join(tmpdir_clean, "disk.img")
-    text_log = os.path.join(tmpdir_clean, "anaconda.jsonl")
-    text, tf = lorax_like(os.path.join(out, "install", "anaconda.sock"), text_log)
-    try:
-        r = install(recipe, out, disk, "--size", "16M")
-    finally:
-        text.terminate()
-        text.wait(timeout=10)
-        tf.close()
+    r, text = install_with_lorax(install, recipe, out, disk, tmpdir_clean, "--size", "16M")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "amphi install: the install failed at step 1/1 forge: exited with status 1" in r.stderr, r.stderr
     assert "is installed" not in r.stdout
@@ -313,7 +307,6 @@ def test_a_step_cannot_forge_the_verdict(tmpdir_clean):
     assert lines.count("syslog syslog.install: verdict: success: 1 step in 1 ms") == 2, lines
     assert any(l == "service forge: install: verdict: success: 1 step in 1 ms" for l in lines), lines
     # the Anaconda port: program "install" is the init alone
-    text = text_lines(text_log)
     assert [l["msg"].split(":")[1] for l in text if l["program"] == "install" and l["msg"].startswith("verdict")] \
         == [" failure"], text[-8:]
     assert {"syslog.install", "syslog.amphi", "syslog.kernel", "forge"} <= {l["program"] for l in text}

@@ -16,7 +16,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -113,7 +112,7 @@ def test_max_size_removes_the_oldest_boot_then_holds_acks_until_started_with_mor
         assert sorted(os.listdir(out)) == ["b2"]
         assert re.search(rf"removed {re.escape(out)}/b1, the oldest boot \(\d+ bytes\): over --max-size", r.stderr)
         assert r.stderr.count("the store is full") == 1, r.stderr
-        assert f"over --max-size 30720, and the boot being written (b2) is the only one left to remove; give " \
+        assert "over --max-size 30720, and the boot being written (b2) is the only one left to remove; give " \
                "amphi logs a larger --max-size" in r.stderr
         # The guest still holds 9-16 and sends them to the next reader.
         with logfeed.reader(work, "--connect", g.path, "--out", out, "--quiet", "--max-size", "1M") as r:
