@@ -81,7 +81,11 @@ static void emit(void *ctx, const char *line, size_t len, int plain)
 /* Reads what the unit wrote: with yield_to_readers, a fair share per turn
  * of the loop and never while a connected reader is owed a full ring (the
  * pipe is left unread and the service waits in write() until
- * resume_output); without, everything (the unit is gone). What one read
+ * resume_output); without, what it left in the pipe as it ended (its last
+ * lines before the news of its end): a pipe's worth, no more, for a child
+ * it left behind may write on, and that is read in turns as any output
+ * (reading to EAGAIN, such an orphan held PID 1 here for as long as it
+ * wrote: the power button went unanswered). What one read
  * brought beyond the pressure waits in the unit's backlog (mapped the first
  * time it is needed, kept for the unit's life). Returns -1 when paused. */
 static int out_drain(struct unit_state *s, int yield_to_readers)
@@ -98,7 +102,7 @@ static int out_drain(struct unit_state *s, int yield_to_readers)
 			return -1;
 		s->backlog_off = 0;
 	}
-	for (int turns = 0; !yield_to_readers || turns < 4; turns++) {
+	for (int turns = 0; turns < (yield_to_readers ? 4 : 2); turns++) {
 		if (yield_to_readers && logcore_backpressure())
 			return -1;
 		/* No more than the ring has room for: what a read brings

@@ -146,3 +146,39 @@ def test_syslog_floods_do_not_delay_a_step_timeout(tmpdir_clean, qemu):
     took = int(re.search(r"install: step 1/1 flood: failed in (\d+) ms: timed out after 2 s", log).group(1))
     assert took <= 2000 + POWERDOWN_EXIT_S * 1000, log[-2000:]
     assert "all processes stopped in" in log and "ms; power off" in log
+
+
+ORPHAN_FLOOD = """[image]
+name = orphanflood
+
+[runtime]
+getty = none
+
+# An unprivileged service that ends at once, leaving behind a child that
+# writes to the service's output for good.
+[service.flooder]
+user = nobody
+shell = yes
+restart = no
+exec = echo flood starts; (exec yes) & sleep 0.2; exit 0
+"""
+
+
+def test_an_orphan_flooding_a_services_output_does_not_delay_the_power_button(tmpdir_clean, qemu):
+    recipe = os.path.join(tmpdir_clean, "orphan.conf")
+    with open(recipe, "w") as f:
+        f.write(ORPHAN_FLOOD)
+    out = os.path.join(tmpdir_clean, "out")
+    build(recipe, out)
+    build_dir, sock = with_qmp(out, tmpdir_clean)
+    vm = qemu(build_dir)
+    vm.wait(r"flooder: flood starts")
+    vm.wait(r"amphi: service flooder exited with status 0")
+    time.sleep(2)  # the orphan writes on
+    assert qmp(sock, "system_powerdown") == [{"return": {}}]
+    sent = time.monotonic()
+    assert vm.exit_code(timeout=POWERDOWN_EXIT_S + 60) == 0
+    took = time.monotonic() - sent
+    log = open(vm.log, errors="replace").read()
+    assert "amphi: power button: stopping to power off" in log
+    assert took <= POWERDOWN_EXIT_S + 1, f"QEMU exited {took:.1f}s after system_powerdown:\n{log[-2000:]}"
