@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The failing step's last lines go into the verdict. */
+/* The failing step's last lines are said before the verdict. */
 #define TAIL_LINES 8
 #define TAIL_LINE 160
 
@@ -122,7 +122,10 @@ static void how_it_ended(const struct recipe_unit *u, int status, int timed_out,
 
 /* The failure verdict. "packaging: Installation failed" is what Lorax's
  * log monitor (livemedia-creator) counts as a failed install on the
- * Anaconda port; a success says nothing it would flag. */
+ * Anaconda port; a success says nothing it would flag. The step's last
+ * lines are a record of their own before it: the monitor passes over any
+ * line that holds "IGNORED", so a step that printed it would have hidden
+ * its own failure in the verdict's line. */
 static void verdict_failure(const struct recipe_unit *u, const char *how)
 {
 	char last[TAIL_LINES * (TAIL_LINE + 3) + 1];
@@ -134,10 +137,11 @@ static void verdict_failure(const struct recipe_unit *u, const char *how)
 	for (int i = first; i < tail_count; i++)
 		used += (size_t)snprintf(last + used, sizeof(last) - used, "%s%s", i > first ? " | " : "",
 					 tail[i % TAIL_LINES]);
+	log_install(LOG_LVL_ERROR, NULL, 0, "step %d/%d %s: its last lines: %s", step_no, rcp->nsteps, u->name,
+		    tail_count ? last : "(none)");
 	ev_text(ev_text(ev_start(&e, "verdict", rcp->nsteps, u), "result", "failure"), "how", how);
-	log_install(LOG_LVL_ERROR, e.sd, ev_end(&e),
-		    "verdict: failure: step %d/%d %s: %s (packaging: Installation failed); last lines: %s", step_no,
-		    rcp->nsteps, u->name, how, tail_count ? last : "(none)");
+	log_install(LOG_LVL_ERROR, e.sd, ev_end(&e), "verdict: failure: step %d/%d %s: %s (packaging: Installation failed)",
+		    step_no, rcp->nsteps, u->name, how);
 	if (rcp->install_shell_on_failure) {
 		char why[256];
 		snprintf(why, sizeof(why), "install step %s %s; kept up for inspection (on_failure = shell)", u->name, how);
