@@ -185,23 +185,29 @@ static int make_parents(char *path)
 }
 
 /* On the root file system (a VM's disk, a container's rootfs), synced: the
- * next boot must see it even after a power cut. */
+ * next boot must see it even after a power cut. Made new beside it and
+ * renamed over it, never opened where it is: a link planted there (the
+ * steps ran as other users) would have PID 1 write through it, over any
+ * file. */
 static void write_marker(void)
 {
-	char path[PATH_MAX], text[128];
-	int fd, n;
+	char path[PATH_MAX], tmp[PATH_MAX + 8], text[128];
+	int fd, n, ok;
 
 	snprintf(path, sizeof(path), "%s%s", inst_root, rcp->install_marker);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	n = snprintf(text, sizeof(text), "amphi: %d install steps done at %lld s after the epoch\n", rcp->nsteps,
 		     (long long)time(NULL));
-	if (make_parents(path) < 0 || (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+	unlink(tmp);
+	if (make_parents(path) < 0 || (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0) {
 		log_install(LOG_LVL_WARN, NULL, 0, "marker %s: %s; the first boot steps will run again next boot",
 			    rcp->install_marker, strerror(errno));
 		return;
 	}
-	if (write(fd, text, (size_t)n) != n || fsync(fd) < 0)
-		log_install(LOG_LVL_WARN, NULL, 0, "marker %s: %s", rcp->install_marker, strerror(errno));
+	ok = write(fd, text, (size_t)n) == n && fsync(fd) == 0;
 	close(fd);
+	if (!ok || rename(tmp, path) < 0)
+		log_install(LOG_LVL_WARN, NULL, 0, "marker %s: %s", rcp->install_marker, strerror(errno));
 }
 
 static void on_steps_done(void)

@@ -223,3 +223,39 @@ exec = echo "installing as $WHO, pass $(cat /proc/sys/kernel/random/uuid)"
     assert log.count("work: installing as the-step-env, pass ") == 2, "a step's own environment"
     assert "first boot already done" not in log
     assert not os.path.exists(os.path.join(out, "lxc", "rootfs", "var", "lib", "amphi", "installed"))
+
+
+PLANTED_MARKER = """[image]
+name = plantedmarker
+
+[install]
+mode = first-boot
+then = continue
+marker = /var/tmp/amphi-installed
+
+[step.root]
+shell = yes
+exec = mkdir -p /var/tmp && chmod 1777 /var/tmp && echo ORIGINAL > /etc/important && chmod 600 /etc/important
+
+# an unprivileged step plants a link where the marker goes
+[step.plant]
+user = nobody
+exec = ln -s /etc/important /var/tmp/amphi-installed
+"""
+
+
+def test_lxc_the_first_boot_marker_is_never_written_through_a_planted_link(tmpdir_clean, lxc):
+    recipe = os.path.join(tmpdir_clean, "marker.conf")
+    with open(recipe, "w") as f:
+        f.write(PLANTED_MARKER)
+    out = os.path.join(tmpdir_clean, "out")
+    build(recipe, out)
+    ct = lxc(out)
+    ct.start()
+    ct.wait(r"amphi: ready env=lxc")
+    ct.lxc("lxc-stop", "--nokill", "-t", "20")
+    rootfs = os.path.join(out, "lxc", "rootfs")
+    assert open(os.path.join(rootfs, "etc", "important")).read() == "ORIGINAL\n"
+    marker = os.path.join(rootfs, "var", "tmp", "amphi-installed")
+    assert not os.path.islink(marker)
+    assert open(marker).read().startswith("amphi: 2 install steps done")
