@@ -56,9 +56,11 @@ static void close_file(struct followed *f)
 static void schedule_more(void);
 
 /* The file, never through a symbolic link and only if it is a regular
- * file: a followed log often lives where others may write (a service's
- * own directory), and a link or a FIFO swapped in there would have PID 1
- * read, and send to the host, what it points at (/etc/shadow), or block.
+ * file of one name: a followed log often lives where others may write (a
+ * service's own directory), and a link, a hard link (where the kernel's
+ * fs.protected_hardlinks is off) or a FIFO swapped in there would have
+ * PID 1 read, and send to the host, what it points at (/etc/shadow), or
+ * block.
  * openat2's RESOLVE_NO_SYMLINKS refuses a link anywhere on the path; a
  * kernel before 5.6 has only O_NOFOLLOW, for the last part. */
 static int open_file(struct followed *f, struct stat *st)
@@ -74,6 +76,8 @@ static int open_file(struct followed *f, struct stat *st)
 		why = "it is a symbolic link or its path has one";
 	else if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)))
 		why = "it is not a regular file";
+	else if (fd >= 0 && st->st_nlink != 1)  /* a hard link to what its maker may not read */
+		why = "it has more than one name (a hard link)";
 	if (why && !f->refused++)
 		log_warn("log: %s is not read: %s (a followed log is read only as a regular file at its own path)",
 			 f->path, why);

@@ -200,3 +200,35 @@ def test_a_followed_file_is_never_read_through_a_link_or_as_a_fifo(tmpdir_clean,
     assert "log: /srv/logs/app.log is not read: it is a symbolic link or its path has one" in log
     assert "log: /srv/logs/pipe.log is not read: it is not a regular file" in log
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
+
+
+HARDLINKED = """[image]
+name = hardlinked
+
+[runtime]
+getty = none
+
+[log]
+files = /srv/logs/app.log, /srv/logs/other.log
+
+# fs.protected_hardlinks off, as the kernel's own default has it (Debian
+# turns it on): then anyone may hard-link a file they cannot read.
+[task.prepare]
+shell = yes
+exec = mkdir -p /srv/logs && chmod 1777 /srv/logs && echo TOPSECRET > /etc/secret && chmod 600 /etc/secret && echo 0 > /proc/sys/fs/protected_hardlinks
+
+[service.planter]
+user = nobody
+shell = yes
+exec = ln /etc/secret /srv/logs/app.log && echo linked; sleep 1; echo 'a real line' > /srv/logs/other.log; sleep 1000
+"""
+
+
+def test_a_followed_file_is_never_read_as_a_hard_link(tmpdir_clean, qemu):
+    """In a VM, where the init's kernel setting applies (a container has
+    the host's)."""
+    vm = qemu(make(tmpdir_clean, HARDLINKED))
+    vm.wait(r"planter: linked")
+    log = vm.wait(r"other.log: a real line")
+    assert "TOPSECRET" not in log
+    assert "log: /srv/logs/app.log is not read: it has more than one name (a hard link)" in log
