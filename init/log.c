@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -323,7 +324,7 @@ void log_name_other(char name[LOGREC_NAME_MAX], const char *source)
 	for (char *c = name; (c = strchr(c, ':'));)
 		*c = '_';
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-		if (strcmp(name, own[i]) == 0) {
+		if (strcasecmp(name, own[i]) == 0) {  /* "Install:" reads as the init's too */
 			memcpy(was, name, sizeof(was));
 			snprintf(name, LOGREC_NAME_MAX, "%s.%s", source, was);
 		}

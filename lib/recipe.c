@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define RECIPE_FILE_MAX (64 * 1024)
@@ -455,7 +456,7 @@ static struct recipe_unit *unit_for(struct recipe *r, int where, const char *sec
 	}
 	/* A unit's output carries its name: under one of the init's own, it
 	 * would read as the init's records (docs/PROTOCOL.md). */
-	if (!strcmp(name, "amphi") || !strcmp(name, "install") || !strcmp(name, "kernel")) {
+	if (!strcasecmp(name, "amphi") || !strcasecmp(name, "install") || !strcasecmp(name, "kernel")) {
 		snprintf(err, errlen, "[%s]: '%s' is the init's own name in the log; give the %s another name",
 			 section, name, recipe_unit_kind(kind));
 		return NULL;

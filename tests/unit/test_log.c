@@ -37,6 +37,8 @@ static void test_name_other(void **state)
 	assert_string_equal(renamed("amphi", "syslog"), "syslog.amphi");
 	assert_string_equal(renamed("install", "syslog"), "syslog.install");
 	assert_string_equal(renamed("kernel", "file"), "file.kernel");
+	assert_string_equal(renamed("Install", "syslog"), "syslog.Install");
+	assert_string_equal(renamed("AMPHI", "syslog"), "syslog.AMPHI");
 	assert_string_equal(renamed("install:verdict", "syslog"), "install_verdict");
 	assert_string_equal(renamed("amphi:", "syslog"), "amphi_");
 	assert_string_equal(renamed("cron", "syslog"), "cron");
