@@ -41,7 +41,7 @@ static void on_readable(int fd, uint32_t events, void *data)
 	(void)events;
 	(void)data;
 
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
+	for (int turns = 0; turns < LOOP_READS_PER_TURN && (n = read(fd, buf, sizeof(buf))) > 0; turns++)
 		ctlmsg_feed(&pending, buf, (size_t)n, dispatch);
 }
 

@@ -17,9 +17,8 @@
 #include <unistd.h>
 
 #define FILES_MAX 8
-/* A file read this much in one turn of the loop goes on in the next one
- * (a timer), so one busy file does not hold up the rest. */
-#define READS_PER_TURN 64
+/* A file read LOOP_READS_PER_TURN times in one turn of the loop goes on
+ * in the next one (a timer), so one busy file does not hold up the rest. */
 #define MORE_MS 1
 
 struct followed {
@@ -70,21 +69,23 @@ static int open_file(struct followed *f, struct stat *st)
 	int fd = (int)syscall(__NR_openat2, AT_FDCWD, f->path, &how, sizeof(how));
 	const char *why = NULL;
 
-	if (fd < 0 && errno == ENOSYS)
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM))  /* no openat2, or a seccomp policy refuses it */
 		fd = open(f->path, (int)how.flags);
 	if (fd < 0 && errno == ELOOP)
 		why = "it is a symbolic link or its path has one";
+	else if (fd < 0 && errno != ENOENT)
+		why = strerror(errno);
 	else if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)))
 		why = "it is not a regular file";
 	else if (fd >= 0 && st->st_nlink != 1)  /* a hard link to what its maker may not read */
 		why = "it has more than one name (a hard link)";
-	if (why && !f->refused++)
+	if (why && !f->refused)
 		log_warn("log: %s is not read: %s (a followed log is read only as a regular file at its own path)",
 			 f->path, why);
 	if (why && fd >= 0)
 		close(fd);
-	if (!why && fd >= 0)
-		f->refused = 0;
+	if (why || fd >= 0)
+		f->refused = why != NULL;
 	return why ? -1 : fd;
 }
 
@@ -114,7 +115,7 @@ static void follow(struct followed *f)
 	}
 	f->more = 0;
 	for (int turns = 0;; turns++) {
-		if (turns == READS_PER_TURN || logcore_backpressure()) {
+		if (turns == LOOP_READS_PER_TURN || logcore_backpressure()) {
 			f->more = 1;
 			schedule_more();
 			return;
@@ -170,7 +171,8 @@ static void on_inotify(int fd, uint32_t events, void *data)
 	(void)events;
 	(void)data;
 
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
+	/* One read a turn: each event may follow a file for a turn's reads. */
+	if ((n = read(fd, buf, sizeof(buf))) > 0)
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)(void *)p;
 			for (int i = 0; i < nfiles; i++)

@@ -209,9 +209,9 @@ static void pump(struct sink *s)
 static void on_acks(struct sink *s)
 {
 	char buf[512];
-	ssize_t n;
+	ssize_t n = -1;
 
-	while ((n = read(s->fd, buf, sizeof(buf))) > 0)
+	for (int turns = 0; turns < LOOP_READS_PER_TURN && (n = read(s->fd, buf, sizeof(buf))) > 0; turns++)
 		for (ssize_t i = 0; i < n; i++) {
 			if (s->inlen < sizeof(s->in))
 				s->in[s->inlen++] = buf[i];

@@ -17,12 +17,6 @@
 /* A syslog datagram up to this long is taken whole (then split into
  * records); the kernel cuts a longer one. */
 #define SYSLOG_MAX 8192
-/* Records taken from one source in one turn of the loop. The loop's epoll
- * is level-triggered: what is left is reported again on the next turn,
- * after timers, signals and every other source have had theirs. Reading
- * until EAGAIN let a few unprivileged programs flooding /dev/log keep PID
- * 1 here for good (seen: the power button went unanswered). */
-#define READS_PER_TURN 64
 
 static int kmsg_fd = -1, syslog_fd = -1;
 static uint64_t kseq_next;  /* the kernel's next sequence number; 0: none read yet */
@@ -56,7 +50,7 @@ static void on_kmsg(int fd, uint32_t events, void *data)
 	(void)events;
 	(void)data;
 
-	for (int i = 0; i < READS_PER_TURN && !hold_back(fd); i++) {
+	for (int i = 0; i < LOOP_READS_PER_TURN && !hold_back(fd); i++) {
 		ssize_t n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EPIPE)
 			continue;
@@ -84,7 +78,7 @@ static void on_syslog(int fd, uint32_t events, void *data)
 	(void)events;
 	(void)data;
 
-	for (int i = 0; i < READS_PER_TURN && !hold_back(fd); i++) {
+	for (int i = 0; i < LOOP_READS_PER_TURN && !hold_back(fd); i++) {
 		ssize_t n = recv(fd, buf, SYSLOG_MAX, 0);
 		if (n <= 0)
 			return;

@@ -33,6 +33,7 @@ static int epfd = -1;
 static struct loop_fd fds[LOOP_MAX_FDS];
 static struct loop_timer timers[LOOP_MAX_TIMERS];
 static void (*before_sleep)(void);
+static int full_said;  /* a table ran out: said once (saying it may ask for a timer) */
 
 void loop_set_before_sleep(void (*fn)(void))
 {
@@ -67,7 +68,8 @@ int loop_add_fd(int fd, uint32_t events, loop_fd_fn fn, void *data)
 		fds[i] = (struct loop_fd){ fd, fn, data };
 		return 0;
 	}
-	log_error("loop: all %d fd slots are taken; fd %d is not watched (a bug: please report it)", LOOP_MAX_FDS, fd);
+	if (!full_said++)  /* once: the log's own retry timer may be what did not fit */
+		log_error("loop: all %d fd slots are taken; fd %d is not watched (a bug: please report it)", LOOP_MAX_FDS, fd);
 	return -ENOSPC;
 }
 
@@ -101,8 +103,9 @@ int loop_add_timer(long delay_ms, loop_timer_fn fn, void *data)
 		timers[i] = (struct loop_timer){ loop_now_ms() + delay_ms + 1, fn, data };
 		return i;
 	}
-	log_error("loop: all %d timer slots are taken; a timer of %ld ms is lost (a bug: please report it)",
-		  LOOP_MAX_TIMERS, delay_ms);
+	if (!full_said++)
+		log_error("loop: all %d timer slots are taken; a timer of %ld ms is lost (a bug: please report it)",
+			  LOOP_MAX_TIMERS, delay_ms);
 	return -ENOSPC;
 }
 

@@ -7,6 +7,12 @@
 #include <stdint.h>
 
 typedef void (*loop_fd_fn)(int fd, uint32_t events, void *data);
+/* What a callback reads in one turn at most (reads of its own buffer).
+ * epoll here is level-triggered: what is left is reported again next
+ * turn, after timers, signals and every other fd. A callback that read
+ * until EAGAIN let whoever keeps its fd busy (a flood of /dev/log, a
+ * service's orphan, the host's acks, inotify events) hold PID 1 for good. */
+#define LOOP_READS_PER_TURN 64
 /* Returns the delay in ms until it runs again, or -1 to be removed. */
 typedef long (*loop_timer_fn)(void *data);
 

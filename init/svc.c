@@ -102,7 +102,7 @@ static int out_drain(struct unit_state *s, int yield_to_readers)
 			return -1;
 		s->backlog_off = 0;
 	}
-	for (int turns = 0; turns < (yield_to_readers ? 4 : 2); turns++) {
+	for (int turns = 0; turns < (yield_to_readers ? 4 : 1); turns++) {
 		if (yield_to_readers && logcore_backpressure())
 			return -1;
 		/* No more than the ring has room for: what a read brings
@@ -491,6 +491,7 @@ static int stop_one(struct unit_state *s)
 	log_info("stopping %s", s->u->name);
 	kill_unit(s->pid, s->u->kind != UNIT_SERVICE ? SIGTERM : s->u->stop_signal);
 	kill_unit(s->pid, SIGCONT);
+	loop_del_timer(s->timer);  /* a step's or task's timeout: one timer a unit */
 	s->timer = loop_add_timer((long)s->u->stop_timeout * 1000, stop_timed_out, s);
 	return 1;
 }
