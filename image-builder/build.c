@@ -234,8 +234,13 @@ static int build_lxc(const struct build_src *b, const char *dir, char *err, size
 	 * makes is its own uid's, not root's). */
 	snprintf(host, sizeof(host), "%s/lxc/host", dir);
 	snprintf(tmp, sizeof(tmp), "%s/lxc", dir);
-	if ((mkdir(host, 0755) < 0 && errno != EEXIST) || chmod(tmp, lxc_recipe_userns(b->r) ? 0755 : 0700) < 0) {
+	if (mkdir(host, 0755) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", host, strerror(errno));
+		return -1;
+	}
+	if (chmod(tmp, lxc_recipe_userns(b->r) ? 0755 : 0700) < 0) {
+		snprintf(err, errlen, "%s: %s; amphi build keeps other users out of it: build where you own -o",
+			 tmp, strerror(errno));
 		return -1;
 	}
 	return write_lxc_config(dir, b->r, err, errlen);

@@ -202,7 +202,7 @@ void logstore_close(struct logstore *S)
 /* The program files a boot's directory holds already ("*.log" but all.log). */
 static int count_app_files(int bootfd)
 {
-	DIR *d = fdopendir(dup(bootfd));
+	DIR *d = logvacuum_opendir(bootfd);
 	struct dirent *e;
 	int n = 0;
 
@@ -241,7 +241,9 @@ int logstore_boot(struct logstore *S, const char *id)
 	 * again: what .stored says is there is not stored twice. */
 	char num[24] = "";
 	S->statefd = openat(S->bootfd, ".stored", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (S->statefd >= 0 && pread(S->statefd, num, sizeof(num) - 1, 0) > 0)
+	if (S->statefd < 0)  /* as all.log: a boot without it is neither counted nor kept track of */
+		return failed(S, "opening", ".stored");
+	if (pread(S->statefd, num, sizeof(num) - 1, 0) > 0)
 		S->highest = S->flushed = strtoull(num, NULL, 10);
 	if (S->max_boots || S->max_size)
 		S->used = logvacuum_run(S->outfd, S->out, S->dir, S->max_boots, S->max_size);

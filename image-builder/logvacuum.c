@@ -20,10 +20,20 @@ struct boot {
 	uint64_t bytes;
 };
 
+DIR *logvacuum_opendir(int dirfd)
+{
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!d && fd >= 0)
+		close(fd);
+	return d;
+}
+
 /* The files directly in dirfd: their bytes, or -1 if it holds another kind. */
 static int64_t dir_bytes(int dirfd)
 {
-	DIR *d = fdopendir(dup(dirfd));
+	DIR *d = logvacuum_opendir(dirfd);
 	struct dirent *e;
 	struct stat st;
 	int64_t sum = 0;
@@ -46,7 +56,7 @@ static int64_t dir_bytes(int dirfd)
 /* The boots under outfd, and how many; NULL with *n = 0 if none. */
 static struct boot *list_boots(int outfd, size_t *n)
 {
-	DIR *d = fdopendir(dup(outfd));
+	DIR *d = logvacuum_opendir(outfd);
 	struct boot *b = NULL;
 	struct dirent *e;
 	size_t cap = 0;
@@ -115,7 +125,8 @@ uint64_t logvacuum_run(int outfd, const char *out, const char *keep, int max_boo
 
 	for (size_t i = 0; i < n; i++)
 		total += b[i].bytes;
-	qsort(b, n, sizeof(*b), oldest_first);
+	if (n > 1)
+		qsort(b, n, sizeof(*b), oldest_first);
 	left = n;
 	for (size_t i = 0; i < n; i++) {
 		int too_many = max_boots > 0 && left > (size_t)max_boots;

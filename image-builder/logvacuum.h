@@ -6,6 +6,7 @@
 #ifndef AMPHI_LOGVACUUM_H
 #define AMPHI_LOGVACUUM_H
 
+#include <dirent.h>
 #include <stdint.h>
 
 /* Removes boot directories under outfd (named out in messages), oldest
@@ -14,5 +15,8 @@
  * than max_size bytes (0: no limit). Each removal is said on stderr.
  * Returns the bytes the boots left hold (file sizes). */
 uint64_t logvacuum_run(int outfd, const char *out, const char *keep, int max_boots, uint64_t max_size);
+
+/* A DIR on a copy of dirfd (dirfd stays the caller's), or NULL. */
+DIR *logvacuum_opendir(int dirfd);
 
 #endif

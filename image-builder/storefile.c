@@ -91,7 +91,8 @@ int storefile_open(struct storefile *f, int dirfd, const char *name)
 	f->end = f->alloc = 0;
 	if (!f->buf && !(f->buf = malloc(FILE_BUF)))
 		return f->fd = -1;
-	f->fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* read too: a close that fails reads back where the last line ends */
+	f->fd = openat(dirfd, name, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (f->fd < 0)
 		return -1;
 	f->end = lseek(f->fd, 0, SEEK_END);
@@ -130,6 +131,22 @@ int storefile_flush(struct storefile *f)
 	return write_out(f, 1);
 }
 
+/* A close that could not write all out drops the rest, and with it the
+ * line the disk took only part of: the file is cut back to its last whole
+ * line, so the records sent again (nothing unwritten was acknowledged)
+ * are not appended to a torn one. A line is at most STOREFILE_LINE_MAX. */
+static void cut_to_whole_lines(struct storefile *f)
+{
+	static char tail[STOREFILE_LINE_MAX + 1];
+	off_t from = f->end > (off_t)sizeof(tail) ? f->end - (off_t)sizeof(tail) : 0;
+	ssize_t n = pread(f->fd, tail, (size_t)(f->end - from), from);
+	const char *nl = n > 0 ? memrchr(tail, '\n', (size_t)n) : NULL;
+	off_t keep = nl ? from + (nl - tail) + 1 : from;
+
+	if (n >= 0 && keep < f->end && ftruncate(f->fd, keep) == 0)
+		f->end = keep;
+}
+
 int storefile_close(struct storefile *f)
 {
 	int rc = 0;
@@ -137,6 +154,8 @@ int storefile_close(struct storefile *f)
 	if (f->fd >= 0) {
 		rc = storefile_flush(f);
 		int e = errno;
+		if (rc < 0)
+			cut_to_whole_lines(f);
 		if (f->alloc > f->end)
 			give_back(f->fd);
 		close(f->fd);

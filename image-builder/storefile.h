@@ -38,7 +38,9 @@ int storefile_write(struct storefile *f, const char *s, size_t n);
 int storefile_flush(struct storefile *f);
 
 /* Flushes and closes f (if open). 0 or -1 (errno; f is closed anyway,
- * its name kept for the caller to say which file failed). */
+ * its name kept for the caller to say which file failed, and cut back to
+ * its last whole line: what was not written is dropped whole). Callers
+ * write whole lines. */
 int storefile_close(struct storefile *f);
 
 #endif

@@ -251,6 +251,38 @@ static void a_write_the_disk_took_in_part_goes_on_where_it_stopped(void **state)
 	free(f.buf);
 }
 
+/* A close on a full disk drops what it could not write, and the line the
+ * disk took a part of: the file ends on a whole line, so the same records
+ * stored again later (the guest sends them again) follow it cleanly. */
+static void a_close_on_a_full_disk_leaves_whole_lines(void **state)
+{
+	(void)state;
+	struct storefile f = { .fd = -1 };
+	char path[128], *text;
+
+	reset_spy();
+	spied_fd = storefile_open(&f, dirfd_, "e.log");
+	assert_int_equal(storefile_write(&f, "0.01 service web: one\n", 22), 0);
+	assert_int_equal(storefile_flush(&f), 0);
+	assert_int_equal(storefile_write(&f, "0.02 service web: two\n", 22), 0);
+	assert_int_equal(storefile_write(&f, "0.03 service web: three\n", 24), 0);
+	short_by = 36; /* the disk takes "0.02 servi" and then nothing */
+	then_fail = ENOSPC;
+	assert_int_equal(storefile_close(&f), -1);
+	assert_int_equal(errno, ENOSPC);
+	fail_with = 0;
+	spied_fd = storefile_open(&f, dirfd_, "e.log");
+	assert_int_equal(storefile_write(&f, "0.02 service web: two\n", 22), 0);
+	assert_int_equal(storefile_close(&f), 0);
+	snprintf(path, sizeof(path), "%s/e.log", dir);
+	text = read_text(path, NULL);
+	assert_non_null(text);
+	assert_string_equal(text, "0.01 service web: one\n0.02 service web: two\n");
+	free(text);
+	spied_fd = -1;
+	free(f.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_a_flush_writes_everything),
 		cmocka_unit_test(test_failed_and_short_writes_are_errors),
 		cmocka_unit_test(a_write_the_disk_took_in_part_goes_on_where_it_stopped),
+		cmocka_unit_test(a_close_on_a_full_disk_leaves_whole_lines),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
