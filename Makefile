@@ -133,7 +133,7 @@ fuzz_src_logrec_reader := lib/logrec.c
 fuzz_src_syslog := lib/logrec.c
 fuzz_src_kmsg := lib/logrec.c
 fuzz_src_logtext := image-builder/textline.c image-builder/logescape.c lib/logrec.c
-fuzz_src_recipe := lib/recipe.c lib/conf.c lib/argv.c lib/netaddr.c
+fuzz_src_recipe := lib/recipe.c lib/conf.c lib/argv.c lib/netaddr.c lib/logrec.c
 fuzz_src_kernel_ip := init/kernel_ip.c init/cmdline.c lib/netaddr.c
 fuzz_src_control := init/ctlmsg.c
 # The grammar's words: the fuzzer gets past the section and key checks.

@@ -5,7 +5,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -318,16 +317,14 @@ void log_file_output(const char *name, const char *text, size_t len, int plain)
  * recipe parser refuses them). */
 void log_name_other(char name[LOGREC_NAME_MAX], const char *source)
 {
-	static const char *const own[] = { "amphi", "install", "kernel" };
 	char was[LOGREC_NAME_MAX];
 
 	for (char *c = name; (c = strchr(c, ':'));)
 		*c = '_';
-	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-		if (strcasecmp(name, own[i]) == 0) {  /* "Install:" reads as the init's too */
-			memcpy(was, name, sizeof(was));
-			snprintf(name, LOGREC_NAME_MAX, "%s.%s", source, was);
-		}
+	if (logrec_name_is_init(name)) {
+		memcpy(was, name, sizeof(was));
+		snprintf(name, LOGREC_NAME_MAX, "%s.%s", source, was);
+	}
 }
 
 void log_syslog(int pri, const char *tag, const char *text, size_t len)

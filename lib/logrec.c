@@ -12,8 +12,14 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const source_names[] = { "kernel", "init", "service", "syslog", "file", "install" };
+
+int logrec_name_is_init(const char *name)
+{
+	return !strcasecmp(name, "amphi") || !strcasecmp(name, "install") || !strcasecmp(name, "kernel");
+}
 
 const char *logrec_source_name(enum logrec_source s)
 {

@@ -47,6 +47,11 @@ struct logrec {
 	size_t sdlen;
 };
 
+/* 1 if name is one of the init's own programs ("amphi", "install",
+ * "kernel"), in any case: no other record may go by it, for on the console
+ * and the text port only the name tells who spoke (docs/PROTOCOL.md). */
+int logrec_name_is_init(const char *name);
+
 /* "kernel", "init", "service", "syslog", "file"; and back (-1 if unknown). */
 const char *logrec_source_name(enum logrec_source s);
 int logrec_source_parse(const char *name);

@@ -1,6 +1,7 @@
 #include "recipe.h"
 #include "argv.h"
 #include "conf.h"
+#include "logrec.h"
 #include "netaddr.h"
 
 #include <errno.h>
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #define RECIPE_FILE_MAX (64 * 1024)
@@ -456,7 +456,7 @@ static struct recipe_unit *unit_for(struct recipe *r, int where, const char *sec
 	}
 	/* A unit's output carries its name: under one of the init's own, it
 	 * would read as the init's records (docs/PROTOCOL.md). */
-	if (!strcasecmp(name, "amphi") || !strcasecmp(name, "install") || !strcasecmp(name, "kernel")) {
+	if (logrec_name_is_init(name)) {
 		snprintf(err, errlen, "[%s]: '%s' is the init's own name in the log; give the %s another name",
 			 section, name, recipe_unit_kind(kind));
 		return NULL;
