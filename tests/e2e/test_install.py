@@ -231,16 +231,18 @@ name = plantedmarker
 [install]
 mode = first-boot
 then = continue
-marker = /var/tmp/amphi-installed
+marker = /srv/state/amphi-installed
 
+# the marker's directory is an unprivileged user's own (not sticky: the
+# kernel's fs.protected_symlinks does not apply there)
 [step.root]
 shell = yes
-exec = mkdir -p /var/tmp && chmod 1777 /var/tmp && echo ORIGINAL > /etc/important && chmod 600 /etc/important
+exec = mkdir -p /srv/state && chown nobody /srv/state && echo ORIGINAL > /etc/important && chmod 600 /etc/important
 
-# an unprivileged step plants a link where the marker goes
+# that user plants a link where the marker goes
 [step.plant]
 user = nobody
-exec = ln -s /etc/important /var/tmp/amphi-installed
+exec = ln -s /etc/important /srv/state/amphi-installed
 """
 
 
@@ -256,6 +258,6 @@ def test_lxc_the_first_boot_marker_is_never_written_through_a_planted_link(tmpdi
     ct.lxc("lxc-stop", "--nokill", "-t", "20")
     rootfs = os.path.join(out, "lxc", "rootfs")
     assert open(os.path.join(rootfs, "etc", "important")).read() == "ORIGINAL\n"
-    marker = os.path.join(rootfs, "var", "tmp", "amphi-installed")
+    marker = os.path.join(rootfs, "srv", "state", "amphi-installed")
     assert not os.path.islink(marker)
     assert open(marker).read().startswith("amphi: 2 install steps done")
