@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <unistd.h>
+#include <sys/statvfs.h>
 
 enum { IN_VM = 1, IN_CT = 2, BASE = 4 };
 
@@ -56,6 +56,8 @@ static int is_mount_point(const char *path)
 static void mount_row(const char *root, const struct mount_row *m)
 {
 	char target[PATH_MAX];
+	unsigned long flags = m->flags;
+	struct statvfs sv;
 
 	snprintf(target, sizeof(target), "%s%s", root, m->target);
 	int remount = (m->flags & MS_REMOUNT) != 0;
@@ -63,15 +65,17 @@ static void mount_row(const char *root, const struct mount_row *m)
 		log_debug("mount: %s is already mounted", target);
 		return;
 	}
-	/* A bind remount sets every per-mount flag: it would make a
-	 * read-only mount writable, so one the init cannot write is left.
+	/* A bind remount sets every per-mount flag: the ones the mount has
+	 * (read-only, say) are kept (statvfs's ST_ flags are MS_ flags).
 	 * Whether it is a mount at all only mount(2) can tell (a bind mount
 	 * from the rootfs's own file system has its st_dev): EINVAL if not. */
-	if (remount && access(target, W_OK) < 0)
-		return;
+	if (remount && statvfs(target, &sv) < 0)
+		return;  /* nothing there */
+	if (remount)
+		flags |= sv.f_flag & (ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_NOATIME | ST_NODIRATIME | ST_RELATIME);
 	if (!remount && mkdir(target, 0755) < 0 && errno != EEXIST)
 		log_debug("mount: mkdir %s: %s", target, strerror(errno));
-	if (mount(m->source, target, m->type, m->flags, m->data) < 0 && errno != (remount ? EINVAL : EBUSY))
+	if (mount(m->source, target, m->type, flags, m->data) < 0 && errno != (remount ? EINVAL : EBUSY))
 		log_warn("mount %s on %s: %s; going on without it", m->type, target, strerror(errno));
 }
 
