@@ -338,7 +338,9 @@ void log_syslog(int pri, const char *tag, const char *text, size_t len)
 	record(LOGSRC_SYSLOG, app, pri, -1, text, len, 0, NULL, 0);
 }
 
-void log_kernel(int pri, int64_t uptime_us, const char *text, size_t len)
+void log_kernel(int pri, int64_t uptime_us, const char *text, size_t len, int show)
 {
+	if (show && (pri & 7) <= 3)  /* errors and worse, whatever [log] console says */
+		console_named(pri, "kernel", text, len);
 	record(LOGSRC_KERNEL, "kernel", pri, uptime_us, text, len, 0, NULL, 0);
 }

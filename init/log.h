@@ -54,9 +54,9 @@ void log_syslog(int pri, const char *tag, const char *text, size_t len);
  * file's), made so it never reads as one of PID 1's ("amphi", "install",
  * "kernel"): "SOURCE.NAME" then; a ':' in it becomes '_'. */
 void log_name_other(char name[LOGREC_NAME_MAX], const char *source);
-/* A kernel record: the kernel prints its own console lines, so only the
- * record. */
-void log_kernel(int pri, int64_t uptime_us, const char *text, size_t len);
+/* A kernel record; with show, an error or worse is also a "kernel: text"
+ * line on the console (once the kernel no longer writes there itself). */
+void log_kernel(int pri, int64_t uptime_us, const char *text, size_t len, int show);
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)

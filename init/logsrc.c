@@ -9,17 +9,21 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/klog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A syslog datagram up to this long is taken whole (then split into
  * records); the kernel cuts a longer one. */
 #define SYSLOG_MAX 8192
+#define SYSLOG_ACTION_CONSOLE_LEVEL 8 /* syslog(2): only messages below it */
 
 static int kmsg_fd = -1, syslog_fd = -1;
 static uint64_t kseq_next;  /* the kernel's next sequence number; 0: none read yet */
+static int64_t kernel_quiet_us = INT64_MAX; /* from then on PID 1 shows the kernel's errors */
 
 /* Under back-pressure a source is left unread: the kernel keeps kmsg
  * records (until its own ring wraps: counted below), and a syslog(3)
@@ -68,7 +72,7 @@ static void on_kmsg(int fd, uint32_t events, void *data)
 				 (unsigned long long)(kseq - kseq_next), (unsigned long long)kseq_next,
 				 (unsigned long long)(kseq - 1));
 		kseq_next = kseq + 1;
-		log_kernel(pri, uptime, text, len);
+		log_kernel(pri, uptime, text, len, uptime >= kernel_quiet_us);
 	}
 }
 
@@ -104,6 +108,18 @@ static void open_kmsg(const char *root)
 		return;
 	}
 	kmsg_fd = fd;
+	/* From here the kernel writes only its emergencies to the console
+	 * itself (a panic raises the level again), and PID 1 shows its errors
+	 * in lines of its own: the kernel's writes went to the UART in the
+	 * middle of a line PID 1 was writing, and so could give a line that
+	 * reads as PID 1's (a segfault printk on another CPU, seen). Every
+	 * record still reaches the stream. Those it printed before are not
+	 * shown again. */
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	kernel_quiet_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+	if (klogctl(SYSLOG_ACTION_CONSOLE_LEVEL, NULL, 1) < 0)
+		kernel_quiet_us = INT64_MAX;  /* it still prints them itself */
 }
 
 static void open_dev_log(const char *root)

@@ -232,3 +232,30 @@ def test_a_followed_file_is_never_read_as_a_hard_link(tmpdir_clean, qemu):
     log = vm.wait(r"other.log: a real line")
     assert "TOPSECRET" not in log
     assert "log: /srv/logs/app.log is not read: it has more than one name (a hard link)" in log
+
+
+KMSG = """[image]
+name = kmsg
+
+[runtime]
+getty = none
+
+[task.printk]
+shell = yes
+exec = echo '<3>amphi-e2e: a kernel error' > /dev/kmsg; echo '<6>amphi-e2e: kernel news' > /dev/kmsg; echo printed
+"""
+
+
+def test_the_kernel_writes_no_console_lines_in_the_middle_of_pid1s(tmpdir_clean, qemu):
+    """Once PID 1 reads /dev/kmsg the kernel writes only its emergencies to
+    the console itself (its writes went to the UART in the middle of a line
+    PID 1 was writing): an error is a line of PID 1's, news is left to the
+    stream; what the kernel printed before is there as it was."""
+    vm = qemu(make(tmpdir_clean, KMSG))
+    vm.wait(r"printk: printed")
+    log = vm.wait(r"amphi: ready env=qemu")
+    assert re.search(r"^\S+ ERROR kernel: amphi-e2e: a kernel error$", log, re.M), log[-2000:]
+    assert "] amphi-e2e: a kernel error" not in log
+    assert "kernel news" not in log
+    assert re.search(r"^\[ *\d+\.\d+\] ", log, re.M)  # the kernel's own lines from before
+    assert log.count("amphi-e2e: a kernel error") == 1
