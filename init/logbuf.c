@@ -5,8 +5,8 @@
 #include <sys/mman.h>
 
 /* A record in the ring: this header, the app name, PID 1's own
- * structured data (if any), the message, padded to 8 bytes. A header with len 0 marks the end of the used part before
- * the ring wraps to offset 0. */
+ * structured data (if any), the message, padded to 8 bytes. A header with
+ * len 0 marks the end of the used part before the ring wraps to offset 0. */
 struct rec_hdr {
 	uint32_t len;
 	uint32_t msglen;

@@ -59,6 +59,16 @@ def build(recipe, out, env=None):
     return amphi("build", recipe, "-o", out, env=env)
 
 
+def build_text(tmpdir, text):
+    """A recipe given as text, built into tmpdir/out; returns out."""
+    recipe = os.path.join(tmpdir, "recipe.conf")
+    with open(recipe, "w") as f:
+        f.write(text)
+    out = os.path.join(tmpdir, "out")
+    build(recipe, out)
+    return out
+
+
 def build_fixture(recipe, scope="module"):
     """A fixture that builds recipe once (per module) into a temp dir,
     removed afterwards: test modules say `x_build = build_fixture(path)`."""

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import AMPHI, LXC_TIMEOUT, build, wait_for
+from conftest import AMPHI, LXC_TIMEOUT, build, build_text, wait_for
 
 HERE = os.path.dirname(__file__)
 
@@ -247,11 +247,7 @@ exec = ln -s /etc/important /srv/state/amphi-installed
 
 
 def test_lxc_the_first_boot_marker_is_never_written_through_a_planted_link(tmpdir_clean, lxc):
-    recipe = os.path.join(tmpdir_clean, "marker.conf")
-    with open(recipe, "w") as f:
-        f.write(PLANTED_MARKER)
-    out = os.path.join(tmpdir_clean, "out")
-    build(recipe, out)
+    out = build_text(tmpdir_clean, PLANTED_MARKER)
     ct = lxc(out)
     ct.start()
     ct.wait(r"amphi: ready env=lxc")

@@ -10,21 +10,12 @@ import select
 import subprocess
 import time
 
-from conftest import JsonReader, build
-
-
-def make(tmpdir, text):
-    recipe = os.path.join(tmpdir, "recipe.conf")
-    with open(recipe, "w") as f:
-        f.write(text)
-    out = os.path.join(tmpdir, "out")
-    build(recipe, out)
-    return out
+from conftest import JsonReader, build_text
 
 
 def start_with_reader(tmpdir, lxc, recipe_text):
     """The recipe's container, started, with a JsonReader on its stream."""
-    out = make(tmpdir, recipe_text)
+    out = build_text(tmpdir, recipe_text)
     ct = lxc(out)
     ct.start()
     return out, ct, JsonReader(os.path.join(out, "lxc", "host", "amphi.sock"), tmpdir)
@@ -106,7 +97,7 @@ exec = sleep 100000
 
 
 def test_a_late_text_reader_is_told_what_it_missed(tmpdir_clean, lxc):
-    out = make(tmpdir_clean, LATE)
+    out = build_text(tmpdir_clean, LATE)
     fifo = os.path.join(out, "lxc", "host", "anaconda.fifo")
     os.mkfifo(fifo)
     ct = lxc(out)
@@ -155,7 +146,7 @@ def test_console_escapes_output_and_a_last_line_without_newline_arrives_at_stop(
 
 
 def test_a_fifo_made_after_the_start_gets_the_text_from_the_first_record(tmpdir_clean, lxc):
-    out = make(tmpdir_clean, "[image]\nname = srcfifo\n\n[service.idle]\nexec = sleep 100000\n")
+    out = build_text(tmpdir_clean, "[image]\nname = srcfifo\n\n[service.idle]\nexec = sleep 100000\n")
     ct = lxc(out)
     ct.start()
     log = ct.wait(r"amphi: ready env=lxc")
@@ -190,7 +181,7 @@ exec = ln -s /root/secret /srv/logs/app.log; mkfifo /srv/logs/pipe.log; sleep 1;
 
 
 def test_a_followed_file_is_never_read_through_a_link_or_as_a_fifo(tmpdir_clean, lxc):
-    out = make(tmpdir_clean, PLANTED)
+    out = build_text(tmpdir_clean, PLANTED)
     ct = lxc(out)
     ct.start()
     ct.wait(r"app.log: a real line")
@@ -227,7 +218,7 @@ exec = ln /etc/secret /srv/logs/app.log && echo linked; sleep 1; echo 'a real li
 def test_a_followed_file_is_never_read_as_a_hard_link(tmpdir_clean, qemu):
     """In a VM, where the init's kernel setting applies (a container has
     the host's)."""
-    vm = qemu(make(tmpdir_clean, HARDLINKED))
+    vm = qemu(build_text(tmpdir_clean, HARDLINKED))
     vm.wait(r"planter: linked")
     log = vm.wait(r"other.log: a real line")
     assert "TOPSECRET" not in log
@@ -251,7 +242,7 @@ def test_the_kernel_writes_no_console_lines_in_the_middle_of_pid1s(tmpdir_clean,
     the console itself (its writes went to the UART in the middle of a line
     PID 1 was writing): an error is a line of PID 1's, news is left to the
     stream; what the kernel printed before is there as it was."""
-    vm = qemu(make(tmpdir_clean, KMSG))
+    vm = qemu(build_text(tmpdir_clean, KMSG))
     vm.wait(r"printk: printed")
     log = vm.wait(r"amphi: ready env=qemu")
     assert re.search(r"^\S+ ERROR kernel: amphi-e2e: a kernel error$", log, re.M), log[-2000:]

@@ -7,7 +7,7 @@ import re
 import socket
 import time
 
-from conftest import build
+from conftest import build_text
 
 # The issue's bound: QEMU is gone this soon after system_powerdown.
 POWERDOWN_EXIT_S = 5
@@ -89,20 +89,11 @@ stop_timeout = 1
 """
 
 
-def build_recipe(tmpdir, text):
-    recipe = os.path.join(tmpdir, "recipe.conf")
-    with open(recipe, "w") as f:
-        f.write(text)
-    out = os.path.join(tmpdir, "out")
-    build(recipe, out)
-    return out
-
-
 def power_button_under_load(tmpdir, qemu, recipe_text, *started):
     """The recipe booted with QMP; once each pattern of started is on the
     console and the load has run on 2 s, the power button: QEMU must be gone
     within the issue's bound (and 1 s for a stop timeout). The console."""
-    build_dir, sock = with_qmp(build_recipe(tmpdir, recipe_text), tmpdir)
+    build_dir, sock = with_qmp(build_text(tmpdir, recipe_text), tmpdir)
     vm = qemu(build_dir)
     for pattern in started:
         vm.wait(pattern)
@@ -146,7 +137,7 @@ exec = for n in 0 1 2 3; do yes "a line from flooder $n" | logger -t flood$n & d
 
 
 def test_syslog_floods_do_not_delay_a_step_timeout(tmpdir_clean, qemu):
-    vm = qemu(build_recipe(tmpdir_clean, FLOODING_STEP))
+    vm = qemu(build_text(tmpdir_clean, FLOODING_STEP))
     assert vm.exit_code(timeout=POWERDOWN_EXIT_S + 60) == 0
     log = open(vm.log, errors="replace").read()
     assert "flood3: a line from flooder 3" in log
