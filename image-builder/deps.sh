@@ -12,11 +12,14 @@ build=${1:?usage: deps.sh BUILD_DIR}
 # vm/domain.xml: without recommends they pull neither systemd nor a bridge;
 # socat, which the tests use to relay a container's amphi.sock to rsyslog;
 # dnsmasq-base and nftables, what LXC's lxc-net runs to make lxcbr0 (its
-# DHCP server and its rules; the tests run it in namespaces of their own).
+# DHCP server and its rules; the tests run it in namespaces of their own);
+# mmdebstrap for the Debian packages a recipe asks for, squashfs-tools for
+# the VM's read-only root image.
 packages="musl-tools linux-libc-dev busybox-static lxc qemu-system-x86 \
 libarchive-dev libcmocka-dev python3-pytest kmod pkg-config xz-utils gcc make \
 clang libclang-rt-14-dev rsyslog lxd uidmap \
-libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients socat dnsmasq-base nftables"
+libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients socat dnsmasq-base nftables \
+mmdebstrap squashfs-tools"
 
 say() { printf 'deps: %s\n' "$*"; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }

@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 void manifest_init(struct manifest *m, time_t mtime)
@@ -31,17 +33,58 @@ void manifest_free(struct manifest *m)
 	for (size_t i = 0; i < m->n; i++)
 		entry_free(&m->e[i]);
 	free(m->e);
+	free(m->index);
 	m->e = NULL;
-	m->n = m->cap = 0;
+	m->index = NULL;
+	m->n = m->cap = m->index_cap = 0;
 }
 
-static struct manifest_entry *find(struct manifest *m, const char *path)
+/* A Debian tree has tens of thousands of paths, each added once and looked
+ * up for every child: a linear search would be quadratic. */
+static size_t path_hash(const char *s)
 {
+	size_t h = 14695981039346656037u;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211u;
+	return h;
+}
+
+static void index_put(struct manifest *m, size_t i)
+{
+	size_t mask = m->index_cap - 1, slot = path_hash(m->e[i].path) & mask;
+	while (m->index[slot])
+		slot = (slot + 1) & mask;
+	m->index[slot] = i + 1;
+}
+
+/* Sized for n entries at most half full; also after a sort moved them. */
+static int index_rebuild(struct manifest *m, size_t n)
+{
+	size_t cap = 1024;
+	while (cap < 2 * n)
+		cap *= 2;
+	size_t *index = calloc(cap, sizeof(*index));
+	if (!index)
+		return -1;
+	free(m->index);
+	m->index = index;
+	m->index_cap = cap;
 	for (size_t i = 0; i < m->n; i++)
-		if (strcmp(m->e[i].path, path) == 0)
-			return &m->e[i];
+		index_put(m, i);
+	return 0;
+}
+
+struct manifest_entry *manifest_find(struct manifest *m, const char *path)
+{
+	if (!m->index_cap)
+		return NULL;
+	size_t mask = m->index_cap - 1;
+	for (size_t slot = path_hash(path) & mask; m->index[slot]; slot = (slot + 1) & mask)
+		if (strcmp(m->e[m->index[slot] - 1].path, path) == 0)
+			return &m->e[m->index[slot] - 1];
 	return NULL;
 }
+
 
 static int add_parents(struct manifest *m, const char *path);
 
@@ -63,7 +106,7 @@ static int add(struct manifest *m, const struct manifest_entry *tmpl)
 	}
 	if (e.data)
 		memcpy(e.data, tmpl->data, tmpl->len);
-	if ((old = find(m, e.path))) {
+	if ((old = manifest_find(m, e.path))) {
 		entry_free(old);
 		*old = e;
 		return 0;
@@ -78,7 +121,12 @@ static int add(struct manifest *m, const struct manifest_entry *tmpl)
 		m->e = grown;
 		m->cap = cap;
 	}
+	if (2 * (m->n + 1) > m->index_cap && index_rebuild(m, m->n + 1) < 0) {
+		entry_free(&e);
+		return -1;
+	}
 	m->e[m->n++] = e;
+	index_put(m, m->n - 1);
 	return 0;
 }
 
@@ -88,7 +136,7 @@ static int add_parents(struct manifest *m, const char *path)
 	snprintf(buf, sizeof(buf), "%s", path);
 	for (char *slash = strchr(buf, '/'); slash; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
-		if (!find(m, buf)) {
+		if (!manifest_find(m, buf)) {
 			struct manifest_entry d = { .path = buf, .kind = MF_DIR, .mode = 0755 };
 			if (add(m, &d) < 0)
 				return -1;
@@ -134,10 +182,20 @@ int manifest_chardev(struct manifest *m, const char *path, unsigned mode, unsign
 
 int manifest_chmod(struct manifest *m, const char *path, unsigned mode)
 {
-	struct manifest_entry *e = find(m, path);
+	struct manifest_entry *e = manifest_find(m, path);
 	if (!e)
 		return -1;
 	e->mode = mode;
+	return 0;
+}
+
+int manifest_chown(struct manifest *m, const char *path, unsigned uid, unsigned gid)
+{
+	struct manifest_entry *e = manifest_find(m, path);
+	if (!e)
+		return -1;
+	e->uid = uid;
+	e->gid = gid;
 	return 0;
 }
 
@@ -204,8 +262,8 @@ static int fill_entry(const struct manifest *m, const struct manifest_entry *e, 
 	archive_entry_set_pathname(ae, e->path);
 	archive_entry_set_filetype(ae, kind_type[e->kind]);
 	archive_entry_set_perm(ae, e->mode);
-	archive_entry_set_uid(ae, 0);
-	archive_entry_set_gid(ae, 0);
+	archive_entry_set_uid(ae, e->uid);
+	archive_entry_set_gid(ae, e->gid);
 	archive_entry_set_mtime(ae, m->mtime, 0);
 	archive_entry_set_ino64(ae, (la_int64_t)ino);
 	archive_entry_set_nlink(ae, e->kind == MF_DIR ? 2 : 1);
@@ -258,6 +316,11 @@ static int write_all(struct manifest *m, struct archive *a, int skip_devices, ch
 	int r = 0;
 
 	qsort(m->e, m->n, sizeof(*m->e), by_path);
+	if (index_rebuild(m, m->n) < 0) {
+		snprintf(err, errlen, "out of memory");
+		archive_entry_free(ae);
+		return -1;
+	}
 	for (size_t i = 0; r == 0 && i < m->n; i++) {
 		const struct manifest_entry *e = &m->e[i];
 		int fd;
@@ -320,6 +383,64 @@ int manifest_write_tar_xz(struct manifest *m, const char *out_path, char *err, s
 	archive_write_set_format_pax_restricted(a);
 	archive_write_add_filter_xz(a);
 	return write_archive_file(m, a, out_path, err, errlen);
+}
+
+int manifest_write_squashfs(struct manifest *m, const char *out_path, char *err, size_t errlen)
+{
+	char when[32];
+	int pipefd[2], status;
+	pid_t pid;
+
+	snprintf(when, sizeof(when), "%lld", (long long)m->mtime);
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (dup2(pipefd[0], 0) < 0 || null < 0 || dup2(null, 1) < 0)
+			_exit(127);
+		/* The tar has no entry for the top: -root-* give it. Every time
+		 * fixed (the file system's own included) for the same bytes. */
+		execlp("mksquashfs", "mksquashfs", "-", out_path, "-tar", "-noappend", "-quiet", "-no-progress",
+		       "-comp", "zstd", "-no-xattrs", "-all-time", when, "-mkfs-time", when, "-root-mode", "755",
+		       "-root-uid", "0", "-root-gid", "0", (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[0]);
+	/* If mksquashfs dies, the write fails with EPIPE and is said, rather
+	 * than the signal ending amphi without a word. */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	sigaction(SIGPIPE, &ign, &old);
+	struct archive *a = archive_write_new();
+	archive_write_set_format_pax_restricted(a);
+	archive_write_add_filter_none(a);
+	int r = -1;
+	if (archive_write_open_fd(a, pipefd[1]) != ARCHIVE_OK)
+		snprintf(err, errlen, "%s: %s", out_path, archive_error_string(a));
+	else
+		r = write_all(m, a, 0, err, errlen);
+	if (archive_write_close(a) != ARCHIVE_OK && r == 0) {
+		snprintf(err, errlen, "%s: mksquashfs stopped reading: %s", out_path, archive_error_string(a));
+		r = -1;
+	}
+	archive_write_free(a);
+	close(pipefd[1]);
+	sigaction(SIGPIPE, &old, NULL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		snprintf(err, errlen, "%s: mksquashfs %s (its words are above); is squashfs-tools installed (make deps)?",
+			 out_path, WIFEXITED(status) ? "failed" : "was killed");
+		r = -1;
+	}
+	return r;
 }
 
 int manifest_write_dir(struct manifest *m, const char *out_dir, char *err, size_t errlen)

@@ -18,11 +18,14 @@ struct manifest_entry {
 	char *data;             /* MF_DATA */
 	size_t len;
 	unsigned rmajor, rminor; /* MF_CHARDEV */
+	unsigned uid, gid;      /* 0 unless set */
 };
 
 struct manifest {
 	struct manifest_entry *e;
 	size_t n, cap;
+	size_t *index;          /* open addressing by path: entry number + 1, 0 = free */
+	size_t index_cap;
 	time_t mtime;
 };
 
@@ -38,6 +41,10 @@ int manifest_symlink(struct manifest *m, const char *path, const char *target);
 int manifest_chardev(struct manifest *m, const char *path, unsigned mode, unsigned major, unsigned minor);
 /* Sets the permission bits of an entry already added; -1 if there is none. */
 int manifest_chmod(struct manifest *m, const char *path, unsigned mode);
+/* Sets an entry's owner; -1 if there is none. */
+int manifest_chown(struct manifest *m, const char *path, unsigned uid, unsigned gid);
+/* The entry at path, or NULL. */
+struct manifest_entry *manifest_find(struct manifest *m, const char *path);
 /* Adds a host directory's contents below `path` ("" for the top). */
 int manifest_tree(struct manifest *m, const char *path, const char *host_dir, char *err, size_t errlen);
 
@@ -46,6 +53,10 @@ int manifest_write_cpio(struct manifest *m, const char *out_path, char *err, siz
 /* Sorts; then writes an xz-compressed pax tar to out_path (lxc-local's
  * rootfs.tar.xz and meta.tar.xz, LXD's unified image). */
 int manifest_write_tar_xz(struct manifest *m, const char *out_path, char *err, size_t errlen);
+/* Sorts; then writes a SquashFS image (zstd) to out_path with mksquashfs,
+ * fed a plain tar: owners and modes come from the manifest, so no root is
+ * needed, and the same manifest gives the same bytes. */
+int manifest_write_squashfs(struct manifest *m, const char *out_path, char *err, size_t errlen);
 /* Sorts; then writes the tree into out_dir (created; must not exist).
  * Device nodes are skipped unless we are root. */
 int manifest_write_dir(struct manifest *m, const char *out_dir, char *err, size_t errlen);
