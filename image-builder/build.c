@@ -2,6 +2,9 @@
  *   DIR/vm/   vmlinuz, initramfs.img, launch (QEMU)
  *   DIR/lxc/  rootfs/, config (lxc-start -f) */
 #include "build.h"
+#include "accounts.h"
+#include "debian.h"
+#include "files.h"
 #include "commands.h"
 #include "inputs.h"
 #include "manifest.h"
@@ -48,13 +51,22 @@ int build_mtime(time_t *out, char *err, size_t errlen)
 	return 0;
 }
 
-/* busybox --list-full prints "usr/bin/env" etc.: one symlink per applet. */
+/* busybox --list-full prints "usr/bin/env" etc.: one symlink per applet.
+ * The binary itself first and always: the list names it too, and over a
+ * Debian tree (m->keep) a link in its place would point at itself. */
 static int add_busybox(struct manifest *m, const struct inputs *in, char *err, size_t errlen)
 {
 	char cmd[PATH_MAX + 32], line[256];
+	int keep = m->keep, n = 0;
 	FILE *p;
-	int n = 0;
 
+	m->keep = 0;
+	int r = manifest_file(m, "bin/busybox", 0755, in->busybox);
+	m->keep = keep;
+	if (r < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	snprintf(cmd, sizeof(cmd), "'%s' --list-full", in->busybox);
 	if (!(p = popen(cmd, "re"))) {
 		snprintf(err, errlen, "%s --list-full: %s", in->busybox, strerror(errno));
@@ -62,28 +74,38 @@ static int add_busybox(struct manifest *m, const struct inputs *in, char *err, s
 	}
 	while (fgets(line, sizeof(line), p)) {
 		line[strcspn(line, "\n")] = '\0';
-		if (line[0] && manifest_symlink(m, line, "/bin/busybox") == 0)
+		if (line[0] && strcmp(line, "bin/busybox") && manifest_symlink(m, line, "/bin/busybox") == 0)
 			n++;
 	}
 	if (pclose(p) != 0 || n == 0) {
 		snprintf(err, errlen, "%s --list-full gave no applets; is it Debian's busybox-static?", in->busybox);
 		return -1;
 	}
-	return manifest_file(m, "bin/busybox", 0755, in->busybox);
+	return 0;
 }
 
-/* What both worlds share: skeleton, busybox, the init, the recipe. */
+/* What both worlds share. Over a Debian tree, the skeleton and busybox
+ * fill in only what the packages left out (Debian's sh, login and su
+ * stay); users and groups are merged. The init, its links and the
+ * recipe always go in, then the recipe's own files over everything. */
 static int stage_common(struct manifest *m, const struct build_src *b, char *err, size_t errlen)
 {
 	const struct inputs *in = b->in;
 
+	if (b->debian_tar) {
+		if (manifest_add_tar(m, b->debian_tar, err, errlen) < 0)
+			return -1;
+		m->keep = 1;
+	}
 	for (size_t i = 0; i < sizeof(skeleton_dirs) / sizeof(skeleton_dirs[0]); i++)
 		if (manifest_dir(m, skeleton_dirs[i], 0755) < 0)
 			goto oom;
 	if (manifest_dir(m, "tmp", 01777) < 0 || manifest_dir(m, "root", 0700) < 0)
 		goto oom;
-	if (manifest_tree(m, "", in->skeleton, err, errlen) < 0 || add_busybox(m, in, err, errlen) < 0)
+	if (manifest_tree(m, "", in->skeleton, err, errlen) < 0 || add_busybox(m, in, err, errlen) < 0 ||
+	    (b->debian_tar && accounts_merge(m, in->skeleton, err, errlen) < 0))
 		return -1;
+	m->keep = 0;
 	/* git keeps no modes but 0644/0755: secrets get theirs here. */
 	manifest_chmod(m, "etc/shadow", 0600);
 	/* After busybox: its own init and linuxrc links are replaced. */
@@ -93,10 +115,15 @@ static int stage_common(struct manifest *m, const struct build_src *b, char *err
 		goto oom;
 	if (manifest_data(m, RECIPE_IMAGE_PATH, 0644, b->text, b->len) < 0)
 		goto oom;
-	return 0;
+	return files_stage(m, b->r, b->recipe_path, err, errlen);
 oom:
 	snprintf(err, errlen, "out of memory");
 	return -1;
+}
+
+int build_stage(const struct build_src *b, struct manifest *m, char *err, size_t errlen)
+{
+	return stage_common(m, b, err, errlen);
 }
 
 static struct moddep *load_moddep(const struct inputs *in, char *err, size_t errlen)
@@ -248,8 +275,10 @@ static int build_lxc(const struct build_src *b, const char *dir, char *err, size
 
 static int usage_build(FILE *out, int status)
 {
-	fprintf(out, "usage: amphi build RECIPE -o DIR\n"
-		     "  writes DIR/vm (vmlinuz, initramfs.img, launch, domain.xml) and DIR/lxc (rootfs/, config, tarballs)\n");
+	fprintf(out, "usage: amphi build RECIPE -o DIR [--refresh]\n"
+		     "  writes DIR/vm (vmlinuz, initramfs.img, launch, domain.xml) and DIR/lxc (rootfs/, config, tarballs)\n"
+		     "  --refresh: make the Debian tree of the recipe's packages anew (newer packages) rather than\n"
+		     "             take it from the cache\n");
 	return status;
 }
 
@@ -261,13 +290,15 @@ int cmd_build(int argc, char **argv)
 	struct recipe r;
 	struct inputs in;
 	time_t mtime;
-	int made = 0;
+	int made = 0, refresh = 0;
 
 	if (wants_help(argc, argv, "-o"))
 		return usage_build(stdout, 0);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			out = argv[++i];
+		else if (strcmp(argv[i], "--refresh") == 0)
+			refresh = 1;
 		else if (argv[i][0] != '-' && !recipe_path)
 			recipe_path = argv[i];
 		else {
@@ -290,11 +321,18 @@ int cmd_build(int argc, char **argv)
 		free(text);
 		return 1;
 	}
-	struct build_src b = { &in, &r, recipe_path, text, len, mtime };
+	struct build_src b = { &in, &r, recipe_path, text, len, mtime, NULL };
+	char debian[PATH_MAX];
 
 	printf("build: appliance '%s' from %s into %s\n", r.name, recipe_path, dir);
-	int rc = build_vm(&b, dir, err, sizeof(err)) < 0 || build_lxc(&b, dir, err, sizeof(err)) < 0 ||
-		 build_lxc_tarballs(&b, dir, err, sizeof(err)) < 0;
+	fflush(stdout);
+	int rc = 0;
+	if (r.packages.n) {
+		rc = debian_tree(&b, refresh, debian, err, sizeof(err)) < 0;
+		b.debian_tar = debian;
+	}
+	rc = rc || build_vm(&b, dir, err, sizeof(err)) < 0 || build_lxc(&b, dir, err, sizeof(err)) < 0 ||
+	     build_lxc_tarballs(&b, dir, err, sizeof(err)) < 0;
 	free(text);
 	if (rc) {
 		fprintf(stderr, "amphi build: %s\n", err);

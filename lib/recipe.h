@@ -17,6 +17,8 @@
 #define RECIPE_NETS_MAX 8
 #define RECIPE_IFNAME_MAX 16  /* IFNAMSIZ */
 #define RECIPE_LXC_MAX 32     /* [lxc] lines */
+#define RECIPE_FILES_MAX 32   /* [image] files = lines */
+#define RECIPE_SETUP_MAX 16   /* [image] setup = lines */
 /* Where the builder puts the recipe inside every image. */
 #define RECIPE_IMAGE_PATH "/etc/amphi/recipe.conf"
 
@@ -81,6 +83,25 @@ struct recipe {
 	char name[RECIPE_WORD_MAX];  /* required */
 	struct recipe_list modules;  /* VM kernel modules; the builder adds their dependencies */
 	int modules_line;            /* of its modules = line (0: none), for the builder's errors */
+	/* Debian packages, installed with their dependencies by mmdebstrap;
+	 * several lines add up. Each one's line, for apt's errors. */
+	struct recipe_list packages;
+	int packages_line[RECIPE_LIST_MAX];
+	/* files = SRC DEST [USER[:GROUP]]: a host file or directory (SRC
+	 * relative to the recipe's folder) copied to DEST in the tree. */
+	struct recipe_file {
+		char src[RECIPE_PATH_MAX], dest[RECIPE_PATH_MAX];
+		char owner[RECIPE_WORD_MAX], group[RECIPE_WORD_MAX]; /* empty: root */
+		int line;
+	} files[RECIPE_FILES_MAX];
+	int nfiles;
+	/* setup = COMMAND: run by sh in the Debian tree at build time, in
+	 * order, after the packages and before the files. */
+	struct recipe_setup {
+		char cmd[RECIPE_EXEC_MAX];
+		int line;
+	} setup[RECIPE_SETUP_MAX];
+	int nsetup;
 	/* [runtime] */
 	char hostname[RECIPE_WORD_MAX];  /* default: from name */
 	int ttys;                    /* LXC ttys (lxc.tty.max) */
@@ -132,6 +153,10 @@ int recipe_parse(const char *text, size_t len, const char *filename,
 /* Adds a service the init itself supervises (a DHCP client), started
  * before the recipe's own. 0, or -1 when the unit table is full. */
 int recipe_prepend_service(struct recipe *r, const char *name, const char *exec);
+
+/* [image] packages, files and setup: what the builder alone acts on. 1 if
+ * key is none of them; 0 when taken; -1 with err. (lib/recipe_image.c) */
+int recipe_image_key(struct recipe *r, const char *key, const char *value, int line, char *err, size_t errlen);
 
 /* "step", "task" or "service". */
 const char *recipe_unit_kind(enum unit_kind kind);
