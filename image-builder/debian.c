@@ -233,7 +233,7 @@ int debian_tree(const struct build_src *b, int refresh, char out[PATH_MAX], char
 	if (apt_sources(sources, &nsources, err, errlen) < 0 || host_suite(suite, sizeof(suite), err, errlen) < 0)
 		return -1;
 	/* Everything that shapes the tree, in full. */
-	int rc = strbuf_printf(&key, "amphi debian tree 1\nsuite %s\ntime %lld\n", suite, (long long)b->mtime);
+	int rc = strbuf_printf(&key, "amphi debian tree 2\nsuite %s\ntime %lld\n", suite, (long long)b->mtime);
 	for (int i = 0; rc == 0 && i < b->r->packages.n; i++)
 		rc = strbuf_printf(&key, "package %s\n", b->r->packages.item[i]);
 	for (int i = 0; rc == 0 && i < b->r->nsetup; i++)
@@ -313,6 +313,9 @@ int debian_tree(const struct build_src *b, int refresh, char out[PATH_MAX], char
 		argv[n++] = h_copy;
 		argv[n++] = h_run;
 	}
+	/* The essential packages are unpacked before dpkg's filters apply. */
+	argv[n++] = "--customize-hook=cd \"$1\"/usr/share && find man locale info lintian doc ! -type d "
+		    "! -name copyright -delete 2>/dev/null; true";
 	/* mmdebstrap copies in the host's; the init writes its own. */
 	argv[n++] = "--customize-hook=rm -f \"$1\"/etc/resolv.conf \"$1\"/etc/hostname";
 	argv[n++] = "--";

@@ -1,0 +1,220 @@
+"""A real appliance: recipes/nginx.conf, Debian's nginx from packages =, its
+configuration and page from files =, built with mmdebstrap (the Debian tree
+cached under build/cache; the first run downloads it). It builds twice with
+the same bytes, and serves its page in both worlds, each request's access-log
+line on the amphi stream: under QEMU through a loopback hostfwd of the
+restricted user network, in LXC on a veth in the test's own network
+namespace (its bridge named lxcbr0, as the recipe says), from the build's
+config and from the lxc-local tarballs."""
+
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import (AMPHI, BOOT_TIMEOUT, LXC_TIMEOUT, RECIPES, amphi, build, build_fixture, unique,
+                      wait_for)
+from test_tarballs import in_ns, local_container, eth0_ipv4
+
+NGINX = os.path.join(RECIPES, "nginx.conf")
+
+nginx_build = build_fixture(NGINX)
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_the_tree_holds_debian_nginx_busybox_and_the_recipes_files(nginx_build):
+    root = os.path.join(nginx_build, "lxc", "rootfs")
+    # Debian's merged /usr, with busybox filling in only what Debian lacks.
+    assert os.readlink(os.path.join(root, "bin")) == "usr/bin"
+    assert os.path.isfile(os.path.join(root, "usr/sbin/nginx"))
+    assert os.readlink(os.path.join(root, "usr/bin/sh")) == "dash"
+    assert os.readlink(os.path.join(root, "usr/sbin/udhcpc")) == "/bin/busybox"
+    assert os.path.isfile(os.path.join(root, "usr/bin/busybox"))
+    assert not os.path.islink(os.path.join(root, "usr/bin/login"))  # Debian's login stays
+    # The packages' users stay; root is the skeleton's (empty password, sh).
+    passwd = open(os.path.join(root, "etc/passwd")).read()
+    assert re.search(r"^www-data:x?\*?:33:33:", passwd, re.M), passwd
+    assert "root:x:0:0:root:/root:/bin/sh\n" in passwd
+    assert open(os.path.join(root, "etc/shadow")).read().startswith("root::")
+    assert oct(os.stat(os.path.join(root, "etc/shadow")).st_mode & 0o777) == "0o600"
+    # Owners as the packages made them: nginx's logs are www-data's, group
+    # adm; apt's partial directory is _apt's, unix_chkpwd setgid shadow.
+    st = os.stat(os.path.join(root, "var/log/nginx/access.log"))
+    assert (st.st_uid, st.st_gid) == (33, 4), (st.st_uid, st.st_gid)
+    st = os.stat(os.path.join(root, "usr/sbin/unix_chkpwd"))
+    assert st.st_gid == 42 and st.st_mode & 0o2000, (st.st_gid, oct(st.st_mode))
+    # The recipe's files at their DEST, with their modes; setup ran.
+    assert open(os.path.join(root, "srv/www/index.html")).read() == \
+        open(os.path.join(RECIPES, "nginx/www/index.html")).read()
+    assert "daemon off;" in open(os.path.join(root, "etc/nginx/nginx.conf")).read()
+    assert not os.path.lexists(os.path.join(root, "etc/nginx/sites-enabled/default"))
+    # Small: no man pages, no locales, only the copyright files of the docs;
+    # nothing of the build host's (its resolver, its name).
+    def files_below(rel):
+        return [f for _, _, fs in os.walk(os.path.join(root, rel)) for f in fs]
+    assert not files_below("usr/share/man") and not files_below("usr/share/locale")
+    docs = files_below("usr/share/doc")
+    assert docs and set(docs) == {"copyright"}, set(docs)
+    assert not os.path.exists(os.path.join(root, "etc/resolv.conf"))
+    assert open(os.path.join(root, "etc/hostname")).read() != socket.gethostname() + "\n"
+    # The init is amphi's.
+    assert open(os.path.join(root, "sbin/init"), "rb").read() == \
+        open(os.path.join(os.path.dirname(AMPHI), "amphi-init"), "rb").read()
+
+
+def test_two_builds_give_the_same_bytes(nginx_build, tmpdir_clean):
+    again = os.path.join(tmpdir_clean, "again")
+    build(NGINX, again)
+    outputs = ["lxc/rootfs.tar.xz", "lxc/meta.tar.xz", "lxd/nginx.tar.xz", "vm/initramfs.img"]
+    outputs += [p for p in ["vm/root.img"] if os.path.exists(os.path.join(nginx_build, p))]
+    for rel in outputs:
+        assert digest(os.path.join(nginx_build, rel)) == digest(os.path.join(again, rel)), rel
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch(url, deadline_s=60):
+    """The page; nginx starts after the network is up, so a forward that
+    accepts may find nothing listening yet."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as page:
+                return page.read()
+        except (ConnectionResetError, ConnectionRefusedError, urllib.error.URLError, OSError):
+            assert time.monotonic() < deadline, f"{url} never answered"
+            time.sleep(0.3)
+
+
+def test_qemu_serves_the_page_logs_the_request_and_stops_on_the_power_button(nginx_build, qemu, readers,
+                                                                            tmpdir_clean):
+    port = free_port()
+    vm = qemu(nginx_build, env={"AMPHI_NETDEV": f"user,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:80",
+                                "AMPHI_LOG_DIR": tmpdir_clean})
+    log = vm.wait(r"amphi: ready env=qemu")
+    assert "by DHCP" in log
+    stream = readers(os.path.join(tmpdir_clean, "amphi.sock"))
+    page = fetch(f"http://127.0.0.1:{port}/")
+    assert page == open(os.path.join(RECIPES, "nginx/www/index.html"), "rb").read()
+    # The access log: nginx's stdout, on the console and the amphi stream
+    # as the nginx service's record.
+    vm.wait(r'nginx: .*"GET / HTTP/1.1" 200')
+    stream.wait(r'GET / HTTP/1\.1\\" 200')  # in JSON, quotes escaped
+    rec = [r for r in stream.records() if '"GET / HTTP/1.1" 200' in r.get("msg", "")]
+    assert rec and rec[0]["app"] == "nginx", rec
+    vm.monitor("system_powerdown")
+    assert vm.exit_code() == 0
+    log = open(vm.log, errors="replace").read()
+    assert re.search(r"nginx: .*signal 15 \(SIGTERM\) received", log), log[-2000:]
+    assert "all processes stopped" in log and "power off" in log
+
+
+def test_lxc_serves_the_page_logs_the_request_and_stops(nginx_build, ns_lxcbr0, readers, tmpdir_clean):
+    name = unique("amphi-e2e-nginx")
+    config = os.path.join(nginx_build, "lxc", "config")
+    console = os.path.join(tmpdir_clean, "console.log")
+    r = in_ns(ns_lxcbr0, "lxc-start", "-n", name, "-P", tmpdir_clean, "-d", "-f", config, "-L", console)
+    assert r.returncode == 0, r.stderr
+    try:
+        log = wait_for(console, r"service nginx: started", LXC_TIMEOUT)
+        assert "by DHCP" in log
+        stream = readers(os.path.join(nginx_build, "lxc", "host", "amphi.sock"))
+        ip = eth0_ipv4(ns_lxcbr0, name, tmpdir_clean).split("/")[0]
+        page = in_ns(ns_lxcbr0, "busybox", "wget", "-q", "-O", "-", f"http://{ip}/")
+        for _ in range(50):
+            if page.returncode == 0:
+                break
+            time.sleep(0.2)
+            page = in_ns(ns_lxcbr0, "busybox", "wget", "-q", "-O", "-", f"http://{ip}/")
+        assert page.stdout == open(os.path.join(RECIPES, "nginx/www/index.html")).read(), \
+            (ip, page.returncode, page.stderr, open(console, errors="replace").read()[-3000:])
+        stream.wait(r'GET / HTTP/1\.1\\" 200')  # in JSON, quotes escaped
+        assert in_ns(ns_lxcbr0, "lxc-stop", "-n", name, "-P", tmpdir_clean, "-t", "20").returncode == 0
+        log = open(console, errors="replace").read()
+        assert re.search(r"nginx: .*signal 15 \(SIGTERM\) received", log), log[-2000:]
+        assert "all processes stopped" in log
+    finally:
+        in_ns(ns_lxcbr0, "lxc-stop", "-k", "-n", name, "-P", tmpdir_clean)
+
+
+def test_lxc_local_tarballs_create_a_container_that_serves_the_page(nginx_build, ns_lxcbr0, tmpdir_clean):
+    with local_container(ns_lxcbr0, nginx_build, tmpdir_clean) as (name, lxcpath, out, console):
+        wait_for(console, r"service nginx: started", LXC_TIMEOUT)
+        ip = eth0_ipv4(ns_lxcbr0, name, lxcpath).split("/")[0]
+        page = None
+        for _ in range(50):
+            page = in_ns(ns_lxcbr0, "busybox", "wget", "-q", "-O", "-", f"http://{ip}/")
+            if page.returncode == 0:
+                break
+            time.sleep(0.2)
+        assert "amphi nginx appliance" in page.stdout, page.stderr
+        # Owners survive the tarball: nginx's logs are www-data's.
+        st = os.stat(os.path.join(lxcpath, name, "rootfs", "var/log/nginx/access.log"))
+        assert (st.st_uid, st.st_gid) == (33, 4)
+
+
+# ---- errors: file:line, apt's own words, and nothing half-built ----
+
+def failed_build(tmpdir, text, files=None):
+    recipe = os.path.join(tmpdir, "recipe.conf")
+    with open(recipe, "w") as f:
+        f.write(text)
+    for rel, data in (files or {}).items():
+        os.makedirs(os.path.dirname(os.path.join(tmpdir, rel)), exist_ok=True)
+        with open(os.path.join(tmpdir, rel), "w") as f:
+            f.write(data)
+    out = os.path.join(tmpdir, "out")
+    r = amphi("build", recipe, "-o", out, check=False)
+    assert r.returncode != 0
+    assert not os.path.exists(out), os.listdir(out)
+    return recipe, r.stderr
+
+
+def test_a_package_that_does_not_exist_names_the_line_and_quotes_apt(tmpdir_clean):
+    recipe, err = failed_build(tmpdir_clean, "[image]\nname = nopkg\npackages = busybox-static\n"
+                                             "packages = amphi-no-such-package\n")
+    assert f"{recipe}:4: packages: apt says: E: Unable to locate package amphi-no-such-package" in err, err
+
+
+def test_a_missing_src_names_the_line(tmpdir_clean):
+    recipe, err = failed_build(tmpdir_clean, "[image]\nname = nosrc\nfiles = www /srv/www\nfiles = gone.conf /etc/x\n",
+                               files={"www/index.html": "hi\n"})
+    assert f"{recipe}:4: files: gone.conf: No such file or directory" in err, err
+
+
+def test_a_dest_with_dotdot_names_the_line(tmpdir_clean):
+    recipe, err = failed_build(tmpdir_clean, "[image]\nname = dotdot\nfiles = www /srv/../../etc\n",
+                               files={"www/index.html": "hi\n"})
+    assert f"{recipe}:3: files: DEST '/srv/../../etc'" in err and "must not leave the tree" in err, err
+
+
+def test_no_reachable_apt_source_says_what_to_do(tmpdir_clean):
+    # A source on a loopback port nothing listens on; a package the cache
+    # has no tree for.
+    sources = os.path.join(tmpdir_clean, "dead.sources")
+    with open(sources, "w") as f:
+        f.write("Types: deb\nURIs: http://127.0.0.1:9/debian\nSuites: bookworm\nComponents: main\n"
+                "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
+    recipe = os.path.join(tmpdir_clean, "recipe.conf")
+    with open(recipe, "w") as f:
+        f.write("[image]\nname = offline\npackages = hello\n")
+    out = os.path.join(tmpdir_clean, "out")
+    r = amphi("build", recipe, "-o", out, check=False,
+              env=dict(os.environ, AMPHI_APT_SOURCES=sources, AMPHI_CACHE=os.path.join(tmpdir_clean, "cache")))
+    assert r.returncode != 0 and not os.path.exists(out)
+    assert "no apt source could be reached" in r.stderr and "connect this host to its Debian mirror" in r.stderr, \
+        r.stderr
