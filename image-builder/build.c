@@ -190,7 +190,7 @@ static int build_vm(const struct build_src *b, const char *dir, char *err, size_
 	const struct inputs *in = b->in;
 	const struct recipe *r = b->r;
 	struct manifest m;
-	char path[PATH_MAX], tmp[PATH_MAX], vmlinuz[PATH_MAX];
+	char path[PATH_MAX], vmlinuz[PATH_MAX];
 	int rc;
 
 	manifest_init(&m, b->mtime);
@@ -204,11 +204,8 @@ static int build_vm(const struct build_src *b, const char *dir, char *err, size_
 	if (rc == 0)
 		rc = stage_modules(&m, in, r, b->recipe_path, err, errlen);
 	snprintf(path, sizeof(path), "%s/vm/initramfs.img", dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (rc == 0 && (rc = manifest_write_cpio(&m, tmp, err, errlen)) == 0 && rename(tmp, path) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (rc == 0 && manifest_write_fresh(&m, path, manifest_write_cpio, err, errlen) < 0)
 		rc = -1;
-	}
 	manifest_free(&m);
 	if (rc < 0)
 		return -1;

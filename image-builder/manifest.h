@@ -67,6 +67,15 @@ int manifest_write_tar_xz(struct manifest *m, const char *out_path, char *err, s
  * fed a plain tar: owners and modes come from the manifest, so no root is
  * needed, and the same manifest gives the same bytes. */
 int manifest_write_squashfs(struct manifest *m, const char *out_path, char *err, size_t errlen);
+/* One of the writers above. */
+typedef int (*manifest_writer)(struct manifest *m, const char *out_path, char *err, size_t errlen);
+/* Writes m to out_path with write, through out_path.tmp renamed into
+ * place (a failure leaves what was there), unless out_path is what the
+ * same entries made before: a digest of them (every byte of every file)
+ * is kept in .NAME.digest beside it, with the output's size and mtime. A
+ * warm build of an unchanged recipe so compresses nothing again. Returns 1
+ * when out_path was left as it was, 0 when written, -1 with err. */
+int manifest_write_fresh(struct manifest *m, const char *out_path, manifest_writer write, char *err, size_t errlen);
 /* Sorts; then writes the tree into out_dir (created; must not exist).
  * Device nodes are skipped unless we are root. */
 int manifest_write_dir(struct manifest *m, const char *out_dir, char *err, size_t errlen);

@@ -132,7 +132,7 @@ static int write_meta(const struct build_src *b, const char *path, char *err, si
 	    manifest_data(&m, "templates", 0644, NEXT_STEPS_FILE "\n", strlen(NEXT_STEPS_FILE) + 1) < 0)
 		snprintf(err, errlen, "out of memory");
 	else
-		rc = manifest_write_tar_xz(&m, path, err, errlen);
+		rc = manifest_write_fresh(&m, path, manifest_write_tar_xz, err, errlen) < 0 ? -1 : 0;
 	manifest_free(&m);
 	free(conf.s);
 	free(user.s);
@@ -190,56 +190,15 @@ static int write_lxd(const struct build_src *b, const struct manifest *tree, con
 	    manifest_dir(&m, "rootfs", 0755) < 0 || add_prefixed(&m, tree, "rootfs") < 0)
 		snprintf(err, errlen, "out of memory");
 	else
-		rc = manifest_write_tar_xz(&m, path, err, errlen);
+		rc = manifest_write_fresh(&m, path, manifest_write_tar_xz, err, errlen) < 0 ? -1 : 0;
 	manifest_free(&m);
 	free(meta.s);
 	return rc;
 }
 
-/* Written aside, then renamed: a failed build leaves no half tarball. */
-static int write_swap(const char *path, char *err, size_t errlen,
-		      int (*write)(void *ctx, const char *tmp, char *err, size_t errlen), void *ctx)
-{
-	char tmp[PATH_MAX];
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (write(ctx, tmp, err, errlen) < 0) {
-		remove(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		remove(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-struct tar_ctx {
-	const struct build_src *b;
-	struct manifest *tree;
-};
-
-static int do_rootfs(void *ctx, const char *tmp, char *err, size_t errlen)
-{
-	return manifest_write_tar_xz(((struct tar_ctx *)ctx)->tree, tmp, err, errlen);
-}
-
-static int do_meta(void *ctx, const char *tmp, char *err, size_t errlen)
-{
-	return write_meta(((struct tar_ctx *)ctx)->b, tmp, err, errlen);
-}
-
-static int do_lxd(void *ctx, const char *tmp, char *err, size_t errlen)
-{
-	struct tar_ctx *c = ctx;
-	return write_lxd(c->b, c->tree, tmp, err, errlen);
-}
-
 int build_lxc_tarballs(const struct build_src *b, const char *dir, char *err, size_t errlen)
 {
 	struct manifest tree;
-	struct tar_ctx ctx = { b, &tree };
 	char path[PATH_MAX];
 	int rc;
 
@@ -254,7 +213,7 @@ int build_lxc_tarballs(const struct build_src *b, const char *dir, char *err, si
 	}
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/lxd/%s.tar.xz", dir, b->r->name);
-		rc = write_swap(path, err, errlen, do_lxd, &ctx);
+		rc = write_lxd(b, &tree, path, err, errlen);
 	}
 	struct strbuf steps = { 0 };
 	if (rc == 0 && (next_steps_template(&steps, b->r) < 0 ||
@@ -264,11 +223,11 @@ int build_lxc_tarballs(const struct build_src *b, const char *dir, char *err, si
 	}
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/lxc/rootfs.tar.xz", dir);
-		rc = write_swap(path, err, errlen, do_rootfs, &ctx);
+		rc = manifest_write_fresh(&tree, path, manifest_write_tar_xz, err, errlen) < 0 ? -1 : 0;
 	}
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/lxc/meta.tar.xz", dir);
-		rc = write_swap(path, err, errlen, do_meta, &ctx);
+		rc = write_meta(b, path, err, errlen);
 	}
 	manifest_free(&tree);
 	free(steps.s);

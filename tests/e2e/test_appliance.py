@@ -13,6 +13,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tarfile
 import time
 import urllib.request
 
@@ -72,13 +73,32 @@ def test_the_tree_holds_debian_nginx_busybox_and_the_recipes_files(nginx_build):
         open(os.path.join(os.path.dirname(AMPHI), "amphi-init"), "rb").read()
 
 
-def test_two_builds_give_the_same_bytes(nginx_build, tmpdir_clean):
-    again = os.path.join(tmpdir_clean, "again")
-    build(NGINX, again)
+def test_builds_give_the_same_bytes_and_a_warm_one_rewrites_only_what_changed(nginx_build, tmpdir_clean):
+    # The same recipe from another folder: the same bytes.
+    folder = os.path.join(tmpdir_clean, "recipes")
+    os.makedirs(folder)
+    shutil.copy(NGINX, folder)
+    shutil.copytree(os.path.join(RECIPES, "nginx"), os.path.join(folder, "nginx"))
+    recipe, again = os.path.join(folder, "nginx.conf"), os.path.join(tmpdir_clean, "again")
+    build(recipe, again)
     outputs = ["lxc/rootfs.tar.xz", "lxc/meta.tar.xz", "lxd/nginx.tar.xz", "vm/initramfs.img"]
     outputs += [p for p in ["vm/root.img"] if os.path.exists(os.path.join(nginx_build, p))]
     for rel in outputs:
         assert digest(os.path.join(nginx_build, rel)) == digest(os.path.join(again, rel)), rel
+    # Warm: the Debian tree from the cache, no image written again.
+    written = {rel: os.stat(os.path.join(again, rel)).st_mtime_ns for rel in outputs}
+    r = build(recipe, again)
+    assert "the Debian tree from the cache" in r.stdout, r.stdout
+    assert {rel: os.stat(os.path.join(again, rel)).st_mtime_ns for rel in outputs} == written
+    # The page changed: the images that hold it are written again.
+    with open(os.path.join(folder, "nginx/www/index.html"), "a") as f:
+        f.write("<!-- changed -->\n")
+    build(recipe, again)
+    for rel in ("lxc/rootfs.tar.xz", "lxd/nginx.tar.xz"):
+        assert os.stat(os.path.join(again, rel)).st_mtime_ns != written[rel], rel
+    with tarfile.open(os.path.join(again, "lxc/rootfs.tar.xz")) as t:
+        assert t.extractfile("srv/www/index.html").read().endswith(b"<!-- changed -->\n")
+    assert open(os.path.join(again, "lxc/rootfs/srv/www/index.html")).read().endswith("<!-- changed -->\n")
 
 
 def free_port():
