@@ -218,17 +218,54 @@ static int build_vm(const struct build_src *b, const char *dir, char *err, size_
 	return write_libvirt_domain(dir, r, err, errlen);
 }
 
-int build_lxc_tree(const struct build_src *b, const char *out_dir, char *err, size_t errlen)
+/* An lxc.idmap container sees host id H as H minus the map's start: its
+ * tree is written with every owner moved into the map, as lxc-create does
+ * for an unprivileged container, so its root owns what root should (only
+ * root on the host can write other owners; others leave the tree as is). */
+static void shift_ids(struct manifest *m, const struct recipe *r)
+{
+	unsigned nobody;
+
+	if (geteuid() != 0 || !lxc_recipe_userns(r))
+		return;
+	if (lxc_map_id(r, 'u', 65534, &nobody) < 0)
+		nobody = 65534;
+	for (size_t i = 0; i < m->n; i++) {
+		struct manifest_entry *e = &m->e[i];
+		if (lxc_map_id(r, 'u', e->uid, &e->uid) < 0)
+			e->uid = nobody;
+		if (lxc_map_id(r, 'g', e->gid, &e->gid) < 0)
+			e->gid = nobody;
+	}
+}
+
+/* shift: for the build's own config (lxc-create's template runs inside
+ * the container's user namespace already). */
+static int write_lxc_tree(const struct build_src *b, const char *out_dir, int shift, char *err, size_t errlen)
 {
 	struct manifest m;
 	int rc;
 
 	manifest_init(&m, b->mtime);
 	rc = stage_common(&m, b, err, errlen);
+	if (shift)
+		shift_ids(&m, b->r);
 	if (rc == 0)
 		rc = manifest_write_dir(&m, out_dir, err, errlen);
 	manifest_free(&m);
+	/* The top too: the container's root owns its /. */
+	unsigned uid, gid;
+	if (rc == 0 && shift && geteuid() == 0 && lxc_recipe_userns(b->r) && lxc_map_id(b->r, 'u', 0, &uid) == 0 &&
+	    lxc_map_id(b->r, 'g', 0, &gid) == 0 && chown(out_dir, uid, gid) < 0) {
+		snprintf(err, errlen, "%s: %s", out_dir, strerror(errno));
+		rc = -1;
+	}
 	return rc;
+}
+
+int build_lxc_tree(const struct build_src *b, const char *out_dir, char *err, size_t errlen)
+{
+	return write_lxc_tree(b, out_dir, 0, err, errlen);
 }
 
 static int build_lxc(const struct build_src *b, const char *dir, char *err, size_t errlen)
@@ -242,7 +279,7 @@ static int build_lxc(const struct build_src *b, const char *dir, char *err, size
 		snprintf(err, errlen, "cannot clear %s/lxc: %s", dir, strerror(errno));
 		return -1;
 	}
-	if (build_lxc_tree(b, tmp, err, errlen) < 0)
+	if (write_lxc_tree(b, tmp, 1, err, errlen) < 0)
 		return -1;
 	/* Swap in the new tree whole, so a failed build leaves the old one. */
 	if ((rename(rootfs, old) < 0 && errno != ENOENT) || rename(tmp, rootfs) < 0 || remove_tree(old) < 0) {
@@ -259,6 +296,12 @@ static int build_lxc(const struct build_src *b, const char *dir, char *err, size
 	snprintf(host, sizeof(host), "%s/lxc/host", dir);
 	snprintf(tmp, sizeof(tmp), "%s/lxc", dir);
 	if (mkdir(host, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", host, strerror(errno));
+		return -1;
+	}
+	unsigned root_uid = 0, root_gid = 0;
+	if (lxc_recipe_userns(b->r) && geteuid() == 0 && lxc_map_id(b->r, 'u', 0, &root_uid) == 0 &&
+	    lxc_map_id(b->r, 'g', 0, &root_gid) == 0 && chown(host, root_uid, root_gid) < 0) {
 		snprintf(err, errlen, "%s: %s", host, strerror(errno));
 		return -1;
 	}

@@ -307,6 +307,22 @@ int lxc_recipe_userns(const struct recipe *r)
 	return 0;
 }
 
+int lxc_map_id(const struct recipe *r, char kind, unsigned id, unsigned *host)
+{
+	for (int i = 0; i < r->nlxc; i++) {
+		char k;
+		unsigned long ns, at, count;
+		if (strcmp(r->lxc[i].key, "lxc.idmap") ||
+		    sscanf(r->lxc[i].value, " %c %lu %lu %lu", &k, &ns, &at, &count) != 4 || k != kind)
+			continue;
+		if (id >= ns && id - ns < count) {
+			*host = (unsigned)(at + (id - ns));
+			return 0;
+		}
+	}
+	return -1;
+}
+
 int lxc_config_lines(struct strbuf *b, const char *base, const struct recipe *r, int standalone)
 {
 	/* The halt and reboot signals are set, not left to LXC's guess: with

@@ -19,6 +19,9 @@ int write_libvirt_domain(const char *dir, const struct recipe *r, char *err, siz
 int lxc_confinement_lines(struct strbuf *b, const char *confdir, int userns);
 /* The recipe's [lxc] lines map ids (lxc.idmap): an unprivileged container. */
 int lxc_recipe_userns(const struct recipe *r);
+/* The host id the recipe's lxc.idmap lines give container id `id` of kind
+ * 'u' or 'g'; -1 when none maps it. */
+int lxc_map_id(const struct recipe *r, char kind, unsigned id, unsigned *host);
 /* amphi's LXC config lines (init, signals, ttys, console log under base,
  * the host log directory base/host, the recipe's bridged networks); with
  * standalone, "no network" when the recipe bridges none. */

@@ -75,11 +75,8 @@ def test_the_tree_holds_debian_nginx_busybox_and_the_recipes_files(nginx_build):
 
 def test_builds_give_the_same_bytes_and_a_warm_one_rewrites_only_what_changed(nginx_build, tmpdir_clean):
     # The same recipe from another folder: the same bytes.
-    folder = os.path.join(tmpdir_clean, "recipes")
-    os.makedirs(folder)
-    shutil.copy(NGINX, folder)
-    shutil.copytree(os.path.join(RECIPES, "nginx"), os.path.join(folder, "nginx"))
-    recipe, again = os.path.join(folder, "nginx.conf"), os.path.join(tmpdir_clean, "again")
+    recipe, again = nginx_copy(tmpdir_clean), os.path.join(tmpdir_clean, "again")
+    folder = os.path.dirname(recipe)
     build(recipe, again)
     outputs = ["lxc/rootfs.tar.xz", "lxc/meta.tar.xz", "lxd/nginx.tar.xz", "vm/initramfs.img"]
     outputs += [p for p in ["vm/root.img"] if os.path.exists(os.path.join(nginx_build, p))]
@@ -154,14 +151,7 @@ def test_lxc_serves_the_page_logs_the_request_and_stops(nginx_build, ns_lxcbr0, 
         assert "by DHCP" in log
         stream = readers(os.path.join(nginx_build, "lxc", "host", "amphi.sock"))
         ip = eth0_ipv4(ns_lxcbr0, name, tmpdir_clean).split("/")[0]
-        page = in_ns(ns_lxcbr0, "busybox", "wget", "-q", "-O", "-", f"http://{ip}/")
-        for _ in range(50):
-            if page.returncode == 0:
-                break
-            time.sleep(0.2)
-            page = in_ns(ns_lxcbr0, "busybox", "wget", "-q", "-O", "-", f"http://{ip}/")
-        assert page.stdout == open(os.path.join(RECIPES, "nginx/www/index.html")).read(), \
-            (ip, page.returncode, page.stderr, open(console, errors="replace").read()[-3000:])
+        assert wget_in(ns_lxcbr0, f"http://{ip}/") == open(os.path.join(RECIPES, "nginx/www/index.html")).read()
         stream.wait(r'GET / HTTP/1\.1\\" 200')  # in JSON, quotes escaped
         assert in_ns(ns_lxcbr0, "lxc-stop", "-n", name, "-P", tmpdir_clean, "-t", "20").returncode == 0
         log = open(console, errors="replace").read()
@@ -175,16 +165,67 @@ def test_lxc_local_tarballs_create_a_container_that_serves_the_page(nginx_build,
     with local_container(ns_lxcbr0, nginx_build, tmpdir_clean) as (name, lxcpath, out, console):
         wait_for(console, r"service nginx: started", LXC_TIMEOUT)
         ip = eth0_ipv4(ns_lxcbr0, name, lxcpath).split("/")[0]
-        page = None
-        for _ in range(50):
-            page = in_ns(ns_lxcbr0, "busybox", "wget", "-q", "-O", "-", f"http://{ip}/")
-            if page.returncode == 0:
-                break
-            time.sleep(0.2)
-        assert "amphi nginx appliance" in page.stdout, page.stderr
+        assert "amphi nginx appliance" in wget_in(ns_lxcbr0, f"http://{ip}/")
         # Owners survive the tarball: nginx's logs are www-data's.
         st = os.stat(os.path.join(lxcpath, name, "rootfs", "var/log/nginx/access.log"))
         assert (st.st_uid, st.st_gid) == (33, 4)
+
+
+def nginx_copy(tmpdir, extra=""):
+    """recipes/nginx.conf and its folder under tmpdir, extra appended."""
+    folder = os.path.join(tmpdir, "recipes")
+    os.makedirs(folder)
+    shutil.copytree(os.path.join(RECIPES, "nginx"), os.path.join(folder, "nginx"))
+    with open(os.path.join(folder, "nginx.conf"), "w") as f:
+        f.write(open(NGINX).read() + extra)
+    return os.path.join(folder, "nginx.conf")
+
+
+def wget_in(ns, url):
+    """busybox wget in the namespace until it answers (nginx starts once
+    the network is up); busybox 1.35's wget -T crashes, so no -T."""
+    for _ in range(50):
+        page = in_ns(ns, "busybox", "wget", "-q", "-O", "-", url)
+        if page.returncode == 0:
+            return page.stdout
+        time.sleep(0.2)
+    raise AssertionError(f"{url}: {page.returncode} {page.stderr}")
+
+
+def test_an_unprivileged_container_owns_its_tree_and_serves_the_page(ns_lxcbr0, readers, tmpdir_clean):
+    """With lxc.idmap the build writes the rootfs with every owner moved
+    into the map, as lxc-create does for unprivileged containers: the
+    container's root owns /, www-data owns nginx's logs, and nginx runs."""
+    os.chmod(tmpdir_clean, 0o755)  # the mapped root must reach its rootfs
+    recipe = nginx_copy(tmpdir_clean, "\n[lxc]\nlxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n")
+    out = os.path.join(tmpdir_clean, "out")
+    build(recipe, out)
+    root = os.path.join(out, "lxc", "rootfs")
+    assert (os.stat(root).st_uid, os.stat(os.path.join(root, "etc/passwd")).st_uid) == (100000, 100000)
+    st = os.stat(os.path.join(root, "var/log/nginx/access.log"))
+    assert (st.st_uid, st.st_gid) == (100033, 100004)
+    assert os.stat(os.path.join(out, "lxc", "host")).st_uid == 100000
+    # The tarballs stay unmapped: lxc-create maps them for its container.
+    with tarfile.open(os.path.join(out, "lxc", "rootfs.tar.xz")) as t:
+        assert t.getmember("var/log/nginx/access.log").uid == 33
+    name = unique("amphi-e2e-nginxu")
+    console = os.path.join(tmpdir_clean, "console.log")
+    r = in_ns(ns_lxcbr0, "lxc-start", "-n", name, "-P", tmpdir_clean, "-d", "-f",
+              os.path.join(out, "lxc", "config"), "-L", console, "-o", console + ".lxc", "-l", "INFO")
+    assert r.returncode == 0, r.stderr + open(console + ".lxc").read()[-3000:]
+    try:
+        wait_for(console, r"service nginx: started", LXC_TIMEOUT)
+        stream = readers(os.path.join(out, "lxc", "host", "amphi.sock"))
+        ip = eth0_ipv4(ns_lxcbr0, name, tmpdir_clean).split("/")[0]
+        assert "amphi nginx appliance" in wget_in(ns_lxcbr0, f"http://{ip}/")
+        stream.wait(r'GET / HTTP/1\.1\\" 200')
+        # Its root is not the host's: PID 1 runs as the map's first id.
+        pid = int(in_ns(ns_lxcbr0, "lxc-info", "-n", name, "-P", tmpdir_clean, "-p", "-H").stdout)
+        assert os.stat(f"/proc/{pid}").st_uid == 100000
+        assert in_ns(ns_lxcbr0, "lxc-stop", "-n", name, "-P", tmpdir_clean, "-t", "20").returncode == 0
+        assert "all processes stopped" in open(console, errors="replace").read()
+    finally:
+        in_ns(ns_lxcbr0, "lxc-stop", "-k", "-n", name, "-P", tmpdir_clean)
 
 
 # ---- errors: file:line, apt's own words, and nothing half-built ----
