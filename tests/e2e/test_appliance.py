@@ -7,6 +7,7 @@ restricted user network, in LXC on a veth in the test's own network
 namespace (its bridge named lxcbr0, as the recipe says), from the build's
 config and from the lxc-local tarballs."""
 
+import contextlib
 import hashlib
 import os
 import re
@@ -21,7 +22,7 @@ import pytest
 
 from conftest import (AMPHI, BOOT_TIMEOUT, LXC_TIMEOUT, RECIPES, amphi, build, build_fixture, unique,
                       wait_for)
-from test_tarballs import in_ns, local_container, eth0_ipv4
+from test_tarballs import eth0_ipv4, in_ns, local_container, lxd_client, lxd_daemon
 
 NGINX = os.path.join(RECIPES, "nginx.conf")
 
@@ -226,6 +227,60 @@ def test_an_unprivileged_container_owns_its_tree_and_serves_the_page(ns_lxcbr0, 
         assert "all processes stopped" in open(console, errors="replace").read()
     finally:
         in_ns(ns_lxcbr0, "lxc-stop", "-k", "-n", name, "-P", tmpdir_clean)
+
+
+@contextlib.contextmanager
+def host_bridge(tmpdir):
+    """A bridge of the test's own in this host's namespace, at 10.213.N.1/24
+    with busybox udhcpd on it (LXD's NIC goes on it: LXD's daemon lives
+    here); yields (name, gateway). Removed afterwards."""
+    n = os.getpid() % 200 + 20
+    name, gw = f"amphibr{os.getpid() % 100000}", f"10.213.{n}.1"
+    conf = os.path.join(tmpdir, "udhcpd.conf")
+    with open(conf, "w") as f:
+        f.write(f"start 10.213.{n}.100\nend 10.213.{n}.110\ninterface {name}\n"
+                f"lease_file {tmpdir}/udhcpd.leases\npidfile {tmpdir}/udhcpd.pid\n"
+                f"option subnet 255.255.255.0\noption router {gw}\noption lease 600\n")
+    open(os.path.join(tmpdir, "udhcpd.leases"), "w").close()
+    udhcpd = None
+    try:
+        for cmd in (["ip", "link", "add", name, "type", "bridge"], ["ip", "addr", "add", f"{gw}/24", "dev", name],
+                    ["ip", "link", "set", name, "up"]):
+            subprocess.run(cmd, check=True)
+        udhcpd = subprocess.Popen(["busybox", "udhcpd", "-f", conf], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        yield name, gw
+    finally:
+        if udhcpd and udhcpd.poll() is None:
+            udhcpd.kill()
+            udhcpd.wait()
+        subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
+def test_the_lxd_image_launches_and_serves_the_page(nginx_build, tmpdir_clean):
+    ct = unique("amphi-e2e-lxdnginx").replace("_", "-")
+    alias = unique("amphi-e2e-nginximg")
+    with host_bridge(tmpdir_clean) as (bridge, gw), lxd_daemon() as env:
+        try:
+            lxd_client(env, "image", "import", os.path.join(nginx_build, "lxd", "nginx.tar.xz"), "--alias", alias)
+            lxd_client(env, "init", alias, ct)
+            lxd_client(env, "config", "device", "add", ct, "eth0", "nic", "nictype=bridged", f"parent={bridge}",
+                       "name=eth0")
+            lxd_client(env, "start", ct)
+            deadline = time.monotonic() + LXC_TIMEOUT
+            log = ""
+            while "service nginx: started" not in log:
+                assert time.monotonic() < deadline, log[-3000:]
+                time.sleep(0.5)
+                log = lxd_client(env, "console", ct, "--show-log", check=False).stdout
+            assert f"by DHCP via {gw}" in log
+            ip = re.search(r"eth0 (10\.213\.\d+\.\d+)/24 by DHCP", log).group(1)
+            assert fetch(f"http://{ip}/") == open(os.path.join(RECIPES, "nginx/www/index.html"), "rb").read()
+            lxd_client(env, "stop", ct, timeout=90)
+            assert lxd_client(env, "list", ct, "-c", "s", "--format", "csv").stdout.strip() == "STOPPED"
+        finally:
+            lxd_client(env, "delete", "-f", ct, check=False)
+            lxd_client(env, "image", "delete", alias, check=False)
 
 
 # ---- errors: file:line, apt's own words, and nothing half-built ----

@@ -252,59 +252,70 @@ def lxd_root_ids(env, ct):
     return uid, gid
 
 
-def test_lxd_image_imports_launches_streams_logs_and_stops(tarball_build, tmpdir_clean):
+@contextlib.contextmanager
+def lxd_daemon():
+    """An LXD daemon of the test's own (a private LXD_DIR, a dir storage
+    pool, no network), shut down and removed afterwards; yields the
+    environment its client needs."""
     # A short private LXD_DIR: its unix socket path must stay under 108 bytes.
     lxd_dir = tempfile.mkdtemp(prefix="amphi-lxd-")
     env = dict(os.environ, LXD_DIR=lxd_dir)
     daemon = subprocess.Popen(["lxd", "--group", "root", f"--logfile={lxd_dir}/lxd.log"], env=env,
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ct = unique("amphi-e2e-lxd").replace("_", "-")
-    alias = unique("amphi-e2e-img")
-    host = os.path.join(tmpdir_clean, "host")
-    os.makedirs(host)
     try:
         subprocess.run(["lxd", "waitready", "--timeout=60"], env=env, check=True, timeout=90)
         subprocess.run(["lxd", "init", "--preseed"], input=PRESEED, text=True, env=env, check=True, timeout=60)
-        lxd_client(env, "image", "import", os.path.join(tarball_build, "lxd", "minimal.tar.xz"), "--alias", alias)
-        assert "amphi appliance minimal" in lxd_client(env, "image", "info", alias).stdout
-        # The log directory on the host, as a disk device at the path the
-        # init serves its stream in, owned by the container's root.
-        lxd_client(env, "init", alias, ct)
-        os.chown(host, *lxd_root_ids(env, ct))
-        lxd_client(env, "config", "device", "add", ct, "amphi-host", "disk", f"source={host}",
-                   "path=/var/lib/amphi/host")
-        lxd_client(env, "start", ct)
-        sock = os.path.join(host, "amphi.sock")
-        deadline = time.monotonic() + LXC_TIMEOUT
-        while not os.path.exists(sock) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert os.path.exists(sock), "the init made no socket in the host directory"
-        with reader(tmpdir_clean, "--connect", sock, "--json") as r:
-            r.wait_stdout(b"ready env=lxc", timeout=LXC_TIMEOUT)
-            # LXD's own confinement (the image carries no LXC config): a user
-            # namespace and its seccomp policy; the init made the host
-            # directory nosuid,nodev,noexec, which a disk device cannot ask.
-            pid = int(lxd_client(env, "list", ct, "-c", "p", "--format", "csv").stdout)
-            assert open(f"/proc/{pid}/uid_map").read().split()[:2] == ["0", str(lxd_root_ids(env, ct)[0])]
-            assert re.search(r"Seccomp:\s*2\b", open(f"/proc/{pid}/status").read())
-            mount = [l for l in open(f"/proc/{pid}/mountinfo") if " /var/lib/amphi/host " in l]
-            assert len(mount) == 1 and {"nosuid", "nodev", "noexec"} <= set(mount[0].split()[5].split(",")), mount
-            # LXD's stop: SIGPWR to PID 1, which stops and halts.
-            lxd_client(env, "stop", ct, timeout=90)
-            assert r.wait(timeout=30) == 0, r.stderr
-            out = r.stdout.decode()
-        recs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
-        assert [x["seq"] for x in recs] == list(range(1, len(recs) + 1)), "every record, in order"
-        # The init's last words reach the host before it goes down.
-        assert re.fullmatch(r"all processes stopped in \d+ ms; (power off|halt)", recs[-1]["msg"]), out[-2000:]
-        assert lxd_client(env, "list", ct, "-c", "s", "--format", "csv").stdout.strip() == "STOPPED"
-        log = lxd_client(env, "console", ct, "--show-log").stdout
-        assert "amphi: ready env=lxc" in log, log[-3000:]
+        yield env
     finally:
-        lxd_client(env, "delete", "-f", ct, check=False)
-        lxd_client(env, "image", "delete", alias, check=False)
         subprocess.run(["lxd", "shutdown", "--timeout=60"], env=env, capture_output=True, timeout=90)
         if daemon.poll() is None:
             daemon.kill()
         daemon.wait()
         shutil.rmtree(lxd_dir, ignore_errors=True)
+
+
+def test_lxd_image_imports_launches_streams_logs_and_stops(tarball_build, tmpdir_clean):
+    ct = unique("amphi-e2e-lxd").replace("_", "-")
+    alias = unique("amphi-e2e-img")
+    host = os.path.join(tmpdir_clean, "host")
+    os.makedirs(host)
+    with lxd_daemon() as env:
+        try:
+            lxd_client(env, "image", "import", os.path.join(tarball_build, "lxd", "minimal.tar.xz"), "--alias", alias)
+            assert "amphi appliance minimal" in lxd_client(env, "image", "info", alias).stdout
+            # The log directory on the host, as a disk device at the path the
+            # init serves its stream in, owned by the container's root.
+            lxd_client(env, "init", alias, ct)
+            os.chown(host, *lxd_root_ids(env, ct))
+            lxd_client(env, "config", "device", "add", ct, "amphi-host", "disk", f"source={host}",
+                       "path=/var/lib/amphi/host")
+            lxd_client(env, "start", ct)
+            sock = os.path.join(host, "amphi.sock")
+            deadline = time.monotonic() + LXC_TIMEOUT
+            while not os.path.exists(sock) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert os.path.exists(sock), "the init made no socket in the host directory"
+            with reader(tmpdir_clean, "--connect", sock, "--json") as r:
+                r.wait_stdout(b"ready env=lxc", timeout=LXC_TIMEOUT)
+                # LXD's own confinement (the image carries no LXC config): a user
+                # namespace and its seccomp policy; the init made the host
+                # directory nosuid,nodev,noexec, which a disk device cannot ask.
+                pid = int(lxd_client(env, "list", ct, "-c", "p", "--format", "csv").stdout)
+                assert open(f"/proc/{pid}/uid_map").read().split()[:2] == ["0", str(lxd_root_ids(env, ct)[0])]
+                assert re.search(r"Seccomp:\s*2\b", open(f"/proc/{pid}/status").read())
+                mount = [l for l in open(f"/proc/{pid}/mountinfo") if " /var/lib/amphi/host " in l]
+                assert len(mount) == 1 and {"nosuid", "nodev", "noexec"} <= set(mount[0].split()[5].split(",")), mount
+                # LXD's stop: SIGPWR to PID 1, which stops and halts.
+                lxd_client(env, "stop", ct, timeout=90)
+                assert r.wait(timeout=30) == 0, r.stderr
+                out = r.stdout.decode()
+            recs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+            assert [x["seq"] for x in recs] == list(range(1, len(recs) + 1)), "every record, in order"
+            # The init's last words reach the host before it goes down.
+            assert re.fullmatch(r"all processes stopped in \d+ ms; (power off|halt)", recs[-1]["msg"]), out[-2000:]
+            assert lxd_client(env, "list", ct, "-c", "s", "--format", "csv").stdout.strip() == "STOPPED"
+            log = lxd_client(env, "console", ct, "--show-log").stdout
+            assert "amphi: ready env=lxc" in log, log[-3000:]
+        finally:
+            lxd_client(env, "delete", "-f", ct, check=False)
+            lxd_client(env, "image", "delete", alias, check=False)
