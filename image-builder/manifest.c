@@ -561,9 +561,11 @@ int manifest_write_squashfs(struct manifest *m, const char *out_path, char *err,
 		if (dup2(pipefd[0], 0) < 0 || null < 0 || dup2(null, 1) < 0)
 			_exit(127);
 		/* The tar has no entry for the top: -root-* give it. Every time
-		 * fixed (the file system's own included) for the same bytes. */
+		 * fixed (the file system's own included) for the same bytes.
+		 * zstd level 6, not its 15: a Debian tree of 117 MB took 1.0 s
+		 * instead of 13.5 s, for 35 MB instead of 32. */
 		execlp("mksquashfs", "mksquashfs", "-", out_path, "-tar", "-noappend", "-quiet", "-no-progress",
-		       "-comp", "zstd", "-no-xattrs", "-all-time", when, "-mkfs-time", when, "-root-mode", "755",
+		       "-comp", "zstd", "-Xcompression-level", "6", "-no-xattrs", "-all-time", when, "-mkfs-time", when, "-root-mode", "755",
 		       "-root-uid", "0", "-root-gid", "0", (char *)NULL);
 		_exit(127);
 	}
