@@ -85,7 +85,7 @@ static const char launcher_data[] =
 	"\t\t\"make an empty one with 'truncate -s 1G $data' (its first boot formats it)\" >&2\n"
 	"\texit 2\n"
 	"fi\n"
-	"disk_opts 2 data0 \"$data\" \"\" ,serial=amphi-data\n"
+	"disk_opts 2 data0 \"$data\" \"\" ,serial=" RECIPE_DATA_SERIAL "\n"
 	"set -- -object \"$obj\" -drive \"$drv\" -device \"$dev\" \"$@\"\n"
 	"dataargs=\"-object $obj -drive $drv -device $dev\"\n";
 
@@ -93,7 +93,7 @@ static const char launcher_data[] =
  * on the console what is missing. */
 static const char launcher_root[] =
 	"if [ -e \"$here/root.img\" ]; then\n"
-	"\tdisk_opts 1 root0 \"$here/root.img\" ,readonly=on ,serial=amphi-root\n"
+	"\tdisk_opts 1 root0 \"$here/root.img\" ,readonly=on ,serial=" RECIPE_ROOT_SERIAL "\n"
 	"\tset -- -object \"$obj\" -drive \"$drv\" -device \"$dev\" \"$@\"\n"
 	"\trootargs=\"-object $obj -drive $drv -device $dev\"\n"
 	"fi\n";
@@ -230,7 +230,7 @@ static const char domain_root_disk[] =
 	"      <source file='%s/vm/root.img'/>\n"
 	"      <target dev='vdb' bus='virtio'/>\n"
 	"      <readonly/>\n"
-	"      <serial>amphi-root</serial>\n"
+	"      <serial>" RECIPE_ROOT_SERIAL "</serial>\n"
 	"    </disk>\n";
 
 static const char domain_data_disk[] =
@@ -240,7 +240,7 @@ static const char domain_data_disk[] =
 	"      <driver name='qemu' type='raw' cache='none' io='native' iothread='3'/>\n"
 	"      <source file='%s/vm/data.img'/>\n"
 	"      <target dev='vdc' bus='virtio'/>\n"
-	"      <serial>amphi-data</serial>\n"
+	"      <serial>" RECIPE_DATA_SERIAL "</serial>\n"
 	"    </disk>\n";
 
 static const char domain_tail[] =

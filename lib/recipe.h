@@ -25,6 +25,10 @@
  *   fs = squashfs
  *   overlay = tmpfs | disk */
 #define RECIPE_ROOT_MARKER "/etc/amphi/root-image"
+/* The serials by which the init finds the root image's disk and the data
+ * disk (QEMU's serial=, libvirt's <serial>). */
+#define RECIPE_ROOT_SERIAL "amphi-root"
+#define RECIPE_DATA_SERIAL "amphi-data"
 
 struct recipe_list {
 	int n;
