@@ -38,7 +38,7 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC)
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := log detect recipe moddep power tty netlink users kernel_ip logbuf logrec root logsink storefile logstore logescape textline
+UNIT_TESTS   := log detect recipe moddep power tty netlink users kernel_ip logbuf logrec root rootimage logsink storefile logstore logescape textline
 unit_src_log := init/log.c lib/logrec.c
 unit_src_detect := init/detect.c init/log.c lib/logrec.c
 unit_src_recipe := $(SHARED_SRC)
@@ -47,6 +47,7 @@ unit_src_power := init/power.c init/log.c lib/logrec.c
 unit_src_tty := init/tty.c init/log.c $(SHARED_SRC)
 unit_src_users := init/users.c
 unit_src_root := init/root.c init/cmdline.c init/log.c lib/logrec.c
+unit_src_rootimage := init/rootimage.c init/root.c init/cmdline.c init/spawn.c init/console.c init/log.c lib/conf.c lib/logrec.c
 unit_src_logbuf := init/logbuf.c
 unit_src_kernel_ip := init/kernel_ip.c init/cmdline.c lib/netaddr.c
 unit_src_netlink := init/netlink.c init/log.c lib/netaddr.c lib/logrec.c

@@ -104,7 +104,7 @@ int rootimage_find_disk(const char *root, const char *serial, char *name, size_t
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/serial", dir, e->d_name);
-		if (!read_line(path, got, sizeof(got)) || strcmp(got, serial) != 0)
+		if (!read_line(path, got, sizeof(got)) || !got[0] || strcmp(got, serial) != 0)
 			continue;
 		if (!found || named_before(e->d_name, name)) {
 			snprintf(name, namelen, "%s", e->d_name);
