@@ -10,8 +10,8 @@ from conftest import AMPHI, BOOT_TIMEOUT, INIT, RECIPES, amphi, build, read_newc
 
 MINIMAL = os.path.join(RECIPES, "minimal.conf")
 # The Makefile's limit.
-INIT_LIMIT = int(re.search(r"\[ \$\$size -le (\d+) \]", open(os.path.join(os.path.dirname(RECIPES), "Makefile")).read())
-                 .group(1))
+INIT_LIMIT = int(re.search(r"^INIT_MAX\s*:=\s*(\d+)$", open(os.path.join(os.path.dirname(RECIPES), "Makefile")).read(),
+                           re.M).group(1))
 
 
 def test_init_is_static_and_small():
