@@ -232,9 +232,10 @@ def domain_copy(build_dir, work, name):
     return path, serial
 
 
-def libvirt_boot(build_dir, libvirtd, work, *then):
-    """build_dir's domain under libvirtd with an empty 16 MiB disk.img, until
-    each pattern of then is on the console, then virsh shutdown. The console."""
+def libvirt_boot(build_dir, libvirtd, work, during=lambda name, serial: None):
+    """build_dir's domain under libvirtd with an empty 16 MiB disk.img:
+    once it is ready, during(name, serial log), then virsh shutdown, which
+    must power it off. The console."""
     vm = os.path.join(build_dir, "vm")
     disk = os.path.join(vm, "disk.img")
     with open(disk, "wb") as f:
@@ -247,8 +248,12 @@ def libvirt_boot(build_dir, libvirtd, work, *then):
         libvirtd.virsh("define", xml)
         defined = True
         libvirtd.virsh("start", name)
-        for pattern in then:
-            wait_for(serial, pattern, BOOT_TIMEOUT)
+        wait_for(serial, r"amphi: ready env=qemu", BOOT_TIMEOUT)
+        # the user's disk is vda (16 MiB), whatever else the build attaches
+        wait_for(serial, r"virtio_blk virtio\d+: \[vda\] 32768 512-byte logical blocks", 10)
+        assert disk in libvirtd.virsh("domblklist", name).stdout
+        during(name, serial)
+        # virsh shutdown presses the ACPI power button; the init powers off.
         libvirtd.virsh("shutdown", name)
         deadline = time.monotonic() + BOOT_TIMEOUT
         while libvirtd.virsh("domstate", name).stdout.strip() != "shut off":
@@ -266,45 +271,19 @@ def libvirt_boot(build_dir, libvirtd, work, *then):
 
 
 def test_libvirt_boots_a_root_image_with_a_data_disk(lv_rooted_build, libvirtd, tmpdir_clean):
-    log = libvirt_boot(lv_rooted_build, libvirtd, tmpdir_clean, r"amphi: ready env=qemu")
-    # the user's disk is vda (16 MiB); the image and the data disk follow
-    assert re.search(r"virtio_blk virtio\d+: \[vda\] 32768 512-byte logical blocks", log)
+    log = libvirt_boot(lv_rooted_build, libvirtd, tmpdir_clean)
     assert "root image: data disk /dev/vdc is blank" in log
     assert "root image: /dev/vdb read-only on /run/amphi/root, writes on /run/amphi/rw (the data disk)" in log
 
 
 def test_libvirt_boots_streams_logs_and_powers_off(lv_build, libvirtd, tmpdir_clean):
     vm = os.path.join(lv_build, "vm")
-    disk = os.path.join(vm, "disk.img")
-    with open(disk, "wb") as f:
-        f.truncate(16 << 20)
-    name = unique("amphi-e2e-lv")
-    xml, serial = domain_copy(lv_build, tmpdir_clean, name)
-    libvirtd.start()
-    defined = False
-    try:
-        libvirtd.virsh("define", xml)
-        defined = True
-        libvirtd.virsh("start", name)
-        wait_for(serial, r"amphi: ready env=qemu", BOOT_TIMEOUT)
-        wait_for(serial, r"virtio_blk virtio\d+: \[vda\] 32768 512-byte logical blocks", 10)
-        assert disk in libvirtd.virsh("domblklist", name).stdout
+
+    def streams(name, serial):
         with reader(tmpdir_clean, "--connect", os.path.join(vm, "amphi.sock"), "--json") as r:
             r.wait_stdout(b'"msg":"ready env=qemu in ')
         # Both channels through amphi logs: the Anaconda one as its text reader.
         with reader(tmpdir_clean, "--text", "--connect", os.path.join(vm, "anaconda.sock"), "--json") as t:
             t.wait_stdout(b'"msg":"ready env=qemu in ')
-        # virsh shutdown presses the ACPI power button; the init powers off.
-        libvirtd.virsh("shutdown", name)
-        deadline = time.monotonic() + BOOT_TIMEOUT
-        while libvirtd.virsh("domstate", name).stdout.strip() != "shut off":
-            assert time.monotonic() < deadline, f"{name} still running:\n{open(serial).read()[-2000:]}"
-            time.sleep(0.2)
-        log = open(serial, errors="replace").read()
-        assert "power button: stopping to power off" in log and "reboot: Power down" in log
-    finally:
-        if defined:
-            libvirtd.virsh("destroy", name, check=False)
-            libvirtd.virsh("undefine", name, check=False)
-        libvirtd.kill_guest(name)
-        os.unlink(disk)
+
+    libvirt_boot(lv_build, libvirtd, tmpdir_clean, streams)
