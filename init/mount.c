@@ -118,9 +118,10 @@ void mount_unmount_all(const char *root)
 			snprintf(targets[n++], sizeof(targets[0]), "%s", target);
 	}
 	fclose(f);
-	/* A root image's writable layer, while its path is there: / is an
-	 * overlay on it, which keeps it mounted, and only read-only is its
-	 * file system (a data disk's) left clean for the next boot. */
+	/* A root image's writable layer goes read-only first, while its path
+	 * is there: / is an overlay on it and keeps it mounted past the
+	 * unmounts below, and a data disk's file system is marked clean for
+	 * the next boot only when it goes read-only. */
 	snprintf(path, sizeof(path), "%s%s", root, ROOTIMAGE_RW);
 	if (mount(NULL, path, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0 && errno != ENOENT && errno != EINVAL)
 		log_warn("remount %s read-only: %s", path, strerror(errno));
