@@ -2,6 +2,9 @@
  *   DIR/vm/   vmlinuz, initramfs.img (and root.img), launch (QEMU), domain.xml
  *   DIR/lxc/  rootfs/, config (lxc-start -f) */
 #include "build.h"
+#include "accounts.h"
+#include "debian.h"
+#include "files.h"
 #include "commands.h"
 #include "inputs.h"
 #include "manifest.h"
@@ -33,10 +36,11 @@ static const char *const root_image_modules[] = { "squashfs", "overlay" };
  * which modules.dep leaves out. */
 static const char *const data_disk_modules[] = { "ext4", "crc32c_generic" };
 
-/* What the initramfs of a root-image build keeps of the tree: the init,
- * the console the kernel opens before anything is mounted, the mount
- * points, the modules and their load list. A path ending in '/' keeps
- * everything below it. No busybox, no recipe: they are on the root image. */
+/* What the initramfs of a root-image build keeps of the tree, by the
+ * paths the kernel and the init look up: the init, the console the kernel
+ * opens before anything is mounted, the mount points, the modules and
+ * their load list. A path ending in '/' keeps everything below it. No
+ * busybox, no recipe: they are on the root image. */
 static const char *const initramfs_keeps[] = {
 	"init", "sbin/init", "dev/console", "proc", "sys", "run", "tmp", "lib/modules/", "etc/amphi/modules.load",
 };
@@ -68,13 +72,22 @@ int build_mtime(time_t *out, char *err, size_t errlen)
 	return 0;
 }
 
-/* busybox --list-full prints "usr/bin/env" etc.: one symlink per applet. */
+/* busybox --list-full prints "usr/bin/env" etc.: one symlink per applet.
+ * The binary itself first and always: the list names it too, and over a
+ * Debian tree (m->keep) a link in its place would point at itself. */
 static int add_busybox(struct manifest *m, const struct inputs *in, char *err, size_t errlen)
 {
 	char cmd[PATH_MAX + 32], line[256];
+	int keep = m->keep, n = 0;
 	FILE *p;
-	int n = 0;
 
+	m->keep = 0;
+	int r = manifest_file(m, "bin/busybox", 0755, in->busybox);
+	m->keep = keep;
+	if (r < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	snprintf(cmd, sizeof(cmd), "'%s' --list-full", in->busybox);
 	if (!(p = popen(cmd, "re"))) {
 		snprintf(err, errlen, "%s --list-full: %s", in->busybox, strerror(errno));
@@ -82,28 +95,38 @@ static int add_busybox(struct manifest *m, const struct inputs *in, char *err, s
 	}
 	while (fgets(line, sizeof(line), p)) {
 		line[strcspn(line, "\n")] = '\0';
-		if (line[0] && manifest_symlink(m, line, "/bin/busybox") == 0)
+		if (line[0] && strcmp(line, "bin/busybox") && manifest_symlink(m, line, "/bin/busybox") == 0)
 			n++;
 	}
 	if (pclose(p) != 0 || n == 0) {
 		snprintf(err, errlen, "%s --list-full gave no applets; is it Debian's busybox-static?", in->busybox);
 		return -1;
 	}
-	return manifest_file(m, "bin/busybox", 0755, in->busybox);
+	return 0;
 }
 
-/* What both worlds share: skeleton, busybox, the init, the recipe. */
+/* What both worlds share. Over a Debian tree, the skeleton and busybox
+ * fill in only what the packages left out (Debian's sh, login and su
+ * stay); users and groups are merged. The init, its links and the
+ * recipe always go in, then the recipe's own files over everything. */
 static int stage_common(struct manifest *m, const struct build_src *b, char *err, size_t errlen)
 {
 	const struct inputs *in = b->in;
 
+	if (b->debian_tar) {
+		if (manifest_add_tar(m, b->debian_tar, err, errlen) < 0)
+			return -1;
+		m->keep = 1;
+	}
 	for (size_t i = 0; i < sizeof(skeleton_dirs) / sizeof(skeleton_dirs[0]); i++)
 		if (manifest_dir(m, skeleton_dirs[i], 0755) < 0)
 			goto oom;
 	if (manifest_dir(m, "tmp", 01777) < 0 || manifest_dir(m, "root", 0700) < 0)
 		goto oom;
-	if (manifest_tree(m, "", in->skeleton, err, errlen) < 0 || add_busybox(m, in, err, errlen) < 0)
+	if (manifest_tree(m, "", in->skeleton, err, errlen) < 0 || add_busybox(m, in, err, errlen) < 0 ||
+	    (b->debian_tar && accounts_merge(m, in->skeleton, err, errlen) < 0))
 		return -1;
+	m->keep = 0;
 	/* git keeps no modes but 0644/0755: secrets get theirs here. */
 	manifest_chmod(m, "etc/shadow", 0600);
 	/* After busybox: its own init and linuxrc links are replaced. */
@@ -113,10 +136,15 @@ static int stage_common(struct manifest *m, const struct build_src *b, char *err
 		goto oom;
 	if (manifest_data(m, RECIPE_IMAGE_PATH, 0644, b->text, b->len) < 0)
 		goto oom;
-	return 0;
+	return files_stage(m, b->r, b->recipe_path, err, errlen);
 oom:
 	snprintf(err, errlen, "out of memory");
 	return -1;
+}
+
+int build_stage(const struct build_src *b, struct manifest *m, char *err, size_t errlen)
+{
+	return stage_common(m, b, err, errlen);
 }
 
 static struct moddep *load_moddep(const struct inputs *in, char *err, size_t errlen)
@@ -209,12 +237,18 @@ static int write_vm_image(struct manifest *m, image_writer write, const char *di
 	return 0;
 }
 
-static int initramfs_keeps_path(const char *path)
+/* Whether the initramfs keeps path: an entry on the way to a kept path (a
+ * directory, or a link such as Debian's lib -> usr/lib), or where a kept
+ * path resolves to in the tree (usr/lib/modules/...), or below it. */
+static int initramfs_keeps_path(const char *path, char canon[][PATH_MAX])
 {
+	size_t n = strlen(path);
+
 	for (size_t i = 0; i < COUNT(initramfs_keeps); i++) {
-		size_t n = strlen(initramfs_keeps[i]);
-		if (initramfs_keeps[i][n - 1] == '/' ? strncmp(path, initramfs_keeps[i], n) == 0
-						     : strcmp(path, initramfs_keeps[i]) == 0)
+		const char *k = initramfs_keeps[i];
+		size_t c = strlen(canon[i]);
+		if ((strncmp(k, path, n) == 0 && (k[n] == '/' || k[n] == '\0')) || strcmp(path, canon[i]) == 0 ||
+		    (k[strlen(k) - 1] == '/' && strncmp(path, canon[i], c) == 0 && path[c] == '/'))
 			return 1;
 	}
 	return 0;
@@ -231,9 +265,19 @@ static int write_root_image(struct manifest *tree, const struct build_src *b, co
 
 	if (write_vm_image(tree, manifest_write_squashfs, dir, "root.img", err, errlen) < 0)
 		return -1;
+	static char canon[COUNT(initramfs_keeps)][PATH_MAX];
+	for (size_t i = 0; i < COUNT(initramfs_keeps); i++) {
+		char k[PATH_MAX];
+		size_t len = strlen(initramfs_keeps[i]);
+		snprintf(k, sizeof(k), "%.*s", (int)(len - (initramfs_keeps[i][len - 1] == '/')), initramfs_keeps[i]);
+		if (manifest_resolve(tree, k, canon[i]) < 0) {
+			snprintf(err, errlen, "%s: a symbolic link loop in the tree", k);
+			return -1;
+		}
+	}
 	manifest_init(&small, b->mtime);
 	for (size_t i = 0; i < tree->n && rc == 0; i++)
-		if (initramfs_keeps_path(tree->e[i].path))
+		if (initramfs_keeps_path(tree->e[i].path, canon))
 			rc = manifest_copy(&small, &tree->e[i]);
 	int len = snprintf(marker, sizeof(marker), "# amphi build: the root is this build's vm/root.img\n"
 			   "[root]\nfs = squashfs\noverlay = %s\n",
@@ -362,9 +406,11 @@ static int build_lxc(const struct build_src *b, const char *dir, char *err, size
 
 static int usage_build(FILE *out, int status)
 {
-	fprintf(out, "usage: amphi build RECIPE -o DIR\n"
+	fprintf(out, "usage: amphi build RECIPE -o DIR [--refresh]\n"
 		     "  writes DIR/vm (vmlinuz, initramfs.img, root.img with [image] root = squashfs, launch, domain.xml)\n"
-		     "  and DIR/lxc (rootfs/, config, tarballs)\n");
+		     "  and DIR/lxc (rootfs/, config, tarballs)\n"
+		     "  --refresh: make the Debian tree of the recipe's packages anew (newer packages) rather than\n"
+		     "             take it from the cache\n");
 	return status;
 }
 
@@ -376,13 +422,15 @@ int cmd_build(int argc, char **argv)
 	struct recipe r;
 	struct inputs in;
 	time_t mtime;
-	int made = 0;
+	int made = 0, refresh = 0;
 
 	if (wants_help(argc, argv, "-o"))
 		return usage_build(stdout, 0);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			out = argv[++i];
+		else if (strcmp(argv[i], "--refresh") == 0)
+			refresh = 1;
 		else if (argv[i][0] != '-' && !recipe_path)
 			recipe_path = argv[i];
 		else {
@@ -405,11 +453,18 @@ int cmd_build(int argc, char **argv)
 		free(text);
 		return 1;
 	}
-	struct build_src b = { &in, &r, recipe_path, text, len, mtime };
+	struct build_src b = { &in, &r, recipe_path, text, len, mtime, NULL };
+	char debian[PATH_MAX];
 
 	printf("build: appliance '%s' from %s into %s\n", r.name, recipe_path, dir);
-	int rc = build_vm(&b, dir, err, sizeof(err)) < 0 || build_lxc(&b, dir, err, sizeof(err)) < 0 ||
-		 build_lxc_tarballs(&b, dir, err, sizeof(err)) < 0;
+	fflush(stdout);
+	int rc = 0;
+	if (r.packages.n) {
+		rc = debian_tree(&b, refresh, debian, err, sizeof(err)) < 0;
+		b.debian_tar = debian;
+	}
+	rc = rc || build_vm(&b, dir, err, sizeof(err)) < 0 || build_lxc(&b, dir, err, sizeof(err)) < 0 ||
+	     build_lxc_tarballs(&b, dir, err, sizeof(err)) < 0;
 	free(text);
 	if (rc) {
 		fprintf(stderr, "amphi build: %s\n", err);

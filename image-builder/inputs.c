@@ -44,6 +44,7 @@ int inputs_find(struct inputs *in, char *err, size_t errlen)
 	pick(in->busybox, "AMPHI_BUSYBOX", dir, "/bin/busybox");
 	pick(in->kernel, "AMPHI_KERNEL", dir, "kernel/current");
 	pick(in->skeleton, "AMPHI_ROOTFS", dir, "../rootfs");
+	pick(in->cache, "AMPHI_CACHE", dir, "cache");
 
 	if (need(in->init, "the init (amphi-init)", "AMPHI_INIT", err, errlen) < 0 ||
 	    need(in->busybox, "busybox (package busybox-static)", "AMPHI_BUSYBOX", err, errlen) < 0 ||

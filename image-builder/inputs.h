@@ -13,6 +13,7 @@ struct inputs {
 	char kernel[PATH_MAX];   /* AMPHI_KERNEL: dir with vmlinuz and root/lib/modules/<kver> */
 	char kver[128];
 	char skeleton[PATH_MAX]; /* AMPHI_ROOTFS */
+	char cache[PATH_MAX];    /* AMPHI_CACHE: Debian trees and packages, kept between builds */
 };
 
 /* Fills and checks every input. Returns 0, or -1 with err saying what is

@@ -88,16 +88,86 @@ struct manifest_entry *manifest_find(struct manifest *m, const char *path)
 
 static int add_parents(struct manifest *m, const char *path);
 
+/* "a/./b/../c" -> "a/c", in place; no leading or trailing '/'. */
+static void normalize(char *path)
+{
+	char *part[PATH_MAX / 2], *save = NULL, buf[PATH_MAX];
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *w = strtok_r(buf, "/", &save); w; w = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(w, "."))
+			continue;
+		if (!strcmp(w, ".."))
+			n -= n > 0;
+		else
+			part[n++] = w;
+	}
+	size_t used = 0;
+	path[0] = '\0';
+	for (int i = 0; i < n; i++)
+		used += (size_t)snprintf(path + used, PATH_MAX - used, "%s%s", i ? "/" : "", part[i]);
+}
+
+/* path with every directory that is a symlink in the tree replaced by
+ * where it points (the last part too when follow_last), as the kernel
+ * will resolve it in the image. -1 on a loop. */
+static int resolve(struct manifest *m, const char *path, char out[PATH_MAX], int follow_last)
+{
+	char cur[PATH_MAX];
+
+	snprintf(cur, sizeof(cur), "%s", path);
+	normalize(cur);
+	for (int hops = 0; hops < 32; hops++) {
+		size_t len = strlen(cur), i;
+		struct manifest_entry *e = NULL;
+		for (i = 0; i <= len; i++) {
+			if ((cur[i] != '/' && cur[i]) || (!cur[i] && !follow_last))
+				continue;
+			char save = cur[i];
+			cur[i] = '\0';
+			e = manifest_find(m, cur);
+			cur[i] = save;
+			if (e && e->kind == MF_SYMLINK)
+				break;
+			e = NULL;
+		}
+		if (!e) {
+			snprintf(out, PATH_MAX, "%s", cur);
+			return 0;
+		}
+		char next[PATH_MAX * 2], *slash;
+		const char *rest = cur[i] ? cur + i + 1 : "";
+		cur[i] = '\0';
+		slash = strrchr(cur, '/');
+		if (e->source[0] == '/')
+			snprintf(next, sizeof(next), "%s/%s", e->source, rest);
+		else
+			snprintf(next, sizeof(next), "%.*s/%s/%s", slash ? (int)(slash - cur) : 0, cur, e->source, rest);
+		snprintf(cur, sizeof(cur), "%s", next);
+		normalize(cur);
+	}
+	return -1;
+}
+
+int manifest_resolve(struct manifest *m, const char *path, char out[PATH_MAX])
+{
+	return resolve(m, path, out, 1);
+}
+
 /* Takes ownership of nothing: copies path, source and data. */
 static int add(struct manifest *m, const struct manifest_entry *tmpl)
 {
 	struct manifest_entry e = *tmpl, *old;
+	char canon[PATH_MAX];
 
-	while (e.path[0] == '/')
-		e.path++;
-	if (!e.path[0] || add_parents(m, e.path) < 0)
+	if (resolve(m, e.path, canon, e.kind == MF_DIR) < 0 || !canon[0])
 		return -1;
-	e.path = strdup(e.path);
+	if (m->keep && manifest_find(m, canon))
+		return 0;
+	if (add_parents(m, canon) < 0)
+		return -1;
+	e.path = strdup(canon);
 	e.source = tmpl->source ? strdup(tmpl->source) : NULL;
 	e.data = tmpl->data ? malloc(tmpl->len ? tmpl->len : 1) : NULL;
 	if (!e.path || (tmpl->source && !e.source) || (tmpl->data && !e.data)) {
@@ -202,6 +272,82 @@ int manifest_chown(struct manifest *m, const char *path, unsigned uid, unsigned 
 	e->uid = uid;
 	e->gid = gid;
 	return 0;
+}
+
+int manifest_add_tar(struct manifest *m, const char *tar_path, char *err, size_t errlen)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *ae;
+	char *buf = NULL;
+	int r = 0, got;
+
+	archive_read_support_format_tar(a);
+	archive_read_support_filter_all(a);
+	if (archive_read_open_filename(a, tar_path, 1 << 16) != ARCHIVE_OK) {
+		snprintf(err, errlen, "%s: %s", tar_path, archive_error_string(a));
+		archive_read_free(a);
+		return -1;
+	}
+	while (r == 0 && (got = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+		char path[PATH_MAX];
+		const char *link = archive_entry_hardlink(ae);
+		mode_t type = archive_entry_filetype(ae);
+		unsigned mode = archive_entry_perm(ae) & 07777;
+		snprintf(path, sizeof(path), "%s", archive_entry_pathname(ae));
+		normalize(path);
+		if (!path[0] || (!strncmp(path, "dev/", 4) && type != AE_IFDIR))
+			continue;
+		if (link) {
+			char target[PATH_MAX];
+			snprintf(target, sizeof(target), "%s", link);
+			normalize(target);
+			struct manifest_entry *t = manifest_find(m, target);
+			if (!t || t->kind != MF_DATA) {
+				snprintf(err, errlen, "%s: %s: a hard link to '%s', which it does not hold before", tar_path,
+					 path, target);
+				r = -1;
+				break;
+			}
+			struct manifest_entry copy = *t;
+			copy.path = path;
+			r = add(m, &copy);
+			continue;
+		}
+		switch (type) {
+		case AE_IFDIR:
+			r = manifest_dir(m, path, mode);
+			break;
+		case AE_IFLNK:
+			r = manifest_symlink(m, path, archive_entry_symlink(ae));
+			break;
+		case AE_IFREG: {
+			la_int64_t size = archive_entry_size(ae);
+			char *data = malloc(size > 0 ? (size_t)size : 1);
+			if (!data || (size > 0 && archive_read_data(a, data, (size_t)size) != size)) {
+				snprintf(err, errlen, "%s: %s: %s", tar_path, path, data ? archive_error_string(a) : "out of memory");
+				free(data);
+				r = -1;
+				continue;
+			}
+			r = manifest_data(m, path, mode, data, (size_t)size);
+			free(data);
+			break;
+		}
+		default:
+			continue;  /* devices, FIFOs */
+		}
+		if (r == 0)
+			r = manifest_chown(m, path, (unsigned)archive_entry_uid(ae), (unsigned)archive_entry_gid(ae));
+		if (r < 0 && !err[0])
+			snprintf(err, errlen, "%s: %s: out of memory", tar_path, path);
+	}
+	if (r == 0 && got != ARCHIVE_EOF) {
+		snprintf(err, errlen, "%s: %s", tar_path, archive_error_string(a));
+		r = -1;
+	}
+	free(buf);
+	archive_read_free(a);
+	return r;
 }
 
 int manifest_tree(struct manifest *m, const char *path, const char *host_dir, char *err, size_t errlen)
@@ -384,9 +530,17 @@ int manifest_write_tar_xz(struct manifest *m, const char *out_path, char *err, s
 	/* pax_restricted: plain ustar headers unless an entry needs more (a
 	 * long path); with whole-second mtimes and no atime/ctime set, no
 	 * extended header carries anything that changes between builds.
-	 * xz's container holds no timestamp; one thread keeps its blocks fixed. */
+	 * xz's container holds no timestamp. Two threads always: liblzma's
+	 * threaded encoder cuts the same blocks whatever the thread count,
+	 * but one thread would take the single-threaded encoder, whose
+	 * output differs; a Debian tree takes half the time. */
 	archive_write_set_format_pax_restricted(a);
 	archive_write_add_filter_xz(a);
+	if (archive_write_set_filter_option(a, "xz", "threads", "2") != ARCHIVE_OK) {
+		snprintf(err, errlen, "libarchive: cannot set xz threads: %s", archive_error_string(a));
+		archive_write_free(a);
+		return -1;
+	}
 	return write_archive_file(m, a, out_path, err, errlen);
 }
 

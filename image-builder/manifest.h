@@ -5,6 +5,7 @@
 #ifndef AMPHI_MANIFEST_H
 #define AMPHI_MANIFEST_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -27,13 +28,16 @@ struct manifest {
 	size_t *index;          /* open addressing by path: entry number + 1, 0 = free */
 	size_t index_cap;
 	time_t mtime;
+	int keep;               /* adding a path that is there leaves it */
 };
 
 void manifest_init(struct manifest *m, time_t mtime);
 void manifest_free(struct manifest *m);
 
 /* Each returns 0 or -1 (out of memory). Missing parent directories are
- * added (0755); adding a path again replaces the earlier entry. */
+ * added (0755); adding a path again replaces the earlier entry, unless
+ * keep is set. A path's directories resolve through the tree's own
+ * symlinks (Debian's bin -> usr/bin): bin/busybox lands in usr/bin. */
 int manifest_dir(struct manifest *m, const char *path, unsigned mode);
 int manifest_file(struct manifest *m, const char *path, unsigned mode, const char *host_path);
 int manifest_data(struct manifest *m, const char *path, unsigned mode, const char *data, size_t len);
@@ -46,8 +50,14 @@ int manifest_copy(struct manifest *m, const struct manifest_entry *e);
 int manifest_chmod(struct manifest *m, const char *path, unsigned mode);
 /* Sets an entry's owner; -1 if there is none. */
 int manifest_chown(struct manifest *m, const char *path, unsigned uid, unsigned gid);
+/* path as it resolves in the tree (see above), the last part followed
+ * too; -1 on a symlink loop. */
+int manifest_resolve(struct manifest *m, const char *path, char out[PATH_MAX]);
 /* The entry at path, or NULL. */
 struct manifest_entry *manifest_find(struct manifest *m, const char *path);
+/* Adds every entry of a tar (owners, modes, links; a hard link becomes a
+ * copy). Device nodes and FIFOs are left out: /dev is the kernel's. */
+int manifest_add_tar(struct manifest *m, const char *tar_path, char *err, size_t errlen);
 /* Adds a host directory's contents below `path` ("" for the top). */
 int manifest_tree(struct manifest *m, const char *path, const char *host_dir, char *err, size_t errlen);
 

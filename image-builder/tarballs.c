@@ -157,6 +157,8 @@ static int add_prefixed(struct manifest *dst, const struct manifest *src, const 
 		case MF_SYMLINK: r = manifest_symlink(dst, path, e->source); break;
 		case MF_CHARDEV: r = manifest_chardev(dst, path, e->mode, e->rmajor, e->rminor); break;
 		}
+		if (r == 0)
+			r = manifest_chown(dst, path, e->uid, e->gid);
 		if (r < 0)
 			return -1;
 	}
@@ -234,31 +236,16 @@ static int do_lxd(void *ctx, const char *tmp, char *err, size_t errlen)
 	return write_lxd(c->b, c->tree, tmp, err, errlen);
 }
 
-/* The staged tree, as build_lxc_tree writes it, read back into a
- * manifest (its own copy under DIR, so nothing else can have changed it). */
-static int stage_tree(const struct build_src *b, const char *dir, struct manifest *m, char *stage,
-		      size_t stagelen, char *err, size_t errlen)
-{
-	snprintf(stage, stagelen, "%s/lxc/.tarball-tree", dir);
-	if (remove_tree(stage) < 0) {
-		snprintf(err, errlen, "cannot clear %s: %s", stage, strerror(errno));
-		return -1;
-	}
-	if (build_lxc_tree(b, stage, err, errlen) < 0)
-		return -1;
-	return manifest_tree(m, "", stage, err, errlen);
-}
-
 int build_lxc_tarballs(const struct build_src *b, const char *dir, char *err, size_t errlen)
 {
 	struct manifest tree;
 	struct tar_ctx ctx = { b, &tree };
-	char stage[PATH_MAX], path[PATH_MAX];
+	char path[PATH_MAX];
 	int rc;
 
 	err[0] = '\0';
 	manifest_init(&tree, b->mtime);
-	rc = stage_tree(b, dir, &tree, stage, sizeof(stage), err, errlen);
+	rc = build_stage(b, &tree, err, errlen);
 	/* LXD first: the next-steps template is for lxc-local only. */
 	snprintf(path, sizeof(path), "%s/lxd", dir);
 	if (rc == 0 && mkdir(path, 0755) < 0 && errno != EEXIST) {
@@ -285,10 +272,6 @@ int build_lxc_tarballs(const struct build_src *b, const char *dir, char *err, si
 	}
 	manifest_free(&tree);
 	free(steps.s);
-	if (remove_tree(stage) < 0 && rc == 0) {
-		snprintf(err, errlen, "cannot remove %s: %s", stage, strerror(errno));
-		rc = -1;
-	}
 	if (rc == 0)
 		printf("build: %s/lxc/rootfs.tar.xz, meta.tar.xz (lxc-create -t local); %s/lxd/%s.tar.xz\n",
 		       dir, dir, b->r->name);

@@ -14,6 +14,7 @@
  * presence says the container is unprivileged, so the config includes
  * LXC's userns.conf too. */
 #include "build.h"
+#include "debian.h"
 #include "commands.h"
 #include "outputs.h"
 #include "util.h"
@@ -435,7 +436,13 @@ int cmd_lxc_template(int argc, char **argv)
 		goto fail;
 	}
 	/* Built aside, then moved in: an error leaves the rootfs as it was. */
-	struct build_src b = { &in, &r, t.recipe, text.s, text.len, mtime };
+	struct build_src b = { &in, &r, t.recipe, text.s, text.len, mtime, NULL };
+	char debian[PATH_MAX];
+	if (r.packages.n) {
+		if (debian_tree(&b, 0, debian, err, sizeof(err)) < 0)
+			goto fail;
+		b.debian_tar = debian;
+	}
 	remove_tree(tmp);
 	if (build_lxc_tree(&b, tmp, err, sizeof(err)) < 0)
 		goto fail;

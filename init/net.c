@@ -180,10 +180,11 @@ static void start_dhcp(struct net_if *n)
 	 * one. */
 	if (uname(&u) < 0 || !u.nodename[0] || strcmp(u.nodename, "(none)") == 0)
 		u.nodename[0] = '\0';
-	/* -f: stay in the foreground, supervised like any service; -R: release
+	/* busybox's, by name, as the getty: whatever else the tree has there.
+	 * -f: stay in the foreground, supervised like any service; -R: release
 	 * the lease when stopped at shutdown; it retries for ever by itself. */
 	snprintf(name, sizeof(name), "dhcp-%s", n->name);
-	snprintf(exec, sizeof(exec), "/sbin/udhcpc -f -R -i %s -s %s%s%s", n->name, DHCP_SCRIPT,
+	snprintf(exec, sizeof(exec), "/bin/busybox udhcpc -f -R -i %s -s %s%s%s", n->name, DHCP_SCRIPT,
 		 u.nodename[0] ? " -x hostname:" : "", u.nodename);
 	if (recipe_prepend_service(net_recipe, name, exec) < 0) {
 		log_error("net: %s: no room for a DHCP client (over %d services)", n->name, RECIPE_UNITS_MAX);

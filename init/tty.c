@@ -16,7 +16,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#define GETTY_PATH "/sbin/getty"
+/* busybox's getty by name: a Debian tree's /sbin/getty is util-linux's
+ * agetty, which takes other arguments. */
+#define GETTY_PATH "/bin/busybox"
 /* A skeleton script that runs `login -f root`: getty -n -l hands the tty
  * over without asking a name, and login makes it a proper login session
  * (HOME, utmp, a login shell that reads /etc/profile). */
@@ -285,7 +287,7 @@ static const char *term_for(enum world world, const char *name)
 }
 
 /* A getty that died fast (or could not start) waits longer each time, so a
- * broken tty or a missing /sbin/getty costs a fork per 30 s, not a loop.
+ * broken tty or a missing busybox costs a fork per 30 s, not a loop.
  * Returns the delay. */
 static long backoff(struct getty *g, int64_t now)
 {
@@ -299,10 +301,11 @@ static long backoff(struct getty *g, int64_t now)
 /* Starts the getty now; on failure sets its next due time instead. */
 static int getty_run(struct getty *g, int64_t now)
 {
-	char *argv[10];
+	char *argv[12];
 	int i = 0;
 
 	argv[i++] = GETTY_PATH;
+	argv[i++] = "getty";
 	argv[i++] = "-L";  /* CLOCAL: no modem lines on a virtual serial port */
 	if (autologin) {
 		argv[i++] = "-n";
@@ -323,7 +326,7 @@ static int getty_run(struct getty *g, int64_t now)
 		g->pid = pid;
 		return 0;
 	}
-	log_error("getty on %s: cannot start %s: %s; retrying in %ld s", g->name, GETTY_PATH,
+	log_error("getty on %s: cannot start %s getty: %s; retrying in %ld s", g->name, GETTY_PATH,
 		  strerror((int)-pid), backoff(g, now) / 1000);
 	return -1;
 }

@@ -19,7 +19,7 @@
 enum key_type { KEY_WORD, KEY_HOSTNAME, KEY_INT, KEY_LIST, KEY_BOOL, KEY_EXEC, KEY_PATH,
 		KEY_ENV, KEY_RESTART, KEY_SIGNAL, KEY_ONFAIL, KEY_NEEDS, KEY_MAC, KEY_IFNAME,
 		KEY_PREFIXES, KEY_IPS, KEY_GW4, KEY_GW6, KEY_POLICY, KEY_PATHS, KEY_CONSOLE,
-		KEY_MODE, KEY_THEN, KEY_IFAIL, KEY_UNNAMED, KEY_ROOT, KEY_OVERLAY };
+		KEY_MODE, KEY_THEN, KEY_IFAIL, KEY_UNNAMED, KEY_ROOT, KEY_OVERLAY, KEY_BUILDER };
 
 /* Which sections a key belongs to; unit keys are offsets into recipe_unit. */
 enum { IN_IMAGE = 1, IN_RUNTIME = 2, IN_TASK = 4, IN_SERVICE = 8, IN_NET = 16, IN_LOG = 32,
@@ -41,6 +41,10 @@ static const struct key_spec keys[] = {
 	{ IN_IMAGE, "modules", KEY_LIST, R(modules), 0, 0 },
 	{ IN_IMAGE, "root", KEY_ROOT, R(image_root), 0, 0 },
 	{ IN_IMAGE, "overlay", KEY_OVERLAY, R(image_overlay), 0, 0 },
+	/* read by recipe_image_key; here to be listed in errors */
+	{ IN_IMAGE, "packages", KEY_BUILDER, 0, 0, 0 },
+	{ IN_IMAGE, "files", KEY_BUILDER, 0, 0, 0 },
+	{ IN_IMAGE, "setup", KEY_BUILDER, 0, 0, 0 },
 	{ IN_RUNTIME, "hostname", KEY_HOSTNAME, R(hostname), 0, 0 },
 	{ IN_RUNTIME, "ttys", KEY_INT, R(ttys), 0, 12 },
 	{ IN_RUNTIME, "stop_timeout", KEY_INT, R(stop_timeout), 1, 300 },
@@ -419,6 +423,8 @@ static int set_value(char *base, const struct key_spec *k, const char *value,
 		return 0;
 	case KEY_PATHS:
 		return set_words((struct recipe_list *)(void *)field, k, value, check_path, err, errlen);
+	case KEY_BUILDER:
+		return 0;
 	case KEY_SIGNAL:
 		if ((*ifield = recipe_signal(value)) < 0) {
 			snprintf(err, errlen, "%s = '%s': expected a signal such as TERM, INT, HUP, QUIT, USR1 or a number",
@@ -585,6 +591,9 @@ static int on_key(void *ctx, const char *section, const char *key, const char *v
 		r->modules_line = line;
 	if (where == IN_IMAGE && strcmp(key, "overlay") == 0)
 		r->overlay_line = line;
+	int taken = where == IN_IMAGE ? recipe_image_key(r, key, value, line, err, errlen) : 1;
+	if (taken <= 0)
+		return taken;
 	if (where == IN_NET) {
 		struct recipe_net *n = net_for(r, section, line, err, errlen);
 		if (!n)
@@ -720,6 +729,11 @@ int recipe_parse(const char *text, size_t len, const char *filename,
 		snprintf(err, errlen, "%s:%d: overlay = disk: the data disk holds the writable layer over a root image, "
 			 "and this recipe's tree is all in the initramfs; add root = squashfs to [image]",
 			 filename, r->overlay_line);
+		return -1;
+	}
+	if (r->nsetup && !r->packages.n) {
+		snprintf(err, errlen, "%s:%d: setup runs in the Debian tree that packages = makes; add packages = "
+			 "(a busybox appliance does such things in a [task.NAME] at boot)", filename, r->setup[0].line);
 		return -1;
 	}
 	return check_units(r, filename, err, errlen);

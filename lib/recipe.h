@@ -17,6 +17,8 @@
 #define RECIPE_NETS_MAX 8
 #define RECIPE_IFNAME_MAX 16  /* IFNAMSIZ */
 #define RECIPE_LXC_MAX 32     /* [lxc] lines */
+#define RECIPE_FILES_MAX 32   /* [image] files = lines */
+#define RECIPE_SETUP_MAX 16   /* [image] setup = lines */
 /* Where the builder puts the recipe inside every image. */
 #define RECIPE_IMAGE_PATH "/etc/amphi/recipe.conf"
 /* In the initramfs of a VM whose tree is on a root image: what the init
@@ -102,6 +104,25 @@ struct recipe {
 	int image_root;              /* enum image_root */
 	int image_overlay;           /* enum image_overlay */
 	int overlay_line;            /* of its overlay = line */
+	/* Debian packages, installed with their dependencies by mmdebstrap;
+	 * several lines add up. Each one's line, for apt's errors. */
+	struct recipe_list packages;
+	int packages_line[RECIPE_LIST_MAX];
+	/* files = SRC DEST [USER[:GROUP]]: a host file or directory (SRC
+	 * relative to the recipe's folder) copied to DEST in the tree. */
+	struct recipe_file {
+		char src[RECIPE_PATH_MAX], dest[RECIPE_PATH_MAX];
+		char owner[RECIPE_WORD_MAX], group[RECIPE_WORD_MAX]; /* empty: root */
+		int line;
+	} files[RECIPE_FILES_MAX];
+	int nfiles;
+	/* setup = COMMAND: run by sh in the Debian tree at build time, in
+	 * order, after the packages and before the files. */
+	struct recipe_setup {
+		char cmd[RECIPE_EXEC_MAX];
+		int line;
+	} setup[RECIPE_SETUP_MAX];
+	int nsetup;
 	/* [runtime] */
 	char hostname[RECIPE_WORD_MAX];  /* default: from name */
 	int ttys;                    /* LXC ttys (lxc.tty.max) */
@@ -157,6 +178,10 @@ int recipe_prepend_service(struct recipe *r, const char *name, const char *exec)
 /* 1 if the VM's tree goes on a root image (vm/root.img), 0 if it is all
  * in the initramfs. */
 int recipe_root_image(const struct recipe *r);
+
+/* [image] packages, files and setup: what the builder alone acts on. 1 if
+ * key is none of them; 0 when taken; -1 with err. (lib/recipe_image.c) */
+int recipe_image_key(struct recipe *r, const char *key, const char *value, int line, char *err, size_t errlen);
 
 /* "step", "task" or "service". */
 const char *recipe_unit_kind(enum unit_kind kind);

@@ -83,6 +83,13 @@ static void dump(const struct recipe *r, char *out, size_t outlen)
 	if (r->image_root != ROOT_AUTO || r->image_overlay != OVERLAY_TMPFS)
 		put(out, outlen, &used, "root=%d overlay=%d root_image=%d\n", r->image_root, r->image_overlay,
 		    recipe_root_image(r));
+	for (int i = 0; i < r->packages.n; i++)
+		put(out, outlen, &used, "package %s line=%d\n", r->packages.item[i], r->packages_line[i]);
+	for (int i = 0; i < r->nfiles; i++)
+		put(out, outlen, &used, "file %s -> %s owner=%s group=%s line=%d\n", r->files[i].src, r->files[i].dest,
+		    r->files[i].owner, r->files[i].group, r->files[i].line);
+	for (int i = 0; i < r->nsetup; i++)
+		put(out, outlen, &used, "setup line=%d %s\n", r->setup[i].line, r->setup[i].cmd);
 	if (r->getty.n != 1 || strcmp(r->getty.item[0], "auto") != 0)
 		put_list(out, outlen, &used, "getty", &r->getty);
 	if (r->autologin)

@@ -337,7 +337,7 @@ static void test_start_vm_getty(void **state)
 	(void)state;
 	tty_start(tree("vm-ttys0"), WORLD_VM, &r);
 	assert_int_equal(spawns, 1);
-	expect_argv("/sbin/getty -L 0 ttyS0 vt100");
+	expect_argv("/bin/busybox getty -L 0 ttyS0 vt100");
 	assert_int_equal(timers_used(), 0);
 	assert_int_equal(tty_reaped(101), 1);
 	assert_int_equal(tty_reaped(4242), 0);
@@ -348,7 +348,7 @@ static void test_start_vm_vt_is_linux(void **state)
 	struct recipe r = recipe_with("auto", NULL);
 	(void)state;
 	tty_start(tree("vm-tty0"), WORLD_VM, &r);
-	expect_argv("/sbin/getty -L 0 tty1 linux");
+	expect_argv("/bin/busybox getty -L 0 tty1 linux");
 }
 
 static void test_start_autologin(void **state)
@@ -357,7 +357,7 @@ static void test_start_autologin(void **state)
 	(void)state;
 	r.autologin = 1;
 	tty_start(tree("vm-hvc0"), WORLD_VM, &r);
-	expect_argv("/sbin/getty -L -n -l /usr/libexec/amphi/autologin 0 hvc0 vt100");
+	expect_argv("/bin/busybox getty -L -n -l /usr/libexec/amphi/autologin 0 hvc0 vt100");
 }
 
 static void test_start_container_from_env(void **state)
@@ -367,7 +367,7 @@ static void test_start_container_from_env(void **state)
 	setenv("container_ttys", "pts/1 pts/2", 1);
 	tty_start(tree("lxc"), WORLD_CONTAINER, &r);
 	assert_int_equal(spawns, 2);
-	expect_argv("/sbin/getty -L 0 tty2 vt100");
+	expect_argv("/bin/busybox getty -L 0 tty2 vt100");
 }
 
 static void test_start_skips_missing_devices(void **state)
@@ -379,7 +379,7 @@ static void test_start_skips_missing_devices(void **state)
 	assert_int_equal(spawns, 0);
 	tty_start(tree("vm-ttys0"), WORLD_VM, &r);
 	assert_int_equal(spawns, 1);
-	expect_argv("/sbin/getty -L 0 ttyS0 vt100");
+	expect_argv("/bin/busybox getty -L 0 ttyS0 vt100");
 }
 
 static void test_backoff_grows_and_resets(void **state)
