@@ -49,6 +49,10 @@ exec = if test -f /var/lib/keep/mark; then echo "kept: $(cat /var/lib/keep/mark)
 """
 
 
+# The task's last line: the kernel's word on mounting the data disk.
+KEEP_DONE = r"keep: \[ *[\d.]+\] EXT4-fs \(vdb\): mounted"
+
+
 def rooted(tmpdir, image="", units=PROBES):
     return build_text(tmpdir, ROOTED.format(image=image, units=units))
 
@@ -125,7 +129,7 @@ def test_overlay_disk_keeps_writes_across_boots(tmpdir_clean, qemu):
     data = os.path.join(tmpdir_clean, "data.img")
     make_disk(data)
     vm = qemu(out, env={"AMPHI_DATA": data})
-    log = vm.wait(r"keep: marked \S+")
+    log = vm.wait(KEEP_DONE)
     first = re.search(r"keep: marked (\S+)", log).group(1)
     assert "data disk /dev/vdb is blank (its first 64 KiB all zero): making a file system on it" in log
     assert "keep: kept: nothing yet" in log
@@ -135,7 +139,7 @@ def test_overlay_disk_keeps_writes_across_boots(tmpdir_clean, qemu):
     os.rename(vm.log, vm.log + ".1")
 
     vm = qemu(out, env={"AMPHI_DATA": data})
-    log = vm.wait(r"keep: marked \S+")
+    log = vm.wait(KEEP_DONE)
     assert f"keep: kept: {first}" in log
     assert "making a file system" not in log, "a disk with a file system is never formatted again"
     # Unmounted clean at the first power off.
