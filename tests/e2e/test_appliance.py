@@ -369,5 +369,5 @@ def test_no_reachable_apt_source_says_what_to_do(tmpdir_clean):
     r = amphi("build", recipe, "-o", out, check=False,
               env=dict(os.environ, AMPHI_APT_SOURCES=sources, AMPHI_CACHE=os.path.join(tmpdir_clean, "cache")))
     assert r.returncode != 0 and not os.path.exists(out)
-    assert "no apt source could be reached" in r.stderr and "connect this host to its Debian mirror" in r.stderr, \
-        r.stderr
+    assert f"{recipe}:3: packages: no apt source could be reached" in r.stderr, r.stderr
+    assert "connect this host to its Debian mirror" in r.stderr
