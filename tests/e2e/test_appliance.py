@@ -343,6 +343,14 @@ def test_a_package_that_does_not_exist_names_the_line_and_quotes_apt(tmpdir_clea
     assert f"{recipe}:4: packages: apt says: E: Unable to locate package amphi-no-such-package" in err, err
 
 
+def test_a_failing_setup_line_names_its_line_and_status(tmpdir_clean):
+    recipe, err = failed_build(tmpdir_clean, "[image]\nname = badsetup\npackages = busybox-static\n"
+                                             "setup = true\nsetup = echo about to fail; exit 3\n")
+    assert f"{recipe}:5: setup failed with exit status 3; its output is in " in err, err
+    log = re.search(r"its output is in (\S+)", err).group(1)
+    assert "about to fail" in open(log).read()
+
+
 def test_a_missing_src_names_the_line(tmpdir_clean):
     recipe, err = failed_build(tmpdir_clean, "[image]\nname = nosrc\nfiles = www /srv/www\nfiles = gone.conf /etc/x\n",
                                files={"www/index.html": "hi\n"})
