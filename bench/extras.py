@@ -24,6 +24,7 @@ import socket
 import statistics
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -36,6 +37,7 @@ CMD_S = 300
 # Every container, QEMU and reader started here, so that a failure anywhere still
 # ends them (by name or by PID, never by pattern).
 _live_cts = {}    # name -> lxcpath
+_ct_ns = {}       # name -> the network namespace its lxc-* commands run in
 _live_procs = []  # Popen objects
 _counter = itertools.count(1)
 
@@ -141,21 +143,42 @@ def integer(v):
 
 # ---- LXC and QEMU helpers ---------------------------------------------------
 
-def lxc_start(name, lxcpath, config, log, defines=()):
+def lxc_cmd(name, *args):
+    """An lxc-* command for one of our containers: in its network namespace
+    when it was started in one (LXC's command socket is an abstract unix
+    socket, which only that namespace sees)."""
+    ns = _ct_ns.get(name)
+    return (netns_exec(ns) if ns else []) + [args[0], "-n", name, "-P", _live_cts[name], *args[1:]]
+
+
+def netns_exec(ns):
+    """The end-to-end tests' way into a network namespace for LXC (ip netns
+    exec, the cgroup mounts made again under its sysfs): tests/e2e/netns.py."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e")
+    if here not in sys.path:
+        sys.path.append(here)
+    import netns
+    return netns.netns_exec(ns)
+
+
+def lxc_start(name, lxcpath, config, log, defines=(), ns=None):
     """lxc-start -d of a build's lxc/config (None: the container's own
     LXCPATH/NAME/config, as lxc-create made it); returns the Popen (not waited
     for, so that many can be launched at once). -L puts each console in its
-    own file; defines are extra -s KEY=VALUE arguments."""
+    own file; defines are extra -s KEY=VALUE arguments; ns: a network
+    namespace (ip netns) to start it in, where its veth's bridge is."""
     _live_cts[name] = lxcpath
+    if ns:
+        _ct_ns[name] = ns
     conf = ["-f", config] if config else []
-    return subprocess.Popen(["lxc-start", "-n", name, "-P", lxcpath, *conf, "-d", "-L", log, *defines],
+    return subprocess.Popen(lxc_cmd(name, "lxc-start", *conf, "-d", "-L", log, *defines),
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, errors="replace")
 
 
-def lxc_start_one(name, lxcpath, config, log, defines=()):
+def lxc_start_one(name, lxcpath, config, log, defines=(), ns=None):
     """lxc-start -d of one container, waited for; NA with its complaint if it fails."""
-    p = lxc_start(name, lxcpath, config, log, defines)
+    p = lxc_start(name, lxcpath, config, log, defines, ns)
     _, err = p.communicate(timeout=CMD_S)
     if p.returncode != 0:
         raise NA(f"lxc-start exited {p.returncode}: {short(err, 100)}")
@@ -163,25 +186,26 @@ def lxc_start_one(name, lxcpath, config, log, defines=()):
 
 def lxc_kill(names):
     """lxc-stop -k of each, concurrently; then each must be STOPPED (NA otherwise)."""
-    procs = [(n, subprocess.Popen(["lxc-stop", "-n", n, "-P", _live_cts[n], "-k"],
+    procs = [(n, subprocess.Popen(lxc_cmd(n, "lxc-stop", "-k"),
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
              for n in names if n in _live_cts]
     for _, p in procs:
         p.wait(timeout=CMD_S)
     left = []
     for n, _ in procs:
-        r = sh("lxc-info", "-n", n, "-P", _live_cts[n], "-s", "-H", check=False)
+        r = sh(*lxc_cmd(n, "lxc-info", "-s", "-H"), check=False)
         if r.stdout.strip() not in ("", "STOPPED") and r.returncode == 0:
             left.append(n)
         else:
             _live_cts.pop(n, None)
+            _ct_ns.pop(n, None)
     if left:
         raise NA(f"still running after lxc-stop -k: {', '.join(left)}")
 
 
 def lxc_info(name):
     """(PID of the container's init on the host, cgroup memory in bytes) from lxc-info."""
-    r = sh("lxc-info", "-n", name, "-P", _live_cts[name], "-p", "-S", "-H")
+    r = sh(*lxc_cmd(name, "lxc-info", "-p", "-S", "-H"))
     info = dict(line.split(":", 1) for line in r.stdout.splitlines() if ":" in line)
     try:
         return int(info["PID"]), int(info["Memory use"])
@@ -191,7 +215,7 @@ def lxc_info(name):
 
 def lxc_pid(name):
     """PID of the container's init on the host: lxc-info -n NAME -P PATH -p -H."""
-    r = sh("lxc-info", "-n", name, "-P", _live_cts[name], "-p", "-H")
+    r = sh(*lxc_cmd(name, "lxc-info", "-p", "-H"))
     if not r.stdout.strip().isdigit():
         raise NA(f"lxc-info -p -H said {short(r.stdout, 80)!r}")
     return int(r.stdout.strip())
@@ -542,10 +566,10 @@ def wait_rss(path, tag, seconds, proc):
         time.sleep(0.01)
 
 
-def rss_vm_contender(name, d, work):
+def rss_vm_contender(name, d, work, qemu_args=()):
     """(Rss, VmRSS) KiB of the 'rss-idle VmRSS: N kB Rss: M kB' line the
     contender's hook (VM_HOOK) prints after its ready line, booted from D/vm/launch with AMPHI_BENCH_RSS=1 on the
-    kernel command line. systemd is then powered down by the ACPI button (its
+    kernel command line (and qemu_args after the launcher's). systemd is then powered down by the ACPI button (its
     disk image is reused: no unclean stop), the others are killed (they
     ignore the button)."""
     ports = os.path.join(work, unique("ports"))
@@ -557,7 +581,7 @@ def rss_vm_contender(name, d, work):
     q = None
     try:
         with open(serial, "wb") as out:
-            q = popen([os.path.join(d, "vm", "launch"), "-monitor", f"unix:{mon},server=on,wait=off"],
+            q = popen([os.path.join(d, "vm", "launch"), "-monitor", f"unix:{mon},server=on,wait=off", *qemu_args],
                       stdout=out, stderr=subprocess.STDOUT, env=env)
         data = wait_rss(serial, b"rss-idle", VM_READY_S + 5, q)
         return console_rss(data, "rss-idle", "Rss"), console_rss(data, "rss-idle")
