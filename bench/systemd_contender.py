@@ -452,7 +452,9 @@ def _write_lxc(p, tree, flavour=BASE):
              f"# Start: lxc-start -n NAME -f {d}/config   Stop: lxc-stop -n NAME"]
     common = "/usr/share/lxc/config/common.conf"
     if os.path.exists(common):
-        lines += [f"lxc.include = {common}"]
+        # lxcfs's post-stop hook (common.conf.d) sleeps 0.5 s on every stop
+        # and confines nothing: amphi's configs set it back, and so does this.
+        lines += [f"lxc.include = {common}", "lxc.hook.post-stop ="]
     lines += [
         "lxc.uts.name = systemd-bench",
         f"lxc.rootfs.path = dir:{tree}",
