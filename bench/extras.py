@@ -161,15 +161,20 @@ def netns_exec(ns):
     return netns.netns_exec(ns)
 
 
+def lxc_track(name, lxcpath, ns=None):
+    """A container of ours from now on: cleanup() stops it, by name."""
+    _live_cts[name] = lxcpath
+    if ns:
+        _ct_ns[name] = ns
+
+
 def lxc_start(name, lxcpath, config, log, defines=(), ns=None):
     """lxc-start -d of a build's lxc/config (None: the container's own
     LXCPATH/NAME/config, as lxc-create made it); returns the Popen (not waited
     for, so that many can be launched at once). -L puts each console in its
     own file; defines are extra -s KEY=VALUE arguments; ns: a network
     namespace (ip netns) to start it in, where its veth's bridge is."""
-    _live_cts[name] = lxcpath
-    if ns:
-        _ct_ns[name] = ns
+    lxc_track(name, lxcpath, ns)
     conf = ["-f", config] if config else []
     return subprocess.Popen(lxc_cmd(name, "lxc-start", *conf, "-d", "-L", log, *defines),
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -257,7 +262,8 @@ def wait_text(path, needle, seconds, proc=None):
 
 
 def popen(cmd, **kw):
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, **kw)
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    p = subprocess.Popen(cmd, **kw)
     _live_procs.append(p)
     return p
 
