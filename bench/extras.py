@@ -911,7 +911,7 @@ def section_install(ctx):
 
 # ---- 5. amphi build -----------------------------------------------------------
 
-OUTPUTS = [("vm/initramfs.img", "file"), ("lxc/rootfs.tar.xz", "file"), ("lxd/minimal.tar.xz", "file"),
+OUTPUTS = [("vm/initramfs.img", "file"), ("lxc/rootfs.tar.xz", "file"), ("lxd/rootfs.squashfs", "file"),
            ("lxc/rootfs", "du -sb")]
 
 

@@ -1,5 +1,5 @@
 /* amphi build RECIPE -o DIR: one staged tree, two images.
- *   DIR/vm/   vmlinuz, initramfs.img, launch (QEMU)
+ *   DIR/vm/   vmlinuz, initramfs.img (and root.img), launch (QEMU), domain.xml
  *   DIR/lxc/  rootfs/, config (lxc-start -f) */
 #include "build.h"
 #include "accounts.h"
@@ -14,6 +14,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,26 @@
 static const char *const base_modules[] = {
 	"virtio_pci", "virtio_console", "virtio_net", "virtio_blk", "button", "evdev",
 };
+/* A root image's file system, and the overlay that puts a writable layer
+ * over it. */
+static const char *const root_image_modules[] = { "squashfs", "overlay" };
+/* overlay = disk: the data disk's file system. ext4 checksums with crc32c
+ * even on the ext2 that busybox's mke2fs makes; only a softdep says so,
+ * which modules.dep leaves out. */
+static const char *const data_disk_modules[] = { "ext4", "crc32c_generic" };
+
+/* What the initramfs of a root-image build keeps of the tree, by the
+ * paths the kernel and the init look up: the init, the console the kernel
+ * opens before anything is mounted, the mount points, the modules and
+ * their load list. A path ending in '/' keeps everything below it. No
+ * busybox, no recipe: they are on the root image. */
+static const char *const initramfs_keeps[] = {
+	"init", "sbin/init", "dev/console", "proc", "sys", "run", "tmp", "lib/modules/", "etc/amphi/modules.load",
+};
+
+/* overlay = disk: the data disk amphi build makes beside the images when
+ * there is none (sparse; the appliance formats it on its first boot). */
+#define DATA_DISK_SIZE (1LL << 30)
 
 static const char *const skeleton_dirs[] = {
 	"bin", "sbin", "usr/bin", "usr/sbin", "etc/amphi", "dev", "proc", "sys",
@@ -145,6 +166,16 @@ static struct moddep *load_moddep(const struct inputs *in, char *err, size_t err
 	return d;
 }
 
+static int add_modules(struct moddep *d, const char *const *names, size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++)
+		if (moddep_add(d, names[i], err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 /* The modules, in load order, and the list the init follows. */
 static int stage_modules(struct manifest *m, const struct inputs *in, const struct recipe *r,
 			 const char *recipe_path, char *err, size_t errlen)
@@ -155,9 +186,10 @@ static int stage_modules(struct manifest *m, const struct inputs *in, const stru
 
 	if (!d)
 		return -1;
-	for (size_t i = 0; i < sizeof(base_modules) / sizeof(base_modules[0]); i++)
-		if (moddep_add(d, base_modules[i], err, errlen) < 0)
-			goto out;
+	if (add_modules(d, base_modules, COUNT(base_modules), err, errlen) < 0 ||
+	    (recipe_root_image(r) && add_modules(d, root_image_modules, COUNT(root_image_modules), err, errlen) < 0) ||
+	    (r->image_overlay == OVERLAY_DISK && add_modules(d, data_disk_modules, COUNT(data_disk_modules), err, errlen) < 0))
+		goto out;
 	for (int i = 0; i < r->modules.n; i++)
 		if (moddep_add(d, r->modules.item[i], err, errlen) < 0) {
 			char why[512];
@@ -185,6 +217,93 @@ out:
 	return rc;
 }
 
+/* DIR/vm/NAME, written beside it and renamed into place (a launch
+ * meanwhile never reads half an image), unless its entries are unchanged. */
+static int write_vm_image(struct manifest *m, manifest_writer write, const char *dir, const char *name,
+			  char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/vm/%s", dir, name);
+	return manifest_write_fresh(m, path, write, err, errlen) < 0 ? -1 : 0;
+}
+
+/* Whether the initramfs keeps path: an entry on the way to a kept path (a
+ * directory, or a link such as Debian's lib -> usr/lib), or where a kept
+ * path resolves to in the tree (usr/lib/modules/...), or below it. */
+static int initramfs_keeps_path(const char *path, char canon[][PATH_MAX])
+{
+	size_t n = strlen(path);
+
+	for (size_t i = 0; i < COUNT(initramfs_keeps); i++) {
+		const char *k = initramfs_keeps[i];
+		size_t c = strlen(canon[i]);
+		if ((strncmp(k, path, n) == 0 && (k[n] == '/' || k[n] == '\0')) || strcmp(path, canon[i]) == 0 ||
+		    (k[strlen(k) - 1] == '/' && strncmp(path, canon[i], c) == 0 && path[c] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+/* The tree as DIR/vm/root.img, and an initramfs of what it takes to mount
+ * it, with the marker that tells the init to. */
+static int write_root_image(struct manifest *tree, const struct build_src *b, const char *dir,
+			    char *err, size_t errlen)
+{
+	struct manifest small;
+	char marker[256];
+	int rc = 0;
+
+	if (write_vm_image(tree, manifest_write_squashfs, dir, "root.img", err, errlen) < 0)
+		return -1;
+	static char canon[COUNT(initramfs_keeps)][PATH_MAX];
+	for (size_t i = 0; i < COUNT(initramfs_keeps); i++) {
+		char k[PATH_MAX];
+		size_t len = strlen(initramfs_keeps[i]);
+		snprintf(k, sizeof(k), "%.*s", (int)(len - (initramfs_keeps[i][len - 1] == '/')), initramfs_keeps[i]);
+		if (manifest_resolve(tree, k, canon[i]) < 0) {
+			snprintf(err, errlen, "%s: a symbolic link loop in the tree", k);
+			return -1;
+		}
+	}
+	manifest_init(&small, b->mtime);
+	for (size_t i = 0; i < tree->n && rc == 0; i++)
+		if (initramfs_keeps_path(tree->e[i].path, canon))
+			rc = manifest_copy(&small, &tree->e[i]);
+	int len = snprintf(marker, sizeof(marker), "# amphi build: the root is this build's vm/root.img\n"
+			   "[root]\nfs = squashfs\noverlay = %s\n",
+			   b->r->image_overlay == OVERLAY_DISK ? "disk" : "tmpfs");
+	if (rc == 0)
+		rc = manifest_data(&small, RECIPE_ROOT_MARKER, 0644, marker, (size_t)len);
+	if (rc < 0)
+		snprintf(err, errlen, "out of memory");
+	else
+		rc = write_vm_image(&small, manifest_write_cpio, dir, "initramfs.img", err, errlen);
+	manifest_free(&small);
+	return rc;
+}
+
+/* overlay = disk: DIR/vm/data.img, empty, unless there is one: it holds
+ * what the appliance wrote, which a rebuild keeps. */
+static int make_data_disk(const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/vm/data.img", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == EEXIST)
+		return 0;
+	if (fd < 0 || ftruncate(fd, DATA_DISK_SIZE) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	printf("build: %s: an empty data disk of %lld MiB (the first boot formats it; later builds keep it)\n", path,
+	       DATA_DISK_SIZE >> 20);
+	return 0;
+}
+
 static int build_vm(const struct build_src *b, const char *dir, char *err, size_t errlen)
 {
 	const struct inputs *in = b->in;
@@ -203,11 +322,17 @@ static int build_vm(const struct build_src *b, const char *dir, char *err, size_
 	}
 	if (rc == 0)
 		rc = stage_modules(&m, in, r, b->recipe_path, err, errlen);
-	snprintf(path, sizeof(path), "%s/vm/initramfs.img", dir);
-	if (rc == 0 && manifest_write_fresh(&m, path, manifest_write_cpio, err, errlen) < 0)
+	snprintf(path, sizeof(path), "%s/vm/root.img", dir);
+	if (rc == 0 && recipe_root_image(r))
+		rc = write_root_image(&m, b, dir, err, errlen);
+	else if (rc == 0 && (rc = write_vm_image(&m, manifest_write_cpio, dir, "initramfs.img", err, errlen)) == 0 &&
+		 unlink(path) < 0 && errno != ENOENT) {
+		/* an earlier build's: the launcher would attach it */
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		rc = -1;
+	}
 	manifest_free(&m);
-	if (rc < 0)
+	if (rc < 0 || (r->image_overlay == OVERLAY_DISK && make_data_disk(dir, err, errlen) < 0))
 		return -1;
 	snprintf(vmlinuz, sizeof(vmlinuz), "%s/vmlinuz", in->kernel);
 	snprintf(path, sizeof(path), "%s/vm/vmlinuz", dir);
@@ -316,7 +441,8 @@ static int build_lxc(const struct build_src *b, const char *dir, char *err, size
 static int usage_build(FILE *out, int status)
 {
 	fprintf(out, "usage: amphi build RECIPE -o DIR [--refresh]\n"
-		     "  writes DIR/vm (vmlinuz, initramfs.img, launch, domain.xml) and DIR/lxc (rootfs/, config, tarballs)\n"
+		     "  writes DIR/vm (vmlinuz, initramfs.img, root.img with [image] root = squashfs, launch, domain.xml)\n"
+		     "  and DIR/lxc (rootfs/, config, tarballs)\n"
 		     "  --refresh: make the Debian tree of the recipe's packages anew (newer packages) rather than\n"
 		     "             take it from the cache\n");
 	return status;

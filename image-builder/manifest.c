@@ -250,6 +250,11 @@ int manifest_chardev(struct manifest *m, const char *path, unsigned mode, unsign
 	return add(m, &e);
 }
 
+int manifest_copy(struct manifest *m, const struct manifest_entry *e)
+{
+	return add(m, e);
+}
+
 int manifest_chmod(struct manifest *m, const char *path, unsigned mode)
 {
 	struct manifest_entry *e = manifest_find(m, path);
@@ -546,7 +551,22 @@ int manifest_write_squashfs(struct manifest *m, const char *out_path, char *err,
 	pid_t pid;
 
 	snprintf(when, sizeof(when), "%lld", (long long)m->mtime);
+	/* mksquashfs refuses SOURCE_DATE_EPOCH beside -all-time; the time it
+	 * would give is m->mtime already. Made before fork: the child only
+	 * execs. */
+	size_t nenv = 0;
+	while (environ[nenv])
+		nenv++;
+	char **env = calloc(nenv + 1, sizeof(*env));
+	if (!env) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0, j = 0; i < nenv; i++)
+		if (strncmp(environ[i], "SOURCE_DATE_EPOCH=", 18) != 0)
+			env[j++] = environ[i];
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		free(env);
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
@@ -554,6 +574,7 @@ int manifest_write_squashfs(struct manifest *m, const char *out_path, char *err,
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		close(pipefd[0]);
 		close(pipefd[1]);
+		free(env);
 		return -1;
 	}
 	if (pid == 0) {
@@ -561,12 +582,16 @@ int manifest_write_squashfs(struct manifest *m, const char *out_path, char *err,
 		if (dup2(pipefd[0], 0) < 0 || null < 0 || dup2(null, 1) < 0)
 			_exit(127);
 		/* The tar has no entry for the top: -root-* give it. Every time
-		 * fixed (the file system's own included) for the same bytes. */
-		execlp("mksquashfs", "mksquashfs", "-", out_path, "-tar", "-noappend", "-quiet", "-no-progress",
-		       "-comp", "zstd", "-no-xattrs", "-all-time", when, "-mkfs-time", when, "-root-mode", "755",
-		       "-root-uid", "0", "-root-gid", "0", (char *)NULL);
+		 * fixed (the file system's own included) for the same bytes.
+		 * zstd level 6, not its 15: a Debian tree of 117 MB took 1.0 s
+		 * instead of 13.5 s, for 35 MB instead of 32. */
+		char *argv[] = { "mksquashfs", "-", (char *)out_path, "-tar", "-noappend", "-quiet", "-no-progress",
+				 "-comp", "zstd", "-Xcompression-level", "6", "-no-xattrs", "-all-time", when,
+				 "-mkfs-time", when, "-root-mode", "755", "-root-uid", "0", "-root-gid", "0", NULL };
+		execvpe("mksquashfs", argv, env);
 		_exit(127);
 	}
+	free(env);
 	close(pipefd[0]);
 	/* If mksquashfs dies, the write fails with EPIPE and is said, rather
 	 * than the signal ending amphi without a word. */

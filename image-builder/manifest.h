@@ -43,6 +43,9 @@ int manifest_file(struct manifest *m, const char *path, unsigned mode, const cha
 int manifest_data(struct manifest *m, const char *path, unsigned mode, const char *data, size_t len);
 int manifest_symlink(struct manifest *m, const char *path, const char *target);
 int manifest_chardev(struct manifest *m, const char *path, unsigned mode, unsigned major, unsigned minor);
+/* Adds a copy of e, an entry of another manifest: path, kind, mode, owner
+ * and contents. */
+int manifest_copy(struct manifest *m, const struct manifest_entry *e);
 /* Sets the permission bits of an entry already added; -1 if there is none. */
 int manifest_chmod(struct manifest *m, const char *path, unsigned mode);
 /* Sets an entry's owner; -1 if there is none. */

@@ -31,7 +31,9 @@ static const char launcher_head[] =
 	"#                         iothread, cache=none; cache=writeback where PATH has no\n"
 	"#                         O_DIRECT (ramfs, old tmpfs). Make one: truncate -s 1G PATH\n"
 	"#                         (empty), or amphi install RECIPE --disk PATH\n"
-	"#   AMPHI_DRY_RUN=1       print the accelerator (and the disk's arguments), boot nothing\n"
+	"#   AMPHI_DATA=PATH       with [image] overlay = disk: the data disk that holds what the\n"
+	"#                         appliance writes (default: data.img here)\n"
+	"#   AMPHI_DRY_RUN=1       print the accelerator (and the disks' arguments), boot nothing\n"
 	"here=$(cd \"$(dirname \"$0\")\" && pwd)\n"
 	"accel=${AMPHI_ACCEL:-}\n"
 	"if [ -z \"$accel\" ]; then\n"
@@ -47,34 +49,71 @@ static const char launcher_head[] =
 	"*) echo \"launch: AMPHI_ACCEL=$accel: expected kvm or tcg\" >&2; exit 2 ;;\n"
 	"esac\n";
 
-/* AMPHI_DISK: virtio-blk served by an iothread of its own, so disk I/O is
- * not done in QEMU's main loop under its global lock. cache=none (O_DIRECT:
- * no second copy in the host's page cache) with aio=native, which QEMU
- * allows only with O_DIRECT. A file system without O_DIRECT (ramfs; tmpfs
- * before Linux 6.6) refuses it at open(2) with EINVAL, so a one-block direct
- * read tells. QEMU's option syntax doubles a comma inside a value. The
- * arguments go before the caller's, in "$@". */
+/* Disks on virtio-blk, each served by an iothread of its own, so disk I/O
+ * is not done in QEMU's main loop under its global lock. cache=none
+ * (O_DIRECT: no second copy in the host's page cache) with aio=native,
+ * which QEMU allows only with O_DIRECT. A file system without O_DIRECT
+ * (ramfs; tmpfs before Linux 6.6) refuses it at open(2) with EINVAL, so a
+ * one-block direct read tells. QEMU's option syntax doubles a comma inside
+ * a value. disk_opts N ID PATH DRIVE_OPTS DEVICE_OPTS sets $obj, $drv and
+ * $dev. Each disk's arguments go before those already in "$@", which come
+ * before the caller's: the disks are added last one first, so the user's
+ * (AMPHI_DISK) is the first virtio disk the guest finds, vda. */
+static const char launcher_disk_fns[] =
+	"disk_cache() {\n"
+	"\tif dd if=\"$1\" of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null; then\n"
+	"\t\techo cache=none,aio=native\n"
+	"\telse\n"
+	"\t\techo \"launch: $1 is on a file system without O_DIRECT (tmpfs?);\" \\\n"
+	"\t\t\t\"using cache=writeback,aio=threads\" >&2\n"
+	"\t\techo cache=writeback,aio=threads\n"
+	"\tfi\n"
+	"}\n"
+	"disk_opts() {\n"
+	"\tobj=iothread,id=iothread$1\n"
+	"\tdrv=\"file=$(printf '%s' \"$3\" | sed 's/,/,,/g'),format=raw,if=none,id=$2$4,$(disk_cache \"$3\")\"\n"
+	"\tdev=virtio-blk-pci,drive=$2,iothread=iothread$1$5\n"
+	"}\n"
+	"diskargs= rootargs= dataargs=\n";
+
+/* overlay = disk: the appliance's writes go to a data disk, found by its
+ * serial. */
+static const char launcher_data[] =
+	"data=${AMPHI_DATA:-$here/data.img}\n"
+	"if [ ! -e \"$data\" ]; then\n"
+	"\techo \"launch: AMPHI_DATA=$data: no such file; this appliance keeps what it writes on a data disk:\" \\\n"
+	"\t\t\"make an empty one with 'truncate -s 1G $data' (its first boot formats it)\" >&2\n"
+	"\texit 2\n"
+	"fi\n"
+	"disk_opts 2 data0 \"$data\" \"\" ,serial=" RECIPE_DATA_SERIAL "\n"
+	"set -- -object \"$obj\" -drive \"$drv\" -device \"$dev\" \"$@\"\n"
+	"dataargs=\"-object $obj -drive $drv -device $dev\"\n";
+
+/* The root image, read-only, found by its serial. Without it the init says
+ * on the console what is missing. */
+static const char launcher_root[] =
+	"if [ -e \"$here/root.img\" ]; then\n"
+	"\tdisk_opts 1 root0 \"$here/root.img\" ,readonly=on ,serial=" RECIPE_ROOT_SERIAL "\n"
+	"\tset -- -object \"$obj\" -drive \"$drv\" -device \"$dev\" \"$@\"\n"
+	"\trootargs=\"-object $obj -drive $drv -device $dev\"\n"
+	"fi\n";
+
 static const char launcher_disk[] =
-	"drive=\n"
-	"iothread=iothread,id=iothread0\n"
-	"blk=virtio-blk-pci,drive=disk0,iothread=iothread0\n"
 	"if [ -n \"${AMPHI_DISK:-}\" ]; then\n"
 	"\tif [ ! -e \"$AMPHI_DISK\" ]; then\n"
 	"\t\techo \"launch: AMPHI_DISK=$AMPHI_DISK: no such file; make an empty disk with\" \\\n"
 	"\t\t\t\"'truncate -s 1G $AMPHI_DISK' or install one with 'amphi install RECIPE --disk $AMPHI_DISK'\" >&2\n"
 	"\t\texit 2\n"
 	"\tfi\n"
-	"\tcache=cache=none,aio=native\n"
-	"\tif ! dd if=\"$AMPHI_DISK\" of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null; then\n"
-	"\t\techo \"launch: $AMPHI_DISK is on a file system without O_DIRECT (tmpfs?);\" \\\n"
-	"\t\t\t\"using cache=writeback,aio=threads\" >&2\n"
-	"\t\tcache=cache=writeback,aio=threads\n"
-	"\tfi\n"
-	"\tdrive=\"file=$(printf '%s' \"$AMPHI_DISK\" | sed 's/,/,,/g'),format=raw,if=none,id=disk0,$cache\"\n"
-	"\tset -- -object \"$iothread\" -drive \"$drive\" -device \"$blk\" \"$@\"\n"
+	"\tdisk_opts 0 disk0 \"$AMPHI_DISK\"\n"
+	"\tset -- -object \"$obj\" -drive \"$drv\" -device \"$dev\" \"$@\"\n"
+	"\tdiskargs=\"-object $obj -drive $drv -device $dev\"\n"
 	"fi\n"
-	"[ -n \"${AMPHI_DRY_RUN:-}\" ] && { echo \"accel=$accel\"; [ -z \"$drive\" ] ||\n"
-	"\techo \"disk=-object $iothread -drive $drive -device $blk\"; exit 0; }\n";
+	"if [ -n \"${AMPHI_DRY_RUN:-}\" ]; then\n"
+	"\techo \"accel=$accel\"\n"
+	"\tfor a in \"disk=$diskargs\" \"root=$rootargs\" \"data=$dataargs\"; do [ -z \"${a#*=}\" ] || echo \"$a\"; done\n"
+	"\texit 0\n"
+	"fi\n";
 
 static const char launcher_qemu[] =
 	"logs=${AMPHI_LOG_DIR:-$here}\n"
@@ -114,8 +153,11 @@ int write_vm_launcher(const char *dir, const struct recipe *r, char *err, size_t
 	char path[PATH_MAX];
 	int rc = -1;
 
-	if (strbuf_printf(&b, "%s%s%s", launcher_head, launcher_disk, launcher_qemu) < 0 || launcher_nics(&b, r) < 0 ||
-	    strbuf_printf(&b, "%s", launcher_tail) < 0)
+	int image = recipe_root_image(r), data = r->image_overlay == OVERLAY_DISK;
+
+	if (strbuf_printf(&b, "%s%s%s%s%s%s", launcher_head, launcher_disk_fns, data ? launcher_data : "",
+			  image ? launcher_root : "", launcher_disk, launcher_qemu) < 0 ||
+	    launcher_nics(&b, r) < 0 || strbuf_printf(&b, "%s", launcher_tail) < 0)
 		snprintf(err, errlen, "out of memory");
 	else {
 		snprintf(path, sizeof(path), "%s/vm/launch", dir);
@@ -128,7 +170,7 @@ int write_vm_launcher(const char *dir, const struct recipe *r, char *err, size_t
 /* DIR/vm/domain.xml: the same machine for libvirt. The comments hold no
  * text of the build's (an XML comment may not contain "--", which a path or
  * a command line may); what names this build goes into <description>.
- * %1$s is the name, %2$s the build directory, both escaped. */
+ * The head's %1$s is the name, %2$s the build directory, both escaped. */
 static const char domain_xml[] =
 	"<!-- An amphi appliance for libvirt, written by amphi build:\n"
 	"       virsh define domain.xml; virsh start NAME; virsh console NAME\n"
@@ -144,12 +186,14 @@ static const char domain_xml[] =
 	"--disk %2$s/vm/disk.img. Read its log stream with amphi logs --connect %2$s/vm/amphi.sock; "
 	"%2$s/vm/anaconda.sock carries the same records as Anaconda text lines.</description>\n"
 	"  <memory unit='MiB'>256</memory>\n"
-	"  <vcpu>1</vcpu>\n"
-	"  <iothreads>1</iothreads>\n"
+	"  <vcpu>1</vcpu>\n";
+
+/* The domain's parts after the head: %s is the build directory, escaped. */
+static const char domain_os[] =
 	"  <os>\n"
 	"    <type arch='x86_64' machine='pc'>hvm</type>\n"
-	"    <kernel>%2$s/vm/vmlinuz</kernel>\n"
-	"    <initrd>%2$s/vm/initramfs.img</initrd>\n"
+	"    <kernel>%s/vm/vmlinuz</kernel>\n"
+	"    <initrd>%s/vm/initramfs.img</initrd>\n"
 	"    <!-- To boot the system amphi install put on the disk, add root=/dev/vda1,\n"
 	"         as amphi run does when it is given a disk. -->\n"
 	"    <cmdline>console=ttyS0 panic=-1</cmdline>\n"
@@ -173,9 +217,33 @@ static const char domain_xml[] =
 	"         cache='writeback' io='threads'. -->\n"
 	"    <disk type='file' device='disk'>\n"
 	"      <driver name='qemu' type='raw' cache='none' io='native' iothread='1'/>\n"
-	"      <source file='%2$s/vm/disk.img'/>\n"
+	"      <source file='%s/vm/disk.img'/>\n"
 	"      <target dev='vda' bus='virtio'/>\n"
-	"    </disk>\n"
+	"    </disk>\n";
+
+/* libvirt gives the disks PCI slots in the order of their targets, and the
+ * guest names them in that order: the disk above stays vda. */
+static const char domain_root_disk[] =
+	"    <!-- The root image: this build's tree, read-only; the init finds it by its serial. -->\n"
+	"    <disk type='file' device='disk'>\n"
+	"      <driver name='qemu' type='raw' cache='none' io='native' iothread='2'/>\n"
+	"      <source file='%s/vm/root.img'/>\n"
+	"      <target dev='vdb' bus='virtio'/>\n"
+	"      <readonly/>\n"
+	"      <serial>" RECIPE_ROOT_SERIAL "</serial>\n"
+	"    </disk>\n";
+
+static const char domain_data_disk[] =
+	"    <!-- The data disk that keeps what the appliance writes ([image] overlay = disk):\n"
+	"         amphi build made it empty, the first boot formats it. -->\n"
+	"    <disk type='file' device='disk'>\n"
+	"      <driver name='qemu' type='raw' cache='none' io='native' iothread='3'/>\n"
+	"      <source file='%s/vm/data.img'/>\n"
+	"      <target dev='vdc' bus='virtio'/>\n"
+	"      <serial>" RECIPE_DATA_SERIAL "</serial>\n"
+	"    </disk>\n";
+
+static const char domain_tail[] =
 	"    <serial type='pty'>\n"
 	"      <target port='0'/>\n"
 	"    </serial>\n"
@@ -185,11 +253,11 @@ static const char domain_xml[] =
 	"    <!-- The init's two log ports; QEMU listens on the sockets, as with vm/launch. -->\n"
 	"    <controller type='virtio-serial' index='0'/>\n"
 	"    <channel type='unix'>\n"
-	"      <source mode='bind' path='%2$s/vm/amphi.sock'/>\n"
+	"      <source mode='bind' path='%s/vm/amphi.sock'/>\n"
 	"      <target type='virtio' name='org.amphi.log.0'/>\n"
 	"    </channel>\n"
 	"    <channel type='unix'>\n"
-	"      <source mode='bind' path='%2$s/vm/anaconda.sock'/>\n"
+	"      <source mode='bind' path='%s/vm/anaconda.sock'/>\n"
 	"      <target type='virtio' name='org.fedoraproject.anaconda.log.0'/>\n"
 	"    </channel>\n"
 	"    <!-- No network card. For one, add\n"
@@ -236,7 +304,13 @@ int write_libvirt_domain(const char *dir, const struct recipe *r, char *err, siz
 	if (xml_escape(&name, r->name, "the recipe's name", err, errlen) < 0 ||
 	    xml_escape(&abs, dir, "the output directory", err, errlen) < 0)
 		goto out;
-	if (strbuf_printf(&b, domain_xml, name.s, abs.s) < 0) {
+	int image = recipe_root_image(r), data = r->image_overlay == OVERLAY_DISK;
+	if (strbuf_printf(&b, domain_xml, name.s, abs.s) < 0 ||
+	    strbuf_printf(&b, "  <iothreads>%d</iothreads>\n", 1 + image + data) < 0 ||
+	    strbuf_printf(&b, domain_os, abs.s, abs.s, abs.s) < 0 ||
+	    (image && strbuf_printf(&b, domain_root_disk, abs.s) < 0) ||
+	    (data && strbuf_printf(&b, domain_data_disk, abs.s) < 0) ||
+	    strbuf_printf(&b, domain_tail, abs.s, abs.s) < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}

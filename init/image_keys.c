@@ -8,6 +8,10 @@
 
 int recipe_image_key(struct recipe *r, const char *key, const char *value, int line, char *err, size_t errlen)
 {
-	(void)r, (void)value, (void)line, (void)err, (void)errlen;
+	(void)value, (void)line, (void)err, (void)errlen;
+	/* That there are packages, not which: root = auto means a root image
+	 * then (recipe_root_image), and the grammar's checks must agree. */
+	if (!strcmp(key, "packages") && r->packages.n < RECIPE_LIST_MAX)
+		r->packages.n++;
 	return strcmp(key, "packages") && strcmp(key, "files") && strcmp(key, "setup");
 }

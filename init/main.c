@@ -14,6 +14,7 @@
 #include "power.h"
 #include "recipe.h"
 #include "root.h"
+#include "rootimage.h"
 #include "shutdown.h"
 #include "signals.h"
 #include "svc.h"
@@ -44,15 +45,32 @@ static int boot_recipe(enum world world, struct recipe *r)
 	return 0;
 }
 
-static void boot_vm_extras(const struct recipe *r)
+/* A VM's root, before anything is read from it: the modules first (the
+ * log ports need virtio_console, the disks virtio_blk and their file
+ * systems); then an installed system (root=), whose own init takes over,
+ * or the root image, which becomes / under this same PID 1. If the root
+ * cannot be had, never go on to this image's steps (an installer's would
+ * wipe a disk): an emergency shell instead. */
+static int boot_vm_root(void)
 {
+	char err[1024];
+
 	/* Ctrl-Alt-Del becomes SIGINT (reboot through our stop sequence)
 	 * instead of the kernel's immediate reset. */
 	if (reboot(RB_DISABLE_CAD) < 0)
 		log_warn("reboot(RB_DISABLE_CAD): %s", strerror(errno));
+	modules_load("");
+	if (root_switch("", err, sizeof(err)) < 0 || rootimage_switch("", err, sizeof(err)) < 0) {
+		emergency_start(err);
+		return -1;
+	}
+	return 0;
+}
+
+static void boot_vm_extras(const struct recipe *r)
+{
 	if (r->hostname[0] && sethostname(r->hostname, strlen(r->hostname)) < 0)
 		log_warn("sethostname %s: %s", r->hostname, strerror(errno));
-	modules_load("");
 	power_button_watch("");
 }
 
@@ -95,19 +113,11 @@ static void __attribute__((noreturn)) boot(void)
 	log_info("amphi-init %s starting in env=%s", AMPHI_VERSION, env.id);
 	shutdown_init(env.world, 5);
 
-	int recipe_ok = boot_recipe(env.world, &recipe) == 0;
-	/* VM modules first: the log ports need virtio_console, root= its disk. */
-	if (env.world != WORLD_CONTAINER) {
-		char err[512];
+	/* The recipe is read from the root, which in a VM may be yet to mount. */
+	recipe_defaults(&recipe);
+	int recipe_ok = (env.world == WORLD_CONTAINER || boot_vm_root() == 0) && boot_recipe(env.world, &recipe) == 0;
+	if (env.world != WORLD_CONTAINER)
 		boot_vm_extras(&recipe);
-		/* An installed system: its own init takes over from here. If the
-		 * disk cannot be had, never go on to this image's steps (an
-		 * installer's would wipe it): an emergency shell instead. */
-		if (recipe_ok && root_switch("", err, sizeof(err)) < 0) {
-			emergency_start(err);
-			recipe_ok = 0;
-		}
-	}
 	logcore_start("", env.world, &recipe);
 	if (recipe_ok) {
 		tty_start("", env.world, &recipe);

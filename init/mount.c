@@ -1,6 +1,7 @@
 #include "mount.h"
 #include "log.h"
 #include "logsink.h"
+#include "rootimage.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -117,6 +118,13 @@ void mount_unmount_all(const char *root)
 			snprintf(targets[n++], sizeof(targets[0]), "%s", target);
 	}
 	fclose(f);
+	/* A root image's writable layer goes read-only first, while its path
+	 * is there: / is an overlay on it and keeps it mounted past the
+	 * unmounts below, and a data disk's file system is marked clean for
+	 * the next boot only when it goes read-only. */
+	snprintf(path, sizeof(path), "%s%s", root, ROOTIMAGE_RW);
+	if (mount(NULL, path, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0 && errno != ENOENT && errno != EINVAL)
+		log_warn("remount %s read-only: %s", path, strerror(errno));
 	while (n-- > 0)
 		if (umount2(targets[n], 0) < 0 && umount2(targets[n], MNT_DETACH) < 0)
 			log_debug("umount %s: %s", targets[n], strerror(errno));

@@ -2,7 +2,9 @@
 #include "cmdline.h"
 #include "log.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,21 +17,81 @@
 #define DEVICE_WAIT_MS 10000
 #define RAMFS_MAGIC 0x858458f6
 #define TMPFS_MAGIC 0x01021994
-#define NEWROOT "/newroot"
 
-/* The kernel's mounts go with PID 1 into the new root (the new init finds
- * them mounted); what cannot move is let go. */
-static void move_mounts(const char *root)
+/* The kernel's mounts go with PID 1 into the new root (the init that runs
+ * on finds them mounted); what cannot move is let go. */
+static void move_mounts(const char *root, const char *newroot)
 {
-	static const char *const mounts[] = { "/dev", "/proc", "/sys", "/run" };
+	static const char *const mounts[] = { "/dev", "/proc", "/sys", "/run", "/tmp" };
 	char from[PATH_MAX], to[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
 		snprintf(from, sizeof(from), "%s%s", root, mounts[i]);
-		snprintf(to, sizeof(to), "%s%s%s", root, NEWROOT, mounts[i]);
+		snprintf(to, sizeof(to), "%s%s", newroot, mounts[i]);
 		if (mount(from, to, NULL, MS_MOVE, NULL) < 0)
 			umount2(from, MNT_DETACH);
 	}
+}
+
+/* Deletes what is below dirfd on the device dev, leaving other file
+ * systems' mount points; closes dirfd. */
+static void delete_below(int dirfd, dev_t dev)
+{
+	DIR *d = fdopendir(dirfd);
+	struct dirent *e;
+	struct stat st;
+
+	if (!d) {
+		close(dirfd);
+		return;
+	}
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				delete_below(sub, dev);
+		}
+		unlinkat(dirfd, e->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
+	}
+	closedir(d);
+}
+
+int root_is_initramfs(const char *root)
+{
+	char path[PATH_MAX];
+	struct statfs fs;
+
+	snprintf(path, sizeof(path), "%s/", root);
+	return statfs(path, &fs) == 0 && (fs.f_type == RAMFS_MAGIC || fs.f_type == TMPFS_MAGIC);
+}
+
+int root_move_to(const char *root, const char *newroot, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/", root);
+	int initramfs = root_is_initramfs(root), old = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (old < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	move_mounts(root, newroot);
+	if (chdir(newroot) < 0 || mount(".", path, NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+		snprintf(err, errlen, "making %s the root: %s", newroot, strerror(errno));
+		close(old);
+		return -1;
+	}
+	/* The initramfs is rootfs, which is never unmounted: its files would
+	 * hold their RAM for good. Only what is on its own device goes. */
+	if (initramfs && fstat(old, &st) == 0)
+		delete_below(old, st.st_dev);
+	else
+		close(old);
+	return 0;
 }
 
 /* Whether the new root's /sbin/init can be run, following symlinks as they
@@ -67,12 +129,10 @@ int root_switch(const char *root, char *err, size_t errlen)
 	char dev[128], want[32], path[PATH_MAX], mnt[PATH_MAX];
 	static const char *const guesses[] = { "ext4", "ext2", "xfs", "btrfs" };
 	const char *type = NULL;
-	struct statfs fs;
 
 	if (!cmdline_get(root, "root", dev, sizeof(dev)))
 		return 0;
-	snprintf(path, sizeof(path), "%s/", root);
-	if (statfs(path, &fs) == 0 && fs.f_type != RAMFS_MAGIC && fs.f_type != TMPFS_MAGIC)
+	if (!root_is_initramfs(root))
 		return 0;  /* already on it: this is the init the switch started */
 	if (strncmp(dev, "/dev/", 5) != 0) {
 		snprintf(err, errlen, "root=%s: expected a device path such as /dev/vda1", dev);
@@ -86,7 +146,7 @@ int root_switch(const char *root, char *err, size_t errlen)
 			 "(virtio_blk and ext4 for an amphi install disk)?", dev, DEVICE_WAIT_MS / 1000);
 		return -1;
 	}
-	snprintf(mnt, sizeof(mnt), "%s%s", root, NEWROOT);
+	snprintf(mnt, sizeof(mnt), "%s%s", root, ROOT_NEWROOT);
 	mkdir(mnt, 0755);
 	int given = cmdline_get(root, "rootfstype", want, sizeof(want));
 	for (size_t i = 0; !type && i < (given ? 1 : sizeof(guesses) / sizeof(guesses[0])); i++)
@@ -103,11 +163,9 @@ int root_switch(const char *root, char *err, size_t errlen)
 		return -1;
 	}
 	log_info("root=%s (%s): switching to its /sbin/init", dev, type);
-	move_mounts(root);
-	/* busybox switch_root empties the initramfs, makes the new root / and
-	 * execs its init as PID 1. */
-	snprintf(path, sizeof(path), "%s/bin/busybox", root);
-	execl(path, "switch_root", mnt, "/sbin/init", (char *)NULL);
-	snprintf(err, errlen, "switch_root to root=%s: %s", dev, strerror(errno));
+	if (root_move_to(root, mnt, err, errlen) < 0)
+		return -1;
+	execl("/sbin/init", "/sbin/init", (char *)NULL);
+	snprintf(err, errlen, "root=%s: exec /sbin/init: %s", dev, strerror(errno));
 	return -1;
 }

@@ -19,7 +19,7 @@
 enum key_type { KEY_WORD, KEY_HOSTNAME, KEY_INT, KEY_LIST, KEY_BOOL, KEY_EXEC, KEY_PATH,
 		KEY_ENV, KEY_RESTART, KEY_SIGNAL, KEY_ONFAIL, KEY_NEEDS, KEY_MAC, KEY_IFNAME,
 		KEY_PREFIXES, KEY_IPS, KEY_GW4, KEY_GW6, KEY_POLICY, KEY_PATHS, KEY_CONSOLE,
-		KEY_MODE, KEY_THEN, KEY_IFAIL, KEY_UNNAMED, KEY_BUILDER };
+		KEY_MODE, KEY_THEN, KEY_IFAIL, KEY_UNNAMED, KEY_ROOT, KEY_OVERLAY, KEY_BUILDER };
 
 /* Which sections a key belongs to; unit keys are offsets into recipe_unit. */
 enum { IN_IMAGE = 1, IN_RUNTIME = 2, IN_TASK = 4, IN_SERVICE = 8, IN_NET = 16, IN_LOG = 32,
@@ -39,6 +39,8 @@ struct key_spec {
 static const struct key_spec keys[] = {
 	{ IN_IMAGE, "name", KEY_WORD, R(name), 0, 0 },
 	{ IN_IMAGE, "modules", KEY_LIST, R(modules), 0, 0 },
+	{ IN_IMAGE, "root", KEY_ROOT, R(image_root), 0, 0 },
+	{ IN_IMAGE, "overlay", KEY_OVERLAY, R(image_overlay), 0, 0 },
 	/* read by recipe_image_key; here to be listed in errors */
 	{ IN_IMAGE, "packages", KEY_BUILDER, 0, 0, 0 },
 	{ IN_IMAGE, "files", KEY_BUILDER, 0, 0, 0 },
@@ -101,6 +103,8 @@ static const struct named {
   then_names[] = { { "poweroff", THEN_POWEROFF }, { "reboot", THEN_REBOOT }, { "continue", THEN_CONTINUE } },
   ifail_names[] = { { "poweroff", 0 }, { "shell", 1 } },
   unnamed_names[] = { { "none", 0 }, { "dhcp", 1 } },
+  root_names[] = { { "auto", ROOT_AUTO }, { "initramfs", ROOT_INITRAMFS }, { "squashfs", ROOT_SQUASHFS } },
+  overlay_names[] = { { "tmpfs", OVERLAY_TMPFS }, { "disk", OVERLAY_DISK } },
   signal_names[] = {
 	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
 	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "PWR", SIGPWR },
@@ -279,6 +283,8 @@ static int set_named(int *field, const struct key_spec *k, const char *value, ch
 		{ KEY_THEN, then_names, COUNT(then_names), "poweroff, reboot or continue" },
 		{ KEY_IFAIL, ifail_names, COUNT(ifail_names), "poweroff or shell" },
 		{ KEY_UNNAMED, unnamed_names, COUNT(unnamed_names), "dhcp or none" },
+		{ KEY_ROOT, root_names, COUNT(root_names), "auto, initramfs or squashfs" },
+		{ KEY_OVERLAY, overlay_names, COUNT(overlay_names), "tmpfs or disk" },
 	};
 	for (size_t t = 0; t < COUNT(tables); t++) {
 		if (tables[t].type != k->type)
@@ -361,6 +367,8 @@ static int set_value(char *base, const struct key_spec *k, const char *value,
 	case KEY_THEN:
 	case KEY_IFAIL:
 	case KEY_UNNAMED:
+	case KEY_ROOT:
+	case KEY_OVERLAY:
 		return set_named(ifield, k, value, err, errlen);
 	case KEY_NEEDS:
 		if (strcmp(value, "network") != 0) {
@@ -440,6 +448,11 @@ static void expected_keys(int where, char *out, size_t outlen)
 			return;
 		used += (size_t)w;
 	}
+}
+
+int recipe_root_image(const struct recipe *r)
+{
+	return r->image_root == ROOT_SQUASHFS || (r->image_root == ROOT_AUTO && r->packages.n > 0);
 }
 
 const char *recipe_unit_kind(enum unit_kind kind)
@@ -576,6 +589,8 @@ static int on_key(void *ctx, const char *section, const char *key, const char *v
 		r->install_line = line;
 	if (where == IN_IMAGE && strcmp(key, "modules") == 0)
 		r->modules_line = line;
+	if (where == IN_IMAGE && strcmp(key, "overlay") == 0)
+		r->overlay_line = line;
 	int taken = where == IN_IMAGE ? recipe_image_key(r, key, value, line, err, errlen) : 1;
 	if (taken <= 0)
 		return taken;
@@ -710,6 +725,12 @@ int recipe_parse(const char *text, size_t len, const char *filename,
 	}
 	if (!r->hostname[0])
 		hostname_from_name(r->name, r->hostname);
+	if (r->image_overlay == OVERLAY_DISK && !recipe_root_image(r)) {
+		snprintf(err, errlen, "%s:%d: overlay = disk: the data disk holds the writable layer over a root image, "
+			 "and this recipe's tree is all in the initramfs; add root = squashfs to [image]",
+			 filename, r->overlay_line);
+		return -1;
+	}
 	if (r->nsetup && !r->packages.n) {
 		snprintf(err, errlen, "%s:%d: setup runs in the Debian tree that packages = makes; add packages = "
 			 "(a busybox appliance does such things in a [task.NAME] at boot)", filename, r->setup[0].line);

@@ -21,6 +21,16 @@
 #define RECIPE_SETUP_MAX 16   /* [image] setup = lines */
 /* Where the builder puts the recipe inside every image. */
 #define RECIPE_IMAGE_PATH "/etc/amphi/recipe.conf"
+/* In the initramfs of a VM whose tree is on a root image: what the init
+ * mounts, in the recipe's grammar (the builder writes it, the init reads it):
+ *   [root]
+ *   fs = squashfs
+ *   overlay = tmpfs | disk */
+#define RECIPE_ROOT_MARKER "/etc/amphi/root-image"
+/* The serials by which the init finds the root image's disk and the data
+ * disk (QEMU's serial=, libvirt's <serial>). */
+#define RECIPE_ROOT_SERIAL "amphi-root"
+#define RECIPE_DATA_SERIAL "amphi-data"
 
 struct recipe_list {
 	int n;
@@ -38,6 +48,14 @@ enum install_then { THEN_POWEROFF, THEN_REBOOT, THEN_CONTINUE };
  * (counted); block: always hold them back; drop: never. */
 enum log_policy { LOG_POLICY_AUTO, LOG_POLICY_BLOCK, LOG_POLICY_DROP };
 enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
+/* [image] root: where a VM's tree is. initramfs: all of it unpacked into
+ * RAM; squashfs: a read-only image on virtio-blk, the initramfs only the
+ * init and modules that reach it; auto: the builder's choice
+ * (recipe_root_image). */
+enum image_root { ROOT_AUTO, ROOT_INITRAMFS, ROOT_SQUASHFS };
+/* [image] overlay: the writable layer over a root image: RAM (gone at
+ * power off) or a data disk (kept). */
+enum image_overlay { OVERLAY_TMPFS, OVERLAY_DISK };
 
 /* [step.NAME]: an install step, in file order, before everything else.
  * [task.NAME]: a oneshot run in file order before services.
@@ -83,6 +101,9 @@ struct recipe {
 	char name[RECIPE_WORD_MAX];  /* required */
 	struct recipe_list modules;  /* VM kernel modules; the builder adds their dependencies */
 	int modules_line;            /* of its modules = line (0: none), for the builder's errors */
+	int image_root;              /* enum image_root */
+	int image_overlay;           /* enum image_overlay */
+	int overlay_line;            /* of its overlay = line */
 	/* Debian packages, installed with their dependencies by mmdebstrap;
 	 * several lines add up. Each one's line, for apt's errors. */
 	struct recipe_list packages;
@@ -153,6 +174,10 @@ int recipe_parse(const char *text, size_t len, const char *filename,
 /* Adds a service the init itself supervises (a DHCP client), started
  * before the recipe's own. 0, or -1 when the unit table is full. */
 int recipe_prepend_service(struct recipe *r, const char *name, const char *exec);
+
+/* 1 if the VM's tree goes on a root image (vm/root.img), 0 if it is all
+ * in the initramfs. */
+int recipe_root_image(const struct recipe *r);
 
 /* [image] packages, files and setup: what the builder alone acts on. 1 if
  * key is none of them; 0 when taken; -1 with err. (lib/recipe_image.c) */

@@ -79,7 +79,7 @@ def test_builds_give_the_same_bytes_and_a_warm_one_rewrites_only_what_changed(ng
     recipe, again = nginx_copy(tmpdir_clean), os.path.join(tmpdir_clean, "again")
     folder = os.path.dirname(recipe)
     build(recipe, again)
-    outputs = ["lxc/rootfs.tar.xz", "lxc/meta.tar.xz", "lxd/nginx.tar.xz", "vm/initramfs.img"]
+    outputs = ["lxc/rootfs.tar.xz", "lxc/meta.tar.xz", "lxd/lxd.tar.xz", "lxd/rootfs.squashfs", "vm/initramfs.img"]
     outputs += [p for p in ["vm/root.img"] if os.path.exists(os.path.join(nginx_build, p))]
     for rel in outputs:
         assert digest(os.path.join(nginx_build, rel)) == digest(os.path.join(again, rel)), rel
@@ -92,7 +92,7 @@ def test_builds_give_the_same_bytes_and_a_warm_one_rewrites_only_what_changed(ng
     with open(os.path.join(folder, "nginx/www/index.html"), "a") as f:
         f.write("<!-- changed -->\n")
     build(recipe, again)
-    for rel in ("lxc/rootfs.tar.xz", "lxd/nginx.tar.xz"):
+    for rel in ("lxc/rootfs.tar.xz", "lxd/rootfs.squashfs"):
         assert os.stat(os.path.join(again, rel)).st_mtime_ns != written[rel], rel
     with tarfile.open(os.path.join(again, "lxc/rootfs.tar.xz")) as t:
         assert t.extractfile("srv/www/index.html").read().endswith(b"<!-- changed -->\n")
@@ -262,7 +262,8 @@ def test_the_lxd_image_launches_and_serves_the_page(nginx_build, tmpdir_clean):
     alias = unique("amphi-e2e-nginximg")
     with host_bridge(tmpdir_clean) as (bridge, gw), lxd_daemon() as env:
         try:
-            lxd_client(env, "image", "import", os.path.join(nginx_build, "lxd", "nginx.tar.xz"), "--alias", alias)
+            lxd_client(env, "image", "import", os.path.join(nginx_build, "lxd", "lxd.tar.xz"),
+                       os.path.join(nginx_build, "lxd", "rootfs.squashfs"), "--alias", alias)
             lxd_client(env, "init", alias, ct)
             lxd_client(env, "config", "device", "add", ct, "eth0", "nic", "nictype=bridged", f"parent={bridge}",
                        "name=eth0")

@@ -6,7 +6,7 @@ shows the guest's kernel finding vda."""
 import os
 import subprocess
 
-from conftest import unique
+from conftest import build_text, unique
 
 DIRECT = "cache=none,aio=native"
 FALLBACK = "cache=writeback,aio=threads"
@@ -99,3 +99,26 @@ def test_guest_sees_the_disk_as_vda(minimal_build, qemu, tmpdir_clean, monkeypat
     # virtio_blk is in every image's module set; its probe names the disk
     # on the console: "virtio_blk virtio1: [vda] 32768 512-byte logical blocks".
     vm.wait(r"virtio_blk virtio\d+: \[vda\] 32768 512-byte logical blocks")
+
+
+def test_a_root_image_is_read_only_after_the_users_disk(tmpdir_clean):
+    # Each disk has an iothread of its own; the guest finds the image by
+    # its serial (test_rootimage boots it with the user's disk as vda).
+    out = build_text(tmpdir_clean, "[image]\nname = rooted\nroot = squashfs\noverlay = disk\n")
+    disk = os.path.join(tmpdir_clean, "disk.img")
+    make_disk(disk)
+    r = dry_run(out, disk)
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0 and [l.split("=")[0] for l in lines] == ["accel", "disk", "root", "data"], r.stdout
+    vm = os.path.join(out, "vm")
+    assert lines[1].startswith("disk=" + IOTHREAD[0]) and lines[1].endswith(IOTHREAD[1]), lines[1]
+    assert lines[2] == (f"root=-object iothread,id=iothread1 -drive file={vm}/root.img,format=raw,if=none,id=root0,"
+                        f"readonly=on,{DIRECT} -device virtio-blk-pci,drive=root0,iothread=iothread1,serial=amphi-root")
+    assert lines[3] == (f"data=-object iothread,id=iothread2 -drive file={vm}/data.img,format=raw,if=none,id=data0,"
+                        f"{DIRECT} -device virtio-blk-pci,drive=data0,iothread=iothread2,serial=amphi-data")
+    # AMPHI_DATA instead of vm/data.img; one that is not there is said.
+    missing = os.path.join(tmpdir_clean, "nodata.img")
+    env = dict(os.environ, AMPHI_DRY_RUN="1", AMPHI_ACCEL="tcg", AMPHI_DATA=missing)
+    r = subprocess.run([os.path.join(vm, "launch")], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and r.stdout == ""
+    assert f"AMPHI_DATA={missing}: no such file" in r.stderr and f"'truncate -s 1G {missing}'" in r.stderr

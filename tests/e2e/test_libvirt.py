@@ -20,6 +20,7 @@ from conftest import BOOT_TIMEOUT, RECIPES, build, unique, wait_for
 from logfeed import reader
 
 MINIMAL = os.path.join(RECIPES, "minimal.conf")
+ROOTED = "[image]\nname = rooted\nroot = squashfs\noverlay = disk\n\n[runtime]\ngetty = none\n"
 DAEMON_TIMEOUT = 60  # libvirtd probes QEMU once at its first connection
 
 
@@ -31,6 +32,18 @@ def lv_build():
     out = os.path.join(d, "out")
     assert len(os.path.join(out, "vm", "anaconda.sock")) < 108, f"{d} is too long for a socket path; set TMPDIR"
     build(MINIMAL, out)
+    yield out
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def lv_rooted_build():
+    """A root image with a data disk, in a short directory as lv_build."""
+    d = tempfile.mkdtemp(prefix="amphi-lv-")
+    recipe, out = os.path.join(d, "rooted.conf"), os.path.join(d, "out")
+    with open(recipe, "w") as f:
+        f.write(ROOTED)
+    build(recipe, out)
     yield out
     shutil.rmtree(d, ignore_errors=True)
 
@@ -70,6 +83,19 @@ def test_domain_xml_escapes_the_path_and_is_reproducible(tmpdir_clean):
     dom = ET.parse(path).getroot()
     assert dom.find("devices/disk/source").get("file") == os.path.join(out, "vm", "disk.img")
     assert dom.findtext("os/kernel") == os.path.join(out, "vm", "vmlinuz")
+
+
+def test_domain_xml_of_a_root_image_puts_the_users_disk_first(lv_rooted_build):
+    path = os.path.join(lv_rooted_build, "vm", "domain.xml")
+    validate(path)
+    dom = ET.parse(path).getroot()
+    assert dom.findtext("iothreads") == "3"
+    vm = os.path.join(lv_rooted_build, "vm")
+    disks = [(d.find("target").get("dev"), d.find("source").get("file"), d.find("readonly") is not None,
+              d.findtext("serial"), d.find("driver").get("iothread")) for d in dom.iter("disk")]
+    assert disks == [("vda", os.path.join(vm, "disk.img"), False, None, "1"),
+                     ("vdb", os.path.join(vm, "root.img"), True, "amphi-root", "2"),
+                     ("vdc", os.path.join(vm, "data.img"), False, "amphi-data", "3")]
 
 
 class Libvirtd:
@@ -206,13 +232,16 @@ def domain_copy(build_dir, work, name):
     return path, serial
 
 
-def test_libvirt_boots_streams_logs_and_powers_off(lv_build, libvirtd, tmpdir_clean):
-    vm = os.path.join(lv_build, "vm")
+def libvirt_boot(build_dir, libvirtd, work, during=lambda name, serial: None):
+    """build_dir's domain under libvirtd with an empty 16 MiB disk.img:
+    once it is ready, during(name, serial log), then virsh shutdown, which
+    must power it off. The console."""
+    vm = os.path.join(build_dir, "vm")
     disk = os.path.join(vm, "disk.img")
     with open(disk, "wb") as f:
         f.truncate(16 << 20)
     name = unique("amphi-e2e-lv")
-    xml, serial = domain_copy(lv_build, tmpdir_clean, name)
+    xml, serial = domain_copy(build_dir, work, name)
     libvirtd.start()
     defined = False
     try:
@@ -220,13 +249,10 @@ def test_libvirt_boots_streams_logs_and_powers_off(lv_build, libvirtd, tmpdir_cl
         defined = True
         libvirtd.virsh("start", name)
         wait_for(serial, r"amphi: ready env=qemu", BOOT_TIMEOUT)
+        # the user's disk is vda (16 MiB), whatever else the build attaches
         wait_for(serial, r"virtio_blk virtio\d+: \[vda\] 32768 512-byte logical blocks", 10)
         assert disk in libvirtd.virsh("domblklist", name).stdout
-        with reader(tmpdir_clean, "--connect", os.path.join(vm, "amphi.sock"), "--json") as r:
-            r.wait_stdout(b'"msg":"ready env=qemu in ')
-        # Both channels through amphi logs: the Anaconda one as its text reader.
-        with reader(tmpdir_clean, "--text", "--connect", os.path.join(vm, "anaconda.sock"), "--json") as t:
-            t.wait_stdout(b'"msg":"ready env=qemu in ')
+        during(name, serial)
         # virsh shutdown presses the ACPI power button; the init powers off.
         libvirtd.virsh("shutdown", name)
         deadline = time.monotonic() + BOOT_TIMEOUT
@@ -235,9 +261,29 @@ def test_libvirt_boots_streams_logs_and_powers_off(lv_build, libvirtd, tmpdir_cl
             time.sleep(0.2)
         log = open(serial, errors="replace").read()
         assert "power button: stopping to power off" in log and "reboot: Power down" in log
+        return log
     finally:
         if defined:
             libvirtd.virsh("destroy", name, check=False)
             libvirtd.virsh("undefine", name, check=False)
         libvirtd.kill_guest(name)
         os.unlink(disk)
+
+
+def test_libvirt_boots_a_root_image_with_a_data_disk(lv_rooted_build, libvirtd, tmpdir_clean):
+    log = libvirt_boot(lv_rooted_build, libvirtd, tmpdir_clean)
+    assert "root image: data disk /dev/vdc is blank" in log
+    assert "root image: /dev/vdb read-only on /run/amphi/root, writes on /run/amphi/rw (the data disk)" in log
+
+
+def test_libvirt_boots_streams_logs_and_powers_off(lv_build, libvirtd, tmpdir_clean):
+    vm = os.path.join(lv_build, "vm")
+
+    def streams(name, serial):
+        with reader(tmpdir_clean, "--connect", os.path.join(vm, "amphi.sock"), "--json") as r:
+            r.wait_stdout(b'"msg":"ready env=qemu in ')
+        # Both channels through amphi logs: the Anaconda one as its text reader.
+        with reader(tmpdir_clean, "--text", "--connect", os.path.join(vm, "anaconda.sock"), "--json") as t:
+            t.wait_stdout(b'"msg":"ready env=qemu in ')
+
+    libvirt_boot(lv_build, libvirtd, tmpdir_clean, streams)

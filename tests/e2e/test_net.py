@@ -174,7 +174,8 @@ def test_lxc_dhcp_lease_and_ping_both_ways(netns):
     assert netns.sh(f"busybox ping -c 1 -W 5 {ip}", check=False).returncode == 0
     # A renewal (udhcpc renews on USR1 as it would at half the lease) is
     # applied again and the address stays.
-    ct.attach("sh", "-c", "kill -USR1 $(pidof udhcpc)")
+    # (The init runs it as /bin/busybox udhcpc: pidof sees busybox.)
+    ct.attach("sh", "-c", "kill -USR1 $(ps -o pid,args | awk '/busybox [u]dhcpc/ { print $1 }')")
     ct.wait(r"by DHCP via 10.99.0.1", count=2)
     assert ipv4_of(ct) == addrs
     # The lease is given back at stop (udhcpc -R).

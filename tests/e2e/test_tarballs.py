@@ -1,5 +1,5 @@
 """amphi build's tarballs: DIR/lxc/rootfs.tar.xz + meta.tar.xz for LXC's
-`local` template, DIR/lxd/NAME.tar.xz for LXD. Reproducible, and they boot:
+`local` template, DIR/lxd/lxd.tar.xz + rootfs.squashfs for LXD. Reproducible, and they boot:
 the LXC container runs in a network namespace of the test's own with an
 lxcbr0 bridge (LXC's default network), as in test_template.py."""
 
@@ -110,14 +110,16 @@ def test_local_tarballs_unnamed_none_leaves_eth0_without_address_or_dhcp(built_r
                 "([network] unnamed = none)") in log, log
         assert "dhcp-eth0" not in log and "asking DHCP" not in log
         assert eth0_ipv4(ns_lxcbr0, name, lxcpath) is None
-        pidof = in_ns(ns_lxcbr0, "lxc-attach", "-n", name, "-P", lxcpath, "--clear-env", "--", "pidof", "udhcpc")
-        assert pidof.returncode != 0 and not pidof.stdout.strip(), pidof.stdout
+        # by its command line: the init runs it as /bin/busybox udhcpc
+        found = in_ns(ns_lxcbr0, "lxc-attach", "-n", name, "-P", lxcpath, "--clear-env", "--", "sh", "-c",
+                      "ps -o pid,args | grep '[u]dhcpc'")
+        assert found.returncode == 1 and not found.stdout.strip(), found.stdout
 
 
 def test_two_builds_give_identical_tarballs(tarball_build, tmpdir_clean):
     other = os.path.join(tmpdir_clean, "again")
     build(MINIMAL, other)
-    for rel in ("lxc/rootfs.tar.xz", "lxc/meta.tar.xz", "lxd/minimal.tar.xz"):
+    for rel in ("lxc/rootfs.tar.xz", "lxc/meta.tar.xz", "lxd/lxd.tar.xz", "lxd/rootfs.squashfs"):
         with open(os.path.join(tarball_build, rel), "rb") as a, open(os.path.join(other, rel), "rb") as b:
             assert a.read() == b.read(), f"{rel} differs between two builds"
     assert not os.path.exists(os.path.join(other, "lxc", ".tarball-tree"))
@@ -153,10 +155,15 @@ def test_meta_and_lxd_metadata(tarball_build):
     common, userns = "lxc.include = LXC_TEMPLATE_CONFIG/common.conf\n", "lxc.include = LXC_TEMPLATE_CONFIG/userns.conf\n"
     assert common in config and userns not in config
     assert config_user == config.replace(common, common + userns)
-    with tarfile.open(os.path.join(tarball_build, "lxd", "minimal.tar.xz")) as t:
-        names = t.getnames()
+    with tarfile.open(os.path.join(tarball_build, "lxd", "lxd.tar.xz")) as t:
+        assert t.getnames() == ["metadata.yaml"]
         meta = t.extractfile("metadata.yaml").read().decode()
-    assert names[0] == "metadata.yaml" and "rootfs/sbin/init" in names
+    # The rootfs: the tree as SquashFS, owners and modes as in the LXC tree.
+    listing = subprocess.run(["unsquashfs", "-lln", os.path.join(tarball_build, "lxd", "rootfs.squashfs")],
+                             capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^-rwxr-xr-x 0/0 .* squashfs-root/sbin/init$", listing, re.M), listing[:2000]
+    assert re.search(r"^-rw------- 0/0 .* squashfs-root/etc/shadow$", listing, re.M)
+    assert "next-steps" not in listing
     assert "architecture: x86_64\n" in meta and "creation_date: 1\n" in meta and "name: minimal" in meta
 
 
@@ -281,7 +288,8 @@ def test_lxd_image_imports_launches_streams_logs_and_stops(tarball_build, tmpdir
     os.makedirs(host)
     with lxd_daemon() as env:
         try:
-            lxd_client(env, "image", "import", os.path.join(tarball_build, "lxd", "minimal.tar.xz"), "--alias", alias)
+            lxd_client(env, "image", "import", os.path.join(tarball_build, "lxd", "lxd.tar.xz"),
+                       os.path.join(tarball_build, "lxd", "rootfs.squashfs"), "--alias", alias)
             assert "amphi appliance minimal" in lxd_client(env, "image", "info", alias).stdout
             # The log directory on the host, as a disk device at the path the
             # init serves its stream in, owned by the container's root.

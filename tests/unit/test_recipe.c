@@ -80,6 +80,9 @@ static void dump(const struct recipe *r, char *out, size_t outlen)
 	put(out, outlen, &used, "name=%s\nhostname=%s\nttys=%d\nstop_timeout=%d\n",
 	    r->name, r->hostname, r->ttys, r->stop_timeout);
 	put_list(out, outlen, &used, "modules", &r->modules);
+	if (r->image_root != ROOT_AUTO || r->image_overlay != OVERLAY_TMPFS)
+		put(out, outlen, &used, "root=%d overlay=%d root_image=%d\n", r->image_root, r->image_overlay,
+		    recipe_root_image(r));
 	for (int i = 0; i < r->packages.n; i++)
 		put(out, outlen, &used, "package %s line=%d\n", r->packages.item[i], r->packages_line[i]);
 	for (int i = 0; i < r->nfiles; i++)
