@@ -13,7 +13,8 @@ cell shows the median with min–max. A contender that cannot run keeps its row 
 Sections: static binary sizes; PID 1 resident memory (idle and after a log flood,
 in LXC and in the VM); lxc-create with the amphi, local and busybox templates;
 amphi install; amphi build cold and warm with the sizes of what it writes; 1, 10
-and 50 containers started at once.
+and 50 containers started at once; the nginx appliance against systemd
+(bench/appliance.py). ctx["only"], a set of their keys, runs only those.
 """
 
 import itertools
@@ -166,6 +167,11 @@ def lxc_track(name, lxcpath, ns=None):
     _live_cts[name] = lxcpath
     if ns:
         _ct_ns[name] = ns
+
+
+def lxc_in(ns):
+    """Our containers started in network namespace ns."""
+    return [name for name, n in _ct_ns.items() if n == ns]
 
 
 def lxc_start(name, lxcpath, config, log, defines=(), ns=None):
@@ -1122,6 +1128,16 @@ def section_scaling(ctx, minimal):
                                      *(rss_each[n].bar(1 / 1024, label=f"{n}: PID 1 VmRSS") for n in counts))}]}
 
 
+# ---- 7. a real appliance: bench/appliance.py -----------------------------------
+
+APPLIANCE_TITLE = "## A real appliance: nginx, amphi against systemd"
+
+
+def appliance(ctx):
+    import appliance as section
+    return section.run(ctx)
+
+
 # ---- the module's entry point -------------------------------------------------
 
 def run(ctx):
@@ -1146,10 +1162,18 @@ def run(ctx):
         ("install", "## amphi install", lambda: section_install(ctx)),
         ("build", "## amphi build: cold and warm", lambda: section_build(ctx)),
         ("scaling", "## Many containers at once: 1, 10, 50", lambda: section_scaling(ctx, minimal)),
+        ("nginx", APPLIANCE_TITLE, lambda: appliance(ctx)),
     ]
     sections = []
+    unknown = set(ctx.get("only") or ()) - {key for key, _, _ in steps}
+    if unknown:
+        return [{"title": "## BENCH_ONLY", "charts": [],
+                 "lines": [f"n/a: no section {', '.join(sorted(unknown))}; the sections are "
+                           f"{', '.join(key for key, _, _ in steps)}"]}]
     try:
         for key, title, fn in steps:
+            if ctx.get("only") and key not in ctx["only"]:
+                continue
             t0 = time.monotonic()
             say(f"extras: {key}")
             try:

@@ -240,7 +240,7 @@ def run_logged(cmd, log_path, say, label, env=None, step=lambda line: True):
                 pass
             now = time.monotonic()
             if tty:
-                width = shutil.get_terminal_size().columns - 1
+                width = max(shutil.get_terminal_size().columns, 40) - 1
                 sys.stdout.write(f"\r\033[Kbench: {label} {now - t0:.0f} s {_last_step(log_path, step)}"[:width + 4])
                 sys.stdout.flush()
             elif now - last >= 5:
