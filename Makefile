@@ -42,11 +42,13 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC) lib/recipe_image.c
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := log detect recipe moddep power tty netlink users kernel_ip logbuf logrec root rootimage logsink storefile logstore logescape textline
+UNIT_TESTS   := log detect recipe manifest moddep power tty netlink users kernel_ip logbuf logrec root rootimage logsink storefile logstore logescape textline
 unit_src_log := init/log.c lib/logrec.c
 unit_src_detect := init/detect.c init/log.c lib/logrec.c
 unit_src_recipe := $(SHARED_SRC) lib/recipe_image.c
 unit_src_moddep := image-builder/moddep.c
+unit_src_manifest := image-builder/manifest.c image-builder/accounts.c image-builder/util.c
+unit_ld_manifest := -larchive
 unit_src_power := init/power.c init/log.c lib/logrec.c
 unit_src_tty := init/tty.c init/log.c init/image_keys.c $(SHARED_SRC)
 unit_src_users := init/users.c

@@ -152,12 +152,12 @@ static void explain(const struct build_src *b, const char *log, int status, char
 		snprintf(err, errlen, "%s:%d: setup failed with exit status %d; its output is in %s", b->recipe_path,
 			 setup_line, setup_rc, log);
 	else if (net[0])
-		snprintf(err, errlen, "packages: no apt source could be reached (%s), and the cache has no tree for "
-			 "this recipe yet; connect this host to its Debian mirror (the sources in %s), then build again. "
-			 "Whole log: %s", net, APT_DIR, log);
+		snprintf(err, errlen, "%s:%d: packages: no apt source could be reached (%s), and the cache has no tree "
+			 "for this recipe yet; connect this host to its Debian mirror (the sources in %s), then build "
+			 "again. Whole log: %s", b->recipe_path, b->r->packages_line[0], net, APT_DIR, log);
 	else
-		snprintf(err, errlen, "packages: mmdebstrap %s %d%s%s; whole log: %s",
-			 WIFEXITED(status) ? "failed with exit status" : "was killed by signal",
+		snprintf(err, errlen, "%s:%d: packages: mmdebstrap %s %d%s%s; whole log: %s", b->recipe_path,
+			 b->r->packages_line[0], WIFEXITED(status) ? "failed with exit status" : "was killed by signal",
 			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), last[0] ? ": " : "", last, log);
 }
 

@@ -533,11 +533,13 @@ int manifest_write_tar_xz(struct manifest *m, const char *out_path, char *err, s
 	 * xz's container holds no timestamp. Two threads always: liblzma's
 	 * threaded encoder cuts the same blocks whatever the thread count,
 	 * but one thread would take the single-threaded encoder, whose
-	 * output differs; a Debian tree takes half the time. */
+	 * output differs. Level 1: a Debian tree of 117 MB took xz -T2 7 s
+	 * for 27 MB, where its default 6 took 24 s for 22 MB. */
 	archive_write_set_format_pax_restricted(a);
 	archive_write_add_filter_xz(a);
-	if (archive_write_set_filter_option(a, "xz", "threads", "2") != ARCHIVE_OK) {
-		snprintf(err, errlen, "libarchive: cannot set xz threads: %s", archive_error_string(a));
+	if (archive_write_set_filter_option(a, "xz", "compression-level", "1") != ARCHIVE_OK ||
+	    archive_write_set_filter_option(a, "xz", "threads", "2") != ARCHIVE_OK) {
+		snprintf(err, errlen, "libarchive: cannot set xz options: %s", archive_error_string(a));
 		archive_write_free(a);
 		return -1;
 	}
@@ -698,10 +700,15 @@ int manifest_write_fresh(struct manifest *m, const char *out_path, manifest_writ
 				had[0] = '\0';
 			fclose(f);
 		}
-		if (!strcmp(had, want))
+		if (!strcmp(had, want)) {
+			printf("build: %s: unchanged\n", out_path);
 			return 1;
+		}
 	}
 	unlink(stamp);
+	/* A Debian tree takes xz tens of seconds: say what is going on. */
+	printf("build: writing %s\n", out_path);
+	fflush(stdout);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", out_path);
 	if (write(m, tmp, err, errlen) < 0) {
 		unlink(tmp);

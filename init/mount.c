@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 enum { IN_VM = 1, IN_CT = 2, BASE = 4 };
 
@@ -34,6 +35,7 @@ static const struct mount_row rows[] = {
 	{ "sysfs", "/sys", "sysfs", NOSUID_NODEV_NOEXEC, NULL, BASE | IN_VM | IN_CT },
 	{ "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", IN_VM },
 	{ "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666", IN_VM | IN_CT },
+	{ "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", IN_VM | IN_CT },
 	{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", IN_VM | IN_CT },
 	{ "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", IN_VM | IN_CT },
 	{ "cgroup2", "/sys/fs/cgroup", "cgroup2", NOSUID_NODEV_NOEXEC, NULL, IN_VM | IN_CT },
@@ -87,6 +89,24 @@ void mount_base(const char *root)
 			mount_row(root, &rows[i]);
 }
 
+/* What udev or LXC's autodev would add to a devtmpfs: programs open
+ * /dev/stdout by name (nginx's access_log /dev/stdout would otherwise
+ * create a plain file there and log into it). */
+static void dev_links(const char *root)
+{
+	static const char *const links[][2] = {
+		{ "/dev/fd", "/proc/self/fd" }, { "/dev/stdin", "/proc/self/fd/0" },
+		{ "/dev/stdout", "/proc/self/fd/1" }, { "/dev/stderr", "/proc/self/fd/2" },
+	};
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", root, links[i][0]);
+		if (symlink(links[i][1], path) < 0 && errno != EEXIST)
+			log_debug("mount: %s: %s", path, strerror(errno));
+	}
+}
+
 void mount_world(const char *root, enum world world)
 {
 	int want = world == WORLD_CONTAINER ? IN_CT : IN_VM;
@@ -94,6 +114,7 @@ void mount_world(const char *root, enum world world)
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		if ((rows[i].where & want) && !(rows[i].where & BASE))
 			mount_row(root, &rows[i]);
+	dev_links(root);
 }
 
 void mount_unmount_all(const char *root)

@@ -284,6 +284,42 @@ def test_the_lxd_image_launches_and_serves_the_page(nginx_build, tmpdir_clean):
             lxd_client(env, "image", "delete", alias, check=False)
 
 
+def test_a_debian_appliance_installs_onto_a_disk_and_boots_from_it(tmpdir_clean):
+    """recipes/installer.conf with nginx's packages, files and setup: amphi
+    install runs it from its root image and copies the Debian tree onto the
+    disk; amphi run --disk boots that system (root=), whose recipe runs
+    Debian's nginx, and the page comes through a hostfwd."""
+    from test_install_vm import DiskBoot, install
+    nginx = open(NGINX).read()
+    image = "".join(l for l in nginx.splitlines(keepends=True) if l.startswith(("packages", "files", "setup")))
+    text = open(os.path.join(RECIPES, "installer.conf")).read()
+    text = text.replace("name = installer\n", "name = debinstall\n" + image, 1)
+    text = text.replace("[runtime]\n", "[network.eth0]\ndhcp = yes\n\n[runtime]\n", 1)
+    service = "[service.hello]\\nshell = yes\\nexec = cat /etc/installed-by; exec sleep 100000\\n"
+    assert service in text
+    text = text.replace(service, service + "\\n[network.eth0]\\ndhcp = yes\\n\\n[service.nginx]\\n"
+                        "exec = /usr/sbin/nginx\\nneeds = network\\n")
+    recipe = nginx_copy(tmpdir_clean)
+    with open(recipe, "w") as f:
+        f.write(text)
+    out, disk = os.path.join(tmpdir_clean, "out"), os.path.join(tmpdir_clean, "disk.img")
+    r = install(recipe, out, disk, "--size", "384M")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert os.path.exists(os.path.join(out, "vm", "root.img")), "packages: a root image by default"
+    port = free_port()
+    boot = DiskBoot(out, disk, tmpdir_clean, "installed",
+                    env={"AMPHI_NETDEV": f"user,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:80"})
+    try:
+        log = boot.wait(r"nginx: .*start worker process")
+        assert "root=/dev/vda1 (ext4): switching to its /sbin/init" in log
+        assert "hello: installed by amphi install" in log
+        assert fetch(f"http://127.0.0.1:{port}/") == open(os.path.join(RECIPES, "nginx/www/index.html"), "rb").read()
+        boot.wait(r'nginx: .*"GET / HTTP/1.1" 200')
+        boot.power_off()
+    finally:
+        boot.kill()
+
+
 # ---- errors: file:line, apt's own words, and nothing half-built ----
 
 def failed_build(tmpdir, text, files=None):
@@ -305,6 +341,14 @@ def test_a_package_that_does_not_exist_names_the_line_and_quotes_apt(tmpdir_clea
     recipe, err = failed_build(tmpdir_clean, "[image]\nname = nopkg\npackages = busybox-static\n"
                                              "packages = amphi-no-such-package\n")
     assert f"{recipe}:4: packages: apt says: E: Unable to locate package amphi-no-such-package" in err, err
+
+
+def test_a_failing_setup_line_names_its_line_and_status(tmpdir_clean):
+    recipe, err = failed_build(tmpdir_clean, "[image]\nname = badsetup\npackages = busybox-static\n"
+                                             "setup = true\nsetup = echo about to fail; exit 3\n")
+    assert f"{recipe}:5: setup failed with exit status 3; its output is in " in err, err
+    log = re.search(r"its output is in (\S+)", err).group(1)
+    assert "about to fail" in open(log).read()
 
 
 def test_a_missing_src_names_the_line(tmpdir_clean):
@@ -333,5 +377,5 @@ def test_no_reachable_apt_source_says_what_to_do(tmpdir_clean):
     r = amphi("build", recipe, "-o", out, check=False,
               env=dict(os.environ, AMPHI_APT_SOURCES=sources, AMPHI_CACHE=os.path.join(tmpdir_clean, "cache")))
     assert r.returncode != 0 and not os.path.exists(out)
-    assert "no apt source could be reached" in r.stderr and "connect this host to its Debian mirror" in r.stderr, \
-        r.stderr
+    assert f"{recipe}:3: packages: no apt source could be reached" in r.stderr, r.stderr
+    assert "connect this host to its Debian mirror" in r.stderr

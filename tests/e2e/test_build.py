@@ -257,8 +257,10 @@ def test_unknown_module_is_a_recipe_error(tmpdir_clean):
 
 def test_the_readmes_recipe_examples_build_as_they_are(tmpdir_clean):
     """Every ```ini block of README.md is a recipe (or a recipe's part) that
-    amphi build takes as it stands: copied examples must not fail."""
+    amphi build takes as it stands: copied examples must not fail. They sit
+    where recipes/ has its folder of files (nginx/), as the README's do."""
     readme = open(os.path.join(os.path.dirname(RECIPES), "README.md")).read()
+    shutil.copytree(os.path.join(RECIPES, "nginx"), os.path.join(tmpdir_clean, "nginx"))
     blocks = re.findall(r"^```ini\n(.*?)^```", readme, re.S | re.M)
     assert len(blocks) >= 4, "the README's recipe examples were found"
     for i, text in enumerate(blocks):

@@ -88,11 +88,11 @@ class DiskBoot:
     """amphi run OUT --disk DISK, its console in a file, QEMU's monitor on
     a socket for the power button."""
 
-    def __init__(self, out, disk, work, name):
+    def __init__(self, out, disk, work, name, env=None):
         self.log = os.path.join(work, name + ".log")
         self.mon = os.path.join(work, name + ".mon")
         self.f = open(self.log, "wb")
-        env = dict(os.environ, AMPHI_ACCEL="tcg")
+        env = dict(os.environ, AMPHI_ACCEL="tcg", **(env or {}))
         self.proc = subprocess.Popen([AMPHI, "run", out, "--disk", disk, "--",
                                       "-monitor", f"unix:{self.mon},server=on,wait=off"],
                                      stdin=subprocess.DEVNULL, stdout=self.f, stderr=subprocess.STDOUT, env=env)
