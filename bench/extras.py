@@ -13,7 +13,8 @@ cell shows the median with min–max. A contender that cannot run keeps its row 
 Sections: static binary sizes; PID 1 resident memory (idle and after a log flood,
 in LXC and in the VM); lxc-create with the amphi, local and busybox templates;
 amphi install; amphi build cold and warm with the sizes of what it writes; 1, 10
-and 50 containers started at once.
+and 50 containers started at once; the nginx appliance against systemd
+(bench/appliance.py). ctx["only"], a set of their keys, runs only those.
 """
 
 import itertools
@@ -24,6 +25,7 @@ import socket
 import statistics
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -36,6 +38,7 @@ CMD_S = 300
 # Every container, QEMU and reader started here, so that a failure anywhere still
 # ends them (by name or by PID, never by pattern).
 _live_cts = {}    # name -> lxcpath
+_ct_ns = {}       # name -> the network namespace its lxc-* commands run in
 _live_procs = []  # Popen objects
 _counter = itertools.count(1)
 
@@ -141,21 +144,52 @@ def integer(v):
 
 # ---- LXC and QEMU helpers ---------------------------------------------------
 
-def lxc_start(name, lxcpath, config, log, defines=()):
+def lxc_cmd(name, *args):
+    """An lxc-* command for one of our containers: in its network namespace
+    when it was started in one (LXC's command socket is an abstract unix
+    socket, which only that namespace sees)."""
+    ns = _ct_ns.get(name)
+    return (netns_exec(ns) if ns else []) + [args[0], "-n", name, "-P", _live_cts[name], *args[1:]]
+
+
+def netns_exec(ns):
+    """The end-to-end tests' way into a network namespace for LXC (ip netns
+    exec, the cgroup mounts made again under its sysfs): tests/e2e/netns.py."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e")
+    if here not in sys.path:
+        sys.path.append(here)
+    import netns
+    return netns.netns_exec(ns)
+
+
+def lxc_track(name, lxcpath, ns=None):
+    """A container of ours from now on: cleanup() stops it, by name."""
+    _live_cts[name] = lxcpath
+    if ns:
+        _ct_ns[name] = ns
+
+
+def lxc_in(ns):
+    """Our containers started in network namespace ns."""
+    return [name for name, n in _ct_ns.items() if n == ns]
+
+
+def lxc_start(name, lxcpath, config, log, defines=(), ns=None):
     """lxc-start -d of a build's lxc/config (None: the container's own
     LXCPATH/NAME/config, as lxc-create made it); returns the Popen (not waited
     for, so that many can be launched at once). -L puts each console in its
-    own file; defines are extra -s KEY=VALUE arguments."""
-    _live_cts[name] = lxcpath
+    own file; defines are extra -s KEY=VALUE arguments; ns: a network
+    namespace (ip netns) to start it in, where its veth's bridge is."""
+    lxc_track(name, lxcpath, ns)
     conf = ["-f", config] if config else []
-    return subprocess.Popen(["lxc-start", "-n", name, "-P", lxcpath, *conf, "-d", "-L", log, *defines],
+    return subprocess.Popen(lxc_cmd(name, "lxc-start", *conf, "-d", "-L", log, *defines),
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, errors="replace")
 
 
-def lxc_start_one(name, lxcpath, config, log, defines=()):
+def lxc_start_one(name, lxcpath, config, log, defines=(), ns=None):
     """lxc-start -d of one container, waited for; NA with its complaint if it fails."""
-    p = lxc_start(name, lxcpath, config, log, defines)
+    p = lxc_start(name, lxcpath, config, log, defines, ns)
     _, err = p.communicate(timeout=CMD_S)
     if p.returncode != 0:
         raise NA(f"lxc-start exited {p.returncode}: {short(err, 100)}")
@@ -163,25 +197,26 @@ def lxc_start_one(name, lxcpath, config, log, defines=()):
 
 def lxc_kill(names):
     """lxc-stop -k of each, concurrently; then each must be STOPPED (NA otherwise)."""
-    procs = [(n, subprocess.Popen(["lxc-stop", "-n", n, "-P", _live_cts[n], "-k"],
+    procs = [(n, subprocess.Popen(lxc_cmd(n, "lxc-stop", "-k"),
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
              for n in names if n in _live_cts]
     for _, p in procs:
         p.wait(timeout=CMD_S)
     left = []
     for n, _ in procs:
-        r = sh("lxc-info", "-n", n, "-P", _live_cts[n], "-s", "-H", check=False)
+        r = sh(*lxc_cmd(n, "lxc-info", "-s", "-H"), check=False)
         if r.stdout.strip() not in ("", "STOPPED") and r.returncode == 0:
             left.append(n)
         else:
             _live_cts.pop(n, None)
+            _ct_ns.pop(n, None)
     if left:
         raise NA(f"still running after lxc-stop -k: {', '.join(left)}")
 
 
 def lxc_info(name):
     """(PID of the container's init on the host, cgroup memory in bytes) from lxc-info."""
-    r = sh("lxc-info", "-n", name, "-P", _live_cts[name], "-p", "-S", "-H")
+    r = sh(*lxc_cmd(name, "lxc-info", "-p", "-S", "-H"))
     info = dict(line.split(":", 1) for line in r.stdout.splitlines() if ":" in line)
     try:
         return int(info["PID"]), int(info["Memory use"])
@@ -191,7 +226,7 @@ def lxc_info(name):
 
 def lxc_pid(name):
     """PID of the container's init on the host: lxc-info -n NAME -P PATH -p -H."""
-    r = sh("lxc-info", "-n", name, "-P", _live_cts[name], "-p", "-H")
+    r = sh(*lxc_cmd(name, "lxc-info", "-p", "-H"))
     if not r.stdout.strip().isdigit():
         raise NA(f"lxc-info -p -H said {short(r.stdout, 80)!r}")
     return int(r.stdout.strip())
@@ -233,7 +268,8 @@ def wait_text(path, needle, seconds, proc=None):
 
 
 def popen(cmd, **kw):
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, **kw)
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    p = subprocess.Popen(cmd, **kw)
     _live_procs.append(p)
     return p
 
@@ -542,10 +578,10 @@ def wait_rss(path, tag, seconds, proc):
         time.sleep(0.01)
 
 
-def rss_vm_contender(name, d, work):
+def rss_vm_contender(name, d, work, qemu_args=()):
     """(Rss, VmRSS) KiB of the 'rss-idle VmRSS: N kB Rss: M kB' line the
     contender's hook (VM_HOOK) prints after its ready line, booted from D/vm/launch with AMPHI_BENCH_RSS=1 on the
-    kernel command line. systemd is then powered down by the ACPI button (its
+    kernel command line (and qemu_args after the launcher's). systemd is then powered down by the ACPI button (its
     disk image is reused: no unclean stop), the others are killed (they
     ignore the button)."""
     ports = os.path.join(work, unique("ports"))
@@ -557,7 +593,7 @@ def rss_vm_contender(name, d, work):
     q = None
     try:
         with open(serial, "wb") as out:
-            q = popen([os.path.join(d, "vm", "launch"), "-monitor", f"unix:{mon},server=on,wait=off"],
+            q = popen([os.path.join(d, "vm", "launch"), "-monitor", f"unix:{mon},server=on,wait=off", *qemu_args],
                       stdout=out, stderr=subprocess.STDOUT, env=env)
         data = wait_rss(serial, b"rss-idle", VM_READY_S + 5, q)
         return console_rss(data, "rss-idle", "Rss"), console_rss(data, "rss-idle")
@@ -1092,6 +1128,16 @@ def section_scaling(ctx, minimal):
                                      *(rss_each[n].bar(1 / 1024, label=f"{n}: PID 1 VmRSS") for n in counts))}]}
 
 
+# ---- 7. a real appliance: bench/appliance.py -----------------------------------
+
+APPLIANCE_TITLE = "## A real appliance: nginx, amphi against systemd"
+
+
+def appliance(ctx):
+    import appliance as section
+    return section.run(ctx)
+
+
 # ---- the module's entry point -------------------------------------------------
 
 def run(ctx):
@@ -1116,10 +1162,18 @@ def run(ctx):
         ("install", "## amphi install", lambda: section_install(ctx)),
         ("build", "## amphi build: cold and warm", lambda: section_build(ctx)),
         ("scaling", "## Many containers at once: 1, 10, 50", lambda: section_scaling(ctx, minimal)),
+        ("nginx", APPLIANCE_TITLE, lambda: appliance(ctx)),
     ]
     sections = []
+    unknown = set(ctx.get("only") or ()) - {key for key, _, _ in steps}
+    if unknown:
+        return [{"title": "## BENCH_ONLY", "charts": [],
+                 "lines": [f"n/a: no section {', '.join(sorted(unknown))}; the sections are "
+                           f"{', '.join(key for key, _, _ in steps)}"]}]
     try:
         for key, title, fn in steps:
+            if ctx.get("only") and key not in ctx["only"]:
+                continue
             t0 = time.monotonic()
             say(f"extras: {key}")
             try:

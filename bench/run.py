@@ -9,13 +9,15 @@ shows medians with min-max and the ratio to the floor (a trivial static
 init). Then log throughput in both worlds: a flood through PID 1 to amphi
 logs against the same flood past PID 1 to a plain reader, in the same boot
 (bench/recipes/logs-flood.conf). Writes bench/RESULTS.md. QUICK=1 runs
-fewer rounds and a smaller flood."""
+fewer rounds and a smaller flood; BENCH_ONLY=nginx (or other sections of
+bench/extras.py) runs only those (see ONLY)."""
 
 import contextlib
 import os
 import platform
 import select
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -53,6 +55,11 @@ LOG_RECIPE = os.path.join(ROOT, "bench", "recipes", "logs-flood.conf")
 RAWSOCK = os.path.join(OUT, "rawsock")
 # What the optional modules add: the systemd contender's info, extra sections.
 EXTRA = {}
+# BENCH_ONLY=KEY[,KEY]: only these sections of bench/extras.py (sizes, rss,
+# template, install, build, scaling, nginx), without the boot table and the
+# logs; the tables go to build/bench/RESULTS-ONLY.md, not bench/RESULTS.md
+# (that is a whole run's).
+ONLY = {k for k in os.environ.get("BENCH_ONLY", "").split(",") if k}
 
 
 def say(msg):
@@ -911,6 +918,12 @@ def make_bridge():
 def main():
     if os.geteuid() != 0:
         sys.exit("bench: LXC needs root; run 'sudo make bench'")
+    # A kill (SIGTERM, SIGHUP) unwinds as an exception does, so every
+    # finally stops what it started: containers, QEMU, the namespace.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda n, _: sys.exit(f"bench: {signal.Signals(n).name}: stopping what it started"))
+    if ONLY:
+        return run_only()
     try:
         built = prepare()
         made_bridge = make_bridge()
@@ -946,17 +959,45 @@ def measure(built):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     logs = run_logs()
-    sections = []
+    write_results(built, results, logs, run_extras(built))
+
+
+def run_extras(built, only=None):
+    """bench/extras.py's sections (only those named, if only)."""
     try:
         import extras
-        sections = extras.run({"quick": QUICK, "say": say, "out": OUT, "amphi": AMPHI, "root": ROOT,
-                               "rounds": 3 if QUICK else 5, "built": built, "accel": ACCEL,
-                               "floor_init": os.path.join(OUT, "floor-init"),
-                               "systemd": EXTRA.get("systemd"), "systemd_why": EXTRA.get("systemd_why")})
+        return extras.run({"quick": QUICK, "say": say, "out": OUT, "amphi": AMPHI, "root": ROOT,
+                           "rounds": 3 if QUICK else 5, "built": built, "accel": ACCEL,
+                           "floor_init": os.path.join(OUT, "floor-init"), "only": only,
+                           "systemd": EXTRA.get("systemd"), "systemd_why": EXTRA.get("systemd_why")})
     except Exception as e:  # said in the results rather than lost
         say(f"extra measurements failed: {e}")
-        sections = [{"title": "## More measurements", "lines": [f"n/a: bench/extras.py failed: {e}"], "charts": []}]
-    write_results(built, results, logs, sections)
+        return [{"title": "## More measurements", "lines": [f"n/a: bench/extras.py failed: {e}"], "charts": []}]
+
+
+def run_only():
+    """BENCH_ONLY: the named sections alone, into build/bench/RESULTS-ONLY.md."""
+    os.makedirs(OUT, exist_ok=True)
+    lines = ["# amphi benchmarks: " + ", ".join(sorted(ONLY)), "",
+             f"Written by `BENCH_ONLY={','.join(sorted(ONLY))} make bench` on "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}{' (QUICK=1)' if QUICK else ''}.", "",
+             machine_line()]
+    for sec in run_extras(None, ONLY):
+        lines += ["", sec["title"], ""] + sec["lines"]
+    path = os.path.join(OUT, "RESULTS-ONLY.md")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    say(f"wrote {path}")
+    print("\n".join(lines))
+
+
+def machine_line():
+    cpu, ram, ver = machine()
+    return (f"Machine: {platform.machine()}, {cpu}, {os.cpu_count()} CPUs, {ram}, kernel {platform.release()}; "
+            f"amphi {ver}; "
+            f"{run('lxc-start', '--version').stdout.strip() and 'LXC ' + run('lxc-start', '--version').stdout.strip()}; "
+            f"{run('qemu-system-x86_64', '--version').stdout.splitlines()[0]}; "
+            f"accelerator {ACCEL} ({ACCEL_WHY}).")
 
 
 LOG_WHAT = {
@@ -1095,16 +1136,11 @@ def write_results(built, results, logs, sections=()):
         vals = [v for v in results[name][key] if v is not None]
         return statistics.median(vals) if vals else None
 
-    cpu, ram, ver = machine()
     lines = ["# amphi benchmarks", "",
              f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
              f"{ROUNDS} LXC rounds and {VM_ROUNDS} VM rounds, contenders alternating. "
              "Times in ms: median (min–max), and the ratio to the floor's median.", "",
-             f"Machine: {platform.machine()}, {cpu}, {os.cpu_count()} CPUs, {ram}, kernel {platform.release()}; "
-             f"amphi {ver}; "
-             f"{run('lxc-start', '--version').stdout.strip() and 'LXC ' + run('lxc-start', '--version').stdout.strip()}; "
-             f"{run('qemu-system-x86_64', '--version').stdout.splitlines()[0]}; "
-             f"accelerator {ACCEL} ({ACCEL_WHY}).", "",
+             machine_line(), "",
              "| contender | LXC start → ready | × floor | lxc-stop | × floor | lxc-stop -r → ready | × floor "
              "| QEMU start → ready | × floor | power button → QEMU exit |",
              "|---|---|---|---|---|---|---|---|---|---|"]

@@ -27,6 +27,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -126,8 +127,23 @@ class Unavailable(Exception):
     """Why this contender cannot run here; run.py puts the reason in the table."""
 
 
-def _paths(out_dir):
-    base = os.path.join(out_dir, "systemd")
+class Flavour:
+    """One systemd tree of the bench: its directory under out_dir, what
+    debootstrap includes, what is done to it after _configure (a function of
+    the tree, idempotent; its source and `inputs` are part of the
+    configuration's hash) and the container's lxc.net lines."""
+
+    def __init__(self, name, include, configure=None, inputs="", lxc_net=("lxc.net.0.type = empty",)):
+        self.name, self.include, self.configure = name, include, configure
+        self.inputs, self.lxc_net = inputs, list(lxc_net)
+
+
+# The boot table's contender.
+BASE = Flavour("systemd", INCLUDE)
+
+
+def _paths(out_dir, flavour=BASE):
+    base = os.path.join(out_dir, flavour.name)
     return {
         "base": base,
         "tree": os.path.join(base, "tree"),
@@ -193,45 +209,82 @@ def _du(path):
     return int(r.stdout.split()[0]) if r.returncode == 0 and r.stdout else 0
 
 
-def _debootstrap(p, say):
+def _last_step(log_path, step):
+    """The last line of the log that step() accepts, else ""."""
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 2000))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    lines = [l.strip() for l in text.replace("\r", "\n").splitlines() if l.strip() and step(l)]
+    return lines[-1] if lines else ""
+
+
+def run_logged(cmd, log_path, say, label, env=None, step=lambda line: True):
+    """Runs a long host command, its output into log_path; returns its wall
+    seconds (to its exit, not to a polling tick), or raises Unavailable
+    naming the log. Meanwhile its latest step (the last log line step()
+    accepts) shows: on a terminal as one line rewritten in place, piped as
+    a plain line every 5 s."""
+    tty = sys.stdout.isatty()
+    t0 = last = time.monotonic()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        while True:
+            try:
+                proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if tty:
+                width = max(shutil.get_terminal_size().columns, 40) - 1
+                sys.stdout.write(f"\r\033[Kbench: {label} {now - t0:.0f} s {_last_step(log_path, step)}"[:width + 4])
+                sys.stdout.flush()
+            elif now - last >= 5:
+                last = now
+                say(f"{label} {now - t0:.0f} s {_last_step(log_path, step)}")
+    finally:
+        secs = time.monotonic() - t0
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if tty:
+            sys.stdout.write("\r\033[K")
+            sys.stdout.flush()
+    if proc.returncode != 0:
+        raise Unavailable(f"{label} failed ({proc.returncode}) after {secs:.0f} s: "
+                          f"{_last_step(log_path, lambda l: True)[:200]}; see {log_path}")
+    return secs
+
+
+def _debootstrap(p, say, include=INCLUDE, cache_dir=None):
     """The tree, from scratch: into tree.new, renamed when debootstrap is
-    done. Returns the seconds it took."""
+    done. Returns the seconds it took. cache_dir: debootstrap's package
+    cache (--cache-dir), where it keeps the .debs it downloaded and takes
+    them from the next time."""
     _ensure_debootstrap(say)
     mirror = _mirror()
     new = p["tree"] + ".new"
     for d in (new, p["tree"]):
         if os.path.lexists(d):
             shutil.rmtree(d)
-    cmd = ["debootstrap", "--variant=minbase", f"--include={INCLUDE}", SUITE, new, mirror]
+    cache = [f"--cache-dir={cache_dir}"] if cache_dir else []
+    cmd = ["debootstrap", "--variant=minbase", f"--include={include}", *cache, SUITE, new, mirror]
     say(f"systemd: {' '.join(cmd)} (log: {p['log']})")
-    t0 = time.monotonic()
-    with open(p["log"], "wb") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    last = t0
-    while proc.poll() is None:
-        time.sleep(0.5)
-        if time.monotonic() - last >= 5:
-            last = time.monotonic()
-            step = ""
-            try:
-                with open(p["log"], "rb") as f:
-                    f.seek(max(0, os.fstat(f.fileno()).st_size - 400))
-                    lines = [l for l in f.read().decode(errors="replace").splitlines() if l.startswith(("I:", "W:", "E:"))]
-                    step = lines[-1] if lines else ""
-            except OSError:
-                pass
-            say(f"systemd: debootstrap {last - t0:.0f} s {step}")
-    secs = time.monotonic() - t0
-    if proc.returncode != 0:
-        raise Unavailable(f"debootstrap failed ({proc.returncode}) after {secs:.0f} s; see {p['log']}")
+    secs = run_logged(cmd, p["log"], say, "systemd: debootstrap", step=lambda l: l.startswith(("I:", "W:", "E:")))
     os.rename(new, p["tree"])
     say(f"systemd: debootstrap took {secs:.1f} s")
     return secs
 
 
-def _config_hash(kver):
+def _config_hash(kver, flavour=BASE):
     h = hashlib.sha256()
-    for part in (INCLUDE, READY_UNIT, RSS_UNIT, " ".join(MASKED), kver, inspect.getsource(_configure)):
+    extra = [inspect.getsource(flavour.configure), flavour.inputs] if flavour.configure else []
+    for part in (flavour.include, READY_UNIT, RSS_UNIT, " ".join(MASKED), kver, inspect.getsource(_configure),
+                 *extra):
         h.update(part.encode() + b"\0")
     return h.hexdigest()
 
@@ -299,7 +352,14 @@ def _configure(tree, kver):
             _run(["cp", "-a", src, dst], f"copying {src} into the tree")
 
 
-def _tree(p, say):
+def configure(tree, kver, flavour=BASE):
+    """What makes a debootstrapped tree the flavour's contender; idempotent."""
+    _configure(tree, kver)
+    if flavour.configure:
+        flavour.configure(tree)
+
+
+def _tree(p, say, flavour=BASE):
     """Debootstraps (once) and configures the tree; returns the debootstrap
     measurement {"debootstrap_s", "debootstrap_cached"}."""
     kver = _kver()
@@ -308,26 +368,26 @@ def _tree(p, say):
         meas = json.load(open(p["measure"]))
     except (OSError, ValueError):
         pass
-    if meas and meas.get("include") == INCLUDE and os.path.lexists(os.path.join(p["tree"], "sbin", "init")):
+    if meas and meas.get("include") == flavour.include and os.path.lexists(os.path.join(p["tree"], "sbin", "init")):
         say(f"systemd: reusing the debootstrapped tree in {p['tree']} "
             f"(debootstrap took {meas['seconds']:.1f} s when it was made)")
         cached = True
     else:
-        secs = _debootstrap(p, say)
-        meas = {"seconds": secs, "include": INCLUDE, "mirror": _mirror(), "when": time.time()}
+        secs = _debootstrap(p, say, flavour.include)
+        meas = {"seconds": secs, "include": flavour.include, "mirror": _mirror(), "when": time.time()}
         with open(p["measure"], "w") as f:
             json.dump(meas, f)
         cached = False
         if os.path.exists(p["stamp"]):
             os.unlink(p["stamp"])
-    want = _config_hash(kver)
+    want = _config_hash(kver, flavour)
     try:
         stamp = json.load(open(p["stamp"]))
     except (OSError, ValueError):
         stamp = {}
     if stamp.get("hash") != want:
         say("systemd: configuring the tree (ready and memory units, masks, kernel modules)")
-        _configure(p["tree"], kver)
+        configure(p["tree"], kver, flavour)
         # Sizes now, before the container's boots add their journal to it.
         stamp = {"hash": want, "tree_bytes": _du(p["tree"]),
                  "modules_bytes": _du(os.path.join(p["tree"], "usr", "lib", "modules"))}
@@ -385,14 +445,16 @@ def _image(p, say):
 CGROUP_MOUNT = "cgroup:mixed"
 
 
-def _write_lxc(p, tree):
+def _write_lxc(p, tree, flavour=BASE):
     d = os.path.join(p["base"], "lxc")
     os.makedirs(d, exist_ok=True)
     lines = ["# make bench: Debian bookworm minbase with systemd as PID 1 (bench/systemd_contender.py).",
              f"# Start: lxc-start -n NAME -f {d}/config   Stop: lxc-stop -n NAME"]
     common = "/usr/share/lxc/config/common.conf"
     if os.path.exists(common):
-        lines += [f"lxc.include = {common}"]
+        # lxcfs's post-stop hook (common.conf.d) sleeps 0.5 s on every stop
+        # and confines nothing: amphi's configs set it back, and so does this.
+        lines += [f"lxc.include = {common}", "lxc.hook.post-stop ="]
     lines += [
         "lxc.uts.name = systemd-bench",
         f"lxc.rootfs.path = dir:{tree}",
@@ -407,12 +469,10 @@ def _write_lxc(p, tree):
         "lxc.mount.auto =",
         f"lxc.mount.auto = proc:mixed sys:mixed {CGROUP_MOUNT}",
         "lxc.autodev = 1",
-        "lxc.net.0.type = empty",
+        *flavour.lxc_net,
     ]
     with open(os.path.join(d, "config"), "w") as f:
         f.write("\n".join(lines) + "\n")
-
-
 
 
 def _write_vm(p, loader_launch):
@@ -536,23 +596,27 @@ def _checks(p, say):
     return res
 
 
-def prepare(out_dir, say, quick):
-    """Builds (or reuses) the systemd contender under out_dir/systemd.
-    Returns ("systemd", D, lxc-start -s overrides, info); info has
+def prepare(out_dir, say, quick, flavour=BASE, check=True):
+    """Builds (or reuses) the systemd contender under out_dir/NAME (the
+    flavour's). Returns ("systemd", D, lxc-start -s overrides, info); info has
     debootstrap_s, debootstrap_cached, tree_bytes, modules_bytes,
     image_bytes, lxc_ok, vm_ok (and lxc_why / vm_why when not ok). quick
     changes nothing here: the tree and the image are cached anyway.
-    Raises Unavailable when neither world can boot it."""
+    Raises Unavailable when neither world can boot it. Without check, no
+    boot is tried (lxc_ok and vm_ok are left out): a flavour whose
+    container needs a network of the caller's own boots in its rounds."""
     if os.geteuid() != 0:
         raise Unavailable("debootstrap and LXC need root")
-    p = _paths(out_dir)
+    p = _paths(out_dir, flavour)
     os.makedirs(p["base"], exist_ok=True)
-    info = _tree(p, say)
+    info = _tree(p, say, flavour)
     loader = _loader(p, say)
     _image(p, say)
     info["image_bytes"] = os.path.getsize(p["image"])
-    _write_lxc(p, p["tree"])
+    _write_lxc(p, p["tree"], flavour)
     _write_vm(p, loader)
+    if not check:
+        return ("systemd", p["base"], {}, info)
     c = _checks(p, say)
     info.update({k: c[k] for k in ("lxc_ok", "vm_ok")})
     if not c["lxc_ok"]:
@@ -564,15 +628,20 @@ def prepare(out_dir, say, quick):
     return ("systemd", p["base"], {}, info)
 
 
-def time_debootstrap(out_dir, say, n=1):
+def time_debootstrap(out_dir, say, n=1, flavour=BASE, cache_dir=None, then=None):
     """One fresh debootstrap, the same command as the tree's, into a
     scratch directory of its own (timing-tree-N, made new and removed
     afterwards): the build time to set beside amphi build's in this run.
-    Seconds; raises Unavailable on failure."""
-    p = _paths(out_dir)
+    Seconds; raises Unavailable on failure. cache_dir: debootstrap's
+    --cache-dir; then(tree): called with the new tree before it is removed
+    (what it does is not in the seconds)."""
+    p = _paths(out_dir, flavour)
     scratch = dict(p, tree=os.path.join(p["base"], f"timing-tree-{n}"), log=os.path.join(p["base"], f"timing-{n}.log"))
     try:
-        return _debootstrap(scratch, say)
+        secs = _debootstrap(scratch, say, flavour.include, cache_dir)
+        if then:
+            then(scratch["tree"])
+        return secs
     finally:
         shutil.rmtree(scratch["tree"], ignore_errors=True)
         shutil.rmtree(scratch["tree"] + ".new", ignore_errors=True)

@@ -20,6 +20,8 @@ import time
 
 import pytest
 
+from netns import netns_exec  # noqa: F401 (the tests take it from here)
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(ROOT, "build")
 AMPHI = os.path.join(BUILD, "amphi")
@@ -335,31 +337,6 @@ def confine_probe(tmp_path_factory):
     subprocess.run(["musl-gcc", "-static", "-Os", "-o", out, os.path.join(os.path.dirname(__file__), "confine_probe.c")],
                    check=True)
     return out
-
-
-def _cgroup_mounts():
-    """Shell commands that mount the host's cgroup hierarchies again, as
-    /proc/self/mountinfo (proc(5)) lists them below /sys/fs/cgroup: the
-    same controllers name the same hierarchy (cgroups(7))."""
-    cmds = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            mount, fs = line.split(" - ", 1)
-            target, (fstype, _, superopts) = mount.split()[4], fs.split()[:3]
-            if not (target == "/sys/fs/cgroup" or target.startswith("/sys/fs/cgroup/")):
-                continue
-            opts = ",".join(o for o in superopts.split(",") if o not in ("rw", "ro"))
-            cmds.append(f"mkdir -p {target} && mount -t {fstype} {'-o ' + opts if opts else ''} {fstype} {target}")
-    return " && ".join(cmds + ['exec "$@"'])
-
-
-def netns_exec(ns):
-    """The argv prefix that runs a command in network namespace ns as LXC
-    needs it there. ip netns exec mounts a sysfs of that namespace over
-    /sys, which hides the cgroup mounts below it, and LXC then fails to set
-    the devices allow-list of LXC's common.conf ("Failed to setup cgroup
-    limits"): they are mounted again in its private mount namespace."""
-    return ["ip", "netns", "exec", ns, "sh", "-c", _cgroup_mounts(), "sh"]
 
 
 @pytest.fixture
