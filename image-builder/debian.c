@@ -233,7 +233,7 @@ int debian_tree(const struct build_src *b, int refresh, char out[PATH_MAX], char
 	if (apt_sources(sources, &nsources, err, errlen) < 0 || host_suite(suite, sizeof(suite), err, errlen) < 0)
 		return -1;
 	/* Everything that shapes the tree, in full. */
-	int rc = strbuf_printf(&key, "amphi debian tree 2\nsuite %s\ntime %lld\n", suite, (long long)b->mtime);
+	int rc = strbuf_printf(&key, "amphi debian tree 3\nsuite %s\ntime %lld\n", suite, (long long)b->mtime);
 	for (int i = 0; rc == 0 && i < b->r->packages.n; i++)
 		rc = strbuf_printf(&key, "package %s\n", b->r->packages.item[i]);
 	for (int i = 0; rc == 0 && i < b->r->nsetup; i++)
@@ -292,8 +292,11 @@ int debian_tree(const struct build_src *b, int refresh, char out[PATH_MAX], char
 		"--dpkgopt=path-include=/usr/share/doc/*/copyright", "--dpkgopt=path-exclude=/usr/share/locale/*",
 		"--dpkgopt=path-exclude=/usr/share/info/*", "--dpkgopt=path-exclude=/usr/share/lintian/*",
 		"--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives",
+		/* merged /usr by debootstrap's symlinks, with usr-is-merged: else
+		 * apt takes the usrmerge package, and perl with it (47 MB). */
+		"--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
 	};
-	int n = 12;
+	int n = 13;
 	if (hook(h_in, sizeof(h_in), "--setup-hook=sync-in '%s' /var/cache/apt/archives/", debs, NULL) < 0 ||
 	    hook(h_out, sizeof(h_out), "--customize-hook=sync-out /var/cache/apt/archives '%s'", debs, NULL) < 0 ||
 	    hook(h_copy, sizeof(h_copy), "--customize-hook=copy-in '%s' /tmp", script, NULL) < 0) {
