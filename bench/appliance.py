@@ -404,10 +404,10 @@ properties:
 
 
 def xz_tar(args, path, say):
-    """tar ARGS through xz -6 on two threads, as amphi writes its tarballs
-    (libarchive's default level, two threads), into path."""
+    """tar ARGS through xz at level 1 on two threads, as amphi writes its
+    tarballs (image-builder/manifest.c, manifest_write_tar_xz), into path."""
     tar = " ".join(shlex.quote(a) for a in ["tar", "--numeric-owner", "--sort=name", "-cf", "-", *args])
-    sc.run_logged(["bash", "-c", f"set -o pipefail; {tar} | xz -6 -T2 > {shlex.quote(path)}"], path + ".log", say,
+    sc.run_logged(["bash", "-c", f"set -o pipefail; {tar} | xz -1 -T2 > {shlex.quote(path)}"], path + ".log", say,
                   f"nginx: systemd's {os.path.basename(path)}")
 
 
@@ -608,7 +608,13 @@ def probe_build(ctx, d):
     shutil.copytree(SITE, os.path.join(src, "nginx"))
     with open(RECIPE) as f, open(os.path.join(src, "nginx.conf"), "w") as out:
         out.write(f.read() + PROBE_SERVICE)
-    extras.build(ctx, os.path.join(src, "nginx.conf"), d)
+    return build(ctx, os.path.join(src, "nginx.conf"), d, "with the memory probe")
+
+
+def build(ctx, recipe, d, why):
+    """An untimed amphi build into d (its log beside it), with progress."""
+    sc.run_logged([ctx["amphi"], "build", recipe, "-o", d], d + ".log", ctx["say"],
+                  f"nginx: amphi build {why} (not timed)")
     return d
 
 
@@ -661,10 +667,9 @@ def measure(ctx, res, work, facts):
     build_rounds, lxc_rounds, vm_rounds = (1, ctx["rounds"], 1) if quick else (3, ctx["rounds"], 3)
     boot, probe = {}, {}
     try:
-        say("nginx: building recipes/nginx.conf for the boots (not timed)")
-        boot["amphi"] = extras.build(ctx, RECIPE, os.path.join(ctx["out"], "nginx-amphi"))
+        boot["amphi"] = build(ctx, RECIPE, os.path.join(ctx["out"], "nginx-amphi"), "for the boots")
         probe["amphi"] = probe_build(ctx, os.path.join(ctx["out"], "nginx-amphi-probe"))
-    except NA as e:
+    except sc.Unavailable as e:
         for k in LXC_KEYS + VM_KEYS + ("vm rss",):
             res["amphi", k].fail(f"amphi build: {e}")
     try:
@@ -737,7 +742,8 @@ ROWS = [
     ("size lxc", "LXC rootfs", "MB", mb, "half",
      "`du -sxb`: amphi DIR/lxc/rootfs; systemd: its tree, what lxc-start boots, without the VM's kernel modules"),
     ("size tar", "rootfs.tar.xz", "MB", mb, "half",
-     "for lxc-create -t local: amphi DIR/lxc/rootfs.tar.xz; systemd: its tree through `tar | xz -6 -T2`"),
+     "for lxc-create -t local: amphi DIR/lxc/rootfs.tar.xz; systemd: its tree through `tar | xz -1 -T2`, "
+     "as amphi's"),
     ("size lxd", "LXD image", "MB", mb, "half",
      "the split image: amphi DIR/lxd/lxd.tar.xz + rootfs.squashfs; systemd: the same of its tree"),
     ("size initramfs", "VM initramfs", "MB", mb, None,

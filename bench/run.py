@@ -1157,6 +1157,9 @@ def write_results(built, results, logs, sections=()):
     lines += ["", "n/a: the contender does not do it (the floor and this busybox init ignore the ACPI power "
               "button, so QEMU is killed after 10 s)."]
     lines += [""] + rootfs_note()
+    if "systemd" in EXTRA:
+        import systemd_contender
+        lines += ["", systemd_contender.debootstrap_note(EXTRA["systemd"])]
     lines += ["", "## Logs", "",
               f"A service writes {LOG_MB} MB ({LOG_MB * 1000000 // LOG_LINE} numbered lines of {LOG_LINE} bytes, "
               "MB = 10⁶ bytes) from a file in /tmp with `cat`, through amphi or past it, in the same boot, "
@@ -1176,9 +1179,6 @@ def write_results(built, results, logs, sections=()):
     for sec in sections:
         lines += ["", sec["title"], ""] + sec["lines"]
         charts += sec.get("charts", [])
-    if "systemd" in EXTRA:
-        import systemd_contender
-        lines += ["", systemd_contender.debootstrap_note(EXTRA["systemd"])]
     import charts as chartmod
     try:
         lines += chartmod.draw_all(charts, os.path.join(ROOT, "bench"), say)

@@ -427,8 +427,8 @@ def _image(p, say):
     if os.path.exists(new):
         os.unlink(new)
     try:
-        _run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "systemd-bench", "-d", p["tree"], new, f"{mib}M"],
-             "mke2fs -d", timeout=900)
+        run_logged(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "systemd-bench", "-d", p["tree"], new, f"{mib}M"],
+                   new + ".log", say, "systemd: mke2fs -d")
         os.rename(new, img)
     finally:
         if os.path.exists(new):
