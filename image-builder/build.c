@@ -364,6 +364,21 @@ static void shift_ids(struct manifest *m, const struct recipe *r)
 	}
 }
 
+/* Gives path to the container's mapped root, when there is one and only
+ * root on this host could give it away. */
+static int chown_to_mapped_root(const struct recipe *r, const char *path, char *err, size_t errlen)
+{
+	unsigned uid, gid;
+
+	if (geteuid() != 0 || !lxc_recipe_userns(r) || lxc_map_id(r, 'u', 0, &uid) < 0 || lxc_map_id(r, 'g', 0, &gid) < 0)
+		return 0;
+	if (chown(path, uid, gid) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* shift: for the build's own config (lxc-create's template runs inside
  * the container's user namespace already). */
 static int write_lxc_tree(const struct build_src *b, const char *out_dir, int shift, char *err, size_t errlen)
@@ -379,12 +394,8 @@ static int write_lxc_tree(const struct build_src *b, const char *out_dir, int sh
 		rc = manifest_write_dir(&m, out_dir, err, errlen);
 	manifest_free(&m);
 	/* The top too: the container's root owns its /. */
-	unsigned uid, gid;
-	if (rc == 0 && shift && geteuid() == 0 && lxc_recipe_userns(b->r) && lxc_map_id(b->r, 'u', 0, &uid) == 0 &&
-	    lxc_map_id(b->r, 'g', 0, &gid) == 0 && chown(out_dir, uid, gid) < 0) {
-		snprintf(err, errlen, "%s: %s", out_dir, strerror(errno));
-		rc = -1;
-	}
+	if (rc == 0 && shift)
+		rc = chown_to_mapped_root(b->r, out_dir, err, errlen);
 	return rc;
 }
 
@@ -424,12 +435,8 @@ static int build_lxc(const struct build_src *b, const char *dir, char *err, size
 		snprintf(err, errlen, "%s: %s", host, strerror(errno));
 		return -1;
 	}
-	unsigned root_uid = 0, root_gid = 0;
-	if (lxc_recipe_userns(b->r) && geteuid() == 0 && lxc_map_id(b->r, 'u', 0, &root_uid) == 0 &&
-	    lxc_map_id(b->r, 'g', 0, &root_gid) == 0 && chown(host, root_uid, root_gid) < 0) {
-		snprintf(err, errlen, "%s: %s", host, strerror(errno));
+	if (chown_to_mapped_root(b->r, host, err, errlen) < 0)
 		return -1;
-	}
 	if (chmod(tmp, lxc_recipe_userns(b->r) ? 0755 : 0700) < 0) {
 		snprintf(err, errlen, "%s: %s; amphi build keeps other users out of it: build where you own -o",
 			 tmp, strerror(errno));

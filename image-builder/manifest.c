@@ -1,4 +1,5 @@
 #include "manifest.h"
+#include "util.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -43,10 +44,7 @@ void manifest_free(struct manifest *m)
  * up for every child: a linear search would be quadratic. */
 static size_t path_hash(const char *s)
 {
-	size_t h = 14695981039346656037u;
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211u;
-	return h;
+	return (size_t)hash64(HASH64_START, s, strlen(s));
 }
 
 static void index_put(struct manifest *m, size_t i)
@@ -491,12 +489,14 @@ static int write_all(struct manifest *m, struct archive *a, int skip_devices, ch
 	return r;
 }
 
-/* Opens out_path with a (format, filter) set up, writes every entry, closes. */
-static int write_archive_file(struct manifest *m, struct archive *a, const char *out_path, char *err, size_t errlen)
+/* Opens out_path, or fd when it is one, with a (format, filter) set up;
+ * writes every entry, closes and frees a. */
+static int write_archive_file(struct manifest *m, struct archive *a, const char *out_path, int fd, char *err,
+			      size_t errlen)
 {
 	int r = -1;
 
-	if (archive_write_open_filename(a, out_path) != ARCHIVE_OK)
+	if ((fd >= 0 ? archive_write_open_fd(a, fd) : archive_write_open_filename(a, out_path)) != ARCHIVE_OK)
 		snprintf(err, errlen, "%s: %s", out_path, archive_error_string(a));
 	else
 		r = write_all(m, a, 0, err, errlen);
@@ -520,7 +520,7 @@ int manifest_write_cpio(struct manifest *m, const char *out_path, char *err, siz
 		archive_write_free(a);
 		return -1;
 	}
-	return write_archive_file(m, a, out_path, err, errlen);
+	return write_archive_file(m, a, out_path, -1, err, errlen);
 }
 
 int manifest_write_tar_xz(struct manifest *m, const char *out_path, char *err, size_t errlen)
@@ -543,7 +543,7 @@ int manifest_write_tar_xz(struct manifest *m, const char *out_path, char *err, s
 		archive_write_free(a);
 		return -1;
 	}
-	return write_archive_file(m, a, out_path, err, errlen);
+	return write_archive_file(m, a, out_path, -1, err, errlen);
 }
 
 int manifest_write_squashfs(struct manifest *m, const char *out_path, char *err, size_t errlen)
@@ -587,10 +587,15 @@ int manifest_write_squashfs(struct manifest *m, const char *out_path, char *err,
 		 * fixed (the file system's own included) for the same bytes.
 		 * zstd level 6, not its 15: a Debian tree of 117 MB took 1.0 s
 		 * instead of 13.5 s, for 35 MB instead of 32. */
-		char *argv[] = { "mksquashfs", "-", (char *)out_path, "-tar", "-noappend", "-quiet", "-no-progress",
-				 "-comp", "zstd", "-Xcompression-level", "6", "-no-xattrs", "-all-time", when,
-				 "-mkfs-time", when, "-root-mode", "755", "-root-uid", "0", "-root-gid", "0", NULL };
-		execvpe("mksquashfs", argv, env);
+		char *argv[] = { "unshare", "--map-root-user", "--", "mksquashfs", "-", (char *)out_path, "-tar",
+				 "-noappend", "-quiet", "-no-progress", "-comp", "zstd", "-Xcompression-level", "6",
+				 "-no-xattrs", "-all-time", when, "-mkfs-time", when, "-root-mode", "755", "-root-uid",
+				 "0", "-root-gid", "0", NULL };
+		/* mksquashfs 4.5 gives the top, with -tar, to whoever runs it
+		 * whatever -root-uid says: another user than root runs it as
+		 * root of a user namespace of its own. */
+		char **run = geteuid() == 0 ? argv + 3 : argv;
+		execvpe(run[0], run, env);
 		_exit(127);
 	}
 	free(env);
@@ -602,47 +607,27 @@ int manifest_write_squashfs(struct manifest *m, const char *out_path, char *err,
 	struct archive *a = archive_write_new();
 	archive_write_set_format_pax_restricted(a);
 	archive_write_add_filter_none(a);
-	int r = -1;
-	if (archive_write_open_fd(a, pipefd[1]) != ARCHIVE_OK)
-		snprintf(err, errlen, "%s: %s", out_path, archive_error_string(a));
-	else
-		r = write_all(m, a, 0, err, errlen);
-	if (archive_write_close(a) != ARCHIVE_OK && r == 0) {
-		snprintf(err, errlen, "%s: mksquashfs stopped reading: %s", out_path, archive_error_string(a));
-		r = -1;
-	}
-	archive_write_free(a);
+	int r = write_archive_file(m, a, out_path, pipefd[1], err, errlen);
 	close(pipefd[1]);
 	sigaction(SIGPIPE, &old, NULL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (r == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-		snprintf(err, errlen, "%s: mksquashfs %s (its words are above); is squashfs-tools installed (make deps)?",
-			 out_path, WIFEXITED(status) ? "failed" : "was killed");
+	/* If mksquashfs died first, the write failed with a broken pipe: its
+	 * failure is the part worth saying. */
+	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		size_t used = r < 0 ? strnlen(err, errlen) : 0;
+		if (r == 0 || used + 2 < errlen)
+			snprintf(err + used, errlen - used, "%s%s: mksquashfs %s (its words are above); is squashfs-tools "
+				 "installed (make deps)? Another user than root needs user namespaces for it (unshare -r)", r < 0 ? "; " : "", out_path,
+				 WIFEXITED(status) ? "failed" : "was killed");
 		r = -1;
 	}
 	return r;
 }
 
-/* FNV-1a over 64-bit words where it can: change detection for the
- * builder's own inputs, not a defence against anyone. */
-static unsigned long long mix(unsigned long long h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	unsigned long long w;
-
-	for (; n >= 8; n -= 8, b += 8) {
-		memcpy(&w, b, 8);
-		h = (h ^ w) * 1099511628211ull;
-	}
-	while (n--)
-		h = (h ^ *b++) * 1099511628211ull;
-	return h;
-}
-
 static int digest(struct manifest *m, unsigned long long *out, char *err, size_t errlen)
 {
-	unsigned long long h = 14695981039346656037ull;
+	unsigned long long h = HASH64_START;
 	char buf[65536];
 
 	qsort(m->e, m->n, sizeof(*m->e), by_path);
@@ -650,16 +635,16 @@ static int digest(struct manifest *m, unsigned long long *out, char *err, size_t
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	h = mix(h, &m->mtime, sizeof(m->mtime));
+	h = hash64(h, &m->mtime, sizeof(m->mtime));
 	for (size_t i = 0; i < m->n; i++) {
 		const struct manifest_entry *e = &m->e[i];
 		unsigned meta[7] = { e->kind, e->mode, e->uid, e->gid, e->rmajor, e->rminor, (unsigned)e->len };
-		h = mix(h, e->path, strlen(e->path) + 1);
-		h = mix(h, meta, sizeof(meta));
+		h = hash64(h, e->path, strlen(e->path) + 1);
+		h = hash64(h, meta, sizeof(meta));
 		if (e->kind == MF_SYMLINK)
-			h = mix(h, e->source, strlen(e->source) + 1);
+			h = hash64(h, e->source, strlen(e->source) + 1);
 		if (e->kind == MF_DATA)
-			h = mix(h, e->data, e->len);
+			h = hash64(h, e->data, e->len);
 		if (e->kind != MF_FILE)
 			continue;
 		int fd = open(e->source, O_RDONLY | O_CLOEXEC);
@@ -669,7 +654,7 @@ static int digest(struct manifest *m, unsigned long long *out, char *err, size_t
 			return -1;
 		}
 		while ((n = read(fd, buf, sizeof(buf))) > 0)
-			h = mix(h, buf, (size_t)n);
+			h = hash64(h, buf, (size_t)n);
 		close(fd);
 		if (n < 0) {
 			snprintf(err, errlen, "%s: %s", e->source, strerror(errno));
@@ -692,6 +677,8 @@ int manifest_write_fresh(struct manifest *m, const char *out_path, manifest_writ
 		 slash ? slash + 1 : out_path);
 	if (digest(m, &h, err, errlen) < 0)
 		return -1;
+	/* Another amphi may write the same entries otherwise. */
+	h = hash64(h, AMPHI_VERSION, sizeof(AMPHI_VERSION));
 	if (stat(out_path, &st) == 0) {
 		snprintf(want, sizeof(want), "%016llx %lld %lld.%09ld\n", h, (long long)st.st_size,
 			 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);

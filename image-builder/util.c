@@ -238,3 +238,17 @@ long long parse_size(const char *s)
 		return -1;
 	return v << shift;
 }
+
+unsigned long long hash64(unsigned long long h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	unsigned long long w;
+
+	for (; n >= 8; n -= 8, b += 8) {
+		memcpy(&w, b, 8);
+		h = (h ^ w) * 1099511628211ull;
+	}
+	while (n--)
+		h = (h ^ *b++) * 1099511628211ull;
+	return h;
+}

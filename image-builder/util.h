@@ -28,6 +28,12 @@ int prepare_out_dir(const char *dir, char abs[], int *made, char *err, size_t er
  * a word, blank-separated). */
 int wants_help(int argc, char **argv, const char *takes_value);
 
+/* FNV-1a, over 64-bit words where it can: change detection and hash
+ * tables for the builder's own inputs, not a defence against anyone.
+ * Start with HASH64_START; feed more with the last result. */
+#define HASH64_START 14695981039346656037ull
+unsigned long long hash64(unsigned long long h, const void *p, size_t n);
+
 /* "256M", "2G", "512K", "4096": bytes; -1 if it is not a size. */
 long long parse_size(const char *s);
 
