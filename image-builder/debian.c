@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,14 +81,6 @@ static int host_suite(char *out, size_t outlen, char *err, size_t errlen)
 	return 0;
 }
 
-static unsigned long long fnv64(const char *s, size_t n)
-{
-	unsigned long long h = 14695981039346656037ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h;
-}
-
 /* The setup lines as one script: each in a subshell, and the first that
  * fails says its recipe line so the error can point there. */
 static int setup_script(const struct build_src *b, const char *path, char *err, size_t errlen)
@@ -120,7 +113,7 @@ static void explain(const struct build_src *b, const char *log, int status, char
 {
 	char line[1024], last[1024] = "", net[1024] = "";
 	FILE *f = fopen(log, "re");
-	int setup_line = 0, setup_rc = 0;
+	int setup_line = 0, setup_rc = 0, no_mode = 0;
 
 	while (f && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
@@ -143,6 +136,8 @@ static void explain(const struct build_src *b, const char *log, int status, char
 		    strstr(line, "Could not connect") || strstr(line, "Unable to connect") ||
 		    strstr(line, "Could not resolve"))
 			snprintf(net, sizeof(net), "%s", line);
+		if (strstr(line, "unable to pick chroot mode"))
+			no_mode = 1;
 		if (!strncmp(line, "E: ", 3))
 			snprintf(last, sizeof(last), "%s", line);
 	}
@@ -151,7 +146,14 @@ static void explain(const struct build_src *b, const char *log, int status, char
 	if (setup_line)
 		snprintf(err, errlen, "%s:%d: setup failed with exit status %d; its output is in %s", b->recipe_path,
 			 setup_line, setup_rc, log);
-	else if (net[0])
+	else if (no_mode) {
+		struct passwd *pw = getpwuid(geteuid());
+		const char *who = pw ? pw->pw_name : "this user";
+		snprintf(err, errlen, "%s:%d: packages: mmdebstrap cannot make a tree as %s: another user than root "
+			 "needs user namespaces and its own ranges in /etc/subuid and /etc/subgid (as root: usermod "
+			 "--add-subuids 200000-265535 --add-subgids 200000-265535 %s); or build as root. Whole log: %s",
+			 b->recipe_path, b->r->packages_line[0], who, who, log);
+	} else if (net[0])
 		snprintf(err, errlen, "%s:%d: packages: no apt source could be reached (%s), and the cache has no tree "
 			 "for this recipe yet; connect this host to its Debian mirror (the sources in %s), then build "
 			 "again. Whole log: %s", b->recipe_path, b->r->packages_line[0], net, APT_DIR, log);
@@ -233,7 +235,7 @@ int debian_tree(const struct build_src *b, int refresh, char out[PATH_MAX], char
 	if (apt_sources(sources, &nsources, err, errlen) < 0 || host_suite(suite, sizeof(suite), err, errlen) < 0)
 		return -1;
 	/* Everything that shapes the tree, in full. */
-	int rc = strbuf_printf(&key, "amphi debian tree 3\nsuite %s\ntime %lld\n", suite, (long long)b->mtime);
+	int rc = strbuf_printf(&key, "amphi debian tree 4\nsuite %s\ntime %lld\n", suite, (long long)b->mtime);
 	for (int i = 0; rc == 0 && i < b->r->packages.n; i++)
 		rc = strbuf_printf(&key, "package %s\n", b->r->packages.item[i]);
 	for (int i = 0; rc == 0 && i < b->r->nsetup; i++)
@@ -260,7 +262,7 @@ int debian_tree(const struct build_src *b, int refresh, char out[PATH_MAX], char
 		goto io;
 	if ((mkdir(dir, 0755) < 0 && errno != EEXIST) || (mkdir(debs, 0755) < 0 && errno != EEXIST))
 		goto io;
-	snprintf(base, sizeof(base), "%s/%016llx", dir, fnv64(key.s, key.len));
+	snprintf(base, sizeof(base), "%s/%016llx", dir, hash64(HASH64_START, key.s, key.len));
 	snprintf(out, PATH_MAX, "%s.tar", base);
 
 	char keypath[PATH_MAX], *had = NULL;
@@ -319,8 +321,12 @@ int debian_tree(const struct build_src *b, int refresh, char out[PATH_MAX], char
 	/* The essential packages are unpacked before dpkg's filters apply. */
 	argv[n++] = "--customize-hook=cd \"$1\"/usr/share && find man locale info lintian doc ! -type d "
 		    "! -name copyright -delete 2>/dev/null; true";
-	/* mmdebstrap copies in the host's; the init writes its own. */
-	argv[n++] = "--customize-hook=rm -f \"$1\"/etc/resolv.conf \"$1\"/etc/hostname";
+	/* mmdebstrap copies in the host's; the init writes its own. apt,
+	 * which mmdebstrap runs outside the tree, leaves its lock and the
+	 * archive directory to the builder: another user's (unshare mode)
+	 * would be the tree's, where root's is root's. */
+	argv[n++] = "--customize-hook=rm -f \"$1\"/etc/resolv.conf \"$1\"/etc/hostname "
+		    "\"$1\"/var/cache/apt/archives/lock && chown 0:0 \"$1\"/var/cache/apt/archives";
 	argv[n++] = "--";
 	argv[n++] = suite;
 	argv[n++] = tmp;
