@@ -8,8 +8,8 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation
 COMMON   := -std=c11 -D_GNU_SOURCE $(WARN) -Ilib -DAMPHI_VERSION='"$(VERSION)"'
 
-# The init: static musl, Linux UAPI headers through $(BUILD)/uapi (musl-gcc
-# does not see /usr/include, and glibc's headers must not leak in).
+# The init: static musl, Linux UAPI headers and jsmn's through $(BUILD)/uapi
+# (musl-gcc does not see /usr/include, and glibc's headers must not leak in).
 # stringop-strategy=loop: at -Os gcc inlines memcpy as rep movsb, which
 # QEMU's TCG runs one byte per iteration (every log record was copied so,
 # twice); calling musl's memcpy instead costs a native PID 1 twice the CPU
@@ -42,7 +42,8 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC) lib/recipe_image.c
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := log detect recipe manifest moddep power tty netlink users kernel_ip logbuf logrec root rootimage logsink storefile logstore logescape textline
+UNIT_TESTS   := agent log detect recipe manifest moddep power tty netlink users kernel_ip logbuf logrec root rootimage logsink storefile logstore logescape textline
+unit_src_agent := init/agentframe.c init/agentreq.c init/jsonw.c
 unit_src_log := init/log.c lib/logrec.c
 unit_src_detect := init/detect.c init/log.c lib/logrec.c
 unit_src_recipe := $(SHARED_SRC) lib/recipe_image.c
@@ -80,11 +81,12 @@ deps:
 	@mkdir -p $(BUILD)
 	sh image-builder/deps.sh $(BUILD)
 
-$(BUILD)/uapi/.stamp: | $(BUILD)/.deps
+$(BUILD)/uapi/.stamp: Makefile | $(BUILD)/.deps
 	@mkdir -p $(BUILD)/uapi
 	ln -sfn /usr/include/linux $(BUILD)/uapi/linux
 	ln -sfn /usr/include/asm-generic $(BUILD)/uapi/asm-generic
 	ln -sfn /usr/include/$(shell gcc -dumpmachine)/asm $(BUILD)/uapi/asm
+	ln -sfn /usr/include/jsmn.h $(BUILD)/uapi/jsmn.h
 	touch $@
 
 $(BUILD)/amphi-init: $(INIT_SRC) $(wildcard init/*.h lib/*.h) $(BUILD)/uapi/.stamp | $(BUILD)/.deps
@@ -132,7 +134,7 @@ unit: $(UNIT_BINS)
 # its committed corpus (tests/fuzz/corpus/NAME), new finds kept in build/.
 # FUZZ_SECONDS per target; FUZZ_TARGETS=NAME runs one.
 FUZZ_SECONDS ?= 10
-FUZZ_ALL     := logrec_reader syslog kmsg logtext recipe kernel_ip control
+FUZZ_ALL     := logrec_reader syslog kmsg logtext recipe kernel_ip control agent
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Iinit -Iimage-builder \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -143,6 +145,7 @@ fuzz_src_logtext := image-builder/textline.c image-builder/logescape.c lib/logre
 fuzz_src_recipe := lib/recipe.c lib/recipe_image.c lib/conf.c lib/argv.c lib/netaddr.c lib/logrec.c
 fuzz_src_kernel_ip := init/kernel_ip.c init/cmdline.c lib/netaddr.c
 fuzz_src_control := init/ctlmsg.c
+fuzz_src_agent := init/agentframe.c init/agentreq.c init/jsonw.c
 # The grammar's words: the fuzzer gets past the section and key checks.
 fuzz_args_recipe := -dict=tests/fuzz/recipe.dict
 

@@ -1,0 +1,95 @@
+#include "jsonw.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void jsonw_init(struct jsonw *w, char *buf, size_t cap)
+{
+	*w = (struct jsonw){ .buf = buf, .cap = cap };
+	if (cap)
+		buf[0] = '\0';
+}
+
+void jsonw_rawn(struct jsonw *w, const char *s, size_t n)
+{
+	if (w->overflow || n >= w->cap - w->len) {
+		w->overflow = 1;
+		return;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = '\0';
+}
+
+void jsonw_raw(struct jsonw *w, const char *s)
+{
+	jsonw_rawn(w, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 && s[0] < 0xE0 ? 2 : 0;
+	if (n == 3 && s[0] > 0xEF)
+		n = 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	/* Overlong forms, surrogates and beyond U+10FFFF. */
+	if ((n == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0))) ||
+	    (n == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))))
+		return 0;
+	return n;
+}
+
+void jsonw_str(struct jsonw *w, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char esc[8];
+
+	jsonw_raw(w, "\"");
+	while (*p) {
+		if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p++;
+			jsonw_rawn(w, esc, 2);
+		} else if (*p < 0x20 || *p == 0x7F) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *p++);
+			jsonw_raw(w, esc);
+		} else if (*p < 0x80) {
+			jsonw_rawn(w, (const char *)p++, 1);
+		} else {
+			size_t n = utf8_len(p);
+			if (n) {
+				jsonw_rawn(w, (const char *)p, n);
+				p += n;
+			} else {
+				jsonw_raw(w, "\\ufffd");
+				p++;
+			}
+		}
+	}
+	jsonw_raw(w, "\"");
+}
+
+void jsonw_int(struct jsonw *w, long long v)
+{
+	char num[24];
+	snprintf(num, sizeof(num), "%lld", v);
+	jsonw_raw(w, num);
+}
+
+void jsonw_uint(struct jsonw *w, unsigned long long v)
+{
+	char num[24];
+	snprintf(num, sizeof(num), "%llu", v);
+	jsonw_raw(w, num);
+}
+
+void jsonw_key(struct jsonw *w, const char *name, int first)
+{
+	if (!first)
+		jsonw_raw(w, ",");
+	jsonw_str(w, name);
+	jsonw_raw(w, ":");
+}
