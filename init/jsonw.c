@@ -79,13 +79,6 @@ void jsonw_int(struct jsonw *w, long long v)
 	jsonw_raw(w, num);
 }
 
-void jsonw_uint(struct jsonw *w, unsigned long long v)
-{
-	char num[24];
-	snprintf(num, sizeof(num), "%llu", v);
-	jsonw_raw(w, num);
-}
-
 void jsonw_key(struct jsonw *w, const char *name, int first)
 {
 	if (!first)

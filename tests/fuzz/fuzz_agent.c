@@ -45,15 +45,15 @@ static void on_request(enum agentframe_what what, const char *req, size_t len, v
 			__builtin_trap();
 		return;
 	}
-	for (int t = 0; t < r.ntok; t++) {
-		if (agentreq_str(&r, t, s, sizeof(s)) == 0) {
+	for (int t = 0; t < r.doc.ntok; t++) {
+		if (jsontok_str(&r.doc, t, s, sizeof(s)) == 0) {
 			jsonw_init(&w, out, sizeof(out));
 			jsonw_str(&w, s);
 			if (w.overflow)
 				__builtin_trap();
 			check_json_string(out, w.len);
 		}
-		(void)agentreq_int(&r, t, &v);
+		(void)jsontok_int(&r.doc, t, &v);
 		(void)agentreq_arg(&r, s);
 	}
 	jsonw_init(&w, out, sizeof(out));
@@ -63,7 +63,7 @@ static void on_request(enum agentframe_what what, const char *req, size_t len, v
 	check_json_string(out, w.len);
 	if (r.id >= 0) {
 		size_t n;
-		const char *raw = agentreq_raw(&r, r.id, &n);
+		const char *raw = jsontok_raw(&r.doc, r.id, &n);
 		if (raw < req || raw + n > req + len)
 			__builtin_trap();
 	}

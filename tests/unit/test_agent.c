@@ -135,20 +135,20 @@ static void test_a_request_gives_its_name_arguments_and_id(void **state)
 	(void)state;
 
 	assert_int_equal(parse("{\"execute\":\"guest-sync\", \"arguments\":{\"id\":9223372036854775807}}", &why), 0);
-	assert_true(agentreq_is(&req, req.execute, "guest-sync"));
-	assert_false(agentreq_is(&req, req.execute, "guest-syn"));
-	assert_int_equal(agentreq_int(&req, agentreq_arg(&req, "id"), &v), 0);
+	assert_true(jsontok_is(&req.doc, req.execute, "guest-sync"));
+	assert_false(jsontok_is(&req.doc, req.execute, "guest-syn"));
+	assert_int_equal(jsontok_int(&req.doc, agentreq_arg(&req, "id"), &v), 0);
 	assert_true(v == 9223372036854775807LL);
 	assert_int_equal(req.id, -1);
 
 	/* Members in any order; nested values are skipped over; the id as it came. */
 	assert_int_equal(parse("{\"id\":\"x\\\"1\",\"arguments\":{\"a\":{\"b\":[1,{\"c\":2}]},\"mode\":\"re\\u0062oot\"},"
 			       "\"execute\":\"guest-shutdown\"}", &why), 0);
-	assert_true(agentreq_is(&req, req.execute, "guest-shutdown"));
-	assert_int_equal(agentreq_str(&req, agentreq_arg(&req, "mode"), s, sizeof(s)), 0);
+	assert_true(jsontok_is(&req.doc, req.execute, "guest-shutdown"));
+	assert_int_equal(jsontok_str(&req.doc, agentreq_arg(&req, "mode"), s, sizeof(s)), 0);
 	assert_string_equal(s, "reboot");
 	assert_int_equal(agentreq_arg(&req, "c"), -1);
-	const char *raw = agentreq_raw(&req, req.id, &n);
+	const char *raw = jsontok_raw(&req.doc, req.id, &n);
 	assert_int_equal(n, 6);
 	assert_memory_equal(raw, "\"x\\\"1\"", 6);
 
@@ -167,13 +167,13 @@ static void test_integers_are_exact_64_bit_or_refused(void **state)
 		char js[128];
 		snprintf(js, sizeof(js), "{\"execute\":\"x\",\"arguments\":{\"id\":%s}}", bad[i]);
 		assert_int_equal(parse(js, &why), 0);
-		assert_int_equal(agentreq_int(&req, agentreq_arg(&req, "id"), &v), -1);
+		assert_int_equal(jsontok_int(&req.doc, agentreq_arg(&req, "id"), &v), -1);
 	}
 	assert_int_equal(parse("{\"execute\":\"x\",\"arguments\":{\"id\":-9223372036854775808}}", &why), 0);
-	assert_int_equal(agentreq_int(&req, agentreq_arg(&req, "id"), &v), 0);
+	assert_int_equal(jsontok_int(&req.doc, agentreq_arg(&req, "id"), &v), 0);
 	assert_true(v == (-9223372036854775807LL - 1));
 	assert_int_equal(parse("{\"execute\":\"x\",\"arguments\":{\"id\":1733480000123}}", &why), 0);
-	assert_int_equal(agentreq_int(&req, agentreq_arg(&req, "id"), &v), 0);
+	assert_int_equal(jsontok_int(&req.doc, agentreq_arg(&req, "id"), &v), 0);
 	assert_true(v == 1733480000123LL);
 }
 
@@ -202,12 +202,12 @@ static void test_malformed_requests_say_why(void **state)
 	assert_string_equal(why, "request has too many members");
 	/* Strings: too long, a NUL, beyond ASCII, a bad escape. */
 	assert_int_equal(parse("{\"execute\":\"abcd\"}", &why), 0);
-	assert_int_equal(agentreq_str(&req, req.execute, s, sizeof(s)), -1);
+	assert_int_equal(jsontok_str(&req.doc, req.execute, s, sizeof(s)), -1);
 	const char *strs[] = { "{\"execute\":\"\\u0000\"}", "{\"execute\":\"\\u00e9\"}", "{\"execute\":\"\\q\"}",
 			       "{\"execute\":\"\\u12\"}" };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		if (parse(strs[i], &why) == 0)
-			assert_int_equal(agentreq_str(&req, req.execute, s, sizeof(s)), -1);
+			assert_int_equal(jsontok_str(&req.doc, req.execute, s, sizeof(s)), -1);
 	}
 }
 
@@ -225,12 +225,9 @@ static void test_strings_are_escaped_and_always_valid_utf8(void **state)
 	jsonw_str(&w, "a\"b\\c\n\x01\x7f");
 	jsonw_key(&w, "n", 0);
 	jsonw_int(&w, -9223372036854775807LL - 1);
-	jsonw_key(&w, "u", 0);
-	jsonw_uint(&w, 18446744073709551615ULL);
 	jsonw_raw(&w, "}");
 	assert_false(w.overflow);
-	assert_string_equal(buf, "{\"host-name\":\"a\\\"b\\\\c\\u000a\\u0001\\u007f\",\"n\":-9223372036854775808,"
-				 "\"u\":18446744073709551615}");
+	assert_string_equal(buf, "{\"host-name\":\"a\\\"b\\\\c\\u000a\\u0001\\u007f\",\"n\":-9223372036854775808}");
 
 	/* UTF-8 passes; what is not UTF-8 becomes U+FFFD, byte by byte. */
 	jsonw_init(&w, buf, sizeof(buf));

@@ -1,0 +1,279 @@
+#include "agent.h"
+#include "agentcmd.h"
+#include "agentframe.h"
+#include "log.h"
+#include "logsink.h"
+#include "loop.h"
+#include "net.h"
+#include "shutdown.h"
+#include "svc.h"
+#include "unixsock.h"
+#include "vport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The longest reply (amphi-status with every unit and address), and how
+ * much may wait for the host: a request is taken only while a reply of
+ * the longest kind fits. */
+#define REPLY_MAX 8192
+#define OUT_MAX (2 * REPLY_MAX)
+#define IN_MAX 4096
+/* The port shows up a little after the device, as the log ports do. */
+#define FIND_MS 100
+#define FIND_TRIES 50
+/* The port, and a few clients of the container's socket at once (amphi
+ * ctl watch beside a status). */
+#define CONNS 4
+
+struct conn {
+	int fd;                 /* -1: a free slot */
+	int port, up;           /* the virtio port; a host has it open */
+	uint32_t events;        /* what the loop watches: ~0 when not in it */
+	struct agentframe frame;
+	char in[IN_MAX];        /* read, not yet fed to the framer */
+	size_t inoff, inlen;
+	char out[OUT_MAX];
+	size_t outoff, outlen;
+};
+
+static struct conn conns[CONNS];
+static const char *agent_root = "";
+static int find_tries;
+
+static void on_event(int fd, uint32_t events, void *data);
+
+static void watch(struct conn *c, uint32_t events)
+{
+	if (c->events == events)
+		return;
+	if (c->events == ~0u)
+		loop_add_fd(c->fd, events, on_event, c);
+	else if (events == ~0u)
+		loop_del_fd(c->fd);
+	else
+		loop_mod_fd(c->fd, events);
+	c->events = events;
+}
+
+/* A new host: nothing of the old one's half request or unread replies. */
+static void fresh(struct conn *c)
+{
+	agentframe_reset(&c->frame);
+	c->inoff = c->inlen = c->outoff = c->outlen = 0;
+}
+
+static void drop(struct conn *c)
+{
+	watch(c, ~0u);
+	if (c->port) {
+		c->up = 0;  /* the port stays open; SIGIO says when a host is back */
+		fresh(c);
+		return;
+	}
+	close(c->fd);
+	c->fd = -1;
+}
+
+static void on_frame(enum agentframe_what what, const char *req, size_t len, void *ctx)
+{
+	struct conn *c = ctx;
+	struct jsonw w;
+	char *at = c->out + c->outlen;
+	enum agentcmd_send send = AGENTCMD_REPLY;
+
+	/* Room for a 0xFF and the longest reply: see pump. */
+	jsonw_init(&w, at + 1, REPLY_MAX);
+	if (what == AGENTFRAME_REQUEST)
+		send = agentcmd_run(agent_root, req, len, &w);
+	else
+		agentcmd_refuse(&w, what == AGENTFRAME_TOO_LONG ? "request too long or too deep"
+								  : "expected a request, a JSON object");
+	if (send == AGENTCMD_NONE)
+		return;
+	if (send == AGENTCMD_DELIMITED) {
+		at[0] = (char)0xFF;  /* the reply follows it already */
+		c->outlen += 1 + w.len;
+	} else {
+		memmove(at, at + 1, w.len);
+		c->outlen += w.len;
+	}
+}
+
+/* Writes what waits, then feeds the framer what was read while a reply
+ * fits, then reads more; the loop watches for whatever stopped it. */
+static void pump(struct conn *c)
+{
+	for (int turns = 0; turns < LOOP_READS_PER_TURN; turns++) {
+		if (c->outoff < c->outlen) {
+			ssize_t n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				drop(c);
+				return;
+			}
+			if (n > 0)
+				c->outoff += (size_t)n;
+			if (c->outoff < c->outlen) {
+				watch(c, EPOLLOUT);
+				return;
+			}
+		}
+		c->outoff = c->outlen = 0;
+		/* Only the framer's '{' (garbage before it) and '}' (a request)
+		 * bring a reply: the bytes go in pieces that end at the first
+		 * of them, each while the longest reply has room. */
+		while (c->inoff < c->inlen && c->outlen + 1 + REPLY_MAX <= OUT_MAX) {
+			const char *p = c->in + c->inoff;
+			size_t take = 1;
+			while (c->inoff + take < c->inlen && p[take - 1] != '}' && p[take - 1] != '{')
+				take++;
+			agentframe_feed(&c->frame, p, take, on_frame, c);
+			c->inoff += take;
+		}
+		if (c->outlen)
+			continue;
+		c->inoff = c->inlen = 0;
+		ssize_t n = read(c->fd, c->in, sizeof(c->in));
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			drop(c);
+			return;
+		}
+		if (n < 0) {
+			watch(c, EPOLLIN);
+			return;
+		}
+		c->inlen = (size_t)n;
+	}
+	watch(c, EPOLLIN | EPOLLOUT);  /* more next turn, after everyone else */
+}
+
+static void on_event(int fd, uint32_t events, void *data)
+{
+	struct conn *c = data;
+	(void)fd;
+
+	/* A port whose host left polls HUP for good: out of the loop until
+	 * SIGIO. */
+	if (c->port && (events & EPOLLHUP)) {
+		drop(c);
+		return;
+	}
+	pump(c);
+}
+
+/* ---- VM: the port ---- */
+
+static void check_port(struct conn *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+	if (poll(&p, 1, 0) < 0)
+		return;
+	int up = !(p.revents & POLLHUP);
+	if (up && !c->up) {
+		c->up = 1;
+		fresh(c);
+		log_debug("agent: host connected");
+		pump(c);
+	} else if (!up && c->up)
+		drop(c);
+}
+
+void agent_ports_changed(void)
+{
+	if (conns[0].port)
+		check_port(&conns[0]);
+}
+
+static long find_port(void *unused)
+{
+	char dev[64], path[PATH_MAX];
+	(void)unused;
+
+	if (vport_find(agent_root, AGENT_PORT, dev, sizeof(dev)) < 0)
+		return ++find_tries >= FIND_TRIES ? -1 : FIND_MS;
+	snprintf(path, sizeof(path), "%s/dev/%s", agent_root, dev);
+	int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		log_warn("agent: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* SIGIO on host connect and disconnect. */
+	fcntl(fd, F_SETOWN, getpid());
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC);
+	conns[0] = (struct conn){ .fd = fd, .port = 1, .events = ~0u };
+	log_info("agent: guest agent on /dev/%s", dev);
+	check_port(&conns[0]);
+	return -1;
+}
+
+/* ---- container: a socket in the host directory ---- */
+
+static void on_accept(int fd, uint32_t events, void *data)
+{
+	(void)events, (void)data;
+	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	for (int i = 0; i < CONNS; i++)
+		if (conns[i].fd < 0) {
+			conns[i] = (struct conn){ .fd = c, .events = ~0u };
+			pump(&conns[i]);
+			return;
+		}
+	close(c);  /* every slot taken: this client sees EOF */
+}
+
+static void listen_socket(void)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s%s/%s", agent_root, LOGSINK_HOST_DIR, AGENT_SOCKET);
+	/* Root's only: whoever else runs in the appliance may not shut it
+	 * down. The host's root reaches it whatever the mode. */
+	if ((fd = unixsock_listen(path, 0600, on_accept, NULL)) < 0)
+		log_warn("agent: %s: %s", path, strerror(-fd));
+	else
+		log_info("agent: guest agent on %s/%s", LOGSINK_HOST_DIR, AGENT_SOCKET);
+}
+
+static void shutdown_mode(const char *mode)
+{
+	shutdown_begin(!strcmp(mode, "reboot") ? STOP_REBOOT : !strcmp(mode, "halt") ? STOP_HALT : STOP_POWEROFF,
+		       "the host's guest agent");
+}
+
+static void status(struct jsonw *w)
+{
+	svc_status(w);
+	logsink_status(w);
+}
+
+void agent_start(const char *root, enum world world)
+{
+	static const struct agentcmd_hooks hooks = { .shutdown = shutdown_mode, .restart = svc_restart,
+						     .status = status, .thawed = net_thawed };
+	struct stat st;
+	char dir[PATH_MAX];
+
+	agentcmd_set_hooks(&hooks);
+	agent_root = root;
+	for (int i = 0; i < CONNS; i++)
+		conns[i].fd = -1;
+	if (world != WORLD_CONTAINER) {
+		if (find_port(NULL) >= 0)
+			loop_add_timer(FIND_MS, find_port, NULL);
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s%s", root, LOGSINK_HOST_DIR);
+	if (stat(dir, &st) == 0)
+		listen_socket();
+}
