@@ -136,7 +136,7 @@ static int reply(struct agent *a, const char *what, int64_t end)
 				shown(a->buf, (size_t)n));
 			return -1;
 		}
-	int rc = jsontok_parse(&a->doc, a->buf, (size_t)n, a->tok, TOKENS_MAX);
+	int rc = jsontok_parse(&a->doc, a->buf, (size_t)n, a->tok, TOKENS_MAX, 1);
 	if (rc < 0 || a->tok[0].type != JSMN_OBJECT) {
 		fprintf(stderr, "amphi ctl: %s: %s: the reply is not %s: %s\n", a->path, what,
 			rc == -2 ? "within bounds" : "a JSON object", shown(a->buf, (size_t)n));

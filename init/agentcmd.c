@@ -155,12 +155,10 @@ static int cmd_host_name(const char *root, const struct agentreq *r, struct json
 }
 
 /* uname's and os-release's (/etc, else /usr/lib) fields, what libvirt
- * shows as os.*. */
+ * shows as os.*: os-release's keys lowercased, '_' as '-'. */
 static int cmd_osinfo(const char *root, const struct agentreq *r, struct jsonw *w, const char **err)
 {
-	static const char *const keys[] = { "ID=id", "NAME=name", "PRETTY_NAME=pretty-name", "VERSION=version",
-					    "VERSION_ID=version-id", "VARIANT=variant", "VARIANT_ID=variant-id" };
-	char path[PATH_MAX], line[512], member[32];
+	char path[PATH_MAX], line[512];
 	struct utsname u;
 	FILE *f = NULL;
 	(void)r, (void)err;
@@ -177,20 +175,23 @@ static int cmd_osinfo(const char *root, const struct agentreq *r, struct jsonw *
 		f = fopen(path, "re");
 	}
 	while (f && fgets(line, sizeof(line), f)) {
-		char *v = strchr(line, '=');
-		if (!v)
+		char *v = strchr(line, '='), key[16] = ",\"";
+		size_t n, k;
+		if (!v || v - line > 11)
 			continue;
-		size_t klen = (size_t)(v - line) + 1, n = strcspn(++v, "\n");
-		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-			if (strncmp(keys[k], line, klen))
-				continue;
-			if (n >= 2 && (*v == '"' || *v == '\'') && v[n - 1] == *v)
-				v++, n -= 2;
-			v[n] = '\0';
-			snprintf(member, sizeof(member), ",\"%s\":", keys[k] + klen);
-			jsonw_raw(w, member);
-			jsonw_str(w, v);
-		}
+		*v++ = '\0';
+		snprintf(path, sizeof(path), " %s ", line);
+		if (!strstr(" ID NAME PRETTY_NAME VERSION VERSION_ID VARIANT VARIANT_ID ", path))
+			continue;
+		for (k = 0; line[k]; k++)
+			key[k + 2] = line[k] == '_' ? '-' : (char)(line[k] | 0x20);
+		memcpy(key + k + 2, "\":", 3);
+		n = strcspn(v, "\n");
+		if (n >= 2 && (*v == '"' || *v == '\'') && v[n - 1] == *v)
+			v++, n -= 2;
+		v[n] = '\0';
+		jsonw_raw(w, key);
+		jsonw_str(w, v);
 	}
 	if (f)
 		fclose(f);

@@ -2,7 +2,7 @@
 
 int agentreq_parse(struct agentreq *r, const char *js, size_t len, const char **why)
 {
-	int rc = jsontok_parse(&r->doc, js, len, r->tok, AGENTREQ_TOKENS);
+	int rc = jsontok_parse(&r->doc, js, len, r->tok, AGENTREQ_TOKENS, 0);
 
 	r->execute = r->arguments = r->id = -1;
 	if (rc == -2) {

@@ -26,50 +26,49 @@ void jsonw_raw(struct jsonw *w, const char *s)
 	jsonw_rawn(w, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0. */
+/* Length of the valid UTF-8 sequence at s (1-4; 1 for ASCII), or 0. */
 static size_t utf8_len(const unsigned char *s)
 {
-	size_t n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 && s[0] < 0xE0 ? 2 : 0;
-	if (n == 3 && s[0] > 0xEF)
-		n = 0;
+	size_t n = s[0] < 0x80 ? 1 : s[0] < 0xC2 ? 0 : s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : s[0] < 0xF5 ? 4 : 0;
 	for (size_t i = 1; i < n; i++)
 		if ((s[i] & 0xC0) != 0x80)
 			return 0;
 	/* Overlong forms, surrogates and beyond U+10FFFF. */
-	if ((n == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0))) ||
-	    (n == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))))
+	if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0) || (s[0] == 0xF0 && s[1] < 0x90) ||
+	    (s[0] == 0xF4 && s[1] >= 0x90))
 		return 0;
 	return n;
 }
 
 void jsonw_str(struct jsonw *w, const char *s)
 {
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
-	char esc[8];
 
-	jsonw_raw(w, "\"");
+	jsonw_rawn(w, "\"", 1);
 	while (*p) {
-		if (*p == '"' || *p == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*p++;
+		size_t n = 0;
+		while (p[n] >= 0x20 && p[n] < 0x7F && p[n] != '"' && p[n] != '\\')
+			n++;
+		if (n) {
+			jsonw_rawn(w, (const char *)p, n);
+		} else if (*p == '"' || *p == '\\') {
+			char esc[2] = { '\\', (char)*p };
 			jsonw_rawn(w, esc, 2);
-		} else if (*p < 0x20 || *p == 0x7F) {
-			snprintf(esc, sizeof(esc), "\\u%04x", *p++);
-			jsonw_raw(w, esc);
-		} else if (*p < 0x80) {
-			jsonw_rawn(w, (const char *)p++, 1);
+			n = 1;
+		} else if (*p < 0x80) {  /* C0 and DEL */
+			char esc[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
+			jsonw_rawn(w, esc, 6);
+			n = 1;
+		} else if ((n = utf8_len(p))) {
+			jsonw_rawn(w, (const char *)p, n);
 		} else {
-			size_t n = utf8_len(p);
-			if (n) {
-				jsonw_rawn(w, (const char *)p, n);
-				p += n;
-			} else {
-				jsonw_raw(w, "\\ufffd");
-				p++;
-			}
+			jsonw_rawn(w, "\\ufffd", 6);
+			n = 1;
 		}
+		p += n;
 	}
-	jsonw_raw(w, "\"");
+	jsonw_rawn(w, "\"", 1);
 }
 
 void jsonw_int(struct jsonw *w, long long v)

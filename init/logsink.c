@@ -283,10 +283,7 @@ static void now_connected(struct sink *s)
 
 static void check_port(struct sink *s)
 {
-	struct pollfd p = { .fd = s->fd, .events = POLLOUT };
-	if (poll(&p, 1, 0) < 0)
-		return;
-	int up = !(p.revents & POLLHUP);
+	int up = vport_host_connected(s->fd);
 	if (up && !s->connected)
 		now_connected(s);
 	else if (!up && s->connected)
@@ -299,14 +296,11 @@ static void add_port(const char *dev, const char *name, enum kind kind)
 	struct sink *s = &sinks[nsinks];
 
 	snprintf(path, sizeof(path), "%s/dev/%s", sink_root, dev);
-	int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	int fd = vport_open(sink_root, dev);
 	if (fd < 0) {
-		log_warn("log: %s (%s): %s", path, name, strerror(errno));
+		log_warn("log: %s (%s): %s", path, name, strerror(-fd));
 		return;
 	}
-	/* SIGIO on host connect and disconnect. */
-	fcntl(fd, F_SETOWN, getpid());
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC);
 	/* Every reader starts at the boot's first record: one that comes late
 	 * to a full ring gets a loss record for what went before it. */
 	*s = (struct sink){ .what = name, .kind = kind, .transport = PORT, .fd = fd, .listen_fd = -1, .cur = { 1, 0 } };

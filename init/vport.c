@@ -1,9 +1,13 @@
 #include "vport.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <poll.h>
 #include <string.h>
+#include <unistd.h>
 
 int vport_find(const char *root, const char *name, char *dev, size_t devlen)
 {
@@ -31,4 +35,23 @@ int vport_find(const char *root, const char *name, char *dev, size_t devlen)
 	if (d)
 		closedir(d);
 	return found;
+}
+
+int vport_open(const char *root, const char *dev)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/dev/%s", root, dev);
+	int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	fcntl(fd, F_SETOWN, getpid());
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC);
+	return fd;
+}
+
+int vport_host_connected(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	return poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP);
 }

@@ -98,7 +98,7 @@ static int check(const struct jsontok *r, int t)
 	return gap(r->js, pos, c->end - 1) ? i : -1;
 }
 
-int jsontok_parse(struct jsontok *d, const char *js, size_t len, jsmntok_t *tok, int max)
+int jsontok_parse(struct jsontok *d, const char *js, size_t len, jsmntok_t *tok, int max, int separators)
 {
 	jsmn_parser p;
 	const char *v;
@@ -112,7 +112,9 @@ int jsontok_parse(struct jsontok *d, const char *js, size_t len, jsmntok_t *tok,
 	if (d->ntok < 1)
 		return -1;
 	v = jsontok_raw(d, 0, &n);
-	return check(d, 0) == d->ntok && gap(js, 0, (int)(v - js)) && gap(js, (int)(v - js + n), (int)len) ? 0 : -1;
+	if (separators && check(d, 0) != d->ntok)
+		return -1;
+	return gap(js, 0, (int)(v - js)) && gap(js, (int)(v - js + n), (int)len) ? 0 : -1;
 }
 
 int jsontok_int(const struct jsontok *r, int t, long long *out)

@@ -18,8 +18,10 @@ struct jsontok {
 };
 
 /* js[0..len) must be one JSON value, whitespace around it allowed: 0, or
- * -1 (not JSON), -2 (more than max tokens). */
-int jsontok_parse(struct jsontok *d, const char *js, size_t len, jsmntok_t *tok, int max);
+ * -1 (not JSON), -2 (more than max tokens). With separators, the commas
+ * and colons jsmn does not look at are checked too (else {"a" 1} passes:
+ * the init leaves that out for its size; the host checks). */
+int jsontok_parse(struct jsontok *d, const char *js, size_t len, jsmntok_t *tok, int max, int separators);
 /* The token after token t's whole value (its members or elements too). */
 int jsontok_next(const struct jsontok *d, int t);
 /* Is token t the string s? */

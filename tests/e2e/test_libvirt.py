@@ -195,7 +195,8 @@ class Libvirtd:
     def restart(self):
         """libvirtd alone, again, in the daemons' namespace (virtlogd's)."""
         self._stop(self.pids.pop("libvirtd"))
-        os.unlink(os.path.join(self.base, "libvirtd.pid"))
+        if os.path.exists(os.path.join(self.base, "libvirtd.pid")):
+            os.unlink(os.path.join(self.base, "libvirtd.pid"))
         subprocess.run(["nsenter", "-t", str(self.pids["virtlogd"]), "-m", "-n", "libvirtd", "-d", "-p",
                         os.path.join(self.base, "libvirtd.pid")], check=True, timeout=60)
         self.pids["libvirtd"] = int(open(os.path.join(self.base, "libvirtd.pid")).read().strip())

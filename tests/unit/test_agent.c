@@ -188,11 +188,10 @@ static void test_malformed_requests_say_why(void **state)
 	assert_int_equal(parse("{\"arguments\":{}}", &why), -1);
 	assert_int_equal(parse("{\"execute\":\"x\",\"arguments\":[]}", &why), -1);
 	assert_string_equal(why, "'arguments' is not an object");
-	assert_int_equal(parse("{\"execute\" \"x\"}", &why), -1);
-	assert_int_equal(parse("{\"execute\":\"x\",}", &why), -1);
+	assert_int_equal(parse("{\"execute\":x}", &why), -1);
+	assert_int_equal(parse("{execute:\"x\"}", &why), -1);
 	assert_int_equal(parse("{]", &why), -1);
-	assert_int_equal(parse("{\"execute\":\"x\",\"arguments\":{\"a\":[1,]}}", &why), -1);
-	assert_int_equal(parse("{\"execute\":\"x\",\"arguments\":{\"a\":[1 2]}}", &why), -1);
+	assert_int_equal(parse("{\"execute\":\"x\"} {}", &why), -1);
 	assert_int_equal(parse("{\"execute\":\"x\" , \"arguments\" : { \"a\" : [ 1 , {} ] } }", &why), 0);
 	char many[1024] = "{\"execute\":\"x\",\"arguments\":{\"a\":[";
 	for (int i = 0; i < AGENTREQ_TOKENS; i++)
@@ -209,6 +208,24 @@ static void test_malformed_requests_say_why(void **state)
 		if (parse(strs[i], &why) == 0)
 			assert_int_equal(jsontok_str(&req.doc, req.execute, s, sizeof(s)), -1);
 	}
+}
+
+/* What jsmn lets through and only the separators check refuses (amphi
+ * ctl's; the init goes without it for its size). */
+static void test_separators_are_checked_where_asked(void **state)
+{
+	static const char *const lax[] = { "{\"a\" 1}", "{\"a\":1,}", "[1,]", "[1 2]", "{\"a\":1 \"b\":2}",
+					   "{\"a\"::1}", "[,1]" };
+	jsmntok_t tok[16];
+	struct jsontok d;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(lax) / sizeof(lax[0]); i++)
+		assert_int_equal(jsontok_parse(&d, lax[i], strlen(lax[i]), tok, 16, 1), -1);
+	const char *good = " { \"a\" : [ 1 , \"x\" , { } ] , \"b\" : null } \n";
+	assert_int_equal(jsontok_parse(&d, good, strlen(good), tok, 16, 1), 0);
+	assert_int_equal(jsontok_next(&d, jsontok_member(&d, 0, "a")), 6);
+	assert_int_equal(jsontok_parse(&d, good, strlen(good), tok, 4, 1), -2);
 }
 
 /* ---- replies ---- */
@@ -263,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_a_request_gives_its_name_arguments_and_id),
 		cmocka_unit_test(test_integers_are_exact_64_bit_or_refused),
 		cmocka_unit_test(test_malformed_requests_say_why),
+		cmocka_unit_test(test_separators_are_checked_where_asked),
 		cmocka_unit_test(test_strings_are_escaped_and_always_valid_utf8),
 		cmocka_unit_test(test_what_does_not_fit_is_an_overflow_never_a_cut_reply),
 	};
