@@ -24,6 +24,13 @@ name = agentsvc
 [runtime]
 hostname = agentsvc
 
+# An unprivileged process tries the agent's port (a VM's): it may not
+# even open it.
+[task.probe]
+user = nobody
+shell = yes
+exec = for d in /sys/class/virtio-ports/*; do [ "$(cat $d/name)" = org.qemu.guest_agent.0 ] && dev=/dev/${d##*/}; done; [ -z "$dev" ] && exit 0; if echo '{"execute":"guest-shutdown"}' > $dev; then echo PROBE-OPENED; else echo PROBE-DENIED; fi
+
 [service.sleeper]
 exec = /bin/sleep 100000
 
@@ -216,6 +223,7 @@ def test_amphi_ctl_drives_a_vm(svc_build, qemu):
     vm = qemu(svc_build)
     vm.wait(r"agent: guest agent on /dev/vport")
     vm.wait(r"amphi: ready env=qemu")
+    assert "PROBE-DENIED" in open(vm.log, errors="replace").read()
     assert "the appliance answers" in ctl(svc_build, "ping").stdout
     restart_and_status(svc_build)
     r = ctl(svc_build, "shutdown")
@@ -223,7 +231,16 @@ def test_amphi_ctl_drives_a_vm(svc_build, qemu):
     assert vm.exit_code(timeout=BOOT_TIMEOUT) == 0
 
 
-def test_amphi_ctl_drives_a_container(svc_build, lxc):
+@pytest.fixture(scope="module")
+def agent_probe(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("probe") / "agent-probe")
+    subprocess.run(["musl-gcc", "-static", "-Os", "-o", out, os.path.join(os.path.dirname(__file__), "agent_probe.c")],
+                   check=True)
+    return out
+
+
+def test_amphi_ctl_drives_a_container(svc_build, lxc, agent_probe):
+    shutil.copy(agent_probe, os.path.join(svc_build, "lxc", "rootfs", "agent-probe"))
     ct = lxc(svc_build)
     ct.start()
     ct.wait(r"amphi: ready env=lxc")
@@ -231,6 +248,11 @@ def test_amphi_ctl_drives_a_container(svc_build, lxc):
     # The socket is root's: nobody else in the container may shut it down.
     mode = os.stat(os.path.join(svc_build, "lxc", "host", "agent.sock")).st_mode & 0o777
     assert mode == 0o600, oct(mode)
+    r = ct.lxc("lxc-attach", "-u", "65534", "-g", "65534", "--clear-env", "--", "/agent-probe",
+               "/var/lib/amphi/host/agent.sock")
+    assert r.stdout.strip() == "connect errno=13", r.stdout  # EACCES
+    r = ct.lxc("lxc-attach", "--clear-env", "--", "/agent-probe", "/var/lib/amphi/host/agent.sock")
+    assert r.stdout.strip() == "connect errno=0", r.stdout  # the probe itself works
     r = ctl(svc_build, "shutdown")
     assert "stopped" in r.stdout, r.stdout + r.stderr
     deadline = time.monotonic() + 30
@@ -244,3 +266,65 @@ def test_amphi_ctl_says_what_to_do_without_an_appliance(svc_build, tmpdir_clean)
     assert r.returncode == 1 and "no guest agent to reach" in r.stderr and "amphi run" in r.stderr
     r = amphi("ctl", svc_build, "frobnicate", check=False)
     assert r.returncode == 2 and "unknown command frobnicate" in r.stderr
+
+
+def fake_agent(path, replies):
+    """A hostile guest's agent socket at path: answers the sync, then each
+    request with the next of replies (bytes, sent as they are)."""
+    import threading
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            buf = b""
+            while b"guest-sync-delimited" not in buf:
+                buf += conn.recv(4096)
+            i = re.search(rb'"id":(\d+)', buf).group(1)
+            conn.sendall(b"\xff" + b'{"return":' + i + b"}\n")
+            buf = b""
+            for reply in replies:
+                while b"}" not in buf:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    buf += chunk
+                buf = b""
+                conn.sendall(reply)
+            time.sleep(1)
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return srv, t
+
+
+def test_amphi_ctl_takes_the_guests_replies_as_hostile(tmpdir_clean):
+    host = os.path.join(tmpdir_clean, "lxc", "host")
+    os.makedirs(host)
+    sock = os.path.join(host, "agent.sock")
+    # Terminal escapes inside strings are shown escaped, never sent raw.
+    evil = ('{"return":{"uptime":1,"units":[{"name":"\\u001b]0;pwned\\u0007x","kind":"service","state":"running",'
+            '"pid":1,"restarts":0,"for-ms":5}],"interfaces":[],"log":{"records":1,"oldest":1,"readers":[]}}}\n')
+    srv, t = fake_agent(sock, [evil.encode()])
+    r = amphi("ctl", tmpdir_clean, "status", check=False)
+    srv.close()
+    assert r.returncode == 0, r.stderr
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout and "pwned" in r.stdout, repr(r.stdout)
+    os.unlink(sock)
+    # A raw control byte, a reply that is not JSON, one too long: refused, said.
+    for reply, said in ((b'{"return":{"a":"\x1b[2J"}}\n', "control byte"), (b"not json\n", "not a JSON object"),
+                        (b'{"return":"' + b"x" * (300 << 10) + b'"}\n', "longer than")):
+        srv, t = fake_agent(sock, [reply])
+        r = amphi("ctl", tmpdir_clean, "status", check=False)
+        srv.close()
+        os.unlink(sock)
+        assert r.returncode == 1 and said in r.stderr, (said, r.stderr)
+        assert "\x1b" not in r.stderr
+    # A link where the socket should be is never followed.
+    target = os.path.join(tmpdir_clean, "elsewhere.sock")
+    srv, t = fake_agent(target, [b'{"return":{}}\n'])
+    os.symlink(target, sock)
+    r = amphi("ctl", tmpdir_clean, "ping", check=False)
+    srv.close()
+    assert r.returncode == 1 and "amphi never follows a link nor connects" in r.stderr, r.stderr
