@@ -50,8 +50,9 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC) lib/recipe_image.c
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := agent log detect recipe manifest moddep power tty netlink users kernel_ip logbuf logrec root rootimage logsink storefile logstore logescape textline
+UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logbuf logrec root rootimage logsink storefile logstore logescape textline
 unit_src_agent := init/agentframe.c init/agentreq.c init/jsonw.c lib/jsontok.c
+unit_src_agentcmd := init/agentcmd.c init/agentreq.c init/jsonw.c lib/jsontok.c lib/netaddr.c init/netlink.c init/log.c lib/logrec.c
 unit_src_log := init/log.c lib/logrec.c
 unit_src_detect := init/detect.c init/log.c lib/logrec.c
 unit_src_recipe := $(SHARED_SRC) lib/recipe_image.c

@@ -255,8 +255,8 @@ static void status(struct jsonw *w)
 
 void agent_start(const char *root, enum world world)
 {
-	static const struct agentcmd_hooks hooks = { .shutdown = shutdown_mode, .restart = svc_restart,
-						     .status = status, .thawed = net_thawed };
+	struct agentcmd_hooks hooks = { .shutdown = shutdown_mode, .restart = svc_restart, .status = status,
+					.thawed = net_thawed, .container = world == WORLD_CONTAINER };
 	struct stat st;
 	char dir[PATH_MAX];
 

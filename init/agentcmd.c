@@ -109,6 +109,10 @@ static int cmd_set_time(const char *root, const struct agentreq *r, struct jsonw
 	long long ns;
 	int t = agentreq_arg(r, "time");
 
+	if (hooks.container) {
+		*err = "a container's clock is the host's: set it there";
+		return -1;
+	}
 	if (t >= 0) {
 		if (jsontok_int(&r->doc, t, &ns) < 0 || ns < 0) {
 			*err = "'time' must be nanoseconds since the epoch";
@@ -466,10 +470,15 @@ static int cmd_freeze(const char *root, const struct agentreq *r, struct jsonw *
 {
 	char points[FROZEN_MAX][256], path[PATH_MAX];
 	struct mount m;
-	FILE *f = mountinfo(root);
+	FILE *f;
 	int n = 0;
 	(void)r;
 
+	if (hooks.container) {
+		*err = "a container's file systems are the host's: freeze them there";
+		return -1;
+	}
+	f = mountinfo(root);
 	while (f && n < FROZEN_MAX && next_mount(f, &m))
 		if (m.rw)
 			memcpy(points[n++], m.point, sizeof(m.point));

@@ -31,6 +31,9 @@ struct agentcmd_hooks {
 	void (*status)(struct jsonw *w);
 	/* guest-fsfreeze-thaw: what waited for it may write now. */
 	void (*thawed)(void);
+	/* A container's file systems and clock are the host's: guest-fsfreeze-*
+	 * and guest-set-time are refused there, whatever its capabilities. */
+	int container;
 };
 void agentcmd_set_hooks(const struct agentcmd_hooks *h);
 

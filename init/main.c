@@ -120,7 +120,8 @@ static void __attribute__((noreturn)) boot(void)
 	if (env.world != WORLD_CONTAINER)
 		boot_vm_extras(&recipe);
 	logcore_start("", env.world, &recipe);
-	agent_start("", env.world);
+	if (recipe.agent)
+		agent_start("", env.world);
 	if (recipe_ok) {
 		tty_start("", env.world, &recipe);
 		if ((r = control_listen("")) < 0)

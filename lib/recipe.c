@@ -49,6 +49,7 @@ static const struct key_spec keys[] = {
 	{ "hostname", R(hostname), IN_RUNTIME, KEY_HOSTNAME, 0, 0 },
 	{ "ttys", R(ttys), IN_RUNTIME, KEY_INT, 0, 12 },
 	{ "stop_timeout", R(stop_timeout), IN_RUNTIME, KEY_INT, 1, 300 },
+	{ "agent", R(agent), IN_RUNTIME, KEY_BOOL, 0, 0 },
 	{ "getty", R(getty), IN_RUNTIME, KEY_LIST, 0, 0 },
 	{ "autologin", R(autologin), IN_RUNTIME, KEY_BOOL, 0, 0 },
 	{ "network_timeout", R(network_timeout), IN_RUNTIME, KEY_INT, 1, 600 },
@@ -118,6 +119,7 @@ void recipe_defaults(struct recipe *r)
 	memset(r, 0, sizeof(*r));
 	r->ttys = 1;
 	r->stop_timeout = 5;
+	r->agent = 1;
 	r->getty.n = 1;
 	strcpy(r->getty.item[0], "auto");
 	r->network_timeout = 30;
