@@ -6,9 +6,9 @@ a request, a megabyte of garbage, 0xFF), and what no host ever gets
 
 import json
 import os
-import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -253,6 +253,18 @@ def test_amphi_ctl_drives_a_container(svc_build, lxc, agent_probe):
     assert r.stdout.strip() == "connect errno=13", r.stdout  # EACCES
     r = ct.lxc("lxc-attach", "--clear-env", "--", "/agent-probe", "/var/lib/amphi/host/agent.sock")
     assert r.stdout.strip() == "connect errno=0", r.stdout  # the probe itself works
+    # watch, piped: a table a second, until interrupted.
+    w = subprocess.Popen([AMPHI, "ctl", svc_build, "watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(2.5)
+    w.send_signal(signal.SIGINT)
+    out, err = w.communicate(timeout=10)
+    assert w.returncode == 0, err
+    assert out.count("UNIT ") >= 2 and "\033[" not in out, out
+    # reboot: the container comes back (lxc-start restarts it), its agent too.
+    assert "rebooting" in ctl(svc_build, "reboot").stdout
+    ct.wait(r"amphi: ready env=lxc", count=2)
+    assert "the appliance answers" in ctl(svc_build, "ping").stdout
     r = ctl(svc_build, "shutdown")
     assert "stopped" in r.stdout, r.stdout + r.stderr
     deadline = time.monotonic() + 30
