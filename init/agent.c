@@ -32,18 +32,20 @@
  * ctl watch beside a status). */
 #define CONNS 4
 
+/* The buffers last: a slot's pages are touched only as it is used. */
 struct conn {
-	int fd;                 /* -1: a free slot */
+	int fd;
 	int port, up;           /* the virtio port; a host has it open */
 	uint32_t events;        /* what the loop watches: ~0 when not in it */
-	struct agentframe frame;
-	char in[IN_MAX];        /* read, not yet fed to the framer */
-	size_t inoff, inlen;
-	char out[OUT_MAX];
+	size_t inoff, inlen;    /* of in: read, not yet fed to the framer */
 	size_t outoff, outlen;
+	struct agentframe frame;
+	char in[IN_MAX];
+	char out[OUT_MAX];
 };
 
 static struct conn conns[CONNS];
+static unsigned char used[CONNS];
 static const char *agent_root = "";
 static int find_tries;
 
@@ -83,7 +85,7 @@ static void drop(struct conn *c)
 		return;
 	}
 	close(c->fd);
-	c->fd = -1;
+	used[c - conns] = 0;
 }
 
 static void on_frame(enum agentframe_what what, const char *req, size_t len, void *ctx)
@@ -188,8 +190,25 @@ static void check_port(struct conn *c)
 
 void agent_ports_changed(void)
 {
-	if (conns[0].port)
+	if (used[0] && conns[0].port)
 		check_port(&conns[0]);
+}
+
+/* A slot for fd, as yet out of the loop, with nothing read or to send. */
+static struct conn *take_slot(int fd, int port)
+{
+	for (int i = 0; i < CONNS; i++)
+		if (!used[i]) {
+			struct conn *c = &conns[i];
+			used[i] = 1;
+			c->fd = fd;
+			c->port = port;
+			c->up = 0;
+			c->events = ~0u;
+			fresh(c);
+			return c;
+		}
+	return NULL;
 }
 
 static long find_port(void *unused)
@@ -204,9 +223,8 @@ static long find_port(void *unused)
 		log_warn("agent: /dev/%s: %s", dev, strerror(-fd));
 		return -1;
 	}
-	conns[0] = (struct conn){ .fd = fd, .port = 1, .events = ~0u };
 	log_info("agent: guest agent on /dev/%s", dev);
-	check_port(&conns[0]);
+	check_port(take_slot(fd, 1));
 	return -1;
 }
 
@@ -218,13 +236,11 @@ static void on_accept(int fd, uint32_t events, void *data)
 	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (c < 0)
 		return;
-	for (int i = 0; i < CONNS; i++)
-		if (conns[i].fd < 0) {
-			conns[i] = (struct conn){ .fd = c, .events = ~0u };
-			pump(&conns[i]);
-			return;
-		}
-	close(c);  /* every slot taken: this client sees EOF */
+	struct conn *slot = take_slot(c, 0);
+	if (slot)
+		pump(slot);
+	else
+		close(c);  /* every slot taken: this client sees EOF */
 }
 
 static void listen_socket(void)
@@ -262,8 +278,6 @@ void agent_start(const char *root, enum world world)
 
 	agentcmd_set_hooks(&hooks);
 	agent_root = root;
-	for (int i = 0; i < CONNS; i++)
-		conns[i].fd = -1;
 	if (world != WORLD_CONTAINER) {
 		if (find_port(NULL) >= 0)
 			loop_add_timer(FIND_MS, find_port, NULL);
