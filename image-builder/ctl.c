@@ -300,8 +300,9 @@ static void print_status(const struct agent *a, FILE *out)
 	}
 
 	int log = jsontok_member(&a->doc, r, "log");
-	fprintf(out, "\nlog: %lld records, the oldest kept %lld\n%-16s %-10s %10s %10s %8s\n", num(a, log, "records"),
-		num(a, log, "oldest"), "READER", "CONNECTED", "SENT", "ACKED", "LOST");
+	fprintf(out, "\nlog: %lld records, the oldest kept %lld; ring %lld KiB, %lld KiB of it owed to readers\n"
+		"%-16s %-10s %10s %10s %8s\n", num(a, log, "records"), num(a, log, "oldest"), num(a, log, "ring-bytes") / 1024,
+		num(a, log, "owed-bytes") / 1024, "READER", "CONNECTED", "SENT", "ACKED", "LOST");
 	int readers = jsontok_member(&a->doc, log, "readers");
 	for (int s = element(a, readers, -1); s >= 0; s = element(a, readers, s)) {
 		int c = jsontok_member(&a->doc, s, "connected");

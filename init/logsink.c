@@ -514,6 +514,11 @@ void logsink_status(struct jsonw *w)
 	jsonw_int(w, (long long)(logbuf_next_seq() - 1));
 	jsonw_raw(w, ",\"oldest\":");
 	jsonw_int(w, (long long)(logbuf_oldest_seq()));
+	size_t owed, size = logbuf_size(&owed);
+	jsonw_raw(w, ",\"ring-bytes\":");
+	jsonw_int(w, (long long)size);
+	jsonw_raw(w, ",\"owed-bytes\":");
+	jsonw_int(w, (long long)owed);
 	jsonw_raw(w, ",\"readers\":[");
 	for (int i = 0; i < nsinks; i++) {
 		const struct sink *s = &sinks[i];

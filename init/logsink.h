@@ -26,8 +26,8 @@ void logsink_ports_changed(void);
  * holds, and a reader that acknowledges gets the time to say it stored it.
  * The one place PID 1 waits on a reader, for at most timeout_ms. */
 void logsink_flush(int timeout_ms);
-/* amphi-status's ,"log":{records, oldest, readers:[{name, connected,
- * sent, acked, lost}]} member. */
+/* amphi-status's ,"log":{records, oldest, ring-bytes, owed-bytes (held for
+ * a reader), readers:[{name, connected, sent, acked, lost}]} member. */
 void logsink_status(struct jsonw *w);
 
 #endif

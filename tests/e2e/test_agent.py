@@ -166,7 +166,8 @@ def test_a_vm_answers_libvirts_questions_and_refuses_what_it_must(minimal_build,
 
     status = a.call("amphi-status")["return"]
     assert status["uptime"] >= 0 and status["memory"]["total"] > 100 << 20
-    assert status["log"]["records"] > 0
+    assert status["log"]["records"] > 0 and status["log"]["ring-bytes"] == 1 << 20, status["log"]
+    assert 0 <= status["log"]["owed-bytes"] < 1 << 20
 
     # guest-shutdown: no reply; the stop sequence, then QEMU is gone.
     a.send(b'{"execute":"guest-shutdown","arguments":{"mode":"powerdown"}}')
