@@ -56,7 +56,7 @@ RAWSOCK = os.path.join(OUT, "rawsock")
 # What the optional modules add: the systemd contender's info, extra sections.
 EXTRA = {}
 # BENCH_ONLY=KEY[,KEY]: only these sections of bench/extras.py (sizes, rss,
-# template, install, build, scaling, nginx), without the boot table and the
+# template, install, build, scaling, agent, nginx), without the boot table and the
 # logs; the tables go to build/bench/RESULTS-ONLY.md, not bench/RESULTS.md
 # (that is a whole run's).
 ONLY = {k for k in os.environ.get("BENCH_ONLY", "").split(",") if k}

@@ -7,5 +7,6 @@ int cmd_run(int argc, char **argv);
 int cmd_lxc_template(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_install(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
 
 #endif

@@ -14,12 +14,13 @@ build=${1:?usage: deps.sh BUILD_DIR}
 # dnsmasq-base and nftables, what LXC's lxc-net runs to make lxcbr0 (its
 # DHCP server and its rules; the tests run it in namespaces of their own);
 # mmdebstrap for the Debian packages a recipe asks for, squashfs-tools for
-# the VM's read-only root image.
+# the VM's read-only root image; libjsmn-dev, the JSON tokenizer (one header)
+# that PID 1's guest agent reads requests with.
 packages="musl-tools linux-libc-dev busybox-static lxc qemu-system-x86 \
 libarchive-dev libcmocka-dev python3-pytest kmod pkg-config xz-utils gcc make \
 clang libclang-rt-14-dev rsyslog lxd uidmap \
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients socat dnsmasq-base nftables \
-mmdebstrap squashfs-tools"
+mmdebstrap squashfs-tools libjsmn-dev"
 
 say() { printf 'deps: %s\n' "$*"; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }

@@ -297,7 +297,7 @@ int logs_sock_connect(const char *path, char *why, size_t whylen, int *refused)
 
 	*refused = fd == -EMEDIUMTYPE;
 	if (*refused)
-		snprintf(why, whylen, "%s, not a socket; amphi logs never follows a link nor connects to another "
+		snprintf(why, whylen, "%s, not a socket; amphi never follows a link nor connects to another "
 			 "kind of file where a guest can write: remove it (the appliance makes its socket as it starts)",
 			 guestpath_kind(found));
 	else if (fd < 0)

@@ -18,6 +18,7 @@ static const struct {
 	{ "install", cmd_install, "install RECIPE --disk DISK  run an installer recipe onto a new raw disk under QEMU" },
 	{ "lxc-template", cmd_lxc_template, "lxc-template ...       the LXC template (lxc-create -t build/lxc-amphi)" },
 	{ "logs", cmd_logs, "logs --connect SOCK   read, store and acknowledge a running appliance's logs" },
+	{ "ctl", cmd_ctl, "ctl DIR status|watch|ping|shutdown|reboot|restart SERVICE  drive a running appliance" },
 };
 
 static int usage(FILE *out, int status)

@@ -27,6 +27,8 @@ static const char launcher_head[] =
 	"#   AMPHI_LOG_CHARDEV=... QEMU chardev backend for org.amphi.log.0 instead, e.g.\n"
 	"#                         socket,host=127.0.0.1,port=514,reconnect=1 (rsyslog's imtcp)\n"
 	"#   AMPHI_ANACONDA_CHARDEV=... the same for org.fedoraproject.anaconda.log.0\n"
+	"#   AMPHI_AGENT_CHARDEV=... the same for the guest agent, org.qemu.guest_agent.0\n"
+	"#                         (default: agent.sock beside the log sockets; amphi ctl speaks it)\n"
 	"#   AMPHI_DISK=PATH       a raw disk image (or device) as virtio-blk vda with its own\n"
 	"#                         iothread, cache=none; cache=writeback where PATH has no\n"
 	"#                         O_DIRECT (ramfs, old tmpfs). Make one: truncate -s 1G PATH\n"
@@ -123,7 +125,9 @@ static const char launcher_qemu[] =
 	"\t-chardev \"${AMPHI_LOG_CHARDEV:-socket,path=$logs/amphi.sock,server=on,wait=off},id=amphilog\" \\\n"
 	"\t-device virtserialport,chardev=amphilog,name=org.amphi.log.0 \\\n"
 	"\t-chardev \"${AMPHI_ANACONDA_CHARDEV:-socket,path=$logs/anaconda.sock,server=on,wait=off},id=anacondalog\" \\\n"
-	"\t-device virtserialport,chardev=anacondalog,name=org.fedoraproject.anaconda.log.0 \\\n";
+	"\t-device virtserialport,chardev=anacondalog,name=org.fedoraproject.anaconda.log.0 \\\n"
+	"\t-chardev \"${AMPHI_AGENT_CHARDEV:-socket,path=$logs/agent.sock,server=on,wait=off},id=agent\" \\\n"
+	"\t-device virtserialport,chardev=agent,name=org.qemu.guest_agent.0 \\\n";
 
 static const char launcher_tail[] =
 	"\t-kernel \"$here/vmlinuz\" -initrd \"$here/initramfs.img\" \\\n"
@@ -259,6 +263,10 @@ static const char domain_tail[] =
 	"    <channel type='unix'>\n"
 	"      <source mode='bind' path='%s/vm/anaconda.sock'/>\n"
 	"      <target type='virtio' name='org.fedoraproject.anaconda.log.0'/>\n"
+	"    </channel>\n"
+	"    <!-- PID 1's guest agent: virsh shutdown, domifaddr, guestinfo, domtime. -->\n"
+	"    <channel type='unix'>\n"
+	"      <target type='virtio' name='org.qemu.guest_agent.0'/>\n"
 	"    </channel>\n"
 	"    <!-- No network card. For one, add\n"
 	"           <interface type='network'><source network='default'/><model type='virtio'/></interface>\n"

@@ -250,3 +250,9 @@ size_t logbuf_room(void)
 	size_t used = owed_bytes() + HEADROOM;
 	return used < R.size ? R.size - used : 0;
 }
+
+size_t logbuf_size(size_t *owed)
+{
+	*owed = owed_bytes();
+	return R.size;
+}

@@ -45,5 +45,8 @@ int logbuf_pressure(void);
 /* About how many bytes of records may still come before pressure (each
  * record also takes a header); SIZE_MAX while nobody waits. */
 size_t logbuf_room(void);
+/* The ring's size; *owed, how much of it holds records a reader is still
+ * owed (amphi-status's fill). */
+size_t logbuf_size(size_t *owed);
 
 #endif

@@ -4,8 +4,9 @@
 #include "recipe.h"
 #include "log.h"
 #include "loop.h"
+#include "unixsock.h"
+#include "vport.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -51,6 +52,7 @@ struct sink {
 	char in[64];                  /* a partial ACK line */
 	size_t inlen;
 	int has_acked;                /* this reader acknowledges (rsyslog never does) */
+	uint64_t lost, lost_upto;     /* records it never had; the last counted */
 };
 
 static struct sink sinks[4];
@@ -128,6 +130,11 @@ static int format_one(struct sink *s, char *out, size_t room, size_t limit, int 
 	if (!cut && !lost_first && r.msglen >= limit)
 		goto no_fit;  /* the frame is longer than its message */
 	if (lost_first) {
+		/* A batch sent again meets the same loss: counted once. */
+		if (lost_last > s->lost_upto) {
+			s->lost += lost_last - (lost_first > s->lost_upto ? lost_first : s->lost_upto + 1) + 1;
+			s->lost_upto = lost_last;
+		}
 		/* Counted, never silent: the note stands in for the lost ones.
 		 * (It is short, and room is never below a frame.) */
 		struct logrec loss = { .seq = lost_last, .realtime_us = r.realtime_us, .uptime_us = r.uptime_us,
@@ -276,10 +283,7 @@ static void now_connected(struct sink *s)
 
 static void check_port(struct sink *s)
 {
-	struct pollfd p = { .fd = s->fd, .events = POLLOUT };
-	if (poll(&p, 1, 0) < 0)
-		return;
-	int up = !(p.revents & POLLHUP);
+	int up = vport_host_connected(s->fd);
 	if (up && !s->connected)
 		now_connected(s);
 	else if (!up && s->connected)
@@ -292,14 +296,11 @@ static void add_port(const char *dev, const char *name, enum kind kind)
 	struct sink *s = &sinks[nsinks];
 
 	snprintf(path, sizeof(path), "%s/dev/%s", sink_root, dev);
-	int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	int fd = vport_open(sink_root, dev);
 	if (fd < 0) {
-		log_warn("log: %s (%s): %s", path, name, strerror(errno));
+		log_warn("log: %s (%s): %s", path, name, strerror(-fd));
 		return;
 	}
-	/* SIGIO on host connect and disconnect. */
-	fcntl(fd, F_SETOWN, getpid());
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC);
 	/* Every reader starts at the boot's first record: one that comes late
 	 * to a full ring gets a loss record for what went before it. */
 	*s = (struct sink){ .what = name, .kind = kind, .transport = PORT, .fd = fd, .listen_fd = -1, .cur = { 1, 0 } };
@@ -320,31 +321,15 @@ static int have_sink(const char *name)
 
 static long find_ports(void *unused)
 {
-	char dir[PATH_MAX], file[PATH_MAX + 300], name[128];
-	struct dirent *de;
-	DIR *d;
+	static const struct { const char *name; enum kind kind; } ports[] = {
+		{ LOGSINK_PORT_STREAM, STREAM }, { LOGSINK_PORT_TEXT, TEXT },
+	};
+	char dev[64];
 	(void)unused;
 
-	snprintf(dir, sizeof(dir), "%s/sys/class/virtio-ports", sink_root);
-	if ((d = opendir(dir))) {
-		while ((de = readdir(d)) && nsinks < 2) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(file, sizeof(file), "%s/%s/name", dir, de->d_name);
-			FILE *f = fopen(file, "re");
-			if (!f)
-				continue;
-			if (fgets(name, sizeof(name), f)) {
-				name[strcspn(name, "\n")] = '\0';
-				if (!strcmp(name, LOGSINK_PORT_STREAM) && !have_sink(LOGSINK_PORT_STREAM))
-					add_port(de->d_name, LOGSINK_PORT_STREAM, STREAM);
-				else if (!strcmp(name, LOGSINK_PORT_TEXT) && !have_sink(LOGSINK_PORT_TEXT))
-					add_port(de->d_name, LOGSINK_PORT_TEXT, TEXT);
-			}
-			fclose(f);
-		}
-		closedir(d);
-	}
+	for (size_t i = 0; i < 2; i++)
+		if (!have_sink(ports[i].name) && vport_find(sink_root, ports[i].name, dev, sizeof(dev)) == 0)
+			add_port(dev, ports[i].name, ports[i].kind);
 	if (nsinks == 2 || ++find_tries >= FIND_PORTS_TRIES)
 		return -1;
 	return FIND_PORTS_MS;
@@ -367,22 +352,17 @@ static void on_accept(int fd, uint32_t events, void *data)
 
 static void add_socket(void)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char path[PATH_MAX];
 	struct sink *s = &sinks[nsinks];
 	int fd;
 
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s%s/%s", sink_root, LOGSINK_HOST_DIR, LOGSINK_SOCKET);
-	unlink(a.sun_path);  /* left by an earlier boot */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 2) < 0) {
-		log_warn("log: %s: %s", a.sun_path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	snprintf(path, sizeof(path), "%s%s/%s", sink_root, LOGSINK_HOST_DIR, LOGSINK_SOCKET);
+	if ((fd = unixsock_listen(path, 0, on_accept, s)) < 0) {
+		log_warn("log: %s: %s", path, strerror(-fd));
 		return;
 	}
 	*s = (struct sink){ .what = "container socket", .kind = STREAM, .transport = SOCKET, .fd = -1, .listen_fd = fd };
 	nsinks++;
-	loop_add_fd(fd, EPOLLIN, on_accept, s);
 	log_info("log: amphi stream on %s/%s", LOGSINK_HOST_DIR, LOGSINK_SOCKET);
 }
 
@@ -526,4 +506,33 @@ void logsink_start(const char *root, enum world world, const char *hostname, con
 		loop_add_timer(FIND_PORTS_MS, find_ports, NULL);
 	loop_add_timer(RECHECK_MS, recheck, NULL);
 	update_floor();  /* block: the stream's reader is owed everything from now, connected or not */
+}
+
+void logsink_status(struct jsonw *w)
+{
+	jsonw_raw(w, ",\"log\":{\"records\":");
+	jsonw_int(w, (long long)(logbuf_next_seq() - 1));
+	jsonw_raw(w, ",\"oldest\":");
+	jsonw_int(w, (long long)(logbuf_oldest_seq()));
+	size_t owed, size = logbuf_size(&owed);
+	jsonw_raw(w, ",\"ring-bytes\":");
+	jsonw_int(w, (long long)size);
+	jsonw_raw(w, ",\"owed-bytes\":");
+	jsonw_int(w, (long long)owed);
+	jsonw_raw(w, ",\"readers\":[");
+	for (int i = 0; i < nsinks; i++) {
+		const struct sink *s = &sinks[i];
+		jsonw_raw(w, i ? ",{\"name\":" : "{\"name\":");
+		jsonw_str(w, s->what);
+		jsonw_raw(w, s->connected ? ",\"connected\":true,\"sent\":" : ",\"connected\":false,\"sent\":");
+		jsonw_int(w, (long long)(s->cur.seq - 1));
+		if (s->kind == STREAM) {
+			jsonw_raw(w, ",\"acked\":");
+			jsonw_int(w, (long long)(s->acked));
+		}
+		jsonw_raw(w, ",\"lost\":");
+		jsonw_int(w, (long long)(s->lost));
+		jsonw_raw(w, "}");
+	}
+	jsonw_raw(w, "]}");
 }

@@ -6,6 +6,7 @@
 #define AMPHI_LOGSINK_H
 
 #include "detect.h"
+#include "jsonw.h"
 
 #define LOGSINK_PORT_STREAM "org.amphi.log.0"
 #define LOGSINK_PORT_TEXT "org.fedoraproject.anaconda.log.0"
@@ -25,5 +26,8 @@ void logsink_ports_changed(void);
  * holds, and a reader that acknowledges gets the time to say it stored it.
  * The one place PID 1 waits on a reader, for at most timeout_ms. */
 void logsink_flush(int timeout_ms);
+/* amphi-status's ,"log":{records, oldest, ring-bytes, owed-bytes (held for
+ * a reader), readers:[{name, connected, sent, acked, lost}]} member. */
+void logsink_status(struct jsonw *w);
 
 #endif

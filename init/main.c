@@ -1,5 +1,6 @@
 /* amphi-init: PID 1 of an appliance that boots as an LXC container or a
  * KVM/QEMU guest. main() reads top to bottom as the boot sequence. */
+#include "agent.h"
 #include "console.h"
 #include "control.h"
 #include "detect.h"
@@ -119,6 +120,8 @@ static void __attribute__((noreturn)) boot(void)
 	if (env.world != WORLD_CONTAINER)
 		boot_vm_extras(&recipe);
 	logcore_start("", env.world, &recipe);
+	if (recipe.agent)
+		agent_start("", env.world);
 	if (recipe_ok) {
 		tty_start("", env.world, &recipe);
 		if ((r = control_listen("")) < 0)

@@ -1,4 +1,5 @@
 #include "net.h"
+#include "agentcmd.h"
 #include "control.h"
 #include "ctlmsg.h"
 #include "kernel_ip.h"
@@ -84,6 +85,8 @@ static void add_unique(char list[][128], int *n, int max, const char *v)
 		snprintf(list[(*n)++], 128, "%s", v);
 }
 
+static int resolv_pending;  /* the file systems were frozen when it changed */
+
 static void write_resolv_conf(void)
 {
 	char servers[DNS_MAX][128], search[DNS_MAX][128], path[PATH_MAX], tmp[PATH_MAX];
@@ -103,6 +106,13 @@ static void write_resolv_conf(void)
 	}
 	if (!ns && !nsearch)
 		return;
+	/* A write to a frozen file system would hold PID 1 until the thaw. */
+	if (agentcmd_frozen()) {
+		resolv_pending = 1;
+		log_info("net: the host froze the file systems; /etc/resolv.conf is written when it thaws them");
+		return;
+	}
+	resolv_pending = 0;
 	snprintf(path, sizeof(path), "%s/etc/resolv.conf", net_root);
 	snprintf(tmp, sizeof(tmp), "%s.amphi", path);
 	if (!(f = fopen(tmp, "we"))) {
@@ -398,4 +408,10 @@ int net_dhcp_event_main(int argc, char **argv)
 		return 1;
 	}
 	return 0;
+}
+
+void net_thawed(void)
+{
+	if (resolv_pending)
+		write_resolv_conf();
 }

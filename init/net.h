@@ -20,5 +20,7 @@ void net_dhcp_message(char *msg);
 /* The udhcpc event script: argv[1] is the event, the lease is in the
  * environment (busybox udhcpc's names). Returns the exit status. */
 int net_dhcp_event_main(int argc, char **argv);
+/* The host's guest agent thawed the file systems: what waited is written. */
+void net_thawed(void);
 
 #endif

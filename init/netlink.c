@@ -280,23 +280,17 @@ struct addr_scan {
 	struct net_addr seen[NL_FLUSH_BATCH];
 };
 
-static int scan_addr(const struct nlmsghdr *h, void *data)
+/* The address of a dump's RTM_NEWADDR reply of link index in family (0:
+ * either) into a; 0, or -1 for any other reply. */
+static int addr_of(const struct nlmsghdr *h, int index, int family, struct net_addr *a)
 {
-	struct addr_scan *s = data;
 	const struct ifaddrmsg *ifa = NLMSG_DATA(h);
 	const struct rtattr *rta = IFA_RTA(ifa);
 	int len = IFA_PAYLOAD(h), alen = addr_len(ifa->ifa_family), local = 0;
-	struct net_addr *a;
 
 	if (h->nlmsg_type != RTM_NEWADDR || h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) ||
-	    (int)ifa->ifa_index != s->index || !alen || (s->family && ifa->ifa_family != s->family))
-		return 0;
-	s->global += ifa->ifa_scope == RT_SCOPE_UNIVERSE;
-	if (s->n == NL_FLUSH_BATCH) {
-		s->more = 1;
-		return 0;
-	}
-	a = &s->seen[s->n++];
+	    (int)ifa->ifa_index != index || !alen || (family && ifa->ifa_family != family))
+		return -1;
 	*a = (struct net_addr){ .family = ifa->ifa_family, .prefix = ifa->ifa_prefixlen };
 	/* IFA_LOCAL is our side; IPv6 sends only IFA_ADDRESS unless there is a
 	 * peer (if_addr.h). Deleting by it alone matches in both families. */
@@ -306,6 +300,22 @@ static int scan_addr(const struct nlmsghdr *h, void *data)
 			memcpy(a->bytes, RTA_DATA(rta), (size_t)alen);
 			local |= rta->rta_type == IFA_LOCAL;
 		}
+	return ifa->ifa_scope == RT_SCOPE_UNIVERSE;
+}
+
+static int scan_addr(const struct nlmsghdr *h, void *data)
+{
+	struct addr_scan *s = data;
+	struct net_addr a;
+	int global = addr_of(h, s->index, s->family, &a);
+
+	if (global < 0)
+		return 0;
+	s->global += global;
+	if (s->n == NL_FLUSH_BATCH)
+		s->more = 1;
+	else
+		s->seen[s->n++] = a;
 	return 0;
 }
 
@@ -320,6 +330,31 @@ static int addr_dump(int index, int family, struct addr_scan *s)
 	ifa->ifa_family = (uint8_t)family;
 	*s = (struct addr_scan){ .index = index, .family = family };
 	return nl_talk(&r, scan_addr, s);
+}
+
+struct addr_each {
+	int index;
+	void (*fn)(const struct net_addr *a, void *data);
+	void *data;
+};
+
+static int each_addr(const struct nlmsghdr *h, void *data)
+{
+	struct addr_each *e = data;
+	struct net_addr a;
+
+	if (addr_of(h, e->index, 0, &a) >= 0)
+		e->fn(&a, e->data);
+	return 0;
+}
+
+int nl_addr_each(int index, void (*fn)(const struct net_addr *a, void *data), void *data)
+{
+	union nl_req r;
+	struct addr_each e = { index, fn, data };
+
+	req_init(&r, RTM_GETADDR, NLM_F_DUMP, sizeof(struct ifaddrmsg));
+	return nl_talk(&r, each_addr, &e);
 }
 
 int nl_link_has_addr(int index, int family)

@@ -27,6 +27,8 @@ int nl_addr_flush(int index, int family);
 /* 1 if the link has a global (scope universe) address of the family, 0 if
  * not, -errno on failure: how we see what LXC configured already. */
 int nl_link_has_addr(int index, int family);
+/* Each address of link index, either family, through fn; 0 or -errno. */
+int nl_addr_each(int index, void (*fn)(const struct net_addr *a, void *data), void *data);
 /* Default route via gw (same family) out of index; EEXIST counts as success. */
 int nl_route_default(int index, const struct net_addr *gw);
 

@@ -1,4 +1,5 @@
 #include "signals.h"
+#include "agent.h"
 #include "emergency.h"
 #include "log.h"
 #include "logsink.h"
@@ -74,6 +75,7 @@ static void on_io(int sig)
 {
 	(void)sig;
 	logsink_ports_changed();
+	agent_ports_changed();
 }
 
 static void on_signalfd(int fd, uint32_t events, void *data)

@@ -43,6 +43,9 @@ struct unit_state {
 	int restarts;
 	int timer;
 	int timed_out;
+	int last_status;        /* as from waitpid; -1 before the first end */
+	int64_t since_ms;       /* when it last started or ended */
+	int restart_now;        /* amphi-restart: up again at once */
 };
 
 enum phase { PHASE_STEPS, PHASE_TASKS, PHASE_SERVICES, PHASE_STOPPING };
@@ -258,7 +261,7 @@ static pid_t unit_spawn(struct unit_state *s)
 		return -1;
 	}
 	s->pid = pid;
-	s->started_ms = loop_now_ms();
+	s->started_ms = s->since_ms = loop_now_ms();
 	log_debug("%s: started, pid %d", u->name, (int)pid);
 	return pid;
 }
@@ -414,6 +417,13 @@ static void service_exited(struct unit_state *s, int status)
 	int failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 
 	describe(status, how, sizeof(how));
+	if (s->restart_now) {
+		s->restart_now = 0;
+		s->restarts++;
+		log_info("service %s %s; restarted as the host asked", s->u->name, how);
+		unit_spawn(s);
+		return;
+	}
 	if (s->u->restart == RESTART_NO || (s->u->restart == RESTART_ON_FAILURE && !failed)) {
 		log_info("service %s %s; not restarted (restart = %s)", s->u->name, how,
 			 s->u->restart == RESTART_NO ? "no" : "on-failure");
@@ -436,6 +446,8 @@ int svc_reaped(pid_t pid, int status)
 		if (s->pid != pid)
 			continue;
 		s->pid = 0;
+		s->last_status = status;
+		s->since_ms = loop_now_ms();
 		out_drain(s, 0);
 		linesplit_flush(&s->out, emit, s);
 		loop_del_timer(s->timer);
@@ -462,7 +474,7 @@ void svc_start(const struct recipe *r, const struct svc_hooks *h, int net_ready,
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	logcore_on_resume(resume_output);
 	for (int i = 0; i < r->nunits; i++)
-		st[i] = (struct unit_state){ .u = &r->unit[i], .out_r = -1, .out_w = -1, .timer = -1 };
+		st[i] = (struct unit_state){ .u = &r->unit[i], .out_r = -1, .out_w = -1, .timer = -1, .last_status = -1 };
 	next_step = next_task = 0;
 	if (run_steps && r->nsteps && h->step_started && h->step_ended && h->steps_done) {
 		phase = PHASE_STEPS;
@@ -527,4 +539,62 @@ void svc_stop_all(void (*done)(void))
 		st[i].timer = -1;
 	}
 	stop_next();
+}
+
+/* ---- the guest agent's view ---- */
+
+int svc_restart(const char *name)
+{
+	for (int i = 0; rcp && i < rcp->nunits; i++) {
+		struct unit_state *s = &st[i];
+		if (s->u->kind != UNIT_SERVICE || strcmp(s->u->name, name))
+			continue;
+		if (phase != PHASE_SERVICES)
+			return -1;
+		if (s->pid) {
+			/* Its end, reaped as any, starts it again. */
+			s->restart_now = 1;
+			kill_unit(s->pid, s->u->stop_signal);
+			kill_unit(s->pid, SIGCONT);
+		} else if (s->started_ms || s->timer >= 0) {
+			loop_del_timer(s->timer);
+			s->timer = -1;
+			s->restarts++;
+			unit_spawn(s);
+		} else
+			return -1;  /* not started yet: its turn comes */
+		return 0;
+	}
+	return -1;
+}
+
+void svc_status(struct jsonw *w)
+{
+	int64_t now = loop_now_ms();
+
+	jsonw_raw(w, ",\"units\":[");
+	for (int i = 0; rcp && i < rcp->nunits; i++) {
+		const struct unit_state *s = &st[i];
+		jsonw_raw(w, i ? ",{\"name\":" : "{\"name\":");
+		jsonw_str(w, s->u->name);
+		jsonw_raw(w, ",\"kind\":");
+		jsonw_str(w, recipe_unit_kind(s->u->kind));
+		jsonw_raw(w, ",\"state\":");
+		jsonw_str(w, s->pid ? "running" : s->timer >= 0 && s->u->kind == UNIT_SERVICE ? "restarting"
+			     : s->last_status >= 0 ? "exited" : "waiting");
+		jsonw_raw(w, ",\"pid\":");
+		jsonw_int(w, s->pid);
+		jsonw_raw(w, ",\"restarts\":");
+		jsonw_int(w, s->restarts);
+		if (s->last_status >= 0) {
+			char how[64];
+			describe(s->last_status, how, sizeof(how));
+			jsonw_raw(w, ",\"last-exit\":");
+			jsonw_str(w, how);
+		}
+		jsonw_raw(w, ",\"for-ms\":");
+		jsonw_int(w, s->since_ms ? now - s->since_ms : 0);
+		jsonw_raw(w, "}");
+	}
+	jsonw_raw(w, "]");
 }

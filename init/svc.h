@@ -4,6 +4,7 @@
 #ifndef AMPHI_SVC_H
 #define AMPHI_SVC_H
 
+#include "jsonw.h"
 #include "recipe.h"
 
 #include <sys/types.h>
@@ -35,5 +36,12 @@ int svc_reaped(pid_t pid, int status);
 /* Stops services in reverse start order, each with its stop signal and
  * timeout (a running task first); calls done when all are down. */
 void svc_stop_all(void (*done)(void));
+/* amphi-restart: a running service is stopped with its stop signal and
+ * started again as soon as it ends; a waiting one starts now. 0, or -1
+ * when no service has that name or services are not running yet. */
+int svc_restart(const char *name);
+/* amphi-status's ,"units":[{name, kind, state, pid, restarts, last-exit,
+ * for-ms}] members. */
+void svc_status(struct jsonw *w);
 
 #endif

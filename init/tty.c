@@ -1,6 +1,7 @@
 /* Login prompts: which ttys get one, and a busybox getty on each, respawned
  * with a growing delay when it keeps dying. */
 #include "tty.h"
+#include "cmdline.h"
 #include "log.h"
 #include "loop.h"
 #include "spawn.h"
@@ -141,20 +142,12 @@ static ssize_t read_small(const char *root, const char *rel, char *buf, size_t s
 static void kernel_console(const char *root, char out[TTY_NAME_MAX])
 {
 	char buf[CMDLINE_MAX];
-	const char *last = NULL, *p;
-	size_t lastlen = 0;
+	const char *p;
 
 	out[0] = '\0';
-	if (read_small(root, "/proc/cmdline", buf, sizeof(buf)) > 0) {
-		for (p = buf; *(p += strspn(p, " \t\n")); p += strcspn(p, " \t\n"))
-			if (strncmp(p, "console=", 8) == 0) {
-				last = p + 8;
-				lastlen = strcspn(last, " \t\n");
-			}
-		if (last) {
-			console_name(last, lastlen, out);
-			return;
-		}
+	if (cmdline_get(root, "console", buf, sizeof(buf))) {
+		console_name(buf, strlen(buf), out);
+		return;
 	}
 	if (read_small(root, "/sys/class/tty/console/active", buf, sizeof(buf)) > 0)
 		for (p = buf; *(p += strspn(p, " \t\n")); p += strcspn(p, " \t\n"))

@@ -25,11 +25,12 @@ enum key_type { KEY_WORD, KEY_HOSTNAME, KEY_INT, KEY_LIST, KEY_BOOL, KEY_EXEC, K
 enum { IN_IMAGE = 1, IN_RUNTIME = 2, IN_TASK = 4, IN_SERVICE = 8, IN_NET = 16, IN_LOG = 32,
        IN_STEP = 64, IN_INSTALL = 128, IN_LXC = 256, IN_NETWORK = 512, IN_UNIT = IN_TASK | IN_SERVICE | IN_STEP };
 
+/* Packed: the init carries this table (24 bytes a row, not 40). */
 struct key_spec {
-	int where;
 	const char *key;
-	enum key_type type;
-	size_t offset;
+	unsigned offset;
+	unsigned short where;
+	unsigned char type;   /* enum key_type */
 	int min, max;  /* KEY_INT only */
 };
 
@@ -37,51 +38,52 @@ struct key_spec {
 #define U(f) offsetof(struct recipe_unit, f)
 #define N(f) offsetof(struct recipe_net, f)
 static const struct key_spec keys[] = {
-	{ IN_IMAGE, "name", KEY_WORD, R(name), 0, 0 },
-	{ IN_IMAGE, "modules", KEY_LIST, R(modules), 0, 0 },
-	{ IN_IMAGE, "root", KEY_ROOT, R(image_root), 0, 0 },
-	{ IN_IMAGE, "overlay", KEY_OVERLAY, R(image_overlay), 0, 0 },
+	{ "name", R(name), IN_IMAGE, KEY_WORD, 0, 0 },
+	{ "modules", R(modules), IN_IMAGE, KEY_LIST, 0, 0 },
+	{ "root", R(image_root), IN_IMAGE, KEY_ROOT, 0, 0 },
+	{ "overlay", R(image_overlay), IN_IMAGE, KEY_OVERLAY, 0, 0 },
 	/* read by recipe_image_key; here to be listed in errors */
-	{ IN_IMAGE, "packages", KEY_BUILDER, 0, 0, 0 },
-	{ IN_IMAGE, "files", KEY_BUILDER, 0, 0, 0 },
-	{ IN_IMAGE, "setup", KEY_BUILDER, 0, 0, 0 },
-	{ IN_RUNTIME, "hostname", KEY_HOSTNAME, R(hostname), 0, 0 },
-	{ IN_RUNTIME, "ttys", KEY_INT, R(ttys), 0, 12 },
-	{ IN_RUNTIME, "stop_timeout", KEY_INT, R(stop_timeout), 1, 300 },
-	{ IN_RUNTIME, "getty", KEY_LIST, R(getty), 0, 0 },
-	{ IN_RUNTIME, "autologin", KEY_BOOL, R(autologin), 0, 0 },
-	{ IN_RUNTIME, "network_timeout", KEY_INT, R(network_timeout), 1, 600 },
-	{ IN_LOG, "ring", KEY_INT, R(log_ring_kib), 64, 65536 },
-	{ IN_LOG, "policy", KEY_POLICY, R(log_policy), 0, 0 },
-	{ IN_LOG, "files", KEY_PATHS, R(log_files), 0, 0 },
-	{ IN_LOG, "console", KEY_CONSOLE, R(log_console_init_only), 0, 0 },
-	{ IN_UNIT, "exec", KEY_EXEC, U(exec), 0, 0 },
-	{ IN_UNIT, "shell", KEY_BOOL, U(shell), 0, 0 },
-	{ IN_UNIT, "env", KEY_ENV, U(env), 0, 0 },
-	{ IN_UNIT, "user", KEY_WORD, U(user), 0, 0 },
-	{ IN_UNIT, "group", KEY_WORD, U(group), 0, 0 },
-	{ IN_UNIT, "workdir", KEY_PATH, U(workdir), 0, 0 },
-	{ IN_SERVICE, "restart", KEY_RESTART, U(restart), 0, 0 },
-	{ IN_SERVICE, "stop_signal", KEY_SIGNAL, U(stop_signal), 0, 0 },
-	{ IN_SERVICE, "stop_timeout", KEY_INT, U(stop_timeout), 1, 300 },
-	{ IN_SERVICE, "after", KEY_LIST, U(after), 0, 0 },
-	{ IN_SERVICE, "needs", KEY_NEEDS, U(needs_network), 0, 0 },
-	{ IN_TASK, "on_failure", KEY_ONFAIL, U(stop_boot_on_failure), 0, 0 },
-	{ IN_TASK | IN_STEP, "timeout", KEY_INT, U(timeout), 1, 86400 },
-	{ IN_INSTALL, "mode", KEY_MODE, R(install_mode), 0, 0 },
-	{ IN_INSTALL, "then", KEY_THEN, R(install_then), 0, 0 },
-	{ IN_INSTALL, "on_failure", KEY_IFAIL, R(install_shell_on_failure), 0, 0 },
-	{ IN_INSTALL, "marker", KEY_PATH, R(install_marker), 0, 0 },
-	{ IN_NETWORK, "unnamed", KEY_UNNAMED, R(unnamed_dhcp), 0, 0 },
-	{ IN_NET, "mac", KEY_MAC, N(mac), 0, 0 },
-	{ IN_NET, "dhcp", KEY_BOOL, N(dhcp), 0, 0 },
-	{ IN_NET, "address", KEY_PREFIXES, N(address), 0, 0 },
-	{ IN_NET, "gateway", KEY_GW4, N(gateway), 0, 0 },
-	{ IN_NET, "gateway6", KEY_GW6, N(gateway6), 0, 0 },
-	{ IN_NET, "mtu", KEY_INT, N(mtu), 68, 65535 },
-	{ IN_NET, "dns", KEY_IPS, N(dns), 0, 0 },
-	{ IN_NET, "search", KEY_LIST, N(search), 0, 0 },
-	{ IN_NET, "bridge", KEY_IFNAME, N(bridge), 0, 0 },
+	{ "packages", 0, IN_IMAGE, KEY_BUILDER, 0, 0 },
+	{ "files", 0, IN_IMAGE, KEY_BUILDER, 0, 0 },
+	{ "setup", 0, IN_IMAGE, KEY_BUILDER, 0, 0 },
+	{ "hostname", R(hostname), IN_RUNTIME, KEY_HOSTNAME, 0, 0 },
+	{ "ttys", R(ttys), IN_RUNTIME, KEY_INT, 0, 12 },
+	{ "stop_timeout", R(stop_timeout), IN_RUNTIME, KEY_INT, 1, 300 },
+	{ "agent", R(agent), IN_RUNTIME, KEY_BOOL, 0, 0 },
+	{ "getty", R(getty), IN_RUNTIME, KEY_LIST, 0, 0 },
+	{ "autologin", R(autologin), IN_RUNTIME, KEY_BOOL, 0, 0 },
+	{ "network_timeout", R(network_timeout), IN_RUNTIME, KEY_INT, 1, 600 },
+	{ "ring", R(log_ring_kib), IN_LOG, KEY_INT, 64, 65536 },
+	{ "policy", R(log_policy), IN_LOG, KEY_POLICY, 0, 0 },
+	{ "files", R(log_files), IN_LOG, KEY_PATHS, 0, 0 },
+	{ "console", R(log_console_init_only), IN_LOG, KEY_CONSOLE, 0, 0 },
+	{ "exec", U(exec), IN_UNIT, KEY_EXEC, 0, 0 },
+	{ "shell", U(shell), IN_UNIT, KEY_BOOL, 0, 0 },
+	{ "env", U(env), IN_UNIT, KEY_ENV, 0, 0 },
+	{ "user", U(user), IN_UNIT, KEY_WORD, 0, 0 },
+	{ "group", U(group), IN_UNIT, KEY_WORD, 0, 0 },
+	{ "workdir", U(workdir), IN_UNIT, KEY_PATH, 0, 0 },
+	{ "restart", U(restart), IN_SERVICE, KEY_RESTART, 0, 0 },
+	{ "stop_signal", U(stop_signal), IN_SERVICE, KEY_SIGNAL, 0, 0 },
+	{ "stop_timeout", U(stop_timeout), IN_SERVICE, KEY_INT, 1, 300 },
+	{ "after", U(after), IN_SERVICE, KEY_LIST, 0, 0 },
+	{ "needs", U(needs_network), IN_SERVICE, KEY_NEEDS, 0, 0 },
+	{ "on_failure", U(stop_boot_on_failure), IN_TASK, KEY_ONFAIL, 0, 0 },
+	{ "timeout", U(timeout), IN_TASK | IN_STEP, KEY_INT, 1, 86400 },
+	{ "mode", R(install_mode), IN_INSTALL, KEY_MODE, 0, 0 },
+	{ "then", R(install_then), IN_INSTALL, KEY_THEN, 0, 0 },
+	{ "on_failure", R(install_shell_on_failure), IN_INSTALL, KEY_IFAIL, 0, 0 },
+	{ "marker", R(install_marker), IN_INSTALL, KEY_PATH, 0, 0 },
+	{ "unnamed", R(unnamed_dhcp), IN_NETWORK, KEY_UNNAMED, 0, 0 },
+	{ "mac", N(mac), IN_NET, KEY_MAC, 0, 0 },
+	{ "dhcp", N(dhcp), IN_NET, KEY_BOOL, 0, 0 },
+	{ "address", N(address), IN_NET, KEY_PREFIXES, 0, 0 },
+	{ "gateway", N(gateway), IN_NET, KEY_GW4, 0, 0 },
+	{ "gateway6", N(gateway6), IN_NET, KEY_GW6, 0, 0 },
+	{ "mtu", N(mtu), IN_NET, KEY_INT, 68, 65535 },
+	{ "dns", N(dns), IN_NET, KEY_IPS, 0, 0 },
+	{ "search", N(search), IN_NET, KEY_LIST, 0, 0 },
+	{ "bridge", N(bridge), IN_NET, KEY_IFNAME, 0, 0 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -117,6 +119,7 @@ void recipe_defaults(struct recipe *r)
 	memset(r, 0, sizeof(*r));
 	r->ttys = 1;
 	r->stop_timeout = 5;
+	r->agent = 1;
 	r->getty.n = 1;
 	strcpy(r->getty.item[0], "auto");
 	r->network_timeout = 30;

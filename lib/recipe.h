@@ -131,6 +131,7 @@ struct recipe {
 	struct recipe_list getty;
 	int autologin;               /* a root shell instead of getty + login */
 	int stop_timeout;            /* seconds between TERM and KILL at stop */
+	int agent;                   /* the guest agent (init/agent.c); default yes */
 	int network_timeout;         /* seconds services with needs = network wait */
 	/* [network] unnamed = dhcp (default) | none: what the init does in a
 	 * container on an interface LXC gave, that no [network.NAME] names and

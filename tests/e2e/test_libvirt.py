@@ -5,6 +5,7 @@ mount and network namespace of their own: /etc/libvirt, /run and /var are
 directories of the test's, so the daemons leave nothing on the host and
 touch no network. They are stopped by PID."""
 
+import json
 import os
 import re
 import shutil
@@ -66,9 +67,12 @@ def test_domain_xml_is_valid_and_names_the_build(lv_build):
     driver = dom.find("devices/disk/driver")
     assert (driver.get("cache"), driver.get("io"), driver.get("iothread")) == ("none", "native", "1")
     assert dom.find("devices/disk/source").get("file") == os.path.join(lv_build, "vm", "disk.img")
-    channels = {c.find("target").get("name"): c.find("source").get("path") for c in dom.iter("channel")}
-    assert channels == {"org.amphi.log.0": os.path.join(lv_build, "vm", "amphi.sock"),
-                        "org.fedoraproject.anaconda.log.0": os.path.join(lv_build, "vm", "anaconda.sock")}
+    channels = {c.find("target").get("name"): c.find("source") for c in dom.iter("channel")}
+    assert {name: source.get("path") for name, source in channels.items() if source is not None} == \
+        {"org.amphi.log.0": os.path.join(lv_build, "vm", "amphi.sock"),
+         "org.fedoraproject.anaconda.log.0": os.path.join(lv_build, "vm", "anaconda.sock")}
+    # The guest agent's: libvirt makes its socket, and talks to it itself.
+    assert "org.qemu.guest_agent.0" in channels and channels["org.qemu.guest_agent.0"] is None
     assert dom.find("devices/interface") is None
 
 
@@ -188,6 +192,19 @@ class Libvirtd:
             if not self._alive(pid):
                 return
 
+    def restart(self):
+        """libvirtd alone, again, in the daemons' namespace (virtlogd's)."""
+        self._stop(self.pids.pop("libvirtd"))
+        if os.path.exists(os.path.join(self.base, "libvirtd.pid")):
+            os.unlink(os.path.join(self.base, "libvirtd.pid"))
+        subprocess.run(["nsenter", "-t", str(self.pids["virtlogd"]), "-m", "-n", "libvirtd", "-d", "-p",
+                        os.path.join(self.base, "libvirtd.pid")], check=True, timeout=60)
+        self.pids["libvirtd"] = int(open(os.path.join(self.base, "libvirtd.pid")).read().strip())
+        deadline = time.monotonic() + DAEMON_TIMEOUT
+        while self.virsh("version", check=False).returncode != 0:
+            assert time.monotonic() < deadline, f"libvirtd did not come back:\n{self.log()}"
+            time.sleep(0.2)
+
     def kill_guest(self, name):
         """A QEMU libvirtd could not destroy (libvirtd gone): by its PID."""
         path = os.path.join(self.base, "run/libvirt/qemu", name + ".pid")
@@ -232,10 +249,12 @@ def domain_copy(build_dir, work, name):
     return path, serial
 
 
-def libvirt_boot(build_dir, libvirtd, work, during=lambda name, serial: None):
+def libvirt_boot(build_dir, libvirtd, work, during=lambda name, serial: None, mode="acpi",
+                 stopped_by="power button"):
     """build_dir's domain under libvirtd with an empty 16 MiB disk.img:
-    once it is ready, during(name, serial log), then virsh shutdown, which
-    must power it off. The console."""
+    once it is ready, during(name, serial log), then virsh shutdown --mode
+    mode (none: libvirt's own choice), which must power it off through
+    stopped_by. The console."""
     vm = os.path.join(build_dir, "vm")
     disk = os.path.join(vm, "disk.img")
     with open(disk, "wb") as f:
@@ -253,14 +272,15 @@ def libvirt_boot(build_dir, libvirtd, work, during=lambda name, serial: None):
         wait_for(serial, r"virtio_blk virtio\d+: \[vda\] 32768 512-byte logical blocks", 10)
         assert disk in libvirtd.virsh("domblklist", name).stdout
         during(name, serial)
-        # virsh shutdown presses the ACPI power button; the init powers off.
-        libvirtd.virsh("shutdown", name)
+        # --mode acpi presses the power button; without a mode, libvirt
+        # asks the guest agent once it is connected. The init powers off.
+        libvirtd.virsh("shutdown", name, *(["--mode", mode] if mode else []))
         deadline = time.monotonic() + BOOT_TIMEOUT
-        while libvirtd.virsh("domstate", name).stdout.strip() != "shut off":
-            assert time.monotonic() < deadline, f"{name} still running:\n{open(serial).read()[-2000:]}"
+        while (state := libvirtd.virsh("domstate", name, "--reason").stdout.strip()) != "shut off (shutdown)":
+            assert time.monotonic() < deadline, f"{name} {state}:\n{open(serial).read()[-2000:]}"
             time.sleep(0.2)
         log = open(serial, errors="replace").read()
-        assert "power button: stopping to power off" in log and "reboot: Power down" in log
+        assert f"{stopped_by}: stopping to power off" in log and "reboot: Power down" in log, log[-3000:]
         return log
     finally:
         if defined:
@@ -286,4 +306,56 @@ def test_libvirt_boots_streams_logs_and_powers_off(lv_build, libvirtd, tmpdir_cl
         with reader(tmpdir_clean, "--text", "--connect", os.path.join(vm, "anaconda.sock"), "--json") as t:
             t.wait_stdout(b'"msg":"ready env=qemu in ')
 
-    libvirt_boot(lv_build, libvirtd, tmpdir_clean, streams)
+    # virsh shutdown without a mode: libvirt prefers the guest agent.
+    libvirt_boot(lv_build, libvirtd, tmpdir_clean, streams, mode=None, stopped_by="the host's guest agent")
+
+
+def agent_command(libvirtd, name, request, check=True):
+    return libvirtd.virsh("qemu-agent-command", name, json.dumps(request), check=check)
+
+
+def wait_agent(libvirtd, name, serial):
+    """libvirt connects to the channel once the guest opened the port."""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while agent_command(libvirtd, name, {"execute": "guest-ping"}, check=False).returncode != 0:
+        assert time.monotonic() < deadline, f"no guest agent:\n{open(serial).read()[-2000:]}"
+        time.sleep(0.3)
+
+
+def test_libvirt_drives_the_guest_agent(lv_build, libvirtd, tmpdir_clean):
+    def agent(name, serial):
+        wait_agent(libvirtd, name, serial)
+        assert json.loads(agent_command(libvirtd, name, {"execute": "guest-ping"}).stdout) == {"return": {}}
+        r = agent_command(libvirtd, name, {"execute": "guest-sync", "arguments": {"id": 9223372036854775807}})
+        assert r.stdout.strip() == '{"return":9223372036854775807}', r.stdout
+        for request in ({"execute": "guest-exec", "arguments": {"path": "/bin/sh"}},
+                        {"execute": "guest-file-open", "arguments": {"path": "/etc/shadow"}}):
+            r = agent_command(libvirtd, name, request, check=False)
+            assert r.returncode != 0 and "has not been found" in r.stderr, r.stderr
+        assert agent_command(libvirtd, name, {"execute": "guest-ping"}).returncode == 0
+
+        # What libvirt asks for itself, and parses.
+        info = libvirtd.virsh("guestinfo", name).stdout
+        assert re.search(r"^hostname\s*: minimal$", info, re.M), info
+        assert re.search(r"^os\.kernel-release\s*: 6\.1\.0-", info, re.M), info
+        assert re.search(r"^timezone\.offset\s*: 0$", info, re.M), info
+        assert libvirtd.virsh("domhostname", name).stdout.strip() == "minimal"
+        addrs = libvirtd.virsh("domifaddr", name, "--source", "agent").stdout
+        assert re.search(r"^ lo +00:00:00:00:00:00 +ipv4 +127\.0\.0\.1/8$", addrs, re.M), addrs
+        guest = int(re.search(r"Time: (\d+)", libvirtd.virsh("domtime", name).stdout).group(1))
+        assert abs(guest - time.time()) < 120
+        libvirtd.virsh("domtime", name, "--time", str(int(time.time()) + 3600))
+        guest = int(re.search(r"Time: (\d+)", libvirtd.virsh("domtime", name).stdout).group(1))
+        assert abs(guest - 3600 - time.time()) < 120, guest
+
+        # Reboot through the agent: the guest comes back, and so does its agent.
+        libvirtd.virsh("reboot", name, "--mode", "agent")
+        wait_for(serial, r"amphi: ready env=qemu", BOOT_TIMEOUT, count=2)
+        assert "the host's guest agent: stopping to reboot" in open(serial, errors="replace").read()
+        wait_agent(libvirtd, name, serial)
+
+        # libvirtd goes and comes back: it finds the agent again.
+        libvirtd.restart()
+        wait_agent(libvirtd, name, serial)
+
+    libvirt_boot(lv_build, libvirtd, tmpdir_clean, agent, mode="agent", stopped_by="the host's guest agent")

@@ -24,7 +24,7 @@ import logfeed
 from conftest import AMPHI
 
 TIMEOUT = 10
-REFUSED = "amphi logs never follows a link nor connects to another kind of file where a guest can write"
+REFUSED = "amphi never follows a link nor connects to another kind of file where a guest can write"
 FIFO_REFUSED = "amphi logs never follows a link nor opens another kind of file where a guest can write"
 
 
