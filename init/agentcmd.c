@@ -151,8 +151,7 @@ static int cmd_host_name(const char *root, const struct agentreq *r, struct json
 	(void)root, (void)r, (void)err;
 
 	uname(&u);
-	jsonw_raw(w, "{");
-	jsonw_key(w, "host-name", 1);
+	jsonw_raw(w, "{\"host-name\":");
 	jsonw_str(w, u.nodename);
 	jsonw_raw(w, "}");
 	return 0;
@@ -383,9 +382,9 @@ static int cmd_fsinfo(const char *root, const struct agentreq *r, struct jsonw *
 	while (f && next_mount(f, &m)) {
 		jsonw_raw(w, n++ ? ",{\"name\":" : "{\"name\":");
 		jsonw_str(w, m.dev);
-		jsonw_key(w, "mountpoint", 0);
+		jsonw_raw(w, ",\"mountpoint\":");
 		jsonw_str(w, m.point);
-		jsonw_key(w, "type", 0);
+		jsonw_raw(w, ",\"type\":");
 		jsonw_str(w, m.type);
 		snprintf(path, sizeof(path), "%s%s", root, m.point);
 		if (statvfs(path, &sv) == 0) {

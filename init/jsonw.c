@@ -77,11 +77,3 @@ void jsonw_int(struct jsonw *w, long long v)
 	snprintf(num, sizeof(num), "%lld", v);
 	jsonw_raw(w, num);
 }
-
-void jsonw_key(struct jsonw *w, const char *name, int first)
-{
-	if (!first)
-		jsonw_raw(w, ",");
-	jsonw_str(w, name);
-	jsonw_raw(w, ":");
-}

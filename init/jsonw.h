@@ -20,7 +20,5 @@ void jsonw_rawn(struct jsonw *w, const char *s, size_t n);
  * stops at them (a hostname or a unit name may hold anything). */
 void jsonw_str(struct jsonw *w, const char *s);
 void jsonw_int(struct jsonw *w, long long v);
-/* "name": ahead of a member's value, with a comma unless first. */
-void jsonw_key(struct jsonw *w, const char *name, int first);
 
 #endif

@@ -71,14 +71,20 @@ def build_text(tmpdir, text):
     return out
 
 
-def build_fixture(recipe, scope="module"):
-    """A fixture that builds recipe once (per module) into a temp dir,
-    removed afterwards: test modules say `x_build = build_fixture(path)`."""
+def build_fixture(recipe=None, scope="module", text=None, prefix="amphi-e2e-build-"):
+    """A fixture that builds recipe (a path, or the text of one) once (per
+    module) into a temp dir, removed afterwards: test modules say
+    `x_build = build_fixture(path)`."""
     @pytest.fixture(scope=scope)
     def built():
-        d = tempfile.mkdtemp(prefix="amphi-e2e-build-")
+        d = tempfile.mkdtemp(prefix=prefix)
         out = os.path.join(d, "out")
-        build(recipe, out)
+        path = recipe
+        if text is not None:
+            path = os.path.join(d, "recipe.conf")
+            with open(path, "w") as f:
+                f.write(text)
+        build(path, out)
         yield out
         shutil.rmtree(d, ignore_errors=True)
     return built

@@ -11,12 +11,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 
 import pytest
 
-from conftest import AMPHI, BOOT_TIMEOUT, amphi, build, build_text, wait_for
+from conftest import AMPHI, BOOT_TIMEOUT, amphi, build_fixture, build_text
 
 SERVICES = """[image]
 name = agentsvc
@@ -178,15 +177,7 @@ def test_a_vm_answers_libvirts_questions_and_refuses_what_it_must(minimal_build,
     assert a.sock.recv(100) == b""
 
 
-@pytest.fixture(scope="module")
-def svc_build():
-    d = tempfile.mkdtemp(prefix="amphi-ag-")
-    recipe, out = os.path.join(d, "agentsvc.conf"), os.path.join(d, "out")
-    with open(recipe, "w") as f:
-        f.write(SERVICES)
-    build(recipe, out)
-    yield out
-    shutil.rmtree(d, ignore_errors=True)
+svc_build = build_fixture(text=SERVICES, prefix="amphi-ag-")
 
 
 def ctl(build_dir, *args, check=True):

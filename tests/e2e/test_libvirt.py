@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import BOOT_TIMEOUT, RECIPES, build, unique, wait_for
+from conftest import BOOT_TIMEOUT, RECIPES, build, build_fixture, unique, wait_for
 from logfeed import reader
 
 MINIMAL = os.path.join(RECIPES, "minimal.conf")
@@ -37,16 +37,8 @@ def lv_build():
     shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def lv_rooted_build():
-    """A root image with a data disk, in a short directory as lv_build."""
-    d = tempfile.mkdtemp(prefix="amphi-lv-")
-    recipe, out = os.path.join(d, "rooted.conf"), os.path.join(d, "out")
-    with open(recipe, "w") as f:
-        f.write(ROOTED)
-    build(recipe, out)
-    yield out
-    shutil.rmtree(d, ignore_errors=True)
+# A root image with a data disk, in a short directory as lv_build.
+lv_rooted_build = build_fixture(text=ROOTED, prefix="amphi-lv-")
 
 
 def validate(path):
