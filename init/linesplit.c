@@ -1,5 +1,4 @@
 #include "linesplit.h"
-#include "logcore.h"
 #include "logrec.h"
 
 #include <string.h>
@@ -11,12 +10,10 @@ void linesplit_flush(struct linesplit *ls, linesplit_emit emit, void *ctx)
 	ls->len = 0;
 }
 
-const char *linesplit_feed(struct linesplit *ls, const char *p, const char *end, int yield, linesplit_emit emit,
-			   void *ctx)
+const char *linesplit_feed(struct linesplit *ls, const char *p, const char *end, int (*stop)(void),
+			   linesplit_emit emit, void *ctx)
 {
-	/* The lines of one read share one reading of the clocks. */
-	logcore_clock_hold();
-	while (p < end && !(yield && logcore_backpressure())) {
+	while (p < end && !(stop && stop())) {
 		if (ls->len == sizeof(ls->buf)) {
 			linesplit_flush(ls, emit, ctx);
 			if (*p == '\n') {
@@ -42,6 +39,5 @@ const char *linesplit_feed(struct linesplit *ls, const char *p, const char *end,
 			p++;
 		}
 	}
-	logcore_clock_release();
 	return p;
 }

@@ -17,11 +17,11 @@ struct linesplit {
 /* plain: the line is printable ASCII (logrec_line_end), nothing to escape. */
 typedef void (*linesplit_emit)(void *ctx, const char *line, size_t len, int plain);
 
-/* Cuts p..end into lines. With yield it stops before a line while the log
- * is back-pressured (logcore_backpressure) and returns where; else it takes
- * everything and returns end. */
-const char *linesplit_feed(struct linesplit *ls, const char *p, const char *end, int yield, linesplit_emit emit,
-			   void *ctx);
+/* Cuts p..end into lines. Before each line it asks stop (if not NULL):
+ * on 1 it returns where it stopped; else it takes everything and returns
+ * end. */
+const char *linesplit_feed(struct linesplit *ls, const char *p, const char *end, int (*stop)(void),
+			   linesplit_emit emit, void *ctx);
 /* The line not ended yet, as it is (its writer is gone). */
 void linesplit_flush(struct linesplit *ls, linesplit_emit emit, void *ctx);
 

@@ -1,4 +1,5 @@
 #include "log.h"
+#include "logring.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -14,7 +15,6 @@ static int log_fd = -1;
 static int log_verbose;
 static char early[4096];
 static size_t early_len;
-static void (*record_hook)(struct logrec *r);
 static int console_init_only;
 
 /* The words on the console, and RFC 5424 severities (facility daemon). */
@@ -31,14 +31,13 @@ static const struct {
 
 /* A console that cannot take a line now (a full pty or serial buffer):
  * the rest waits here and goes out when it can (log_console_flush, run by
- * the loop's owner once the stuck hook says so). The init's own lines may
+ * the loop's owner while log_console_waiting says so). The init's own lines may
  * fill all of it, other programs' output only the first half, so a flood
  * of theirs never pushes out "amphi: ready"; what does not fit is counted
  * and said once the console has caught up. */
 static char pend[16384];
 static size_t pend_len;
 static unsigned long pend_dropped;
-static void (*stuck_hook)(void);
 
 /* Other programs' output is also held to a budget: about CONSOLE_RATE
  * bytes a second, CONSOLE_BURST at once. On a VM's serial console every
@@ -66,8 +65,6 @@ static void drop_one(void)
 	if (pend_dropped++ == 0)
 		note_ms = mono_ms();  /* a new run of drops: its note waits from here */
 	dropped_ms = mono_ms();
-	if (stuck_hook)
-		stuck_hook();  /* the note is said from the retry timer */
 }
 
 /* Whether n more bytes of other programs' output fit in their half of the
@@ -133,8 +130,6 @@ static void console_put(const char *line, size_t n, int own)
 	}
 	memcpy(pend + pend_len, line, n);
 	pend_len += n;
-	if (pend_len == n && stuck_hook)
-		stuck_hook();
 }
 
 static int flush(int now_or_never)
@@ -172,9 +167,9 @@ void log_console_drain(int timeout_ms)
 		poll(&p, 1, 10);
 }
 
-void log_set_console_stuck_hook(void (*hook)(void))
+int log_console_waiting(void)
 {
-	stuck_hook = hook;
+	return pend_len > 0 || pend_dropped > 0;
 }
 
 /* Anaconda's words for RFC 5424 severities (as lib/logrec's text format). */
@@ -213,17 +208,49 @@ static void console_line(int pri, const char *prefix, const char *text, size_t l
 	}
 }
 
+static int64_t clock_us(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int clock_held, clock_valid;
+static int64_t held_rt, held_up;
+
+void log_clock_hold(void)
+{
+	clock_held = 1;
+	clock_valid = 0;
+}
+
+void log_clock_release(void)
+{
+	clock_held = 0;
+}
+
+/* Into the ring, stamped: uptime_us of -1 means now. */
 static void record(enum logrec_source source, const char *app, int pri, int64_t uptime_us,
 		   const char *text, size_t len, int plain, const char *sd, size_t sdlen)
 {
 	struct logrec r = { .pri = pri, .source = source, .uptime_us = uptime_us, .msg = text, .msglen = len,
 			    .plain = plain, .sd = sd, .sdlen = sdlen };
-
-	if (!record_hook)
-		return;
 	size_t n = logrec_name_len(app, sizeof(r.app) - 1);
+	int64_t now_rt, now_up;
+
 	memcpy(r.app, app, n);  /* r.app is zeroed: stays terminated */
-	record_hook(&r);
+	if (clock_held && clock_valid) {
+		now_rt = held_rt, now_up = held_up;
+	} else {
+		now_rt = held_rt = clock_us(CLOCK_REALTIME);
+		now_up = held_up = clock_us(CLOCK_BOOTTIME);
+		clock_valid = clock_held;
+	}
+	if (r.uptime_us < 0)
+		r.uptime_us = now_up;
+	/* A kernel record's wall time: now minus how long ago it was. */
+	r.realtime_us = now_rt - (now_up - r.uptime_us);
+	logring_append(&r);
 }
 
 void log_set_fd(int fd)
@@ -243,11 +270,6 @@ void log_set_verbose(int verbose)
 void log_set_console_init_only(int on)
 {
 	console_init_only = on;
-}
-
-void log_set_record_hook(void (*hook)(struct logrec *r))
-{
-	record_hook = hook;
 }
 
 static void vlog(enum log_level level, enum logrec_source source, const char *app, const char *sd, size_t sdlen,

@@ -1,6 +1,5 @@
-/* The init's log: every line becomes a record (see logcore.h, which takes
- * them into the ring and out to the host) and, for people, a line on the
- * console. Console writes never block PID 1: the fd is nonblocking, and
+/* The init's log: every line becomes a record in the ring (logring.h; the
+ * sinks take it to the host) and, for people, a line on the console. Console writes never block PID 1: the fd is nonblocking, and
  * what a full console cannot take waits in a small queue (the init's own
  * lines first: other output that does not fit, or comes faster than about
  * 32 KiB a second, is not shown there, counted, and said; the ring keeps
@@ -21,12 +20,15 @@ void log_set_verbose(int verbose);
  * host): a serial console is slow, and a chatty service would spend PID 1
  * on it. */
 void log_set_console_init_only(int on);
-/* Where records go (NULL: the console only). uptime_us of -1 means "now";
- * realtime_us is filled by the hook. */
-void log_set_record_hook(void (*hook)(struct logrec *r));
-/* Called when the console stops taking lines: from then on the owner of
- * the loop calls log_console_flush until it returns 0 (all is out). */
-void log_set_console_stuck_hook(void (*hook)(void));
+/* The lines logged between hold and release share one reading of the
+ * clocks (under TCG a clock read can be a trap to the host): a source
+ * holds it around the lines of one read. */
+void log_clock_hold(void);
+void log_clock_release(void);
+/* 1 while the console has lines waiting (it stopped taking them) or a
+ * count of lines not shown to say: the owner of the loop then calls
+ * log_console_flush until it returns 0 (all is out). */
+int log_console_waiting(void);
 int log_console_flush(void);
 /* Before the machine goes down: waits up to timeout_ms for the console to
  * take what waits. */

@@ -1,7 +1,7 @@
 #include "logfile.h"
 #include "linesplit.h"
 #include "log.h"
-#include "logcore.h"
+#include "logflow.h"
 #include "loop.h"
 
 #include <asm/unistd.h>
@@ -115,7 +115,7 @@ static void follow(struct followed *f)
 	}
 	f->more = 0;
 	for (int turns = 0;; turns++) {
-		if (turns == LOOP_READS_PER_TURN || logcore_backpressure()) {
+		if (turns == LOOP_READS_PER_TURN || logflow_hold()) {
 			f->more = 1;
 			schedule_more();
 			return;
@@ -124,7 +124,9 @@ static void follow(struct followed *f)
 			return;
 		f->off += n;
 		/* Back-pressure mid-read: the rest is read again later. */
-		const char *left = linesplit_feed(&f->lines, buf, buf + n, 1, emit, f);
+		log_clock_hold();  /* the lines of one read share one reading of the clocks */
+		const char *left = linesplit_feed(&f->lines, buf, buf + n, logflow_hold, emit, f);
+		log_clock_release();
 		if (left < buf + n) {
 			f->off -= buf + n - left;
 			lseek(f->fd, f->off, SEEK_SET);
@@ -138,7 +140,7 @@ static long follow_more(void *unused)
 {
 	(void)unused;
 	more_timer = 0;
-	for (int i = 0; i < nfiles && !logcore_backpressure(); i++)
+	for (int i = 0; i < nfiles && !logflow_hold(); i++)
 		if (files[i].more)
 			follow(&files[i]);
 	return -1;
@@ -146,7 +148,7 @@ static long follow_more(void *unused)
 
 static void schedule_more(void)
 {
-	if (!more_timer && !logcore_backpressure() && loop_add_timer(MORE_MS, follow_more, NULL) >= 0)
+	if (!more_timer && !logflow_hold() && loop_add_timer(MORE_MS, follow_more, NULL) >= 0)
 		more_timer = 1;
 }
 
@@ -191,7 +193,7 @@ void logfile_start(const char *root, const struct recipe_list *paths)
 		log_warn("log: inotify: %s; log files are not followed", strerror(errno));
 		return;
 	}
-	logcore_on_resume(resume_files);
+	logflow_on_resume(resume_files);
 	for (int i = 0; i < paths->n; i++) {
 		if (nfiles == FILES_MAX) {
 			log_warn("log: at most %d files are followed; %s is not", FILES_MAX, paths->item[i]);

@@ -1,6 +1,6 @@
 #include "logsink.h"
-#include "logbuf.h"
-#include "logcore.h"
+#include "logring.h"
+#include "logflow.h"
 #include "recipe.h"
 #include "log.h"
 #include "loop.h"
@@ -42,7 +42,7 @@ struct sink {
 	int fd, listen_fd;
 	int connected;
 	uint32_t events;              /* what the loop watches fd for */
-	struct logbuf_cursor cur;
+	struct logring_cursor cur;
 	uint64_t acked;
 	/* Several frames per write(2): on a virtio port every write is a trip
 	 * to the host. */
@@ -59,12 +59,12 @@ static struct sink sinks[4];
 static int nsinks;
 static const char *sink_root = "";
 static struct logrec_origin origin;  /* the host and boot fields of every frame */
-static int kicking, kick_pending, find_tries;
+static int find_tries;
 static int policy = LOG_POLICY_AUTO;
 
 /* What connected readers are still owed: acknowledged readers keep what
  * they have not acked, the others what they have not been sent. (Under
- * drop too: the sources then wait one turn for them, not more; logcore.) */
+ * drop too: the sources then wait one turn for them, not more; logflow.) */
 static void update_floor(void)
 {
 	uint64_t floor = UINT64_MAX;
@@ -85,8 +85,7 @@ static void update_floor(void)
 		if (owed < floor)
 			floor = owed;
 	}
-	logbuf_set_floor(floor);
-	logcore_maybe_resume();
+	logflow_set_floor(floor);
 }
 
 static void disconnect(struct sink *s, const char *why)
@@ -119,13 +118,13 @@ static void disconnect(struct sink *s, const char *why)
  * even for an empty buffer is cut until it fits, never dropped. */
 static int format_one(struct sink *s, char *out, size_t room, size_t limit, int cut)
 {
-	struct logbuf_cursor was = s->cur;
+	struct logring_cursor was = s->cur;
 	struct logrec r;
 	uint64_t lost_first, lost_last;
 	char note[96];
 	int n;
 
-	if (!logbuf_peek(&s->cur, &r, &lost_first, &lost_last))
+	if (!logring_peek(&s->cur, &r, &lost_first, &lost_last))
 		return 0;
 	if (!cut && !lost_first && r.msglen >= limit)
 		goto no_fit;  /* the frame is longer than its message */
@@ -159,7 +158,7 @@ static int format_one(struct sink *s, char *out, size_t room, size_t limit, int 
 	}
 	if (!cut && (n <= 0 || (size_t)n > limit))
 		goto no_fit;
-	logbuf_advance(&s->cur);
+	logring_advance(&s->cur);
 	return n > 0 ? n : 0;
 no_fit:
 	/* For the next batch, from the same record. (Under cut only a note
@@ -421,24 +420,11 @@ void logsink_set_policy(int p)
 	update_floor();
 }
 
-/* Once per turn of the loop: everything the turn logged goes out in as
- * few writes as it fits in. */
-static void send_pending(void)
+void logsink_send(void)
 {
-	if (!kick_pending)
-		return;
-	kick_pending = 0;
-	kicking = 1;  /* a sink's own log line must not re-enter */
 	for (int i = 0; i < nsinks; i++)
-		if (sinks[i].connected && sinks[i].outoff == sinks[i].outlen)
+		if (sinks[i].connected && sinks[i].outoff == sinks[i].outlen && sinks[i].cur.seq < logring_next_seq())
 			pump(&sinks[i]);
-	kicking = 0;
-}
-
-void logsink_kick(void)
-{
-	if (!kicking)
-		kick_pending = 1;
 }
 
 /* What a sink still waits for: POLLOUT while records are unsent, POLLIN
@@ -447,9 +433,9 @@ static short owed_events(const struct sink *s)
 {
 	if (!s->connected || s->fd < 0)
 		return 0;
-	if (s->outoff < s->outlen || s->cur.seq < logbuf_next_seq())
+	if (s->outoff < s->outlen || s->cur.seq < logring_next_seq())
 		return POLLOUT | POLLIN;
-	if (s->kind == STREAM && s->has_acked && s->acked + 1 < logbuf_next_seq())
+	if (s->kind == STREAM && s->has_acked && s->acked + 1 < logring_next_seq())
 		return POLLIN;
 	return 0;
 }
@@ -462,11 +448,9 @@ void logsink_flush(int timeout_ms)
 
 	for (;;) {
 		int n = 0;
-		kicking = 1;
 		for (int i = 0; i < nsinks; i++)
 			if (sinks[i].connected)
 				pump(&sinks[i]);
-		kicking = 0;
 		for (int i = 0; i < nsinks; i++) {
 			short ev = owed_events(&sinks[i]);
 			if (ev) {
@@ -488,7 +472,6 @@ void logsink_flush(int timeout_ms)
 
 void logsink_start(const char *root, enum world world, const char *hostname, const char *boot_id)
 {
-	loop_set_before_sleep(send_pending);
 	sink_root = root;
 	logrec_origin_init(&origin, hostname, boot_id);
 	if (world == WORLD_CONTAINER) {
@@ -511,14 +494,13 @@ void logsink_start(const char *root, enum world world, const char *hostname, con
 void logsink_status(struct jsonw *w)
 {
 	jsonw_raw(w, ",\"log\":{\"records\":");
-	jsonw_int(w, (long long)(logbuf_next_seq() - 1));
+	jsonw_int(w, (long long)(logring_next_seq() - 1));
 	jsonw_raw(w, ",\"oldest\":");
-	jsonw_int(w, (long long)(logbuf_oldest_seq()));
-	size_t owed, size = logbuf_size(&owed);
+	jsonw_int(w, (long long)(logring_oldest_seq()));
 	jsonw_raw(w, ",\"ring-bytes\":");
-	jsonw_int(w, (long long)size);
+	jsonw_int(w, (long long)logring_size());
 	jsonw_raw(w, ",\"owed-bytes\":");
-	jsonw_int(w, (long long)owed);
+	jsonw_int(w, (long long)logflow_owed());
 	jsonw_raw(w, ",\"readers\":[");
 	for (int i = 0; i < nsinks; i++) {
 		const struct sink *s = &sinks[i];

@@ -18,8 +18,10 @@
 /* LOG_POLICY_* from the recipe: whom the ring keeps records for. */
 void logsink_set_policy(int policy);
 void logsink_start(const char *root, enum world world, const char *hostname, const char *boot_id);
-/* New records are in the ring: send what can be sent now. */
-void logsink_kick(void);
+/* Once per turn of the loop: records new in the ring go to every
+ * connected reader that has taken the last batch, in as few writes as
+ * they fit in. */
+void logsink_send(void);
 /* SIGIO: a host connected to or left a port. */
 void logsink_ports_changed(void);
 /* The machine is going down: every connected reader gets all the ring

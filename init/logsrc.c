@@ -1,6 +1,6 @@
 #include "logsrc.h"
 #include "log.h"
-#include "logcore.h"
+#include "logflow.h"
 #include "loop.h"
 
 #include <errno.h>
@@ -30,7 +30,7 @@ static int64_t kernel_quiet_us = INT64_MAX; /* from then on PID 1 shows the kern
  * writer waits in send(2) once the socket's queue is full. */
 static int hold_back(int fd)
 {
-	if (!logcore_backpressure())
+	if (!logflow_hold())
 		return 0;
 	loop_mod_fd(fd, 0);
 	return 1;
@@ -143,7 +143,7 @@ static void open_dev_log(const char *root)
 
 void logsrc_start(const char *root, enum world world)
 {
-	logcore_on_resume(resume_sources);
+	logflow_on_resume(resume_sources);
 	if (world != WORLD_CONTAINER)
 		open_kmsg(root);
 	open_dev_log(root);

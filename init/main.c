@@ -7,7 +7,7 @@
 #include "emergency.h"
 #include "install.h"
 #include "log.h"
-#include "logcore.h"
+#include "logsetup.h"
 #include "loop.h"
 #include "modules.h"
 #include "mount.h"
@@ -103,7 +103,7 @@ static void __attribute__((noreturn)) boot(void)
 	/* Signals first: whatever arrives during boot waits in the signalfd. */
 	if ((r = loop_init()) < 0 || (r = signals_init()) < 0)
 		log_error("event loop: %s; signals will not be handled", strerror(-r));
-	logcore_begin();
+	logsetup_begin();
 	mount_base("");
 	env = detect_virt("");
 	mount_world("", env.world);
@@ -119,7 +119,7 @@ static void __attribute__((noreturn)) boot(void)
 	int recipe_ok = (env.world == WORLD_CONTAINER || boot_vm_root() == 0) && boot_recipe(env.world, &recipe) == 0;
 	if (env.world != WORLD_CONTAINER)
 		boot_vm_extras(&recipe);
-	logcore_start("", env.world, &recipe);
+	logsetup_start("", env.world, &recipe);
 	if (recipe.agent)
 		agent_start("", env.world);
 	if (recipe_ok) {

@@ -1,7 +1,7 @@
 #include "shutdown.h"
 #include "emergency.h"
 #include "log.h"
-#include "logcore.h"
+#include "logsetup.h"
 #include "loop.h"
 #include "mount.h"
 #include "signals.h"
@@ -45,7 +45,7 @@ static void finish(void)
 	loop_del_timer(timer_id);
 	log_info("all processes stopped in %lld ms; %s", (long long)(loop_now_ms() - began_ms),
 		 actions[pending].name);
-	logcore_flush();
+	logsetup_flush();
 	sync();
 	if (shutdown_world != WORLD_CONTAINER)
 		mount_unmount_all("");

@@ -1,8 +1,7 @@
 #include "svc.h"
 #include "argv.h"
 #include "log.h"
-#include "linesplit.h"
-#include "logcore.h"
+#include "logpipe.h"
 #include "loop.h"
 #include "spawn.h"
 #include "users.h"
@@ -13,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,20 +22,12 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_CAP_MS 30000
 #define STABLE_RUN_MS 10000
-/* What one read of a unit's pipe takes at most, as much as the pipe holds
- * (unit_pipe): under TCG a wakeup of PID 1 and of the writer costs as much
- * as copying tens of KiB, so a chatty unit is read in big pieces (the
- * buffer's pages are touched only as far as reads reach). */
-#define OUT_READ (256 * 1024)
 #define SEARCH_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct unit_state {
 	const struct recipe_unit *u;
 	pid_t pid;
-	int out_r, out_w;       /* one pipe for the unit's lifetime, see unit_pipe */
-	struct linesplit out;   /* a line not ended yet */
-	char *backlog;          /* read but not yet logged (back-pressure came mid-read) */
-	size_t backlog_off, backlog_len;
+	struct logpipe out;     /* its stdout and stderr */
 	int64_t started_ms;
 	long backoff_ms;
 	int restarts;
@@ -63,14 +53,9 @@ static int stop_pos;           /* index into start_order while stopping */
 static void (*stop_done)(void);
 static int64_t stop_began_ms;
 static int devnull = -1;
-static int backlog_timer;      /* drain_backlogs is due */
 
 static void start_services(void);
 static void stop_next(void);
-
-/* ---- output: the write end stays open in PID 1 (close-on-exec), so the
- * read end never sees EOF and survives restarts; a child's last partial
- * line is flushed when the child is reaped. ---- */
 
 /* A line of a unit's output to the log; a step's also to the install phase. */
 static void emit(void *ctx, const char *line, size_t len, int plain)
@@ -79,105 +64,6 @@ static void emit(void *ctx, const char *line, size_t len, int plain)
 	log_output(s->u->name, line, len, plain);
 	if (s->u->kind == UNIT_STEP && hooks.step_line)
 		hooks.step_line(s->u, line, len);
-}
-
-/* Reads what the unit wrote: with yield_to_readers, a fair share per turn
- * of the loop and never while a connected reader is owed a full ring (the
- * pipe is left unread and the service waits in write() until
- * resume_output); without, what it left in the pipe as it ended (its last
- * lines before the news of its end): a pipe's worth, no more, for a child
- * it left behind may write on, and that is read in turns as any output
- * (reading to EAGAIN, such an orphan held PID 1 here for as long as it
- * wrote: the power button went unanswered). What one read
- * brought beyond the pressure waits in the unit's backlog (mapped the first
- * time it is needed, kept for the unit's life). Returns -1 when paused. */
-static int out_drain(struct unit_state *s, int yield_to_readers)
-{
-	static char buf[OUT_READ];  /* one unit at a time: not reentrant */
-	ssize_t n;
-
-	if (s->backlog_len) {
-		const char *b = s->backlog + s->backlog_off;
-		const char *left = linesplit_feed(&s->out, b, b + s->backlog_len, yield_to_readers, emit, s);
-		s->backlog_off += (size_t)(left - b);
-		s->backlog_len -= (size_t)(left - b);
-		if (s->backlog_len)
-			return -1;
-		s->backlog_off = 0;
-	}
-	for (int turns = 0; turns < (yield_to_readers ? 4 : 1); turns++) {
-		if (yield_to_readers && logcore_backpressure())
-			return -1;
-		/* No more than the ring has room for: what a read brings
-		 * beyond the pressure is copied again, to the backlog. A
-		 * record's header takes room too, hence the quarter kept. */
-		size_t want = sizeof(buf), room = yield_to_readers ? logcore_room() : SIZE_MAX;
-		if (room != SIZE_MAX && room - room / 4 < want)
-			want = room - room / 4 > 4096 ? room - room / 4 : 4096;
-		if ((n = read(s->out_r, buf, want)) <= 0)
-			return 0;
-		const char *left = linesplit_feed(&s->out, buf, buf + n, yield_to_readers, emit, s);
-		if (left == buf + n)
-			continue;
-		if (!s->backlog) {
-			void *m = mmap(NULL, OUT_READ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (m == MAP_FAILED) {  /* cannot keep it: log it now, pressure or not */
-				linesplit_feed(&s->out, left, buf + n, 0, emit, s);
-				continue;
-			}
-			s->backlog = m;
-		}
-		s->backlog_len = (size_t)(buf + n - left);
-		memcpy(s->backlog, left, s->backlog_len);
-		return -1;
-	}
-	return 0;
-}
-
-static void on_output(int fd, uint32_t events, void *data)
-{
-	(void)events;
-	if (out_drain(data, 1) < 0)
-		loop_mod_fd(fd, 0);
-}
-
-/* Backlogs drain from the loop, not from inside the sink that made room
- * (what they log must reach the sinks through the usual kick). */
-static long drain_backlogs(void *unused)
-{
-	(void)unused;
-	backlog_timer = 0;
-	for (int i = 0; rcp && i < rcp->nunits; i++)
-		if (st[i].backlog_len && out_drain(&st[i], 1) < 0)
-			loop_mod_fd(st[i].out_r, 0);
-	return -1;
-}
-
-static void resume_output(void)
-{
-	for (int i = 0; rcp && i < rcp->nunits; i++) {
-		if (st[i].out_r >= 0)
-			loop_mod_fd(st[i].out_r, EPOLLIN);
-		if (st[i].backlog_len && !backlog_timer && loop_add_timer(0, drain_backlogs, NULL) >= 0)
-			backlog_timer = 1;
-	}
-}
-
-static int unit_pipe(struct unit_state *s)
-{
-	int p[2];
-
-	if (s->out_r >= 0)
-		return 0;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	fcntl(p[0], F_SETFL, O_NONBLOCK);
-	/* A chatty unit fills more before PID 1 must wake: fewer, larger
-	 * reads (the kernel may give less; then the default stays). */
-	fcntl(p[0], F_SETPIPE_SZ, OUT_READ);
-	s->out_r = p[0];
-	s->out_w = p[1];
-	return loop_add_fd(p[0], EPOLLIN, on_output, s);
 }
 
 /* ---- starting ---- */
@@ -250,11 +136,11 @@ static pid_t unit_spawn(struct unit_state *s)
 		envp[n++] = (char *)u->env.item[i];
 	envp[n] = NULL;
 	o.envp = envp;
-	if ((r = unit_pipe(s)) < 0) {
+	if ((r = logpipe_open(&s->out, emit, s)) < 0) {
 		log_error("%s: output pipe: %s", u->name, strerror(-r));
 		return -1;
 	}
-	o.stdout_fd = o.stderr_fd = s->out_w;
+	o.stdout_fd = o.stderr_fd = s->out.w;
 	pid_t pid = spawn_with(argv, &o);
 	if (pid < 0) {
 		log_error("%s: fork: %s", u->name, strerror((int)-pid));
@@ -448,8 +334,7 @@ int svc_reaped(pid_t pid, int status)
 		s->pid = 0;
 		s->last_status = status;
 		s->since_ms = loop_now_ms();
-		out_drain(s, 0);
-		linesplit_flush(&s->out, emit, s);
+		logpipe_child_ended(&s->out);
 		loop_del_timer(s->timer);
 		s->timer = -1;
 		if (phase == PHASE_STOPPING)
@@ -472,9 +357,8 @@ void svc_start(const struct recipe *r, const struct svc_hooks *h, int net_ready,
 	rcp = r;
 	hooks = *h;
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	logcore_on_resume(resume_output);
 	for (int i = 0; i < r->nunits; i++)
-		st[i] = (struct unit_state){ .u = &r->unit[i], .out_r = -1, .out_w = -1, .timer = -1, .last_status = -1 };
+		st[i] = (struct unit_state){ .u = &r->unit[i], .out = LOGPIPE_INIT, .timer = -1, .last_status = -1 };
 	next_step = next_task = 0;
 	if (run_steps && r->nsteps && h->step_started && h->step_ended && h->steps_done) {
 		phase = PHASE_STEPS;

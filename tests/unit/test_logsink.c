@@ -22,73 +22,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "logbuf.h"
-#include "logcore.h"
+#include "logring.h"
 #include "log.h"
 #include "logsink.h"
-#include "loop.h"
+#include "fakeloop.h"
 #include "testutil.h"
 
-/* ---- the fake loop, and what logsink needs of log.c and logcore.c ---- */
-
-struct watched {
-	int fd;
-	uint32_t events;
-	loop_fd_fn fn;
-	void *data;
-};
-static struct watched fds[16];
-static void (*before_sleep)(void);
-
-static struct watched *find_fd(int fd)
-{
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if (fds[i].fn && fds[i].fd == fd)
-			return &fds[i];
-	return NULL;
-}
-
-int loop_add_fd(int fd, uint32_t events, loop_fd_fn fn, void *data)
-{
-	assert_null(find_fd(fd));
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if (!fds[i].fn) {
-			fds[i] = (struct watched){ fd, events, fn, data };
-			return 0;
-		}
-	fail_msg("fake loop: too many fds");
-	return -ENOSPC;
-}
-
-int loop_del_fd(int fd)
-{
-	struct watched *w = find_fd(fd);
-	if (w)
-		w->fn = NULL;
-	return w ? 0 : -ENOENT;
-}
-
-int loop_mod_fd(int fd, uint32_t events)
-{
-	struct watched *w = find_fd(fd);
-	assert_non_null(w);
-	w->events = events;
-	return 0;
-}
-
-int loop_add_timer(long delay_ms, loop_timer_fn fn, void *data) { return 0; }
-void loop_del_timer(int id) {}
-void loop_set_before_sleep(void (*fn)(void)) { before_sleep = fn; }
-
-int64_t loop_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* ---- what logsink needs of log.c (the loop is tests/unit/fakeloop.c) ---- */
 
 void log_msg(enum log_level level, const char *fmt, ...) {}
-void logcore_maybe_resume(void) {}
 
 /* Every write logsink makes to the fd under watch, by size. */
 static int spied_fd = -1;
@@ -113,11 +55,11 @@ static char root[64], hostdir[PATH_MAX], sockpath[PATH_MAX], fifopath[PATH_MAX];
 static int listen_fd = -1;
 
 /* The watched fd that is not the listener: the sink's connection. */
-static struct watched *sink_conn(void)
+static struct fakeloop_fd *sink_conn(void)
 {
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if (fds[i].fn && fds[i].fd != listen_fd)
-			return &fds[i];
+	for (size_t i = 0; i < FAKELOOP_SLOTS; i++)
+		if (fakeloop_fds[i].fn && fakeloop_fds[i].fd != listen_fd)
+			return &fakeloop_fds[i];
 	return NULL;
 }
 
@@ -125,7 +67,7 @@ static struct watched *sink_conn(void)
  * left: the sink lets it go. */
 static void hang_up(uint32_t events)
 {
-	struct watched *w = sink_conn();
+	struct fakeloop_fd *w = sink_conn();
 	assert_non_null(w);
 	w->fn(w->fd, events, w->data);
 	assert_null(sink_conn());
@@ -148,13 +90,13 @@ static int setup(void **state)
 	}
 	snprintf(sockpath, sizeof(sockpath), "%s/%s", hostdir, LOGSINK_SOCKET);
 	snprintf(fifopath, sizeof(fifopath), "%s/%s", hostdir, LOGSINK_FIFO);
-	if (logbuf_resize(4 * 1024 * 1024) < 0)
+	if (logring_resize(4 * 1024 * 1024) < 0)
 		return -1;
 	logsink_start(root, WORLD_CONTAINER, "unit", "0f0e0d0c-0b0a-4909-8807-060504030201");
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if (fds[i].fn)
-			listen_fd = fds[i].fd;  /* the socket's listener: the only fd so far */
-	return listen_fd >= 0 && before_sleep ? 0 : -1;
+	for (size_t i = 0; i < FAKELOOP_SLOTS; i++)
+		if (fakeloop_fds[i].fn)
+			listen_fd = fakeloop_fds[i].fd;  /* the socket's listener: the only fd so far */
+	return listen_fd >= 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -171,10 +113,9 @@ static void add_lines(int from, int count, size_t pad)
 		memset(msg + n, 'a' + i % 26, pad);
 		struct logrec r = { .pri = 30, .source = LOGSRC_SERVICE, .msg = msg, .msglen = (size_t)n + pad };
 		snprintf(r.app, sizeof(r.app), "flood");
-		logbuf_append(&r);
+		logring_append(&r);
 	}
-	logsink_kick();
-	before_sleep();
+	logsink_send();
 }
 
 /* Drains fd (nonblocking) into buf, firing the sink's EPOLLOUT between
@@ -192,7 +133,7 @@ static size_t drain(int fd, char *buf, size_t cap)
 			idle++;
 		}
 		assert_true(len < cap);
-		struct watched *w = sink_conn();
+		struct fakeloop_fd *w = sink_conn();
 		if (w && (w->events & EPOLLOUT))
 			w->fn(w->fd, EPOLLOUT, w->data);
 	}
@@ -206,7 +147,7 @@ static int connect_stream(void)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	struct watched *l = find_fd(listen_fd);
+	struct fakeloop_fd *l = fakeloop_find_fd(listen_fd);
 	l->fn(l->fd, EPOLLIN, l->data);  /* the loop saw the listener readable */
 	return fd;
 }
@@ -248,7 +189,7 @@ static void test_batches_fit_one_port_write(void **state)
 
 	(void)state;
 	int c = connect_stream();
-	struct watched *w = sink_conn();
+	struct fakeloop_fd *w = sink_conn();
 	assert_non_null(w);
 	spied_fd = w->fd;
 	spied_writes = spied_max = spied_bytes = 0;
@@ -279,7 +220,7 @@ static void test_stream_reader_resumes_after_its_ack(void **state)
 
 	(void)state;
 	int c = connect_stream();
-	struct watched *w = sink_conn();
+	struct fakeloop_fd *w = sink_conn();
 	size_t len = drain(c, buf, sizeof(buf));
 	assert_int_equal(frames(buf, len, &first, &last), 3000);  /* never acked: all again */
 	assert_int_equal(first, 1);
@@ -321,7 +262,7 @@ static void test_text_reader_gone_mid_batch_loses_nothing(void **state)
 	/* One page of pipe: the first batch cannot go in one write. */
 	assert_int_equal(fcntl(r, F_SETPIPE_SZ, 4096), 4096);
 	logsink_ports_changed();  /* the recheck finds the FIFO: all of the ring so far */
-	struct watched *w = sink_conn();
+	struct fakeloop_fd *w = sink_conn();
 	assert_non_null(w);
 	assert_true(w->events & EPOLLOUT);  /* the pipe filled up mid-batch */
 

@@ -1,4 +1,4 @@
-#include "logbuf.h"
+#include "logring.h"
 
 #include <errno.h>
 #include <string.h>
@@ -26,15 +26,9 @@ struct ring {
 };
 
 /* Until the recipe says how big, a small ring in BSS (untouched pages cost
- * nothing); logbuf_resize moves it to its real size. */
+ * nothing); logring_resize moves it to its real size. */
 static _Alignas(8) unsigned char early_buf[64 * 1024];
 static struct ring R = { early_buf, sizeof(early_buf), 0, 0, 0, 1, 1 };
-static uint64_t floor_seq = UINT64_MAX;
-/* Room kept free under pressure: what a source may still append after it
- * last saw none, i.e. one line, one syslog datagram or one kmsg record (8
- * KiB at most, then split into records), the init's own lines meanwhile,
- * and a wrap. */
-#define HEADROOM (3 * 8192)
 #define ALIGN8(n) (((n) + 7) & ~(size_t)7)
 
 static struct rec_hdr *at(const struct ring *g, size_t off)
@@ -127,7 +121,7 @@ static void read_at(const struct ring *g, size_t off, struct logrec *r)
 	r->plain = h->plain;
 }
 
-int logbuf_resize(size_t bytes)
+int logring_resize(size_t bytes)
 {
 	struct ring fresh = { .size = bytes, .next_seq = oldest(&R), .oldest_seq = oldest(&R) };
 	struct logrec r;
@@ -146,7 +140,7 @@ int logbuf_resize(size_t bytes)
 	return 0;
 }
 
-uint64_t logbuf_append(struct logrec *r)
+uint64_t logring_append(struct logrec *r)
 {
 	const char *msg = r->msg;
 	size_t left = r->msglen;
@@ -164,17 +158,17 @@ uint64_t logbuf_append(struct logrec *r)
 	return r->seq;
 }
 
-uint64_t logbuf_next_seq(void)
+uint64_t logring_next_seq(void)
 {
 	return R.next_seq;
 }
 
-uint64_t logbuf_oldest_seq(void)
+uint64_t logring_oldest_seq(void)
 {
 	return oldest(&R);
 }
 
-void logbuf_seek(struct logbuf_cursor *c, uint64_t seq)
+void logring_seek(struct logring_cursor *c, uint64_t seq)
 {
 	c->off = R.tail;
 	c->seq = oldest(&R);
@@ -184,13 +178,13 @@ void logbuf_seek(struct logbuf_cursor *c, uint64_t seq)
 	}
 }
 
-int logbuf_peek(struct logbuf_cursor *c, struct logrec *r, uint64_t *lost_first, uint64_t *lost_last)
+int logring_peek(struct logring_cursor *c, struct logrec *r, uint64_t *lost_first, uint64_t *lost_last)
 {
 	*lost_first = *lost_last = 0;
 	if (c->seq < oldest(&R)) {
 		*lost_first = c->seq;
 		*lost_last = oldest(&R) - 1;
-		logbuf_seek(c, oldest(&R));
+		logring_seek(c, oldest(&R));
 	}
 	if (c->seq >= R.next_seq)
 		return 0;
@@ -199,12 +193,12 @@ int logbuf_peek(struct logbuf_cursor *c, struct logrec *r, uint64_t *lost_first,
 	if (c->off + sizeof(struct rec_hdr) > R.size || at(&R, c->off)->len == 0)
 		c->off = 0;
 	if (at(&R, c->off)->seq != c->seq)
-		logbuf_seek(c, c->seq);  /* the hint went stale */
+		logring_seek(c, c->seq);  /* the hint went stale */
 	read_at(&R, c->off, r);
 	return 1;
 }
 
-void logbuf_advance(struct logbuf_cursor *c)
+void logring_advance(struct logring_cursor *c)
 {
 	if (c->seq < R.next_seq) {
 		c->off = after(&R, c->off);
@@ -212,47 +206,24 @@ void logbuf_advance(struct logbuf_cursor *c)
 	}
 }
 
-void logbuf_set_floor(uint64_t seq)
-{
-	floor_seq = seq;
-}
-
 /* Where the first owed record is: a cursor kept from one call to the
  * next, so the walk is paid once per record, not once per question. */
-static struct logbuf_cursor owed_at;
+static struct logring_cursor owed_at;
 
-/* Bytes from the first owed record to the head; 0 when nothing is owed. */
-static size_t owed_bytes(void)
+size_t logring_bytes_from(uint64_t seq)
 {
-	if (!R.count || floor_seq >= R.next_seq)
-		return 0;  /* nothing held is owed to anyone */
-	/* Only the owed part counts: what is older may go (so a full ring
-	 * whose oldest records were acked takes more without losing any). */
-	uint64_t from = floor_seq < R.oldest_seq ? R.oldest_seq : floor_seq;
+	if (!R.count || seq >= R.next_seq)
+		return 0;
+	uint64_t from = seq < R.oldest_seq ? R.oldest_seq : seq;
 	if (owed_at.seq > from || owed_at.seq < R.oldest_seq || owed_at.off + sizeof(struct rec_hdr) > R.size ||
 	    at(&R, owed_at.off)->seq != owed_at.seq)
-		logbuf_seek(&owed_at, from);
+		logring_seek(&owed_at, from);
 	while (owed_at.seq < from)
-		logbuf_advance(&owed_at);
+		logring_advance(&owed_at);
 	return R.head > owed_at.off ? R.head - owed_at.off : R.size - owed_at.off + R.head;
 }
 
-int logbuf_pressure(void)
+size_t logring_size(void)
 {
-	size_t used = owed_bytes();
-	return used && used + HEADROOM > R.size;
-}
-
-size_t logbuf_room(void)
-{
-	if (floor_seq >= R.next_seq)
-		return SIZE_MAX;
-	size_t used = owed_bytes() + HEADROOM;
-	return used < R.size ? R.size - used : 0;
-}
-
-size_t logbuf_size(size_t *owed)
-{
-	*owed = owed_bytes();
 	return R.size;
 }

@@ -1,4 +1,4 @@
-/* init/logbuf.c: the ring keeps order, wraps, evicts the oldest, and
+/* init/logring.c: the ring keeps order, wraps, evicts the oldest, and
  * tells a reader that fell behind what it lost. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,33 +9,33 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "logbuf.h"
+#include "logring.h"
 
 static uint64_t add(const char *app, const char *msg, size_t len)
 {
 	struct logrec r = { .pri = 30, .source = LOGSRC_SERVICE, .msg = msg, .msglen = len };
 	snprintf(r.app, sizeof(r.app), "%s", app);
-	return logbuf_append(&r);
+	return logring_append(&r);
 }
 
 /* Runs first, on the empty early ring; records survive the move to the
  * recipe's size. */
 static void test_order_and_fields(void **state)
 {
-	struct logbuf_cursor c;
+	struct logring_cursor c;
 	struct logrec r;
 	uint64_t lf, ll;
 
 	(void)state;
-	logbuf_seek(&c, 1);
-	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 0);
+	logring_seek(&c, 1);
+	assert_int_equal(logring_peek(&c, &r, &lf, &ll), 0);
 	struct logrec e = { .pri = 30, .source = LOGSRC_INSTALL, .app = "install", .msg = "hello", .msglen = 5,
 			    .sd = "[install@32473 event=\"begin\"]", .sdlen = 29 };
-	assert_int_equal(logbuf_append(&e), 1);
+	assert_int_equal(logring_append(&e), 1);
 	assert_int_equal(add("db", "", 0), 2);
-	assert_int_equal(logbuf_resize(1024 * 1024), 0);
-	logbuf_seek(&c, 1);
-	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 1);
+	assert_int_equal(logring_resize(1024 * 1024), 0);
+	logring_seek(&c, 1);
+	assert_int_equal(logring_peek(&c, &r, &lf, &ll), 1);
 	assert_int_equal(r.seq, 1);
 	assert_string_equal(r.app, "install");
 	assert_int_equal(r.source, LOGSRC_INSTALL);
@@ -44,35 +44,35 @@ static void test_order_and_fields(void **state)
 	assert_int_equal(r.msglen, 5);
 	assert_memory_equal(r.msg, "hello", 5);
 	assert_int_equal(lf, 0);
-	logbuf_advance(&c);
-	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 1);
+	logring_advance(&c);
+	assert_int_equal(logring_peek(&c, &r, &lf, &ll), 1);
 	assert_int_equal(r.seq, 2);
 	assert_string_equal(r.app, "db");
 	assert_int_equal(r.sdlen, 0);
 	assert_int_equal(r.msglen, 0);
-	logbuf_advance(&c);
-	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 0);
+	logring_advance(&c);
+	assert_int_equal(logring_peek(&c, &r, &lf, &ll), 0);
 }
 
 static void test_long_message_is_split(void **state)
 {
 	static char big[LOGREC_MSG_MAX * 2 + 10];
-	struct logbuf_cursor c;
+	struct logring_cursor c;
 	struct logrec r;
-	uint64_t lf, ll, first = logbuf_next_seq();
+	uint64_t lf, ll, first = logring_next_seq();
 
 	(void)state;
 	memset(big, 'x', sizeof(big));
 	/* structured data goes with the first piece only */
 	struct logrec e = { .app = "big", .msg = big, .msglen = sizeof(big), .sd = "[x@1]", .sdlen = 5 };
-	assert_int_equal(logbuf_append(&e), first + 2);
-	logbuf_seek(&c, first);
+	assert_int_equal(logring_append(&e), first + 2);
+	logring_seek(&c, first);
 	size_t total = 0;
-	while (logbuf_peek(&c, &r, &lf, &ll)) {
+	while (logring_peek(&c, &r, &lf, &ll)) {
 		assert_int_equal(r.sdlen, r.seq == first ? 5 : 0);
 		assert_true(r.msglen <= LOGREC_MSG_MAX);
 		total += r.msglen;
-		logbuf_advance(&c);
+		logring_advance(&c);
 	}
 	assert_int_equal(total, sizeof(big));
 }
@@ -81,34 +81,34 @@ static void test_long_message_is_split(void **state)
  * contiguous and intact, and a reader left behind learns its loss. */
 static void test_wrap_evict_and_loss(void **state)
 {
-	struct logbuf_cursor behind, c;
+	struct logring_cursor behind, c;
 	struct logrec r;
 	uint64_t lf, ll;
 	char msg[700];
 
 	(void)state;
-	logbuf_seek(&behind, logbuf_next_seq());
-	uint64_t start = logbuf_next_seq();
+	logring_seek(&behind, logring_next_seq());
+	uint64_t start = logring_next_seq();
 	for (int i = 0; i < 20000; i++) {
 		int n = snprintf(msg, sizeof(msg), "record %d ", i);
 		memset(msg + n, 'a' + i % 26, (size_t)(i % 600));  /* varied lengths to hit every wrap case */
 		add("flood", msg, (size_t)n + (size_t)(i % 600));
 	}
-	uint64_t oldest = logbuf_oldest_seq(), next = logbuf_next_seq();
+	uint64_t oldest = logring_oldest_seq(), next = logring_next_seq();
 	assert_int_equal(next, start + 20000);
 	assert_true(oldest > start);
 	assert_true(next - oldest > 1000);  /* it holds a lot, not just a few */
 
 	/* The reader that fell behind: told exactly what it lost. */
-	assert_int_equal(logbuf_peek(&behind, &r, &lf, &ll), 1);
+	assert_int_equal(logring_peek(&behind, &r, &lf, &ll), 1);
 	assert_int_equal(lf, start);
 	assert_int_equal(ll, oldest - 1);
 	assert_int_equal(r.seq, oldest);
 
 	/* Everything held: contiguous, and each message is the one written. */
-	logbuf_seek(&c, 0);
+	logring_seek(&c, 0);
 	uint64_t expect = oldest;
-	while (logbuf_peek(&c, &r, &lf, &ll)) {
+	while (logring_peek(&c, &r, &lf, &ll)) {
 		assert_int_equal(lf, 0);
 		assert_int_equal(r.seq, expect);
 		int i = (int)(r.seq - start);
@@ -117,7 +117,7 @@ static void test_wrap_evict_and_loss(void **state)
 		assert_memory_equal(r.msg, msg, (size_t)n);
 		if (i % 600)
 			assert_int_equal(r.msg[r.msglen - 1], 'a' + i % 26);
-		logbuf_advance(&c);
+		logring_advance(&c);
 		expect++;
 	}
 	assert_int_equal(expect, next);
@@ -125,54 +125,51 @@ static void test_wrap_evict_and_loss(void **state)
 
 static void test_seek_into_the_middle(void **state)
 {
-	struct logbuf_cursor c;
+	struct logring_cursor c;
 	struct logrec r;
-	uint64_t lf, ll, mid = (logbuf_oldest_seq() + logbuf_next_seq()) / 2;
+	uint64_t lf, ll, mid = (logring_oldest_seq() + logring_next_seq()) / 2;
 
 	(void)state;
-	logbuf_seek(&c, mid);
-	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 1);
+	logring_seek(&c, mid);
+	assert_int_equal(logring_peek(&c, &r, &lf, &ll), 1);
 	assert_int_equal(r.seq, mid);
 	/* A stale offset hint is noticed and corrected. */
 	c.off = 0;
-	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 1);
+	assert_int_equal(logring_peek(&c, &r, &lf, &ll), 1);
 	assert_int_equal(r.seq, mid);
-	logbuf_seek(&c, logbuf_next_seq() + 5);
-	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 0);
+	logring_seek(&c, logring_next_seq() + 5);
+	assert_int_equal(logring_peek(&c, &r, &lf, &ll), 0);
 }
 
 /* Shrinking keeps the newest records, their seqs and their bytes. */
 static void test_resize_after_wrap(void **state)
 {
-	struct logbuf_cursor c;
+	struct logring_cursor c;
 	struct logrec r, last_before;
-	uint64_t lf, ll, next = logbuf_next_seq();
+	uint64_t lf, ll, next = logring_next_seq();
 	char copy[700];
 
 	(void)state;
-	logbuf_seek(&c, next - 1);
-	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 1);
+	logring_seek(&c, next - 1);
+	assert_int_equal(logring_peek(&c, &r, &lf, &ll), 1);
 	last_before = r;
 	memcpy(copy, r.msg, r.msglen);
-	assert_int_equal(logbuf_resize(256 * 1024), 0);
-	assert_int_equal(logbuf_next_seq(), next);
-	assert_true(logbuf_oldest_seq() < next - 100);
-	logbuf_seek(&c, 0);
-	uint64_t expect = logbuf_oldest_seq();
-	while (logbuf_peek(&c, &r, &lf, &ll)) {
+	assert_int_equal(logring_resize(256 * 1024), 0);
+	assert_int_equal(logring_next_seq(), next);
+	assert_true(logring_oldest_seq() < next - 100);
+	logring_seek(&c, 0);
+	uint64_t expect = logring_oldest_seq();
+	while (logring_peek(&c, &r, &lf, &ll)) {
 		assert_int_equal(r.seq, expect++);
-		logbuf_advance(&c);
+		logring_advance(&c);
 	}
 	assert_int_equal(expect, next);
-	logbuf_seek(&c, next - 1);
-	assert_int_equal(logbuf_peek(&c, &r, &lf, &ll), 1);
+	logring_seek(&c, next - 1);
+	assert_int_equal(logring_peek(&c, &r, &lf, &ll), 1);
 	assert_int_equal(r.msglen, last_before.msglen);
 	assert_memory_equal(r.msg, copy, r.msglen);
 }
 
-/* A source that appends while logbuf_pressure() says 0 never pushes out a
- * record at or after the floor, whatever part of the ring is owed: the
- * whole of it, or only the newer part (the older was acked). */
 /* Lines of every length, as a real boot has: after every append the ring
  * holds exactly oldest..next-1, in order, each record whole. (With lines
  * of one length the wrap always met the oldest record at the write
@@ -183,8 +180,8 @@ static void test_mixed_lengths_wrap_keeps_every_record_whole(void **state)
 	uint32_t rng = 12345;
 
 	(void)state;
-	assert_int_equal(logbuf_resize(64 * 1024), 0);
-	uint64_t first = logbuf_next_seq();  /* earlier tests' records may still be held */
+	assert_int_equal(logring_resize(64 * 1024), 0);
+	uint64_t first = logring_next_seq();  /* earlier tests' records may still be held */
 	for (size_t i = 0; i < sizeof(msg); i++)
 		msg[i] = (char)('a' + i % 26);
 	for (int i = 0; i < 5000; i++) {
@@ -194,15 +191,15 @@ static void test_mixed_lengths_wrap_keeps_every_record_whole(void **state)
 		snprintf(app, sizeof(app), "a%u", (unsigned)(len % 7));
 		add(app, msg + len % 13, len - len % 13);
 
-		struct logbuf_cursor c;
+		struct logring_cursor c;
 		struct logrec r;
-		uint64_t lf, ll, want = logbuf_oldest_seq();
-		logbuf_seek(&c, want);
-		while (logbuf_peek(&c, &r, &lf, &ll)) {
+		uint64_t lf, ll, want = logring_oldest_seq();
+		logring_seek(&c, want);
+		while (logring_peek(&c, &r, &lf, &ll)) {
 			assert_int_equal(lf, 0);
 			assert_int_equal(r.seq, want);
 			want++;
-			logbuf_advance(&c);
+			logring_advance(&c);
 			if (r.seq < first)
 				continue;
 			assert_true(r.msglen < sizeof(msg));
@@ -211,65 +208,8 @@ static void test_mixed_lengths_wrap_keeps_every_record_whole(void **state)
 			for (size_t k = 1; k < r.msglen; k++)
 				assert_int_equal((r.msg[k] - 'a' + 26 - (r.msg[k - 1] - 'a')) % 26, 1);
 		}
-		assert_int_equal(want, logbuf_next_seq());
+		assert_int_equal(want, logring_next_seq());
 	}
-}
-
-static void test_pressure_keeps_owed_records(void **state)
-{
-	char msg[300];
-	(void)state;
-	memset(msg, 'p', sizeof(msg));
-	assert_int_equal(logbuf_resize(64 * 1024), 0);
-	for (int round = 0; round < 40; round++) {
-		/* Owed: from a point 0..39 records after the oldest. */
-		uint64_t floor = logbuf_oldest_seq() + (uint64_t)round;
-		logbuf_set_floor(floor);
-		while (!logbuf_pressure()) {
-			add("src", msg, (size_t)(37 * round % 290));
-			assert_true(logbuf_oldest_seq() <= floor);
-		}
-		/* The reader catches up: everything so far is acked. */
-		logbuf_set_floor(logbuf_next_seq());
-		assert_int_equal(logbuf_pressure(), 0);
-		for (int i = 0; i < 50; i++)
-			add("src", msg, 100);  /* and the ring wraps some more */
-	}
-	logbuf_set_floor(UINT64_MAX);
-}
-
-/* logbuf_room says how far a source may go: appending that much in
- * records ends short of pressure and never pushes out an owed record;
- * nobody owed: no limit. */
-static void test_room_ends_at_pressure(void **state)
-{
-	char msg[1000];
-	(void)state;
-	memset(msg, 'r', sizeof(msg));
-	assert_int_equal(logbuf_resize(64 * 1024), 0);
-	logbuf_set_floor(UINT64_MAX);
-	assert_true(logbuf_room() == SIZE_MAX);
-	for (int round = 0; round < 20; round++) {
-		uint64_t floor = logbuf_next_seq() - 1 - (uint64_t)(round % 5);
-		logbuf_set_floor(floor);
-		size_t room = logbuf_room(), used = 0, left = room;
-		assert_true(room > 0 && room < 64 * 1024);
-		assert_int_equal(logbuf_pressure(), 0);
-		size_t len = 100 + (size_t)round * 40;
-		while (used + len + 64 <= room) {
-			add("src", msg, len);
-			used += len + 64;  /* a header and the name, padded: under 64 */
-			assert_int_equal(logbuf_pressure(), 0);
-			assert_true(logbuf_oldest_seq() <= floor);
-			assert_true(logbuf_room() < left);  /* every record takes some */
-			left = logbuf_room();
-		}
-		while (!logbuf_pressure())
-			add("src", msg, len);
-		assert_int_equal(logbuf_room(), 0);
-		assert_true(logbuf_oldest_seq() <= floor);
-	}
-	logbuf_set_floor(UINT64_MAX);
 }
 
 int main(void)
@@ -281,8 +221,6 @@ int main(void)
 		cmocka_unit_test(test_seek_into_the_middle),
 		cmocka_unit_test(test_resize_after_wrap),
 		cmocka_unit_test(test_mixed_lengths_wrap_keeps_every_record_whole),
-		cmocka_unit_test(test_pressure_keeps_owed_records),
-		cmocka_unit_test(test_room_ends_at_pressure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
