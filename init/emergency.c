@@ -1,4 +1,5 @@
 #include "emergency.h"
+#include "child.h"
 #include "log.h"
 #include "loop.h"
 #include "rootimage.h"
@@ -17,28 +18,39 @@ static const struct {
 	{ "/bin/sh", NULL },
 	{ ROOTIMAGE_LOWER "/bin/busybox", "sh" },
 };
-/* A shell that dies at once (broken) is retried this often, not in a
- * tight loop. */
-#define RESPAWN_DELAY_MS 1000
-
-static pid_t shell_pid;
 static int active, shell = -1;
 
-static long start_shell(void *unused)
+static void shell_again(struct child *c)
+{
+	if (active)
+		child_start(c);
+}
+
+/* Its start function. A shell that cannot start, or dies at once (broken),
+ * is tried again a second later (child.c's CHILD_SHELL), not in a tight
+ * loop. */
+static pid_t shell_start(struct child *c)
 {
 	char *argv[] = { (char *)shells[shell].path, (char *)shells[shell].applet, NULL };
-	(void)unused;
 
-	if (!active)
-		return -1;
 	pid_t pid = spawn(argv, 1);
-	if (pid < 0) {
-		log_error("emergency shell: cannot start %s: %s; retrying", argv[0], strerror((int)-pid));
-		return RESPAWN_DELAY_MS;
-	}
-	shell_pid = pid;
+	if (pid > 0)
+		return pid;
+	log_error("emergency shell: cannot start %s: %s; retrying", argv[0], strerror((int)-pid));
+	child_timer(c, child_backoff(c), shell_again);
 	return -1;
 }
+
+static void shell_ended(struct child *c, int status)
+{
+	(void)status;
+	if (!active)
+		return;
+	log_info("emergency shell exited; starting another");
+	child_timer(c, child_backoff(c), shell_again);
+}
+
+static struct child shell_child = CHILD_INIT("emergency shell", CHILD_SHELL, shell_start, shell_ended);
 
 void emergency_start(const char *reason)
 {
@@ -55,21 +67,8 @@ void emergency_start(const char *reason)
 	}
 	log_error("starting an emergency shell on the console; fix the problem and reboot (or stop the container)");
 	active = 1;
-	start_shell(NULL);
-	if (!shell_pid)
-		loop_add_timer(RESPAWN_DELAY_MS, start_shell, NULL);
-}
-
-int emergency_reaped(pid_t pid)
-{
-	if (!shell_pid || pid != shell_pid)
-		return 0;
-	shell_pid = 0;
-	if (active) {
-		log_info("emergency shell exited; starting another");
-		loop_add_timer(RESPAWN_DELAY_MS, start_shell, NULL);
-	}
-	return 1;
+	if (!shell_child.pid)
+		child_start(&shell_child);
 }
 
 void emergency_stop(void)

@@ -4,11 +4,7 @@
 #ifndef AMPHI_EMERGENCY_H
 #define AMPHI_EMERGENCY_H
 
-#include <sys/types.h>
-
 void emergency_start(const char *reason);
-/* Called for every reaped child; returns 1 if it was the shell (respawned). */
-int emergency_reaped(pid_t pid);
 /* Stop respawning (the system is going down). */
 void emergency_stop(void);
 

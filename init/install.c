@@ -1,4 +1,5 @@
 #include "install.h"
+#include "child.h"
 #include "emergency.h"
 #include "log.h"
 #include "loop.h"
@@ -114,10 +115,8 @@ static void how_it_ended(const struct recipe_unit *u, int status, int timed_out,
 		snprintf(out, outlen, "could not start");
 	else if (timed_out)
 		snprintf(out, outlen, "timed out after %d s", u->timeout);
-	else if (WIFSIGNALED(status))
-		snprintf(out, outlen, "was killed by signal %d", WTERMSIG(status));
 	else
-		snprintf(out, outlen, "exited with status %d", WEXITSTATUS(status));
+		child_describe(status, out, outlen);
 }
 
 /* The failure verdict. "packaging: Installation failed" is what Lorax's

@@ -1,6 +1,7 @@
 #include "loop.h"
 #include "log.h"
 #include "recipe.h"
+#include "tty.h"
 
 #include <errno.h>
 #include <string.h>
@@ -15,7 +16,7 @@
  * 24 timers and 40 fds. Running out would be a bug in that sum: it is
  * said, never silent. */
 #define LOOP_MAX_FDS (RECIPE_UNITS_MAX + 40)
-#define LOOP_MAX_TIMERS (RECIPE_UNITS_MAX + 24)
+#define LOOP_MAX_TIMERS (RECIPE_UNITS_MAX + TTY_MAX + 24)
 
 struct loop_fd {
 	int fd;

@@ -1,10 +1,10 @@
 #include "shutdown.h"
+#include "child.h"
 #include "emergency.h"
 #include "log.h"
 #include "logsetup.h"
 #include "loop.h"
 #include "mount.h"
-#include "signals.h"
 #include "svc.h"
 #include "tty.h"
 
@@ -33,12 +33,6 @@ static enum stop_action pending;
 static int timer_id = -1;
 static int term_sent;
 static int64_t began_ms;
-
-void shutdown_init(enum world world, int timeout_s)
-{
-	shutdown_world = world;
-	stop_timeout_ms = timeout_s * 1000;
-}
 
 static void finish(void)
 {
@@ -87,7 +81,7 @@ static void term_everyone(void)
 	kill(-1, SIGCONT);
 	timer_id = loop_add_timer(stop_timeout_ms, after_term, NULL);
 	term_sent = 1;
-	signals_reap();  /* with no children left, this finishes at once */
+	child_reap();  /* with no children left, this finishes at once */
 }
 
 void shutdown_begin(enum stop_action action, const char *why)
@@ -105,8 +99,15 @@ void shutdown_begin(enum stop_action action, const char *why)
 	svc_stop_all(term_everyone);
 }
 
-void shutdown_no_children(void)
+static void no_children(void)
 {
 	if (term_sent)
 		finish();
+}
+
+void shutdown_init(enum world world, int timeout_s)
+{
+	shutdown_world = world;
+	stop_timeout_ms = timeout_s * 1000;
+	child_on_none_left(no_children);
 }

@@ -10,7 +10,5 @@ enum stop_action { STOP_POWEROFF, STOP_HALT, STOP_REBOOT };
 
 void shutdown_init(enum world world, int timeout_s);
 void shutdown_begin(enum stop_action action, const char *why);
-/* Called after a reap round that found no children left. */
-void shutdown_no_children(void);
 
 #endif

@@ -1,12 +1,10 @@
 #include "signals.h"
 #include "agent.h"
-#include "emergency.h"
+#include "child.h"
 #include "log.h"
 #include "logsink.h"
 #include "loop.h"
 #include "shutdown.h"
-#include "svc.h"
-#include "tty.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -45,23 +43,10 @@ static const struct {
 };
 #define NSIGMAP (sizeof(sigmap) / sizeof(sigmap[0]))
 
-void signals_reap(void)
-{
-	int status;
-	pid_t pid;
-
-	/* Each owner claims its own children; the rest are orphans we adopted. */
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		if (!emergency_reaped(pid) && !svc_reaped(pid, status))
-			tty_reaped(pid);
-	if (pid < 0 && errno == ECHILD)
-		shutdown_no_children();
-}
-
 static void on_chld(int sig)
 {
 	(void)sig;
-	signals_reap();
+	child_reap();
 }
 
 static void on_stop(int sig)
@@ -99,7 +84,7 @@ static void on_signalfd(int fd, uint32_t events, void *data)
 static long reap_safety_net(void *unused)
 {
 	(void)unused;
-	signals_reap();
+	child_reap();
 	return REAP_SAFETY_MS;
 }
 

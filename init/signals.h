@@ -5,7 +5,5 @@
 
 /* Blocks every signal and registers the signalfd. Returns 0 or -errno. */
 int signals_init(void);
-/* Reaps until no zombie is left; tells shutdown when no child remains. */
-void signals_reap(void);
 
 #endif

@@ -1,5 +1,6 @@
 #include "svc.h"
 #include "argv.h"
+#include "child.h"
 #include "log.h"
 #include "logpipe.h"
 #include "loop.h"
@@ -16,25 +17,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Restart delays: from 100 ms, doubling, capped at 30 s, back to 100 ms
- * after a run of 10 s or more: a crash loop costs little, a one-off crash
- * is retried at once. */
-#define BACKOFF_FIRST_MS 100
-#define BACKOFF_CAP_MS 30000
-#define STABLE_RUN_MS 10000
 #define SEARCH_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/* A unit is a child (first: the child's callbacks find the unit from it)
+ * with its recipe entry and its output pipe. */
 struct unit_state {
+	struct child c;
 	const struct recipe_unit *u;
-	pid_t pid;
 	struct logpipe out;     /* its stdout and stderr */
-	int64_t started_ms;
-	long backoff_ms;
-	int restarts;
-	int timer;
 	int timed_out;
-	int last_status;        /* as from waitpid; -1 before the first end */
-	int64_t since_ms;       /* when it last started or ended */
 	int restart_now;        /* amphi-restart: up again at once */
 };
 
@@ -44,8 +35,7 @@ static const struct recipe *rcp;
 static struct svc_hooks hooks;
 static struct unit_state st[RECIPE_UNITS_MAX];
 static enum phase phase;
-static int next_step;          /* unit index to look from for the next step */
-static int next_task;          /* unit index to look from for the next task */
+static int next_unit;          /* unit index to look from for the next step or task */
 static int next_service;       /* index into start_order of the next to start */
 static int network_ready;
 static int ready_said;
@@ -54,7 +44,7 @@ static void (*stop_done)(void);
 static int64_t stop_began_ms;
 static int devnull = -1;
 
-static void start_services(void);
+static void go_on(void);
 static void stop_next(void);
 
 /* A line of a unit's output to the log; a step's also to the install phase. */
@@ -102,9 +92,11 @@ static int resolve_ids(const struct recipe_unit *u, struct spawn_opts *o, char *
 	return 0;
 }
 
-/* Returns the pid, or -1 after logging why it could not start. */
-static pid_t unit_spawn(struct unit_state *s)
+/* The unit's start function: the pid, or -1 after logging why it could
+ * not start. */
+static pid_t unit_start(struct child *c)
 {
+	struct unit_state *s = (struct unit_state *)c;
 	const struct recipe_unit *u = s->u;
 	static char words[RECIPE_EXEC_MAX], prog[256], envbuf[2][300];
 	char *argv[ARGV_MAX], *envp[RECIPE_LIST_MAX + 3], err[128];
@@ -146,73 +138,92 @@ static pid_t unit_spawn(struct unit_state *s)
 		log_error("%s: fork: %s", u->name, strerror((int)-pid));
 		return -1;
 	}
-	s->pid = pid;
-	s->started_ms = s->since_ms = loop_now_ms();
 	log_debug("%s: started, pid %d", u->name, (int)pid);
 	return pid;
 }
 
-static void describe(int status, char *out, size_t outlen)
-{
-	if (WIFSIGNALED(status))
-		snprintf(out, outlen, "was killed by signal %d", WTERMSIG(status));
-	else
-		snprintf(out, outlen, "exited with status %d", WEXITSTATUS(status));
-}
+/* ---- the phases, in order: install steps one at a time (the install
+ * phase, install.c, says when it is over), tasks one at a time, then the
+ * services in start order. Every unit's end and every wait that is over
+ * comes back to go_on. ---- */
 
-/* Signals a unit's process group: the service's own children go with it.
- * The child makes that group in its setsid (spawn.c), which can come a
- * while after fork returned here: a stop right after a unit started (a
- * reboot signal queued while the services were starting, or sent as the
- * ready line came) finds no group (ESRCH), and the unit would run until
- * its stop timeout. Then the child itself gets the signal: it has no
- * children yet, and it still blocks every signal, so this one waits and
- * acts once the child has put the handlers back to default and unblocked
- * them. */
-static void kill_unit(pid_t pid, int sig)
+static void task_timed_out(struct child *c)
 {
-	if (kill(-pid, sig) < 0 && errno == ESRCH)
-		kill(pid, sig);
-}
-
-/* ---- steps and tasks ---- */
-
-static long task_timed_out(void *data)
-{
-	struct unit_state *s = data;
-	s->timer = -1;
+	struct unit_state *s = (struct unit_state *)c;
 	s->timed_out = 1;
 	log_error("%s %s: still running after %d s; killing it", recipe_unit_kind(s->u->kind), s->u->name,
 		  s->u->timeout);
-	kill_unit(s->pid, SIGKILL);
-	return -1;
+	child_signal(c, SIGKILL);
 }
 
-/* Runs the next step; after the last, the install phase decides. */
-static void next_install_step(void)
+/* The next step or task from next_unit on: started (1), or none left (0).
+ * One that cannot start is reported to its phase, which says whether to
+ * go on. */
+static int start_next(enum unit_kind kind)
 {
-	for (; next_step < rcp->nunits; next_step++) {
-		struct unit_state *s = &st[next_step];
-		if (s->u->kind != UNIT_STEP)
+	for (; next_unit < rcp->nunits; next_unit++) {
+		struct unit_state *s = &st[next_unit];
+		if (s->u->kind != kind)
 			continue;
-		hooks.step_started(s->u);
-		if (unit_spawn(s) < 0) {
-			next_step++;
-			if (hooks.step_ended(s->u, -1, 0))
-				next_install_step();
+		if (kind == UNIT_STEP)
+			hooks.step_started(s->u);
+		else
+			log_info("task %s: starting", s->u->name);
+		if (child_start(&s->c) < 0)
+			return -1;
+		child_timer(&s->c, (long)s->u->timeout * 1000, task_timed_out);
+		return 1;
+	}
+	return 0;
+}
+
+static void start_services(void)
+{
+	for (; next_service < rcp->nservices; next_service++) {
+		struct unit_state *s = &st[rcp->start_order[next_service]];
+		if (s->u->needs_network && !network_ready) {
+			log_info("service %s: waiting for the network", s->u->name);
+			return;  /* it and everything after it in start order */
+		}
+		if (child_start(&s->c) == 0)
+			log_info("service %s: started", s->u->name);
+	}
+	if (network_ready && !ready_said) {
+		ready_said = 1;
+		hooks.ready();
+	}
+}
+
+static int step_ended(struct unit_state *s, int status);
+static int task_ended(struct unit_state *s, int ok, const char *how);
+
+static void go_on(void)
+{
+	int r;
+
+	while (phase == PHASE_STEPS && (r = start_next(UNIT_STEP)) != 1) {
+		if (r == 0) {
+			hooks.steps_done();  /* svc_steps_over goes on */
 			return;
 		}
-		s->timer = loop_add_timer((long)s->u->timeout * 1000, task_timed_out, s);
-		return;  /* step_exited continues from the next one */
+		if (!step_ended(&st[next_unit], -1))
+			return;
 	}
-	hooks.steps_done();
+	while (phase == PHASE_TASKS && (r = start_next(UNIT_TASK)) != 1) {
+		if (r == 0)
+			phase = PHASE_SERVICES;
+		else if (!task_ended(&st[next_unit], 0, "could not start"))
+			return;
+	}
+	if (phase == PHASE_SERVICES)
+		start_services();
 }
 
-static void step_exited(struct unit_state *s, int status)
+/* Returns nonzero to go on with the next step. */
+static int step_ended(struct unit_state *s, int status)
 {
-	next_step++;
-	if (hooks.step_ended(s->u, status, s->timed_out))
-		next_install_step();
+	next_unit++;
+	return hooks.step_ended(s->u, status, s->timed_out);
 }
 
 void svc_steps_over(void)
@@ -220,10 +231,12 @@ void svc_steps_over(void)
 	if (phase != PHASE_STEPS)
 		return;
 	phase = PHASE_TASKS;
-	start_services();
+	next_unit = 0;
+	go_on();
 }
 
-static void task_done(struct unit_state *s, int ok, const char *how)
+/* Returns nonzero to go on with the next task. */
+static int task_ended(struct unit_state *s, int ok, const char *how)
 {
 	char why[RECIPE_ERR_MAX];
 
@@ -235,45 +248,11 @@ static void task_done(struct unit_state *s, int ok, const char *how)
 		 * monitor counts "packaging: Installation failed" as a failure. */
 		log_error("packaging: Installation failed: task %s %s", s->u->name, how);
 		hooks.boot_failed(why);
-		return;
+		return 0;
 	} else
 		log_warn("task %s %s; going on (on_failure = continue)", s->u->name, how);
-	next_task++;
-	start_services();
-}
-
-/* Runs the next task, or moves on to the services when none is left. */
-static void start_services(void)
-{
-	for (; phase == PHASE_TASKS && next_task < rcp->nunits; next_task++) {
-		struct unit_state *s = &st[next_task];
-		if (s->u->kind != UNIT_TASK)
-			continue;
-		log_info("task %s: starting", s->u->name);
-		if (unit_spawn(s) < 0) {
-			task_done(s, 0, "could not start");
-			return;
-		}
-		s->timer = loop_add_timer((long)s->u->timeout * 1000, task_timed_out, s);
-		return;  /* task_done continues from the next one */
-	}
-	if (phase == PHASE_TASKS)
-		phase = PHASE_SERVICES;
-	if (phase != PHASE_SERVICES)
-		return;
-	for (; next_service < rcp->nservices; next_service++) {
-		struct unit_state *s = &st[rcp->start_order[next_service]];
-		if (s->u->needs_network && !network_ready) {
-			log_info("service %s: waiting for the network", s->u->name);
-			return;  /* it and everything after it in start order */
-		}
-		if (unit_spawn(s) >= 0)
-			log_info("service %s: started", s->u->name);
-	}
-	if (network_ready && !ready_said) {
-		ready_said = 1;
-		hooks.ready();
-	}
+	next_unit++;
+	return 1;
 }
 
 void svc_network_ready(void)
@@ -282,32 +261,29 @@ void svc_network_ready(void)
 		return;
 	network_ready = 1;
 	if (rcp)
-		start_services();
+		go_on();
 }
 
 /* ---- services ---- */
 
-static long restart_service(void *data)
+static void restart_service(struct child *c)
 {
-	struct unit_state *s = data;
-	s->timer = -1;
-	if (phase == PHASE_SERVICES && !s->pid)
-		unit_spawn(s);
-	return -1;
+	if (phase == PHASE_SERVICES && !c->pid)
+		child_start(c);
 }
 
-static void service_exited(struct unit_state *s, int status)
+static void service_ended(struct unit_state *s, int status)
 {
 	char how[64];
-	int64_t ran = loop_now_ms() - s->started_ms;
+	int64_t ran = loop_now_ms() - s->c.started_ms;
 	int failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 
-	describe(status, how, sizeof(how));
+	child_describe(status, how, sizeof(how));
 	if (s->restart_now) {
 		s->restart_now = 0;
-		s->restarts++;
+		s->c.restarts++;
 		log_info("service %s %s; restarted as the host asked", s->u->name, how);
-		unit_spawn(s);
+		child_start(&s->c);
 		return;
 	}
 	if (s->u->restart == RESTART_NO || (s->u->restart == RESTART_ON_FAILURE && !failed)) {
@@ -315,40 +291,30 @@ static void service_exited(struct unit_state *s, int status)
 			 s->u->restart == RESTART_NO ? "no" : "on-failure");
 		return;
 	}
-	s->backoff_ms = (ran >= STABLE_RUN_MS || !s->backoff_ms) ? BACKOFF_FIRST_MS
-			: (s->backoff_ms * 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : s->backoff_ms * 2);
-	s->restarts++;
+	long delay = child_backoff(&s->c);
 	log_warn("service %s %s after %lld ms; restart %d in %ld ms", s->u->name, how,
-		 (long long)ran, s->restarts, s->backoff_ms);
-	s->timer = loop_add_timer(s->backoff_ms, restart_service, s);
+		 (long long)ran, s->c.restarts, delay);
+	child_timer(&s->c, delay, restart_service);
 }
 
-int svc_reaped(pid_t pid, int status)
+/* Every unit's end, reaped by child.c. */
+static void unit_ended(struct child *c, int status)
 {
+	struct unit_state *s = (struct unit_state *)c;
 	char how[64];
 
-	for (int i = 0; rcp && i < rcp->nunits; i++) {
-		struct unit_state *s = &st[i];
-		if (s->pid != pid)
-			continue;
-		s->pid = 0;
-		s->last_status = status;
-		s->since_ms = loop_now_ms();
-		logpipe_child_ended(&s->out);
-		loop_del_timer(s->timer);
-		s->timer = -1;
-		if (phase == PHASE_STOPPING)
-			stop_next();
-		else if (s->u->kind == UNIT_STEP)
-			step_exited(s, status);
-		else if (s->u->kind == UNIT_TASK) {
-			describe(status, how, sizeof(how));
-			task_done(s, WIFEXITED(status) && WEXITSTATUS(status) == 0, how);
-		} else
-			service_exited(s, status);
-		return 1;
-	}
-	return 0;
+	logpipe_child_ended(&s->out);
+	if (phase == PHASE_STOPPING)
+		stop_next();
+	else if (s->u->kind == UNIT_STEP) {
+		if (step_ended(s, status))
+			go_on();
+	} else if (s->u->kind == UNIT_TASK) {
+		child_describe(status, how, sizeof(how));
+		if (task_ended(s, WIFEXITED(status) && WEXITSTATUS(status) == 0, how))
+			go_on();
+	} else
+		service_ended(s, status);
 }
 
 void svc_start(const struct recipe *r, const struct svc_hooks *h, int net_ready, int run_steps)
@@ -358,37 +324,23 @@ void svc_start(const struct recipe *r, const struct svc_hooks *h, int net_ready,
 	hooks = *h;
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	for (int i = 0; i < r->nunits; i++)
-		st[i] = (struct unit_state){ .u = &r->unit[i], .out = LOGPIPE_INIT, .timer = -1, .last_status = -1 };
-	next_step = next_task = 0;
-	if (run_steps && r->nsteps && h->step_started && h->step_ended && h->steps_done) {
-		phase = PHASE_STEPS;
-		next_install_step();
-		return;
-	}
-	phase = PHASE_TASKS;
-	start_services();
+		st[i] = (struct unit_state){ .c = CHILD_INIT(r->unit[i].name, CHILD_SERVICE, unit_start, unit_ended),
+					     .u = &r->unit[i], .out = LOGPIPE_INIT };
+	next_unit = 0;
+	phase = run_steps && r->nsteps && h->step_started && h->step_ended && h->steps_done ? PHASE_STEPS
+											 : PHASE_TASKS;
+	go_on();
 }
 
 /* ---- stopping, one at a time from the last started ---- */
 
-static long stop_timed_out(void *data)
-{
-	struct unit_state *s = data;
-	s->timer = -1;
-	log_warn("%s: still running %d s after its stop signal; killing it", s->u->name, s->u->stop_timeout);
-	kill_unit(s->pid, SIGKILL);
-	return -1;
-}
-
 static int stop_one(struct unit_state *s)
 {
-	if (!s->pid)
+	if (!s->c.pid)
 		return 0;
 	log_info("stopping %s", s->u->name);
-	kill_unit(s->pid, s->u->kind != UNIT_SERVICE ? SIGTERM : s->u->stop_signal);
-	kill_unit(s->pid, SIGCONT);
-	loop_del_timer(s->timer);  /* a step's or task's timeout: one timer a unit */
-	s->timer = loop_add_timer((long)s->u->stop_timeout * 1000, stop_timed_out, s);
+	/* In place of a step's or task's timeout: one timer a unit. */
+	child_stop(&s->c, s->u->kind != UNIT_SERVICE ? SIGTERM : s->u->stop_signal, s->u->stop_timeout);
 	return 1;
 }
 
@@ -396,12 +348,12 @@ static void stop_next(void)
 {
 	/* A running step or task goes first: nothing started after it. */
 	for (int i = 0; rcp && i < rcp->nunits; i++)
-		if (st[i].u->kind != UNIT_SERVICE && st[i].pid)
-			return (void)(st[i].timer < 0 && stop_one(&st[i]));
+		if (st[i].u->kind != UNIT_SERVICE && st[i].c.pid)
+			return (void)(st[i].c.timer < 0 && stop_one(&st[i]));
 	for (; rcp && stop_pos >= 0; stop_pos--) {
 		struct unit_state *s = &st[rcp->start_order[stop_pos]];
-		if (s->pid)
-			return (void)(s->timer < 0 && stop_one(s));
+		if (s->c.pid)
+			return (void)(s->c.timer < 0 && stop_one(s));
 	}
 	if (stop_done) {
 		void (*done)(void) = stop_done;
@@ -418,10 +370,8 @@ void svc_stop_all(void (*done)(void))
 	stop_done = done;
 	stop_began_ms = loop_now_ms();
 	stop_pos = rcp ? rcp->nservices - 1 : -1;
-	for (int i = 0; rcp && i < rcp->nunits; i++) {
-		loop_del_timer(st[i].timer);  /* pending restarts and task timeouts */
-		st[i].timer = -1;
-	}
+	for (int i = 0; rcp && i < rcp->nunits; i++)
+		child_cancel_timer(&st[i].c);  /* pending restarts and task timeouts */
 	stop_next();
 }
 
@@ -435,16 +385,15 @@ int svc_restart(const char *name)
 			continue;
 		if (phase != PHASE_SERVICES)
 			return -1;
-		if (s->pid) {
+		if (s->c.pid) {
 			/* Its end, reaped as any, starts it again. */
 			s->restart_now = 1;
-			kill_unit(s->pid, s->u->stop_signal);
-			kill_unit(s->pid, SIGCONT);
-		} else if (s->started_ms || s->timer >= 0) {
-			loop_del_timer(s->timer);
-			s->timer = -1;
-			s->restarts++;
-			unit_spawn(s);
+			child_signal(&s->c, s->u->stop_signal);
+			child_signal(&s->c, SIGCONT);
+		} else if (s->c.started_ms || s->c.timer >= 0) {
+			child_cancel_timer(&s->c);
+			s->c.restarts++;
+			child_start(&s->c);
 		} else
 			return -1;  /* not started yet: its turn comes */
 		return 0;
@@ -459,25 +408,26 @@ void svc_status(struct jsonw *w)
 	jsonw_raw(w, ",\"units\":[");
 	for (int i = 0; rcp && i < rcp->nunits; i++) {
 		const struct unit_state *s = &st[i];
+		const struct child *c = &s->c;
 		jsonw_raw(w, i ? ",{\"name\":" : "{\"name\":");
 		jsonw_str(w, s->u->name);
 		jsonw_raw(w, ",\"kind\":");
 		jsonw_str(w, recipe_unit_kind(s->u->kind));
 		jsonw_raw(w, ",\"state\":");
-		jsonw_str(w, s->pid ? "running" : s->timer >= 0 && s->u->kind == UNIT_SERVICE ? "restarting"
-			     : s->last_status >= 0 ? "exited" : "waiting");
+		jsonw_str(w, c->pid ? "running" : c->timer >= 0 && s->u->kind == UNIT_SERVICE ? "restarting"
+			     : c->last_status >= 0 ? "exited" : "waiting");
 		jsonw_raw(w, ",\"pid\":");
-		jsonw_int(w, s->pid);
+		jsonw_int(w, c->pid);
 		jsonw_raw(w, ",\"restarts\":");
-		jsonw_int(w, s->restarts);
-		if (s->last_status >= 0) {
+		jsonw_int(w, c->restarts);
+		if (c->last_status >= 0) {
 			char how[64];
-			describe(s->last_status, how, sizeof(how));
+			child_describe(c->last_status, how, sizeof(how));
 			jsonw_raw(w, ",\"last-exit\":");
 			jsonw_str(w, how);
 		}
 		jsonw_raw(w, ",\"for-ms\":");
-		jsonw_int(w, s->since_ms ? now - s->since_ms : 0);
+		jsonw_int(w, c->since_ms ? now - c->since_ms : 0);
 		jsonw_raw(w, "}");
 	}
 	jsonw_raw(w, "]");

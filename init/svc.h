@@ -31,8 +31,6 @@ void svc_start(const struct recipe *r, const struct svc_hooks *hooks, int networ
 void svc_steps_over(void);
 /* The network is configured (or we gave up waiting): go on. */
 void svc_network_ready(void);
-/* For every reaped child: returns 1 if it was a task or a service. */
-int svc_reaped(pid_t pid, int status);
 /* Stops services in reverse start order, each with its stop signal and
  * timeout (a running task first); calls done when all are down. */
 void svc_stop_all(void (*done)(void));

@@ -1,6 +1,7 @@
 /* Login prompts: which ttys get one, and a busybox getty on each, respawned
  * with a growing delay when it keeps dying. */
 #include "tty.h"
+#include "child.h"
 #include "cmdline.h"
 #include "log.h"
 #include "loop.h"
@@ -28,10 +29,10 @@
  * keeps the rate the kernel set from console=ttyS0,<rate>. */
 #define GETTY_SPEED "0"
 
-/* A getty that lived this long was used, not broken: respawn it at once. */
-#define STABLE_MS 10000
-#define BACKOFF_FIRST_MS 1000
-#define BACKOFF_MAX_MS 30000
+/* A respawn this long after a fast death is said as a warning: the getty
+ * keeps dying (child.c's CHILD_GETTY policy: 1 s growing to 30 s, at once
+ * after a session of 10 s or more). */
+#define FIRST_RESPAWN_MS 1000
 
 /* x86 COMMAND_LINE_SIZE is 2048; other architectures go up to 4096. */
 #define CMDLINE_MAX 4096
@@ -255,20 +256,15 @@ int tty_resolve(const char *root, enum world world, const struct recipe *r,
 /* ---- running the gettys ---- */
 
 struct getty {
+	struct child c;      /* first: the child's callbacks find the getty from it */
 	char name[TTY_NAME_MAX];
 	const char *term;
-	pid_t pid;           /* 0: not running */
-	int64_t started_ms;
-	int64_t due_ms;      /* 0: no respawn pending */
-	long backoff_ms;     /* the last delay; 0 after a stable run */
 };
 
 static struct getty gettys[TTY_MAX];
 static int ngettys;
 static int autologin;
 static int stopping;
-/* One loop timer for every pending respawn (the loop has few slots). */
-static int timer_id = -1;
 
 /* TERM for the getty and what login starts: the Linux VT driver in a VM's
  * ttyN; a serial line, hvc or (every tty in a container) a pty is read by
@@ -279,21 +275,18 @@ static const char *term_for(enum world world, const char *name)
 	return world != WORLD_CONTAINER && vt ? "linux" : "vt100";
 }
 
-/* A getty that died fast (or could not start) waits longer each time, so a
- * broken tty or a missing busybox costs a fork per 30 s, not a loop.
- * Returns the delay. */
-static long backoff(struct getty *g, int64_t now)
+static void getty_again(struct child *c)
 {
-	g->backoff_ms = g->backoff_ms ? g->backoff_ms * 2 : BACKOFF_FIRST_MS;
-	if (g->backoff_ms > BACKOFF_MAX_MS)
-		g->backoff_ms = BACKOFF_MAX_MS;
-	g->due_ms = now + g->backoff_ms;
-	return g->backoff_ms;
+	if (!stopping)
+		child_start(c);
 }
 
-/* Starts the getty now; on failure sets its next due time instead. */
-static int getty_run(struct getty *g, int64_t now)
+/* The getty's start function. One that cannot start is tried again with
+ * a growing delay, so a broken tty or a missing busybox costs a fork per
+ * 30 s, not a loop. */
+static pid_t getty_start(struct child *c)
 {
+	struct getty *g = (struct getty *)c;
 	char *argv[12];
 	int i = 0;
 
@@ -314,58 +307,36 @@ static int getty_run(struct getty *g, int64_t now)
 	 * session spawn makes, and the tty becomes its controlling terminal,
 	 * so login's shell has job control and Ctrl-C. */
 	pid_t pid = spawn(argv, 0);
-	g->started_ms = now;
-	if (pid > 0) {
-		g->pid = pid;
-		return 0;
-	}
+	if (pid > 0)
+		return pid;
+	c->started_ms = loop_now_ms();  /* a run of 0 ms: the delay grows */
+	long delay = child_backoff(c);
 	log_error("getty on %s: cannot start %s getty: %s; retrying in %ld s", g->name, GETTY_PATH,
-		  strerror((int)-pid), backoff(g, now) / 1000);
+		  strerror((int)-pid), delay / 1000);
+	child_timer(c, delay, getty_again);
 	return -1;
 }
 
-/* Milliseconds until the earliest pending respawn, or -1. */
-static long next_due(int64_t now)
+static void getty_ended(struct child *c, int status)
 {
-	int64_t next = -1;
-	for (int i = 0; i < ngettys; i++)
-		if (gettys[i].due_ms && (next < 0 || gettys[i].due_ms < next))
-			next = gettys[i].due_ms;
-	if (next < 0)
-		return -1;
-	return next > now ? (long)(next - now) : 0;
-}
+	struct getty *g = (struct getty *)c;
+	long long ran = (long long)(loop_now_ms() - c->started_ms);
+	(void)status;
 
-static long on_respawn_timer(void *unused)
-{
-	int64_t now = loop_now_ms();
-	long next;
-	(void)unused;
-
-	for (int i = 0; i < ngettys && !stopping; i++)
-		if (gettys[i].due_ms && gettys[i].due_ms <= now) {
-			gettys[i].due_ms = 0;
-			getty_run(&gettys[i], now);
-		}
-	next = stopping ? -1 : next_due(now);
-	if (next < 0)
-		timer_id = -1;
-	return next;
-}
-
-static void rearm(void)
-{
-	long delay = next_due(loop_now_ms());
-
-	if (timer_id >= 0)
-		loop_del_timer(timer_id);
-	timer_id = -1;
-	if (delay < 0)
+	if (stopping)
 		return;
-	timer_id = loop_add_timer(delay, on_respawn_timer, NULL);
-	if (timer_id < 0)
-		log_error("getty: no timer for a respawn (%s); some login prompts stay away",
-			  strerror(-timer_id));
+	long delay = child_backoff(c);
+	if (delay == 0) {
+		/* A session ended: a new prompt at once. */
+		log_debug("getty on %s exited after %lld s; starting another", g->name, ran / 1000);
+		child_start(c);
+		return;
+	}
+	/* One short session is a user logging out; dying fast again and
+	 * again is a broken tty or getty. */
+	log_msg(delay > FIRST_RESPAWN_MS ? LOG_LVL_WARN : LOG_LVL_INFO,
+		"getty on %s exited after %lld ms; starting another in %ld s", g->name, ran, delay / 1000);
+	child_timer(c, delay, getty_again);
 }
 
 static int tty_usable(const char *root, const char *name)
@@ -386,7 +357,6 @@ void tty_start(const char *root, enum world world, const struct recipe *r)
 {
 	char names[TTY_MAX][TTY_NAME_MAX];
 	char list[TTY_MAX * (TTY_NAME_MAX + 1)] = "";
-	int64_t now = loop_now_ms();
 	int n = tty_resolve(root, world, r, getenv("container_ttys"), names, TTY_MAX);
 
 	ngettys = 0;
@@ -396,56 +366,21 @@ void tty_start(const char *root, enum world world, const struct recipe *r)
 		if (!tty_usable(root, names[i]))
 			continue;
 		struct getty *g = &gettys[ngettys++];
-		memset(g, 0, sizeof(*g));
+		*g = (struct getty){ .c = CHILD_INIT(g->name, CHILD_GETTY, getty_start, getty_ended) };
 		strcpy(g->name, names[i]);
 		g->term = term_for(world, g->name);
-		getty_run(g, now);
+		child_start(&g->c);
 		strcat(strcat(list, " "), g->name);
 	}
 	if (ngettys)
 		log_info("%s on%s", autologin ? "root shells (autologin)" : "login prompts", list);
 	else
 		log_info("no login prompts (recipe getty list gave no usable tty)");
-	rearm();
-}
-
-int tty_reaped(pid_t pid)
-{
-	int64_t now = loop_now_ms();
-
-	for (int i = 0; i < ngettys; i++) {
-		struct getty *g = &gettys[i];
-		if (g->pid != pid || pid <= 0)
-			continue;
-		g->pid = 0;
-		if (stopping)
-			return 1;
-		int64_t ran = now - g->started_ms;
-		if (ran >= STABLE_MS) {
-			/* A session ended: a new prompt at once. */
-			g->backoff_ms = 0;
-			log_debug("getty on %s exited after %lld s; starting another", g->name, (long long)(ran / 1000));
-			getty_run(g, now);
-		} else {
-			/* One short session is a user logging out; dying fast
-			 * again and again is a broken tty or getty. */
-			long delay = backoff(g, now);
-			log_msg(delay > BACKOFF_FIRST_MS ? LOG_LVL_WARN : LOG_LVL_INFO,
-				"getty on %s exited after %lld ms; starting another in %ld s",
-				g->name, (long long)ran, delay / 1000);
-		}
-		rearm();
-		return 1;
-	}
-	return 0;
 }
 
 void tty_stop(void)
 {
 	stopping = 1;
 	for (int i = 0; i < ngettys; i++)
-		gettys[i].due_ms = 0;
-	if (timer_id >= 0)
-		loop_del_timer(timer_id);
-	timer_id = -1;
+		child_cancel_timer(&gettys[i].c);
 }

@@ -21,8 +21,6 @@ int tty_resolve(const char *root, enum world world, const struct recipe *r,
 
 /* Starts a getty (or, with autologin, a root shell) on each resolved tty. */
 void tty_start(const char *root, enum world world, const struct recipe *r);
-/* For every reaped child: returns 1 if it was ours (respawned, with backoff). */
-int tty_reaped(pid_t pid);
 /* Stop respawning: the system is going down. */
 void tty_stop(void);
 

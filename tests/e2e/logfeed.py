@@ -119,19 +119,25 @@ class Guest:
             pass
 
 
-def connect(path, timeout=10):
-    """As QEMU with reconnect=1 does towards `amphi logs --listen`."""
+def connect_socket(path, timeout=10):
+    """A stream socket connected to path, which may not exist yet or may be
+    bound but not yet listening (QEMU binds, then listens)."""
     deadline = time.monotonic() + timeout
     while True:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.connect(path)
-            return Conn(s)
+            return s
         except (FileNotFoundError, ConnectionRefusedError):
             s.close()
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def connect(path, timeout=10):
+    """As QEMU with reconnect=1 does towards `amphi logs --listen`."""
+    return Conn(connect_socket(path, timeout))
 
 
 # ---- the reader side: build/amphi logs as a subprocess ----

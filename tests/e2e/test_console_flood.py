@@ -6,10 +6,10 @@ log stream keeps every line: test_logs*)."""
 import os
 import re
 import select
-import socket
 import subprocess
 import time
 
+import logfeed
 from conftest import BOOT_TIMEOUT, build
 
 FLOOD = """[image]
@@ -56,8 +56,7 @@ def test_vm_ready_line_waits_for_a_stalled_console(tmpdir_clean):
         while not os.path.exists(sock_path):
             assert vm.poll() is None and time.monotonic() < deadline, f"no {sock_path} (qemu {vm.poll()})"
             time.sleep(0.05)
-        with socket.socket(socket.AF_UNIX) as port:
-            port.connect(sock_path)
+        with logfeed.connect_socket(sock_path) as port:
             read_until(port, b"amphi:ready env=qemu", BOOT_TIMEOUT)
             serial, deadline = b"", time.monotonic() + BOOT_TIMEOUT
             while b"login:" not in serial or not re.search(rb"lines were not shown here .*\n", serial):

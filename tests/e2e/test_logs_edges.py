@@ -24,6 +24,7 @@ import types
 
 
 from conftest import AMPHI, build_fixture
+import logfeed
 # rsyslogd with imtcp on 127.0.0.1 and its RFC 5424 file, as the VM test
 # of test_logs_hosts.py starts it.
 from test_logs_hosts import RFC5424, rsyslogd  # noqa: F401 (rsyslogd is a fixture)
@@ -194,8 +195,7 @@ def test_vm_policy_drop_drops_the_oldest_for_a_reader_that_never_reads(drop_buil
     while not os.path.exists(sock_path):
         assert vm.proc.poll() is None and time.monotonic() < deadline, f"no {sock_path} (qemu {vm.proc.poll()})"
         time.sleep(0.01)
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.connect(sock_path)
+    with logfeed.connect_socket(sock_path) as s:
         console = vm.wait(r"amphi-e2e: flood done", timeout=240)
         assert "log: a 64 KiB ring, policy drop" in console
         # Now read: what was queued, the loss record, the rest.
