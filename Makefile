@@ -50,7 +50,7 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC) lib/recipe_image.c
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logring logflow linesplit child logrec root rootimage logsink storefile logstore logescape textline
+UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logring logflow linesplit child loop logrec root rootimage logsink storefile logstore logescape textline
 # The init's log.c puts every line into the ring.
 LOG_SRC      := init/log.c init/logring.c
 unit_src_agent := init/agentframe.c init/agentreq.c init/jsonw.c lib/jsontok.c
@@ -70,6 +70,7 @@ unit_src_logring := init/logring.c
 unit_src_logflow := init/logflow.c init/logring.c tests/unit/fakeloop.c lib/logrec.c
 unit_src_linesplit := init/linesplit.c lib/logrec.c
 unit_src_child := init/child.c tests/unit/fakeloop.c
+unit_src_loop := init/loop.c
 unit_src_kernel_ip := init/kernel_ip.c init/cmdline.c lib/netaddr.c
 unit_src_netlink := init/netlink.c $(LOG_SRC) lib/netaddr.c lib/logrec.c
 unit_src_logrec := lib/logrec.c

@@ -22,6 +22,7 @@ struct loop_fd {
 	int fd;
 	loop_fd_fn fn;
 	void *data;
+	uint32_t gen;  /* bumped as the slot is freed: see loop_run */
 };
 
 struct loop_timer {
@@ -63,10 +64,10 @@ int loop_add_fd(int fd, uint32_t events, loop_fd_fn fn, void *data)
 	for (int i = 0; i < LOOP_MAX_FDS; i++) {
 		if (fds[i].fd >= 0)
 			continue;
-		struct epoll_event ev = { .events = events, .data.u32 = (uint32_t)i };
+		struct epoll_event ev = { .events = events, .data.u64 = (uint64_t)fds[i].gen << 32 | (uint32_t)i };
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 			return -errno;
-		fds[i] = (struct loop_fd){ fd, fn, data };
+		fds[i] = (struct loop_fd){ fd, fn, data, fds[i].gen };
 		return 0;
 	}
 	if (!full_said++)  /* once: the log's own retry timer may be what did not fit */
@@ -80,6 +81,7 @@ int loop_del_fd(int fd)
 		if (fds[i].fd != fd)
 			continue;
 		fds[i].fd = -1;
+		fds[i].gen++;
 		return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
 	}
 	return -ENOENT;
@@ -90,7 +92,7 @@ int loop_mod_fd(int fd, uint32_t events)
 	for (int i = 0; i < LOOP_MAX_FDS; i++) {
 		if (fds[i].fd != fd)
 			continue;
-		struct epoll_event ev = { .events = events, .data.u32 = (uint32_t)i };
+		struct epoll_event ev = { .events = events, .data.u64 = (uint64_t)fds[i].gen << 32 | (uint32_t)i };
 		return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
 	}
 	return -ENOENT;
@@ -136,27 +138,34 @@ static int run_timers(void)
 	return next < 0 ? -1 : (int)(next > 0 ? next : 0);
 }
 
-void loop_run(void)
+void loop_once(void)
 {
 	struct epoll_event events[16];
 
-	for (;;) {
-		int timeout = run_timers();
-		if (before_sleep)
-			before_sleep();
-		int n = epoll_wait(epfd, events, 16, timeout);
-		if (n < 0) {
-			if (errno != EINTR) {
-				log_error("epoll_wait: %s; retrying in 1 s", strerror(errno));
-				/* Bounded: a broken epoll fd must not spin PID 1. */
-				sleep(1);
-			}
-			continue;
+	int timeout = run_timers();
+	if (before_sleep)
+		before_sleep();
+	int n = epoll_wait(epfd, events, 16, timeout);
+	if (n < 0) {
+		if (errno != EINTR) {
+			log_error("epoll_wait: %s; retrying in 1 s", strerror(errno));
+			/* Bounded: a broken epoll fd must not spin PID 1. */
+			sleep(1);
 		}
-		for (int i = 0; i < n; i++) {
-			struct loop_fd *f = &fds[events[i].data.u32];
-			if (f->fd >= 0)
-				f->fn(f->fd, events[i].events, f->data);
-		}
+		return;
 	}
+	/* A callback may free a slot whose event is still in this batch, and
+	 * another may take the slot for a new fd: the event was the old fd's,
+	 * and the generation tells them apart. */
+	for (int i = 0; i < n; i++) {
+		struct loop_fd *f = &fds[(uint32_t)events[i].data.u64];
+		if (f->fd >= 0 && f->gen == (uint32_t)(events[i].data.u64 >> 32))
+			f->fn(f->fd, events[i].events, f->data);
+	}
+}
+
+void loop_run(void)
+{
+	for (;;)
+		loop_once();
 }

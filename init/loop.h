@@ -30,7 +30,10 @@ void loop_del_timer(int id);
 void loop_set_before_sleep(void (*fn)(void));
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t loop_now_ms(void);
-/* Runs forever. */
+/* One turn: due timers, the before-sleep work, one wait (until the next
+ * timer at most) and the callbacks of what it reported. */
+void loop_once(void);
+/* Turns forever. */
 void loop_run(void) __attribute__((noreturn));
 
 #endif
