@@ -1,6 +1,7 @@
 #include "install.h"
 #include "emergency.h"
 #include "log.h"
+#include "logframe.h"
 #include "loop.h"
 #include "shutdown.h"
 

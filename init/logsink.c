@@ -3,6 +3,8 @@
 #include "logcore.h"
 #include "recipe.h"
 #include "log.h"
+#include "logframe.h"
+#include "logtext.h"
 #include "loop.h"
 #include "unixsock.h"
 #include "vport.h"

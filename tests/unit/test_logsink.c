@@ -26,6 +26,7 @@
 #include "logcore.h"
 #include "log.h"
 #include "logsink.h"
+#include "logread.h"
 #include "loop.h"
 #include "testutil.h"
 
