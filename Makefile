@@ -57,7 +57,7 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC) lib/recipe_image.c
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logbuf logrec root rootimage logsink storefile logstore logescape textline
+UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logbuf logrec root rootimage logsink storefile logstore logescape textline rfc5424 wbuf
 unit_src_agent := init/agentframe.c init/agentreq.c init/jsonw.c lib/jsontok.c
 unit_src_agentcmd := init/agentcmd.c init/agentreq.c init/jsonw.c lib/jsontok.c lib/netaddr.c init/netlink.c init/log.c $(LOGREC_SRC)
 unit_src_log := init/log.c $(LOGREC_SRC)
@@ -75,6 +75,8 @@ unit_src_logbuf := init/logbuf.c
 unit_src_kernel_ip := init/kernel_ip.c init/cmdline.c lib/netaddr.c
 unit_src_netlink := init/netlink.c init/log.c lib/netaddr.c $(LOGREC_SRC)
 unit_src_logrec := lib/logframe.c lib/logtext.c lib/logread.c lib/loginput.c lib/rfc5424.c $(LOGREC_SRC)
+unit_src_rfc5424 := lib/rfc5424.c $(LOGREC_SRC)
+unit_src_wbuf := lib/wbuf.c
 unit_src_logsink := init/logsink.c init/logbuf.c init/vport.c init/unixsock.c init/jsonw.c $(LOGFRAME_SRC) lib/logtext.c lib/logread.c lib/rfc5424.c
 # The test sees the size of each write the sinks make.
 unit_ld_logsink := -Wl,--wrap=write
