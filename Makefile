@@ -40,7 +40,7 @@ LOGFRAME_SRC := lib/logframe.c $(LOGREC_SRC)
 LOGTEXT_SRC  := lib/logtext.c $(LOGREC_SRC)
 LOGREAD_SRC  := lib/logread.c lib/rfc5424.c $(LOGREC_SRC)
 LOGINPUT_SRC := lib/loginput.c lib/rfc5424.c $(LOGREC_SRC)
-SHARED_SRC   := lib/conf.c lib/recipe.c lib/argv.c lib/netaddr.c lib/jsontok.c \
+SHARED_SRC   := lib/conf.c lib/recipe.c lib/recipe_keys.c lib/argv.c lib/netaddr.c lib/jsontok.c \
                 $(sort $(LOGFRAME_SRC) $(LOGTEXT_SRC) $(LOGREAD_SRC) $(LOGINPUT_SRC))
 # The builder's [image] keys (packages, files, setup): checked by the host
 # tool; the init takes them as read (init/image_keys.c).
@@ -57,12 +57,13 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC) lib/recipe_image.c
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logbuf logrec root rootimage logsink storefile logstore logescape textline rfc5424 wbuf
+UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logbuf logrec root rootimage logsink storefile logstore logescape textline rfc5424 wbuf recipe_keys
 unit_src_agent := init/agentframe.c init/agentreq.c init/jsonw.c lib/jsontok.c
 unit_src_agentcmd := init/agentcmd.c init/agentreq.c init/jsonw.c lib/jsontok.c lib/netaddr.c init/netlink.c init/log.c $(LOGREC_SRC)
 unit_src_log := init/log.c $(LOGREC_SRC)
 unit_src_detect := init/detect.c init/log.c $(LOGREC_SRC)
 unit_src_recipe := $(SHARED_SRC) lib/recipe_image.c
+unit_src_recipe_keys := lib/recipe_keys.c lib/conf.c lib/netaddr.c
 unit_src_moddep := image-builder/moddep.c
 unit_src_manifest := image-builder/manifest.c image-builder/accounts.c image-builder/util.c
 unit_ld_manifest := -larchive
@@ -160,7 +161,7 @@ fuzz_src_logrec_reader := $(LOGREAD_SRC)
 fuzz_src_syslog := $(LOGINPUT_SRC)
 fuzz_src_kmsg := $(LOGINPUT_SRC)
 fuzz_src_logtext := image-builder/textline.c image-builder/logescape.c $(LOGREC_SRC)
-fuzz_src_recipe := lib/recipe.c lib/recipe_image.c lib/conf.c lib/argv.c lib/netaddr.c $(LOGREC_SRC)
+fuzz_src_recipe := lib/recipe.c lib/recipe_keys.c lib/recipe_image.c lib/conf.c lib/argv.c lib/netaddr.c $(LOGREC_SRC)
 fuzz_src_kernel_ip := init/kernel_ip.c init/cmdline.c lib/netaddr.c
 fuzz_src_control := init/ctlmsg.c
 fuzz_src_agent := init/agentframe.c init/agentreq.c init/jsonw.c lib/jsontok.c
