@@ -37,11 +37,11 @@ INIT_MAX     := 147456
 # The log record and its formats, each part with what it calls.
 LOGREC_SRC   := lib/logrec.c lib/wbuf.c
 LOGFRAME_SRC := lib/logframe.c $(LOGREC_SRC)
-LOGTEXT_SRC  := lib/logtext.c $(LOGREC_SRC)
+ANACONDA_SRC := lib/anaconda.c $(LOGREC_SRC)
 LOGREAD_SRC  := lib/logread.c lib/rfc5424.c $(LOGREC_SRC)
 LOGINPUT_SRC := lib/loginput.c lib/rfc5424.c $(LOGREC_SRC)
 SHARED_SRC   := lib/conf.c lib/recipe.c lib/recipe_keys.c lib/argv.c lib/netaddr.c lib/jsontok.c \
-                $(sort $(LOGFRAME_SRC) $(LOGTEXT_SRC) $(LOGREAD_SRC) $(LOGINPUT_SRC))
+                $(sort $(LOGFRAME_SRC) $(ANACONDA_SRC) $(LOGREAD_SRC) $(LOGINPUT_SRC))
 # The builder's [image] keys (packages, files, setup): checked by the host
 # tool; the init takes them as read (init/image_keys.c).
 INIT_SRC     := $(wildcard init/*.c) $(SHARED_SRC)
@@ -75,10 +75,10 @@ unit_src_rootimage := init/rootimage.c init/root.c init/cmdline.c init/spawn.c i
 unit_src_logbuf := init/logbuf.c
 unit_src_kernel_ip := init/kernel_ip.c init/cmdline.c lib/netaddr.c
 unit_src_netlink := init/netlink.c init/log.c lib/netaddr.c $(LOGREC_SRC)
-unit_src_logrec := lib/logframe.c lib/logtext.c lib/logread.c lib/loginput.c lib/rfc5424.c $(LOGREC_SRC)
+unit_src_logrec := lib/logframe.c lib/anaconda.c lib/logread.c lib/loginput.c lib/rfc5424.c $(LOGREC_SRC)
 unit_src_rfc5424 := lib/rfc5424.c $(LOGREC_SRC)
 unit_src_wbuf := lib/wbuf.c
-unit_src_logsink := init/logsink.c init/logbuf.c init/vport.c init/unixsock.c init/jsonw.c $(LOGFRAME_SRC) lib/logtext.c lib/logread.c lib/rfc5424.c
+unit_src_logsink := init/logsink.c init/logbuf.c init/vport.c init/unixsock.c init/jsonw.c $(LOGFRAME_SRC) lib/anaconda.c lib/logread.c lib/rfc5424.c
 # The test sees the size of each write the sinks make.
 unit_ld_logsink := -Wl,--wrap=write
 unit_src_storefile := image-builder/storefile.c

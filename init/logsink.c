@@ -4,7 +4,7 @@
 #include "recipe.h"
 #include "log.h"
 #include "logframe.h"
-#include "logtext.h"
+#include "anaconda.h"
 #include "loop.h"
 #include "unixsock.h"
 #include "vport.h"

@@ -6,7 +6,7 @@
  *    acknowledged by the reader with "ACK <seq>\n" lines: logframe.h (the
  *    writer) and logread.h (the reader);
  *  - Anaconda text, "HH:MM:SS,mmm LEVEL program:message\n", one-way:
- *    logtext.h;
+ *    anaconda.h;
  *  - the init's inputs, /dev/kmsg and /dev/log: loginput.h.
  *
  * Pure functions on caller buffers: no allocation, no I/O. */

@@ -1,4 +1,4 @@
-/* lib/logrec.c and the formats (logframe.c, logread.c, logtext.c, loginput.c):
+/* lib/logrec.c and the formats (logframe.c, logread.c, anaconda.c, loginput.c):
  * the amphi stream both ways, acks, Anaconda text, inputs. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +15,7 @@
 #include "loginput.h"
 #include "logread.h"
 #include "logrec.h"
-#include "logtext.h"
+#include "anaconda.h"
 #include "testutil.h"
 
 #define BOOT "0b1d5c8e-6f0a-4a7e-9d47-3c2f1e0a9b11"

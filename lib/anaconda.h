@@ -1,6 +1,6 @@
 /* Anaconda text: the text port's one-way format. See docs/PROTOCOL.md. */
-#ifndef AMPHI_LOGTEXT_H
-#define AMPHI_LOGTEXT_H
+#ifndef AMPHI_ANACONDA_H
+#define AMPHI_ANACONDA_H
 
 #include "logrec.h"
 

@@ -1,6 +1,6 @@
 /* Anaconda text, the one-way format of the text port: one line a record.
  * See docs/PROTOCOL.md. */
-#include "logtext.h"
+#include "anaconda.h"
 #include "wbuf.h"
 
 int logrec_text(const struct logrec *r, char *out, size_t outlen)
