@@ -59,7 +59,7 @@ SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-saniti
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
 UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logbuf logrec root rootimage logsink storefile logstore logescape textline rfc5424 wbuf recipe_keys
 unit_src_agent := init/agentframe.c init/agentreq.c init/jsonw.c lib/jsontok.c
-unit_src_agentcmd := init/agentcmd.c init/agentreq.c init/jsonw.c lib/jsontok.c lib/netaddr.c init/netlink.c init/log.c $(LOGREC_SRC)
+unit_src_agentcmd := init/agentcmd.c init/agentsys.c init/agentfs.c init/agentreq.c init/jsonw.c lib/jsontok.c lib/netaddr.c init/netlink.c init/log.c $(LOGREC_SRC)
 unit_src_log := init/log.c $(LOGREC_SRC)
 unit_src_detect := init/detect.c init/log.c $(LOGREC_SRC)
 unit_src_recipe := $(SHARED_SRC) lib/recipe_image.c
