@@ -159,7 +159,7 @@ static int same_name(const char *a, const char *b)
 static void make_mid(struct logrec_origin *o, const char *app, const char *msgid)
 {
 	if (!msgid)
-		msgid = "";  /* the NILVALUE, as put_name makes of it */
+		msgid = "";  /* the NILVALUE, as logrec_put_name makes of it */
 	if (o->midlen && same_name(o->mid_app, app) && same_name(o->mid_msgid, msgid))
 		return;
 	size_t an = logrec_name_len(app, LOGREC_NAME_MAX - 1), mn = logrec_name_len(msgid, LOGREC_NAME_MAX - 1);
