@@ -34,7 +34,14 @@ INIT_CFLAGS  := $(COMMON) -Oz -flto -flto-partition=one -mstringop-strategy=loop
 INIT_LDFLAGS := -static -s -flto -flto-partition=one -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,-z,common-page-size=64
 # The init's size limit in bytes (144 KiB; tests/e2e/test_build.py reads it).
 INIT_MAX     := 147456
-SHARED_SRC   := lib/conf.c lib/recipe.c lib/argv.c lib/netaddr.c lib/logrec.c lib/jsontok.c
+# The log record and its formats, each part with what it calls.
+LOGREC_SRC   := lib/logrec.c lib/wbuf.c
+LOGFRAME_SRC := lib/logframe.c $(LOGREC_SRC)
+ANACONDA_SRC := lib/anaconda.c $(LOGREC_SRC)
+LOGREAD_SRC  := lib/logread.c lib/rfc5424.c $(LOGREC_SRC)
+LOGINPUT_SRC := lib/loginput.c lib/rfc5424.c $(LOGREC_SRC)
+SHARED_SRC   := lib/conf.c lib/recipe.c lib/recipe_keys.c lib/argv.c lib/netaddr.c lib/jsontok.c \
+                $(sort $(LOGFRAME_SRC) $(ANACONDA_SRC) $(LOGREAD_SRC) $(LOGINPUT_SRC))
 # The builder's [image] keys (packages, files, setup): checked by the host
 # tool; the init takes them as read (init/image_keys.c).
 INIT_SRC     := $(wildcard init/*.c) $(SHARED_SRC)
@@ -50,40 +57,43 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC) lib/recipe_image.c
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logring logflow linesplit child loop logrec root rootimage logsink storefile logstore logescape textline
+UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logring logflow linesplit child loop logrec root rootimage logsink storefile logstore logescape textline rfc5424 wbuf recipe_keys
 # The init's log.c puts every line into the ring.
-LOG_SRC      := init/log.c init/logring.c
+LOG_SRC      := init/log.c init/logring.c $(LOGREC_SRC)
 unit_src_agent := init/agentframe.c init/agentreq.c init/jsonw.c lib/jsontok.c
-unit_src_agentcmd := init/agentcmd.c init/agentreq.c init/jsonw.c lib/jsontok.c lib/netaddr.c init/netlink.c $(LOG_SRC) lib/logrec.c
-unit_src_log := $(LOG_SRC) lib/logrec.c
-unit_src_detect := init/detect.c $(LOG_SRC) lib/logrec.c
+unit_src_agentcmd := init/agentcmd.c init/agentsys.c init/agentfs.c init/agentreq.c init/jsonw.c lib/jsontok.c lib/netaddr.c init/netlink.c $(LOG_SRC)
+unit_src_log := $(LOG_SRC)
+unit_src_detect := init/detect.c $(LOG_SRC)
 unit_src_recipe := $(SHARED_SRC) lib/recipe_image.c
+unit_src_recipe_keys := lib/recipe_keys.c lib/conf.c lib/netaddr.c
 unit_src_moddep := image-builder/moddep.c
 unit_src_manifest := image-builder/manifest.c image-builder/accounts.c image-builder/util.c
 unit_ld_manifest := -larchive
-unit_src_power := init/power.c $(LOG_SRC) lib/logrec.c
-unit_src_tty := init/tty.c init/child.c init/cmdline.c $(LOG_SRC) init/image_keys.c $(SHARED_SRC)
+unit_src_power := init/power.c $(LOG_SRC)
+unit_src_tty := init/tty.c init/child.c init/cmdline.c init/log.c init/logring.c init/image_keys.c $(SHARED_SRC)
 unit_src_users := init/users.c
-unit_src_root := init/root.c init/cmdline.c $(LOG_SRC) lib/logrec.c
-unit_src_rootimage := init/rootimage.c init/root.c init/cmdline.c init/spawn.c init/console.c $(LOG_SRC) lib/conf.c lib/logrec.c
-unit_src_logring := init/logring.c
-unit_src_logflow := init/logflow.c init/logring.c tests/unit/fakeloop.c lib/logrec.c
-unit_src_linesplit := init/linesplit.c lib/logrec.c
+unit_src_root := init/root.c init/cmdline.c $(LOG_SRC)
+unit_src_rootimage := init/rootimage.c init/root.c init/cmdline.c init/spawn.c init/console.c lib/conf.c $(LOG_SRC)
+unit_src_logring := init/logring.c $(LOGREC_SRC)
+unit_src_logflow := init/logflow.c init/logring.c tests/unit/fakeloop.c $(LOGREC_SRC)
+unit_src_linesplit := init/linesplit.c $(LOGREC_SRC)
 unit_src_child := init/child.c tests/unit/fakeloop.c
 unit_src_loop := init/loop.c
 unit_src_kernel_ip := init/kernel_ip.c init/cmdline.c lib/netaddr.c
-unit_src_netlink := init/netlink.c $(LOG_SRC) lib/netaddr.c lib/logrec.c
-unit_src_logrec := lib/logrec.c
-unit_src_logsink := init/logsink.c init/logflow.c init/logring.c tests/unit/fakeloop.c init/vport.c init/unixsock.c init/jsonw.c lib/logrec.c
+unit_src_netlink := init/netlink.c lib/netaddr.c $(LOG_SRC)
+unit_src_logrec := lib/logframe.c lib/anaconda.c lib/logread.c lib/loginput.c lib/rfc5424.c $(LOGREC_SRC)
+unit_src_rfc5424 := lib/rfc5424.c $(LOGREC_SRC)
+unit_src_wbuf := lib/wbuf.c
+unit_src_logsink := init/logsink.c init/logflow.c init/logring.c tests/unit/fakeloop.c init/vport.c init/unixsock.c init/jsonw.c $(LOGFRAME_SRC) lib/anaconda.c lib/logread.c lib/rfc5424.c
 # The test sees the size of each write the sinks make.
 unit_ld_logsink := -Wl,--wrap=write
 unit_src_storefile := image-builder/storefile.c
 unit_ld_storefile := -Wl,--wrap=write
-unit_src_logstore := image-builder/logstore.c image-builder/storefile.c image-builder/logescape.c image-builder/logvacuum.c lib/logrec.c
+unit_src_logstore := image-builder/logstore.c image-builder/storefile.c image-builder/logescape.c image-builder/logvacuum.c $(LOGREC_SRC)
 # The test makes the disk full.
 unit_ld_logstore := -Wl,--wrap=write
-unit_src_logescape := image-builder/logescape.c lib/logrec.c
-unit_src_textline := image-builder/textline.c image-builder/logescape.c lib/logrec.c
+unit_src_logescape := image-builder/logescape.c $(LOGREC_SRC)
+unit_src_textline := image-builder/textline.c image-builder/logescape.c $(LOGREC_SRC)
 
 .PHONY: all deps check unit fuzz e2e run run-lxc bench install clean
 all: $(BUILD)/amphi-init $(BUILD)/amphi $(BUILD)/lxc-amphi
@@ -153,11 +163,11 @@ FUZZ_ALL     := logrec_reader syslog kmsg logtext recipe kernel_ip control agent
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Iinit -Iimage-builder \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-fuzz_src_logrec_reader := lib/logrec.c
-fuzz_src_syslog := lib/logrec.c
-fuzz_src_kmsg := lib/logrec.c
-fuzz_src_logtext := image-builder/textline.c image-builder/logescape.c lib/logrec.c
-fuzz_src_recipe := lib/recipe.c lib/recipe_image.c lib/conf.c lib/argv.c lib/netaddr.c lib/logrec.c
+fuzz_src_logrec_reader := $(LOGREAD_SRC)
+fuzz_src_syslog := $(LOGINPUT_SRC)
+fuzz_src_kmsg := $(LOGINPUT_SRC)
+fuzz_src_logtext := image-builder/textline.c image-builder/logescape.c $(LOGREC_SRC)
+fuzz_src_recipe := lib/recipe.c lib/recipe_keys.c lib/recipe_image.c lib/conf.c lib/argv.c lib/netaddr.c $(LOGREC_SRC)
 fuzz_src_kernel_ip := init/kernel_ip.c init/cmdline.c lib/netaddr.c
 fuzz_src_control := init/ctlmsg.c
 fuzz_src_agent := init/agentframe.c init/agentreq.c init/jsonw.c lib/jsontok.c

@@ -5,7 +5,7 @@
  * (logtext.c) once the options, signals and --out are set up here. */
 #include "commands.h"
 #include "guestpath.h"
-#include "logrec.h"
+#include "logread.h"
 #include "logs.h"
 #include "logstore.h"
 #include "util.h"

@@ -6,7 +6,7 @@
 #ifndef AMPHI_LOGSTORE_H
 #define AMPHI_LOGSTORE_H
 
-#include "logrec.h"
+#include "logread.h"
 #include "storefile.h"
 
 #include <errno.h>

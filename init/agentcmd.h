@@ -38,7 +38,16 @@ struct agentcmd_hooks {
 void agentcmd_set_hooks(const struct agentcmd_hooks *h);
 
 /* Is a file system frozen by guest-fsfreeze-freeze? PID 1 writes nothing
- * to one then. */
+ * to one then. (agentfs.c) */
 int agentcmd_frozen(void);
+
+/* ---- for the files of commands (agentsys.c, agentfs.c) ---- */
+
+struct agentreq;
+/* A command writes the value of "return" and gives 0; 1 when nothing is
+ * to be sent (a shutdown under way); -1 with *err for a GenericError. */
+typedef int (*agentcmd_fn)(const char *root, const struct agentreq *r, struct jsonw *w, const char **err);
+/* What agentcmd_set_hooks was given. */
+const struct agentcmd_hooks *agentcmd_hooks_get(void);
 
 #endif

@@ -2,6 +2,7 @@
 #include "child.h"
 #include "emergency.h"
 #include "log.h"
+#include "logframe.h"
 #include "loop.h"
 #include "shutdown.h"
 

@@ -3,6 +3,8 @@
 #include "logflow.h"
 #include "recipe.h"
 #include "log.h"
+#include "logframe.h"
+#include "anaconda.h"
 #include "loop.h"
 #include "unixsock.h"
 #include "vport.h"

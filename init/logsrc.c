@@ -1,6 +1,7 @@
 #include "logsrc.h"
 #include "log.h"
 #include "logflow.h"
+#include "loginput.h"
 #include "loop.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 """A fake amphi guest for testing `amphi logs` without a VM.
 
 It writes the amphi log stream of docs/PROTOCOL.md, built here by hand and
-independently of lib/logrec.c (RFC 6587 §3.4.1 octet counting around RFC
+independently of lib/logframe.c (RFC 6587 §3.4.1 octet counting around RFC
 5424 messages), and reads the reader's "ACK <seq>" lines back. Every wait is
 bounded."""
 

@@ -2,7 +2,8 @@
  * sizes come from the input itself, as a hostile guest would send them.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilib \
- *         tests/fuzz/fuzz_logrec_reader.c lib/logrec.c -o fuzz_logrec_reader
+ *         tests/fuzz/fuzz_logrec_reader.c lib/logread.c lib/rfc5424.c \
+ *         lib/logrec.c lib/wbuf.c -o fuzz_logrec_reader
  *   ./fuzz_logrec_reader tests/fuzz/corpus/logrec_reader
  *
  * The first byte seeds the chunk sizes; the rest is the stream. */
@@ -10,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "logrec.h"
+#include "logread.h"
 
 static void check(const struct logrec_reader *rd, const struct logrec_parsed *p)
 {

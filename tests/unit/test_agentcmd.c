@@ -1,7 +1,8 @@
-/* init/agentcmd.c on the fixture tree tests/fixtures/agent: the replies'
- * shapes (what libvirt parses), the refusals, and the hooks into PID 1,
- * faked. Nothing here freezes a file system or sets the clock: both are
- * asked as in a container, where they are refused. */
+/* init/agentcmd.c, with its commands (agentsys.c, agentfs.c), on the
+ * fixture tree tests/fixtures/agent: the replies' shapes (what libvirt
+ * parses), the refusals, and the hooks into PID 1, faked. Nothing here
+ * freezes a file system or sets the clock: both are asked as in a
+ * container, where they are refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,5 @@
-/* lib/logrec.c: the amphi stream both ways, acks, Anaconda text, inputs. */
+/* lib/logrec.c and the formats (logframe.c, logread.c, anaconda.c, loginput.c):
+ * the amphi stream both ways, acks, Anaconda text, inputs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logframe.h"
+#include "loginput.h"
+#include "logread.h"
 #include "logrec.h"
+#include "anaconda.h"
 #include "testutil.h"
 
 #define BOOT "0b1d5c8e-6f0a-4a7e-9d47-3c2f1e0a9b11"

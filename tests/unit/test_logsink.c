@@ -26,6 +26,7 @@
 #include "log.h"
 #include "logsink.h"
 #include "fakeloop.h"
+#include "logread.h"
 #include "testutil.h"
 
 /* ---- what logsink needs of log.c (the loop is tests/unit/fakeloop.c) ---- */
