@@ -86,16 +86,6 @@ static int parse_args(struct install *in, int argc, char **argv)
 	return 0;
 }
 
-/* The path of this very binary: the build and the log reader are it. */
-static int self_path(char out[PATH_MAX])
-{
-	ssize_t n = readlink("/proc/self/exe", out, PATH_MAX - 1);
-	if (n < 0)
-		return -1;
-	out[n] = '\0';
-	return 0;
-}
-
 static int mtime_of(const char *path, struct timespec *t)
 {
 	struct stat st;
@@ -366,7 +356,7 @@ int cmd_install(int argc, char **argv)
 		say_disk_exists(&in);
 		return 1;
 	}
-	if (self_path(self) < 0 || build_if_needed(&in, self) < 0 || make_disk(&in) < 0)
+	if (self_path(self, sizeof(self)) < 0 || build_if_needed(&in, self) < 0 || make_disk(&in) < 0)
 		return 1;
 	snprintf(rundir, sizeof(rundir), "%s/install", in.dir);
 	snprintf(sock, sizeof(sock), "%s/amphi.sock", rundir);

@@ -23,12 +23,10 @@
 static pid_t start_log_reader(const char *sock, const char *store)
 {
 	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	pid_t pid;
 
-	if (n < 0)
+	if (self_path(self, sizeof(self)) < 0)
 		return -1;
-	self[n] = '\0';
 	pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGTERM);  /* never outlive amphi run */
