@@ -8,6 +8,7 @@
 #include "logconn.h"
 #include "logescape.h"
 #include "logrec.h"
+#include "logs.h"
 #include "logstore.h"
 #include "logtext.h"
 #include "util.h"
@@ -15,9 +16,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -418,4 +422,27 @@ int cmd_logs(int argc, char **argv)
 	logconn_close(&o->conn);
 	logstore_close(&L.store);
 	return rc;
+}
+
+pid_t logs_spawn(const char *sock, int out, const char *const args[])
+{
+	const char *argv[16] = { "amphi", "logs", "--connect", sock };
+	char self[PATH_MAX];
+	size_t n = 4;
+	pid_t pid;
+
+	if (self_path(self, sizeof(self)) < 0)
+		return -1;
+	for (; *args && n < sizeof(argv) / sizeof(argv[0]) - 1; args++)
+		argv[n++] = *args;
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive amphi run or install */
+	for (int i = 0; i < 600 && access(sock, F_OK) < 0; i++)
+		usleep(100 * 1000);
+	if (out >= 0 && dup2(out, 1) < 0)
+		_exit(127);
+	execv(self, (char *const *)argv);
+	_exit(127);
 }
