@@ -313,6 +313,7 @@ static int run(struct logs *L)
 	struct logconn *c = &L->o.conn;
 	int fd;
 
+	c->hint = "; is the VM or container running? (amphi run wires this socket)";
 	while ((fd = logconn_next(c)) >= 0) {
 		enum logconn_end end = stream(L, fd);
 		close(fd);
@@ -417,7 +418,6 @@ int cmd_logs(int argc, char **argv)
 	logstore_init(&L.store, o->out, o->outfd, L.max_boots, (uint64_t)o->max_size);
 	if (logconn_open(&o->conn) < 0)
 		return 1;
-	o->conn.hint = "; is the VM or container running? (amphi run wires this socket)";
 	rc = L.text ? logtext_run(o) : run(&L);
 	logconn_close(&o->conn);
 	logstore_close(&L.store);
