@@ -415,7 +415,7 @@ int cmd_lxc_template(int argc, char **argv)
 	}
 	if (build_mtime(&mtime, err, sizeof(err)) < 0 || inputs_find(&in, err, sizeof(err)) < 0)
 		goto fail;
-	if (dir_is_empty(t.rootfs) != 1) {
+	if (dir_is_empty(t.rootfs) != 1) { /* one that cannot be read is not known to be empty */
 		keep_aside(t.rootfs, err, sizeof(err));
 		goto fail;
 	}
