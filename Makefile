@@ -57,7 +57,7 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC) lib/recipe_image.c
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logring logflow linesplit child loop logrec root rootimage logsink storefile logstore logescape textline rfc5424 wbuf recipe_keys
+UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logring logflow linesplit child loop logrec root rootimage logsink storefile logstore logescape textline rfc5424 wbuf recipe_keys logconn
 # The init's log.c puts every line into the ring.
 LOG_SRC      := init/log.c init/logring.c $(LOGREC_SRC)
 unit_src_agent := init/agentframe.c init/agentreq.c init/jsonw.c lib/jsontok.c
@@ -94,6 +94,7 @@ unit_src_logstore := image-builder/logstore.c image-builder/storefile.c image-bu
 unit_ld_logstore := -Wl,--wrap=write
 unit_src_logescape := image-builder/logescape.c $(LOGREC_SRC)
 unit_src_textline := image-builder/textline.c image-builder/logescape.c $(LOGREC_SRC)
+unit_src_logconn := image-builder/logconn.c image-builder/guestpath.c
 
 .PHONY: all deps check unit fuzz e2e run run-lxc bench install clean
 all: $(BUILD)/amphi-init $(BUILD)/amphi $(BUILD)/lxc-amphi

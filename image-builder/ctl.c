@@ -6,7 +6,8 @@
 #include "commands.h"
 #include "guestpath.h"
 #include "jsontok.h"
-#include "logs.h"
+#include "logconn.h"
+#include "logescape.h"
 #include "util.h"
 
 #include <errno.h>
@@ -198,7 +199,7 @@ static int connect_agent(struct agent *a, const char *dir)
 	snprintf(paths[0], sizeof(paths[0]), "%s/vm/agent.sock", dir);
 	snprintf(paths[1], sizeof(paths[1]), "%s/lxc/host/agent.sock", dir);
 	for (int i = 0; i < 2; i++) {
-		a->fd = logs_sock_connect(paths[i], why[i], sizeof(why[i]), &refused);
+		a->fd = logconn_connect(paths[i], why[i], sizeof(why[i]), &refused);
 		if (a->fd >= 0) {
 			a->path = paths[i];
 			a->len = 0;

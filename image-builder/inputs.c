@@ -1,4 +1,5 @@
 #include "inputs.h"
+#include "util.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -31,14 +32,12 @@ static int need(const char *path, const char *what, const char *env, char *err, 
 int inputs_find(struct inputs *in, char *err, size_t errlen)
 {
 	char self[PATH_MAX], link[PATH_MAX], vmlinuz[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	char *dir;
 
-	if (n < 0) {
+	if (self_path(self, sizeof(self)) < 0) {
 		snprintf(err, errlen, "/proc/self/exe: %s", strerror(errno));
 		return -1;
 	}
-	self[n] = '\0';
 	dir = dirname(self);
 	pick(in->init, "AMPHI_INIT", dir, "amphi-init");
 	pick(in->busybox, "AMPHI_BUSYBOX", dir, "/bin/busybox");

@@ -4,6 +4,7 @@
  * line, and exit with its verdict. The stream is read and stored by an
  * `amphi logs --events` child; this side reads the events it passes on. */
 #include "commands.h"
+#include "logs.h"
 #include "recipe.h"
 #include "util.h"
 
@@ -86,16 +87,6 @@ static int parse_args(struct install *in, int argc, char **argv)
 	return 0;
 }
 
-/* The path of this very binary: the build and the log reader are it. */
-static int self_path(char out[PATH_MAX])
-{
-	ssize_t n = readlink("/proc/self/exe", out, PATH_MAX - 1);
-	if (n < 0)
-		return -1;
-	out[n] = '\0';
-	return 0;
-}
-
 static int mtime_of(const char *path, struct timespec *t)
 {
 	struct stat st;
@@ -173,22 +164,6 @@ static pid_t spawn_qemu(const struct install *in, const char *rundir, const char
 	setenv("AMPHI_DISK", in->disk, 1);
 	setenv("AMPHI_LOG_DIR", rundir, 1);
 	execl(launch, launch, (char *)NULL);
-	_exit(127);
-}
-
-/* amphi logs on the stream socket, its plain lines into a pipe. */
-static pid_t spawn_reader(const char *self, const char *sock, const char *store, int out)
-{
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	/* QEMU makes the socket as it starts. */
-	for (int i = 0; i < 600 && access(sock, F_OK) < 0; i++)
-		usleep(100 * 1000);
-	if (dup2(out, 1) < 0)
-		_exit(127);
-	execl(self, "amphi", "logs", "--connect", sock, "--out", store, "--events", (char *)NULL);
 	_exit(127);
 }
 
@@ -366,7 +341,7 @@ int cmd_install(int argc, char **argv)
 		say_disk_exists(&in);
 		return 1;
 	}
-	if (self_path(self) < 0 || build_if_needed(&in, self) < 0 || make_disk(&in) < 0)
+	if (self_path(self, sizeof(self)) < 0 || build_if_needed(&in, self) < 0 || make_disk(&in) < 0)
 		return 1;
 	snprintf(rundir, sizeof(rundir), "%s/install", in.dir);
 	snprintf(sock, sizeof(sock), "%s/amphi.sock", rundir);
@@ -387,7 +362,9 @@ int cmd_install(int argc, char **argv)
 	fflush(stdout);
 	/* Ctrl-C ends the install: QEMU and the reader follow us (PDEATHSIG). */
 	pid_t qemu = spawn_qemu(&in, rundir, console);
-	pid_t reader = qemu > 0 ? spawn_reader(self, sock, store, pipefd[1]) : -1;
+	/* amphi logs on the stream socket, its plain lines into the pipe */
+	pid_t reader = qemu > 0 ? logs_spawn(sock, pipefd[1], (const char *const[]){ "--out", store, "--events", NULL })
+				: -1;
 	close(pipefd[1]);
 	if (qemu < 0 || reader < 0) {
 		fprintf(stderr, "amphi install: fork: %s\n", strerror(errno));

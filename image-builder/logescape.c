@@ -1,6 +1,6 @@
-/* Guest text made safe to show or store (see logs.h). */
+/* Guest text made safe to show or store (see logescape.h). */
 #include "logrec.h"
-#include "logs.h"
+#include "logescape.h"
 
 #include <stdint.h>
 #include <stdio.h>

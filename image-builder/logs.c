@@ -2,29 +2,31 @@
  * (logstore.c), acknowledge what is stored, show it. Everything from the
  * guest is untrusted: its text is escaped (logescape.c) before it reaches a
  * terminal or a file. --text hands over to the Anaconda text reader
- * (logtext.c) once the options, signals and --out are set up here. */
+ * (logtext.c) once the options, --out and the channel (logconn.c) are set
+ * up here. */
 #include "commands.h"
-#include "guestpath.h"
+#include "logconn.h"
+#include "logescape.h"
 #include "logread.h"
 #include "logs.h"
 #include "logstore.h"
+#include "logtext.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#define RETRY_MS 200      /* reconnect delay with --follow */
 #define FULL_RETRY_MS 1000 /* a full store is tried again this often */
 #define ACK_RETRY_MS 1000 /* an ack the socket had no room for is sent again */
 /* One ack per batch, not per read. A batch ends when the guest pauses,
@@ -36,19 +38,11 @@
 #define ACK_EVERY 256
 #define ACK_MAX_DELAY_MS 100
 
-/* How a connection ended: still going, the peer closed, it broke the
- * protocol, a signal, the store is full (with --follow: wait for room),
- * or we cannot store (fatal even with --follow). */
-enum stream_end { END_MORE, END_CLOSED, END_BROKEN, END_STOP, END_FULL, END_FATAL };
-
 struct logs {
-	const char *connect, *listen, *fifo, *out;
-	struct sockaddr_un addr; /* of --listen */
-	int follow, json, quiet, text, sync, events;
+	struct logs_opts o; /* what the text reader takes too */
+	int text, sync, events;
 	int max_boots;     /* --max-boots */
-	long long max_size; /* --max-size, 0: no limit */
 	int full_said;     /* that the store is full, until an ack says it took records again */
-	int sigfd, outfd, listenfd;
 	struct logstore store;  /* with --out */
 	/* the current boot: its id, the highest seq taken (with --out, stored) */
 	char boot[sizeof(((struct logrec_parsed *)0)->boot)];
@@ -98,11 +92,11 @@ static int boot_start(struct logs *L, const char *id)
 {
 	snprintf(L->boot, sizeof(L->boot), "%s", id);
 	L->highest = L->acked = 0;
-	if (!L->quiet && !L->json && !L->events) {
+	if (!L->o.conn.quiet && !L->o.json && !L->events) {
 		logs_escape(line, id, strlen(id), 0);
 		printf("== boot %s ==\n", line);
 	}
-	if (!L->out)
+	if (!L->o.out)
 		return 0;
 	int rc = logstore_boot(&L->store, id);
 	if (rc < 0) {
@@ -143,7 +137,7 @@ static void show(struct logs *L, const struct logrec_parsed *p)
 		show_event(p);
 		return;
 	}
-	if (L->json) {
+	if (L->o.json) {
 		e = logs_escape(stpcpy(line, "{\"boot\":\""), p->boot, strlen(p->boot), 1);
 		e += sprintf(e, "\",\"seq\":%" PRIu64 ",\"uptime\":", p->seq);
 		e = logs_escape(stpcpy(logs_put_uptime(e, p->uptime_cs), ",\"source\":\""), p->source,
@@ -172,9 +166,9 @@ static int record(struct logs *L, const struct logrec_parsed *p)
 		fprintf(stderr, "amphi logs: gap: records %" PRIu64 "-%" PRIu64 " of boot %s missing\n",
 			L->highest + 1, p->seq - 1, line);
 	}
-	if (L->out && (rc = logstore_put(&L->store, p)) < 0)
+	if (L->o.out && (rc = logstore_put(&L->store, p)) < 0)
 		return rc;
-	if (!L->quiet)
+	if (!L->o.conn.quiet)
 		show(L, p);
 	L->highest = p->seq;
 	return 0;
@@ -198,14 +192,14 @@ static int ack(struct logs *L, int fd)
 
 	if (!L->seen || L->highest <= L->acked)
 		return 0;
-	if (L->out && (rc = logstore_commit(&L->store, L->sync, now_ms())) < 0)
+	if (L->o.out && (rc = logstore_commit(&L->store, L->sync, now_ms())) < 0)
 		return rc;
 	n = logrec_ack_format(L->highest, msg, sizeof(msg));
 	if (n > 0 && send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
 		L->acked = L->highest;
 	if (L->acked == L->highest && L->full_said) {
 		fprintf(stderr, "amphi logs: the store under %s has room again; records are stored and acknowledged "
-				"again\n", L->out);
+				"again\n", L->o.out);
 		L->full_said = 0;
 	}
 	return 0;
@@ -213,13 +207,13 @@ static int ack(struct logs *L, int fd)
 
 /* The store could not take a record or a commit (rc < 0): full (the
  * guest keeps what is not acknowledged), or not to be trusted. */
-static enum stream_end store_end(int rc)
+static enum logconn_end store_end(int rc)
 {
-	return logstore_is_full(rc) ? END_FULL : END_FATAL;
+	return logstore_is_full(rc) ? LOGCONN_FULL : LOGCONN_FATAL;
 }
 
 /* Takes the whole frames of what was read. */
-static enum stream_end take(struct logs *L, struct logrec_reader *rd)
+static enum logconn_end take(struct logs *L, struct logrec_reader *rd)
 {
 	struct logrec_parsed p;
 	char why[256];
@@ -230,7 +224,7 @@ static enum stream_end take(struct logs *L, struct logrec_reader *rd)
 			fprintf(stderr, "amphi logs: the guest speaks protocol version %d, this amphi logs %d; "
 				"closed the connection (use the amphi that built the guest)\n",
 				p.proto, LOGREC_PROTO_VERSION);
-			return END_BROKEN;
+			return LOGCONN_BROKEN;
 		}
 		if ((rc = record(L, &p)) < 0)
 			return store_end(rc);
@@ -238,25 +232,25 @@ static enum stream_end take(struct logs *L, struct logrec_reader *rd)
 	if (r < 0) {
 		fprintf(stderr, "amphi logs: protocol error from the guest: %s; closed the connection (is this the "
 				"amphi stream, org.amphi.log.0 or amphi.sock? Anaconda text is read with --text)\n", why);
-		return END_BROKEN;
+		return LOGCONN_BROKEN;
 	}
-	return END_MORE;
+	return LOGCONN_MORE;
 }
 
-static enum stream_end stream(struct logs *L, int fd)
+static enum logconn_end stream(struct logs *L, int fd)
 {
 	static struct logrec_reader rd;
-	struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = L->sigfd, .events = POLLIN } };
-	enum stream_end end = END_MORE;
+	struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = L->o.conn.sigfd, .events = POLLIN } };
+	enum logconn_end end = LOGCONN_MORE;
 	int rc;
 
 	logrec_reader_init(&rd);
 	L->acked = L->seen = 0; /* a new connection: say again what is stored */
 	int64_t last_ack = now_ms();
-	while (end == END_MORE) {
+	while (end == LOGCONN_MORE) {
 		int r = poll(pf, 2, L->highest > L->acked ? ACK_IDLE_MS : ACK_RETRY_MS);
 		if (pf[1].revents)
-			return END_STOP;
+			return LOGCONN_STOP;
 		if (r <= 0 || !pf[0].revents) {
 			fflush(stdout);
 			if ((rc = ack(L, fd)) < 0)
@@ -273,13 +267,13 @@ static enum stream_end stream(struct logs *L, int fd)
 			continue;
 		if (n < 0 && errno != ECONNRESET) {
 			fprintf(stderr, "amphi logs: read: %s\n", strerror(errno));
-			return END_BROKEN;
+			return LOGCONN_BROKEN;
 		}
 		if (n > 0)
 			logrec_reader_wrote(&rd, (size_t)n);
-		end = n <= 0 ? END_CLOSED : take(L, &rd);
-		if (end != END_FATAL && end != END_FULL &&
-		    (end != END_MORE || L->highest >= L->acked + ACK_EVERY || now_ms() - last_ack >= ACK_MAX_DELAY_MS)) {
+		end = n <= 0 ? LOGCONN_CLOSED : take(L, &rd);
+		if (end != LOGCONN_FATAL && end != LOGCONN_FULL &&
+		    (end != LOGCONN_MORE || L->highest >= L->acked + ACK_EVERY || now_ms() - last_ack >= ACK_MAX_DELAY_MS)) {
 			fflush(stdout);
 			if ((rc = ack(L, fd)) < 0)
 				end = store_end(rc);
@@ -290,88 +284,13 @@ static enum stream_end stream(struct logs *L, int fd)
 	return end;
 }
 
-int logs_sock_connect(const char *path, char *why, size_t whylen, int *refused)
-{
-	mode_t found = 0;
-	int fd = guestpath_connect(path, &found);
-
-	*refused = fd == -EMEDIUMTYPE;
-	if (*refused)
-		snprintf(why, whylen, "%s, not a socket; amphi never follows a link nor connects to another "
-			 "kind of file where a guest can write: remove it (the appliance makes its socket as it starts)",
-			 guestpath_kind(found));
-	else if (fd < 0)
-		snprintf(why, whylen, "%s", strerror(-fd));
-	return fd < 0 ? -1 : fd;
-}
-
-/* Left by a reader that died: a socket nobody answers on. */
-static int stale_socket(const char *path)
-{
-	mode_t found;
-	int fd = guestpath_connect(path, &found);
-
-	if (fd >= 0)
-		close(fd);
-	return fd == -ECONNREFUSED;
-}
-
-static int sock_listen(const struct sockaddr_un *sa)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	int rc = fd < 0 ? -1 : bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
-
-	if (rc < 0 && errno == EADDRINUSE && stale_socket(sa->sun_path))
-		rc = unlink(sa->sun_path) < 0 ? -1 : bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	if (rc < 0 || listen(fd, 1) < 0) {
-		fprintf(stderr, "amphi logs: listen %s: %s%s\n", sa->sun_path, strerror(errno),
-			errno == EADDRINUSE ? "; is another amphi logs listening there? (or remove the file)" : "");
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Waits up to ms (forever if < 0) for a signal or for fd. 1 = a signal. */
-static int wait_signal(struct logs *L, int fd, int ms)
-{
-	struct pollfd pf[2] = { { .fd = L->sigfd, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
-
-	return poll(pf, 2, ms) > 0 && pf[0].revents;
-}
-
-/* The next connection; -1 = stop (a signal, or no peer without --follow). */
-static int next_conn(struct logs *L)
-{
-	for (int attempt = 0;; attempt++) {
-		int fd;
-		if (L->listen) {
-			if (wait_signal(L, L->listenfd, -1))
-				return -1;
-			if ((fd = accept4(L->listenfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0)
-				return fd;
-			continue;
-		}
-		char why[512];
-		int refused;
-		if ((fd = logs_sock_connect(L->connect, why, sizeof(why), &refused)) >= 0)
-			return fd;
-		if (attempt == 0) /* once per outage: each retry is not news */
-			fprintf(stderr, "amphi logs: connect %s: %s%s%s\n", L->connect, why,
-				refused ? "" : "; is the VM or container running? (amphi run wires this socket)",
-				L->follow ? "; retrying every 200 ms" : "");
-		if (!L->follow || wait_signal(L, -1, RETRY_MS))
-			return -1;
-	}
-}
-
 /* The store is full (the disk, or --max-size): nothing more is taken or
  * acknowledged, so the guest keeps it, until a commit succeeds again;
  * said once, until an ack says records are taken again (a full disk may
  * let a commit through and still refuse the next boot's directory).
- * 0 = try again, 1 = a signal, -1 = the store failed otherwise (said). */
-static int wait_for_room(struct logs *L)
+ * AGAIN = try again, STOP = a signal, FATAL = the store failed otherwise
+ * (said). */
+static enum logconn_end wait_for_room(struct logs *L)
 {
 	if (!L->full_said)
 		fprintf(stderr, "amphi logs: the store is full: %s; nothing more is acknowledged, the guest keeps its "
@@ -379,47 +298,36 @@ static int wait_for_room(struct logs *L)
 				"counted); trying again every second\n", L->store.full);
 	L->full_said = 1;
 	for (;;) {
-		if (wait_signal(L, -1, FULL_RETRY_MS))
-			return 1;
+		if (logconn_wait_signal(&L->o.conn, -1, FULL_RETRY_MS))
+			return LOGCONN_STOP;
 		int rc = logstore_commit(&L->store, L->sync, now_ms());
 		if (rc == 0)
-			return 0;
+			return LOGCONN_AGAIN;
 		if (!logstore_is_full(rc))
-			return -1;
+			return LOGCONN_FATAL;
 	}
 }
 
 static int run(struct logs *L)
 {
-	for (;;) {
-		int fd = next_conn(L);
-		if (fd < 0)
-			return L->follow ? 0 : 1;
-		enum stream_end end = stream(L, fd);
+	struct logconn *c = &L->o.conn;
+	int fd;
+
+	c->hint = "; is the VM or container running? (amphi run wires this socket)";
+	while ((fd = logconn_next(c)) >= 0) {
+		enum logconn_end end = stream(L, fd);
 		close(fd);
-		if (end == END_STOP)
-			return 0;
-		if (end == END_FULL && L->follow) {
-			int r = wait_for_room(L);
-			if (r > 0)
-				return 0;
-			if (r == 0)
-				continue;
-			end = END_FATAL;
-		}
-		if (end == END_FULL)
+		if (end == LOGCONN_FULL && c->follow)
+			end = wait_for_room(L);
+		if (end == LOGCONN_FULL)
 			fprintf(stderr, "amphi logs: the store is full: %s\n", L->store.full);
-		if ((end == END_FATAL || end == END_FULL) && L->out)
+		if ((end == LOGCONN_FATAL || end == LOGCONN_FULL) && L->o.out)
 			fprintf(stderr, "amphi logs: stopped: records not acknowledged stay in the guest's ring; fix or free "
-					"the disk under %s and start amphi logs again to fetch them\n", L->out);
-		if (end == END_FATAL || end == END_FULL || !L->follow)
-			return end == END_CLOSED ? 0 : 1;
-		if (!L->quiet)
-			fprintf(stderr, "amphi logs: connection closed; waiting for the guest again\n");
-		/* a guest that keeps breaking the protocol gets 5 tries a second */
-		if (wait_signal(L, -1, RETRY_MS))
-			return 0;
+					"the disk under %s and start amphi logs again to fetch them\n", L->o.out);
+		if (!logconn_again(c, end))
+			break;
 	}
+	return c->status;
 }
 
 /* --max-size SIZE (1) or --max-boots N (2); 0 is no limit. */
@@ -435,7 +343,7 @@ static int parse_bound(struct logs *L, int which, const char *opt, const char *v
 		return -1;
 	}
 	if (which == 1)
-		L->max_size = n;
+		L->o.max_size = n;
 	else
 		L->max_boots = (int)n;
 	return 0;
@@ -444,10 +352,10 @@ static int parse_bound(struct logs *L, int which, const char *opt, const char *v
 static int parse_args(struct logs *L, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
-		const char **val = strcmp(argv[i], "--connect") == 0 ? &L->connect
-				 : strcmp(argv[i], "--listen") == 0  ? &L->listen
-				 : strcmp(argv[i], "--fifo") == 0    ? &L->fifo
-				 : strcmp(argv[i], "--out") == 0     ? &L->out : NULL;
+		const char **val = strcmp(argv[i], "--connect") == 0 ? &L->o.conn.connect
+				 : strcmp(argv[i], "--listen") == 0  ? &L->o.conn.listen
+				 : strcmp(argv[i], "--fifo") == 0    ? &L->o.conn.fifo
+				 : strcmp(argv[i], "--out") == 0     ? &L->o.out : NULL;
 		int bound = strcmp(argv[i], "--max-size") == 0 ? 1 : strcmp(argv[i], "--max-boots") == 0 ? 2 : 0;
 		if (bound && i + 1 < argc) {
 			if (parse_bound(L, bound, argv[i], argv[i + 1]) < 0)
@@ -456,11 +364,11 @@ static int parse_args(struct logs *L, int argc, char **argv)
 		} else if (val && i + 1 < argc) {
 			*val = argv[++i];
 		} else if (strcmp(argv[i], "--follow") == 0) {
-			L->follow = 1;
+			L->o.conn.follow = 1;
 		} else if (strcmp(argv[i], "--json") == 0) {
-			L->json = 1;
+			L->o.json = 1;
 		} else if (strcmp(argv[i], "--quiet") == 0) {
-			L->quiet = 1;
+			L->o.conn.quiet = 1;
 		} else if (strcmp(argv[i], "--sync") == 0) {
 			L->sync = 1;
 		} else if (strcmp(argv[i], "--events") == 0) {
@@ -473,15 +381,15 @@ static int parse_args(struct logs *L, int argc, char **argv)
 			return -1;
 		}
 	}
-	if (L->events && (L->text || L->json)) {
+	if (L->events && (L->text || L->o.json)) {
 		fprintf(stderr, "amphi logs: --events is the amphi stream's install events: not with --text or --json\n");
 		return -1;
 	}
-	if (L->fifo && !L->text) {
+	if (L->o.conn.fifo && !L->text) {
 		fprintf(stderr, "amphi logs: --fifo carries Anaconda text: add --text\n");
 		return -1;
 	}
-	int sources = !!L->connect + !!L->listen + !!L->fifo;
+	int sources = !!L->o.conn.connect + !!L->o.conn.listen + !!L->o.conn.fifo;
 	if (sources != 1) {
 		fprintf(stderr, "amphi logs: %s --connect PATH, --listen PATH or --fifo PATH\n",
 			sources ? "one source at a time: give only one of" : "read from where? give one of");
@@ -492,52 +400,49 @@ static int parse_args(struct logs *L, int argc, char **argv)
 
 int cmd_logs(int argc, char **argv)
 {
-	struct logs L = { .sigfd = -1, .outfd = -1, .listenfd = -1, .max_boots = LOGSTORE_BOOTS_MAX };
-	const char *path;
-	sigset_t stop;
+	struct logs L = { .o.outfd = -1, .max_boots = LOGSTORE_BOOTS_MAX };
+	struct logs_opts *o = &L.o;
 	int rc;
 
 	if (wants_help(argc, argv, "--connect --listen --fifo --out --max-size --max-boots"))
 		return usage_logs(stdout, 0);
 	if (parse_args(&L, argc, argv) < 0)
 		return usage_logs(stderr, 2);
-	/* --connect goes through /proc/self/fd (guestpath.c): any length */
-	path = L.listen ? L.listen : "";
-	L.follow |= L.listen != NULL;
-	L.addr.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(L.addr.sun_path)) {
-		fprintf(stderr, "amphi logs: %s: a socket path has at most %zu bytes; use a shorter one\n", path,
-			sizeof(L.addr.sun_path) - 1);
+	if (logconn_init(&o->conn) < 0)
+		return 1;
+	if (o->out && ((mkdir(o->out, 0755) < 0 && errno != EEXIST) ||
+		       (o->outfd = open(o->out, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)) {
+		fprintf(stderr, "amphi logs: --out %s: %s; give a directory you can write to\n", o->out, strerror(errno));
 		return 1;
 	}
-	strcpy(L.addr.sun_path, path);
-	if (L.out && ((mkdir(L.out, 0755) < 0 && errno != EEXIST) ||
-		      (L.outfd = open(L.out, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)) {
-		fprintf(stderr, "amphi logs: --out %s: %s; give a directory you can write to\n", L.out, strerror(errno));
+	logstore_init(&L.store, o->out, o->outfd, L.max_boots, (uint64_t)o->max_size);
+	if (logconn_open(&o->conn) < 0)
 		return 1;
-	}
-	logstore_init(&L.store, L.out, L.outfd, L.max_boots, (uint64_t)L.max_size);
-	/* SIGINT/SIGTERM through a signalfd: every poll sees them, no races. */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &stop, NULL) < 0 || (L.sigfd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		fprintf(stderr, "amphi logs: signalfd: %s\n", strerror(errno));
-		return 1;
-	}
-	if (L.listen && (L.listenfd = sock_listen(&L.addr)) < 0)
-		return 1;
-	if (L.text) {
-		struct logtext_opts t = { .connect = L.connect, .listen = L.listen, .fifo = L.fifo, .out = L.out,
-					  .follow = L.follow, .json = L.json, .quiet = L.quiet,
-					  .sigfd = L.sigfd, .outfd = L.outfd, .listenfd = L.listenfd,
-					  .max_size = L.max_size };
-		rc = logtext_run(&t);
-	} else {
-		rc = run(&L);
-	}
-	if (L.listen)
-		unlink(L.listen);
+	rc = L.text ? logtext_run(o) : run(&L);
+	logconn_close(&o->conn);
 	logstore_close(&L.store);
 	return rc;
+}
+
+pid_t logs_spawn(const char *sock, int out, const char *const args[])
+{
+	const char *argv[16] = { "amphi", "logs", "--connect", sock };
+	char self[PATH_MAX];
+	size_t n = 4;
+	pid_t pid;
+
+	if (self_path(self, sizeof(self)) < 0)
+		return -1;
+	for (; *args && n < sizeof(argv) / sizeof(argv[0]) - 1; args++)
+		argv[n++] = *args;
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive amphi run or install */
+	for (int i = 0; i < 600 && access(sock, F_OK) < 0; i++)
+		usleep(100 * 1000);
+	if (out >= 0 && dup2(out, 1) < 0)
+		_exit(127);
+	execv(self, (char *const *)argv);
+	_exit(127);
 }

@@ -1,5 +1,5 @@
 #include "logstore.h"
-#include "logs.h"
+#include "logescape.h"
 #include "logvacuum.h"
 
 #include <dirent.h>

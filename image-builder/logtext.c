@@ -5,8 +5,8 @@
  * only: nothing is ever written to it. Everything read is untrusted: lines
  * are cut at LF only, bounded, and escaped before they reach a terminal or
  * a file. */
-#include "guestpath.h"
-#include "logs.h"
+#include "logescape.h"
+#include "logtext.h"
 #include "textline.h"
 
 #include <errno.h>
@@ -14,18 +14,13 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define TEXT_LINE_MAX 65536 /* a longer line is cut and continued */
-#define TEXT_RETRY_MS 200   /* reconnect delay with --follow */
 #define TEXT_EXIT_FAILURE 3 /* the log reported a failed install */
 
-enum text_end { TEXT_CLOSED, TEXT_BROKEN, TEXT_STOP, TEXT_FATAL };
-
 struct text {
-	const struct logtext_opts *o;
+	const struct logs_opts *o;
 	int logfd;    /* DIR/anaconda.log, or -1 */
 	off_t stored; /* its size: where the next line goes */
 	long long unstored; /* lines not stored since the last one that was (0: none) */
@@ -54,7 +49,7 @@ static int append(int fd, const char *s, size_t n)
  * error (said), fatal. */
 static int store_line(struct text *T, const char *s, size_t n)
 {
-	const struct logtext_opts *o = T->o;
+	const struct logs_opts *o = T->o;
 	int over = o->max_size && T->stored + (off_t)n > o->max_size;
 
 	if (!over && append(T->logfd, s, n) == 0) {
@@ -101,7 +96,7 @@ static int text_line(void *ctx, const char *s, size_t n, int cont)
 			return -1;
 		*e = 0;
 	}
-	if (T->o->quiet)
+	if (T->o->conn.quiet)
 		return 0;
 	if (T->o->json)
 		textline_json(esc, s, n, cont, failed);
@@ -111,29 +106,21 @@ static int text_line(void *ctx, const char *s, size_t n, int cont)
 
 /* ---- the channel ---- */
 
-/* Waits up to ms (forever if < 0) for a signal or for fd. 1 = a signal. */
-static int wait_signal(const struct text *T, int fd, int ms)
-{
-	struct pollfd pf[2] = { { .fd = T->o->sigfd, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
-
-	return poll(pf, 2, ms) > 0 && pf[0].revents;
-}
-
-static enum text_end text_stream(struct text *T, int fd)
+static enum logconn_end text_stream(struct text *T, int fd)
 {
 	char buf[16384];
-	struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = T->o->sigfd, .events = POLLIN } };
-	enum text_end end;
+	struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = T->o->conn.sigfd, .events = POLLIN } };
+	enum logconn_end end;
 
 	T->split.len = 0, T->split.cont = 0;
 	for (;;) {
 		if (poll(pf, 2, -1) < 0 && errno != EINTR) {
 			fprintf(stderr, "amphi logs: poll: %s\n", strerror(errno));
-			end = TEXT_BROKEN;
+			end = LOGCONN_BROKEN;
 			break;
 		}
 		if (pf[1].revents) {
-			end = TEXT_STOP;
+			end = LOGCONN_STOP;
 			break;
 		}
 		if (!pf[0].revents)
@@ -142,115 +129,51 @@ static enum text_end text_stream(struct text *T, int fd)
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0) { /* a reset is how some peers close */
-			end = n < 0 && errno != ECONNRESET ? TEXT_BROKEN : TEXT_CLOSED;
-			if (end == TEXT_BROKEN)
+			end = n < 0 && errno != ECONNRESET ? LOGCONN_BROKEN : LOGCONN_CLOSED;
+			if (end == LOGCONN_BROKEN)
 				fprintf(stderr, "amphi logs: read: %s\n", strerror(errno));
 			break;
 		}
 		if (textline_feed(&T->split, buf, (size_t)n, text_line, T) < 0)
-			return TEXT_FATAL;
+			return LOGCONN_FATAL;
 		fflush(stdout);
 	}
 	/* the last line, if the peer left without its LF */
 	if (textline_flush(&T->split, text_line, T) < 0)
-		end = TEXT_FATAL;
+		end = LOGCONN_FATAL;
 	fflush(stdout);
 	return end;
 }
 
-/* The FIFO a container writes to, made if missing. Opened nonblocking so
- * that open does not wait for a writer; poll does (Linux reports POLLHUP on
- * a FIFO only once a writer came and went, fs/pipe.c pipe_poll). The
- * container's root owns the directory: whatever is there is opened only if
- * it is a FIFO, never through a link (guestpath.c). */
-static int fifo_open(const char *path)
+static int text_run(struct text *T, struct logconn *c)
 {
-	mode_t found = 0;
-	int fd;
+	int fd = -1, next;
 
-	if (mkfifo(path, 0600) < 0 && errno != EEXIST) {
-		fprintf(stderr, "amphi logs: mkfifo %s: %s; is its directory there and writable?\n", path,
-			strerror(errno));
-		return -1;
-	}
-	if ((fd = guestpath_open(path, S_IFIFO, O_RDONLY | O_NONBLOCK, &found)) >= 0)
-		return fd;
-	if (fd == -EMEDIUMTYPE)
-		fprintf(stderr, "amphi logs: --fifo %s: %s, not a FIFO; amphi logs never follows a link nor opens "
-			"another kind of file where a guest can write: remove it (a FIFO is made where there is none)\n",
-			path, guestpath_kind(found));
-	else
-		fprintf(stderr, "amphi logs: --fifo %s: %s; give the path of a FIFO (or of none, to make one)\n",
-			path, strerror(-fd));
-	return -1;
-}
-
-/* The next source of text; -1 = stop (a signal, no peer without --follow,
- * or a FIFO that cannot be opened). */
-static int text_next(struct text *T)
-{
-	const struct logtext_opts *o = T->o;
-
-	for (int attempt = 0;; attempt++) {
-		int fd;
-		if (o->fifo)
-			return fifo_open(o->fifo);
-		if (o->listen) {
-			if (wait_signal(T, o->listenfd, -1))
-				return -1;
-			if ((fd = accept4(o->listenfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0)
-				return fd;
-			continue;
-		}
-		char why[512];
-		int refused;
-		if ((fd = logs_sock_connect(o->connect, why, sizeof(why), &refused)) >= 0)
-			return fd;
-		if (attempt == 0) /* once per outage: each retry is not news */
-			fprintf(stderr, "amphi logs: connect %s: %s%s%s\n", o->connect, why,
-				refused ? "" : "; is the VM running? (its launcher makes anaconda.sock in AMPHI_LOG_DIR, "
-					       "default the vm directory)",
-				o->follow ? "; retrying every 200 ms" : "");
-		if (!o->follow || wait_signal(T, -1, TEXT_RETRY_MS))
-			return -1;
-	}
-}
-
-static int text_run(struct text *T)
-{
-	int fifo = T->o->fifo != NULL, fd = -1;
-
-	for (;;) {
-		/* A FIFO's next read end is opened before the last one closes, so
-		 * that what a new writer put in it meanwhile is kept. */
-		int next = text_next(T);
+	/* A FIFO's next read end is opened before the last one closes, so
+	 * that what a new writer put in it meanwhile is kept. */
+	while ((next = logconn_next(c)) >= 0) {
 		if (fd >= 0)
 			close(fd);
-		if ((fd = next) < 0)
-			return T->o->follow && !fifo ? 0 : 1;
-		enum text_end end = text_stream(T, fd);
-		if (!fifo || end != TEXT_CLOSED || !T->o->follow) {
+		fd = next;
+		enum logconn_end end = text_stream(T, fd);
+		if (!c->fifo || end != LOGCONN_CLOSED || !c->follow) {
 			close(fd);
 			fd = -1;
 		}
-		if (end == TEXT_STOP || (end == TEXT_CLOSED && !T->o->follow))
-			return 0;
-		if (end == TEXT_FATAL || !T->o->follow)
-			return 1;
-		if (fifo)
-			continue; /* poll waits for the next writer */
-		if (!T->o->quiet)
-			fprintf(stderr, "amphi logs: connection closed; waiting for the guest again\n");
-		if (wait_signal(T, -1, TEXT_RETRY_MS))
-			return 0;
+		if (!logconn_again(c, end))
+			break;
 	}
+	if (fd >= 0)
+		close(fd);
+	return c->status;
 }
 
-int logtext_run(const struct logtext_opts *o)
+int logtext_run(struct logs_opts *o)
 {
 	struct text T = { .o = o, .logfd = -1, .split = { .line = line, .cap = sizeof(line) } };
 	int rc;
 
+	o->conn.hint = "; is the VM running? (its launcher makes anaconda.sock in AMPHI_LOG_DIR, default the vm directory)";
 	if (o->outfd >= 0 &&
 	    (T.logfd = openat(o->outfd, "anaconda.log", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0) {
 		fprintf(stderr, "amphi logs: %s/anaconda.log: %s\n", o->out, strerror(errno));
@@ -258,7 +181,7 @@ int logtext_run(const struct logtext_opts *o)
 	}
 	if (T.logfd >= 0)
 		T.stored = lseek(T.logfd, 0, SEEK_END);
-	rc = text_run(&T);
+	rc = text_run(&T, &o->conn);
 	if (T.logfd >= 0)
 		close(T.logfd);
 	/* the verdict on the install outweighs a channel that broke after it */

@@ -1,5 +1,6 @@
 /* amphi run DIR / amphi run --lxc DIR: boot a build, console on this terminal. */
 #include "commands.h"
+#include "logs.h"
 #include "util.h"
 
 #include <errno.h>
@@ -17,31 +18,6 @@
  * host's disk (past it the oldest boots go, then the guest keeps what is
  * not acknowledged). */
 #define RUN_LOGS_MAX "1G"
-
-/* The booted system runs as a child; beside it, amphi logs stores the log
- * stream under DIR/logs until the system is gone. */
-static pid_t start_log_reader(const char *sock, const char *store)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	pid_t pid;
-
-	if (n < 0)
-		return -1;
-	self[n] = '\0';
-	pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);  /* never outlive amphi run */
-		/* The socket appears once QEMU or the container is up. */
-		for (int i = 0; i < 600 && access(sock, F_OK) < 0; i++)
-			usleep(100000);
-		/* DIR/logs keeps the newest boots (amphi logs' --max-boots default) in RUN_LOGS_MAX */
-		execl(self, "amphi", "logs", "--connect", sock, "--follow", "--quiet", "--out", store, "--max-size",
-		      RUN_LOGS_MAX, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
 
 /* Runs argv in the foreground with the log reader beside it; returns the
  * system's exit status. */
@@ -66,7 +42,11 @@ static int run_with_logs(char *const argv[], int search_path, const char *sock, 
 		fprintf(stderr, "amphi run: %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	pid_t logs = start_log_reader(sock, store);
+	/* beside the system, amphi logs stores the log stream under DIR/logs
+	 * until the system is gone; DIR/logs keeps the newest boots (amphi
+	 * logs' --max-boots default) in RUN_LOGS_MAX */
+	pid_t logs = logs_spawn(sock, -1, (const char *const[]){ "--follow", "--quiet", "--out", store, "--max-size",
+								  RUN_LOGS_MAX, NULL });
 	/* Ctrl-C belongs to the console of the system, not to us. */
 	signal(SIGINT, SIG_IGN);
 	while (waitpid(sys, &status, 0) < 0 && errno == EINTR)

@@ -19,7 +19,6 @@
 #include "outputs.h"
 #include "util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -195,20 +194,6 @@ static void blame_option(const struct targs *t, const struct opt_lines *o, char 
 		snprintf(err, errlen, "%s: %s", o->opt[k], why);
 }
 
-static int dir_empty(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	int empty = 1;
-	if (!d)
-		return errno == ENOENT;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			empty = 0;
-	closedir(d);
-	return empty;
-}
-
 /* A rootfs that is not empty (lxc-create -B dir --dir DIR) is not ours to
  * fill. Refusing is not enough: lxc-create removes the rootfs of a create
  * whose template failed, contents and all. So the contents move aside to a
@@ -341,10 +326,9 @@ static int next_steps(const struct targs *t, const struct recipe *r, struct strb
 	if (slash)
 		*slash = '\0';
 	/* The amphi that made it, by its full path: the hint must work as printed. */
-	char self[PATH_MAX] = "amphi";
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0)
-		self[n] = '\0';
+	char self[PATH_MAX];
+	if (self_path(self, sizeof(self)) < 0)
+		snprintf(self, sizeof(self), "amphi");
 	return strbuf_printf(b,
 		"amphi appliance '%s' is created as container %s.\n"
 		"\n"
@@ -431,7 +415,7 @@ int cmd_lxc_template(int argc, char **argv)
 	}
 	if (build_mtime(&mtime, err, sizeof(err)) < 0 || inputs_find(&in, err, sizeof(err)) < 0)
 		goto fail;
-	if (!dir_empty(t.rootfs)) {
+	if (dir_is_empty(t.rootfs) != 1) { /* one that cannot be read is not known to be empty */
 		keep_aside(t.rootfs, err, sizeof(err));
 		goto fail;
 	}

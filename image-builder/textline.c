@@ -1,6 +1,6 @@
 /* Anaconda text, line by line (see textline.h). */
 #include "textline.h"
-#include "logs.h"
+#include "logescape.h"
 
 #include <string.h>
 

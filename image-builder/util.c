@@ -151,13 +151,13 @@ int remove_tree(const char *path)
 	return nftw(path, remove_one, 32, FTW_DEPTH | FTW_PHYS);
 }
 
-static int dir_is_empty(const char *path)
+int dir_is_empty(const char *path)
 {
 	DIR *d = opendir(path);
 	struct dirent *de;
 	int empty = 1;
 	if (!d)
-		return 1;
+		return errno == ENOENT ? 1 : -errno;
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			empty = 0;
@@ -194,7 +194,7 @@ int prepare_out_dir(const char *dir, char abs[], int *made, char *err, size_t er
 		return -1;
 	}
 	snprintf(sub, sizeof(sub), "%s/%s", dir, BUILD_MARKER);
-	if (access(sub, F_OK) < 0 && !dir_is_empty(dir)) {
+	if (access(sub, F_OK) < 0 && dir_is_empty(dir) == 0) {
 		snprintf(err, errlen, "%s exists, is not empty and is not an amphi build; "
 			 "choose a new directory for -o", dir);
 		return -1;
@@ -212,6 +212,16 @@ int prepare_out_dir(const char *dir, char abs[], int *made, char *err, size_t er
 			return -1;
 		}
 	}
+	return 0;
+}
+
+int self_path(char *out, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", out, size - 1);
+
+	if (n < 0)
+		return -1;
+	out[n] = '\0';
 	return 0;
 }
 

@@ -19,6 +19,11 @@ int write_file(const char *path, unsigned mode, const char *data, size_t len, ch
 int copy_file(const char *from, const char *to, unsigned mode, char *err, size_t errlen);
 /* rm -rf without following symlinks; a missing path is fine. */
 int remove_tree(const char *path);
+/* 1 if the directory at path holds nothing (or is not there), 0 if it
+ * holds something, -errno if it cannot be read. */
+int dir_is_empty(const char *path);
+/* The path of this very amphi (/proc/self/exe): 0, or -1 with errno. */
+int self_path(char *out, size_t size);
 /* Makes DIR, DIR/vm and DIR/lxc; refuses a non-empty DIR that is not an
  * earlier amphi build. Writes the absolute path into abs; *made says
  * whether DIR was made here (a failed build then takes it away again). */

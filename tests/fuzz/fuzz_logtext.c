@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "logrec.h"
-#include "logs.h"
+#include "logescape.h"
 #include "textline.h"
 
 struct seen {

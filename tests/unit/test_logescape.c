@@ -8,7 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "logs.h"
+#include "logescape.h"
 
 #include <stdio.h>
 #include <string.h>
