@@ -7,9 +7,9 @@
  * All from one staged tree, one mtime, sorted: reproducible. The tree is
  * compressed once with xz (lxc-local takes only a tarball); LXD's is
  * SquashFS, which mksquashfs makes in a fraction of xz's time. */
-#include "build.h"
+#include "tarballs.h"
+#include "lxcconfig.h"
 #include "manifest.h"
-#include "outputs.h"
 #include "util.h"
 
 #include <errno.h>
@@ -122,14 +122,14 @@ static int meta_config(struct strbuf *b, const struct recipe *r, int userns)
 	return lxc_config_lines(b, "LXC_PATH", r, 0);
 }
 
-static int write_meta(const struct build_src *b, const char *path, char *err, size_t errlen)
+static int write_meta(const struct recipe *r, time_t mtime, const char *path, char *err, size_t errlen)
 {
 	struct strbuf conf = { 0 }, user = { 0 }, msg = { 0 };
 	struct manifest m;
 	int rc = -1;
 
-	manifest_init(&m, b->mtime);
-	if (meta_config(&conf, b->r, 0) < 0 || meta_config(&user, b->r, 1) < 0 || create_message(&msg, b->r) < 0 ||
+	manifest_init(&m, mtime);
+	if (meta_config(&conf, r, 0) < 0 || meta_config(&user, r, 1) < 0 || create_message(&msg, r) < 0 ||
 	    manifest_data(&m, "config", 0644, conf.s, conf.len) < 0 ||
 	    manifest_data(&m, "config-user", 0644, user.s, user.len) < 0 ||
 	    manifest_data(&m, "create-message", 0644, msg.s, msg.len) < 0 ||
@@ -148,13 +148,13 @@ static int write_meta(const struct build_src *b, const char *path, char *err, si
  * No templates: LXD containers take their hostname from LXD. The creation
  * date is the build's fixed time (SOURCE_DATE_EPOCH), but never 0: LXD
  * refuses an image whose date is 0 as "Missing creation date". */
-static int write_lxd_meta(const struct build_src *b, const char *path, char *err, size_t errlen)
+static int write_lxd_meta(const struct recipe *r, time_t mtime, const char *path, char *err, size_t errlen)
 {
 	struct strbuf meta = { 0 };
 	struct manifest m;
 	int rc = -1;
 
-	manifest_init(&m, b->mtime);
+	manifest_init(&m, mtime);
 	if (strbuf_printf(&meta,
 		"architecture: x86_64\n"
 		"creation_date: %lld\n"
@@ -163,7 +163,7 @@ static int write_lxd_meta(const struct build_src *b, const char *path, char *err
 		"  os: amphi\n"
 		"  release: \"%s\"\n"
 		"  name: %s\n",
-		(long long)(b->mtime > 0 ? b->mtime : 1), b->r->name, b->r->name, b->r->name) < 0 ||
+		(long long)(mtime > 0 ? mtime : 1), r->name, r->name, r->name) < 0 ||
 	    manifest_data(&m, "metadata.yaml", 0644, meta.s, meta.len) < 0)
 		snprintf(err, errlen, "out of memory");
 	else
@@ -173,49 +173,48 @@ static int write_lxd_meta(const struct build_src *b, const char *path, char *err
 	return rc;
 }
 
-int build_lxc_tarballs(const struct build_src *b, const char *dir, char *err, size_t errlen)
+int lxc_tarballs(struct manifest *tree, const struct recipe *r, const char *dir, char *err, size_t errlen)
 {
-	struct manifest tree;
+	struct manifest local;
+	struct strbuf steps = { 0 };
 	char path[PATH_MAX];
-	int rc;
+	int rc = 0;
 
 	err[0] = '\0';
-	manifest_init(&tree, b->mtime);
-	rc = build_stage(b, &tree, err, errlen);
-	/* LXD first: the next-steps template is for lxc-local only. */
 	snprintf(path, sizeof(path), "%s/lxd", dir);
-	if (rc == 0 && mkdir(path, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		rc = -1;
 	}
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/lxd/lxd.tar.xz", dir);
-		rc = write_lxd_meta(b, path, err, errlen);
+		rc = write_lxd_meta(r, tree->mtime, path, err, errlen);
 	}
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/lxd/rootfs.squashfs", dir);
-		rc = manifest_write_fresh(&tree, path, manifest_write_squashfs, err, errlen) < 0 ? -1 : 0;
+		rc = manifest_write_fresh(tree, path, manifest_write_squashfs, err, errlen) < 0 ? -1 : 0;
 	}
 	/* The unified image earlier builds wrote there. */
-	snprintf(path, sizeof(path), "%s/lxd/%s.tar.xz", dir, b->r->name);
+	snprintf(path, sizeof(path), "%s/lxd/%s.tar.xz", dir, r->name);
 	unlink(path);
-	snprintf(path, sizeof(path), "%s/lxd/.%s.tar.xz.digest", dir, b->r->name);
+	snprintf(path, sizeof(path), "%s/lxd/.%s.tar.xz.digest", dir, r->name);
 	unlink(path);
-	struct strbuf steps = { 0 };
-	if (rc == 0 && (next_steps_template(&steps, b->r) < 0 ||
-			manifest_data(&tree, NEXT_STEPS_FILE, 0644, steps.s, steps.len) < 0)) {
+	/* The next-steps template is lxc-local's only: not in LXD's image. */
+	manifest_init(&local, tree->mtime);
+	if (rc == 0 && (manifest_over(&local, tree) < 0 || next_steps_template(&steps, r) < 0 ||
+			manifest_data(&local, NEXT_STEPS_FILE, 0644, steps.s, steps.len) < 0)) {
 		snprintf(err, errlen, "out of memory");
 		rc = -1;
 	}
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/lxc/rootfs.tar.xz", dir);
-		rc = manifest_write_fresh(&tree, path, manifest_write_tar_xz, err, errlen) < 0 ? -1 : 0;
+		rc = manifest_write_fresh(&local, path, manifest_write_tar_xz, err, errlen) < 0 ? -1 : 0;
 	}
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/lxc/meta.tar.xz", dir);
-		rc = write_meta(b, path, err, errlen);
+		rc = write_meta(r, tree->mtime, path, err, errlen);
 	}
-	manifest_free(&tree);
+	manifest_free(&local);
 	free(steps.s);
 	if (rc == 0)
 		printf("build: %s/lxc/rootfs.tar.xz, meta.tar.xz (lxc-create -t local); "

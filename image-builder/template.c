@@ -16,7 +16,9 @@
 #include "build.h"
 #include "debian.h"
 #include "commands.h"
-#include "outputs.h"
+#include "lxcconfig.h"
+#include "lxcrootfs.h"
+#include "manifest.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -444,7 +446,10 @@ int cmd_lxc_template(int argc, char **argv)
 		b.debian_tar = debian;
 	}
 	remove_tree(tmp);
-	if (build_lxc_tree(&b, tmp, err, sizeof(err)) < 0)
+	struct manifest tree;
+	int staged = build_stage(&b, &tree, err, sizeof(err)) == 0 && lxc_rootfs_write(&tree, &r, tmp, 0, err, sizeof(err)) == 0;
+	manifest_free(&tree);
+	if (!staged)
 		goto fail;
 	if ((rmdir(t.rootfs) < 0 && errno != ENOENT) || rename(tmp, t.rootfs) < 0) {
 		snprintf(err, sizeof(err), "%s: %s", t.rootfs, strerror(errno));
