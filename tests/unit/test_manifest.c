@@ -1,4 +1,4 @@
-/* The staged tree (image-builder/manifest.c): paths resolve through the
+/* The staged tree (image-builder/manifest*.c): paths resolve through the
  * tree's own links and never leave it, keep leaves what is there, a tar's
  * owners and hard links come in, and accounts merge by name. */
 #include <setjmp.h>
