@@ -57,7 +57,7 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC) lib/recipe_image.c
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logring logflow linesplit child loop logrec root rootimage logsink storefile logstore logescape textline rfc5424 wbuf recipe_keys logconn
+UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logring logflow linesplit child loop logrec root rootimage logsink storefile logstore logescape textline rfc5424 wbuf recipe_keys logconn netrule
 # The init's log.c puts every line into the ring.
 LOG_SRC      := init/log.c init/logring.c $(LOGREC_SRC)
 unit_src_agent := init/agentframe.c init/agentreq.c init/jsonw.c lib/jsontok.c
@@ -67,7 +67,8 @@ unit_src_detect := init/detect.c $(LOG_SRC)
 unit_src_recipe := $(SHARED_SRC) lib/recipe_image.c
 unit_src_recipe_keys := lib/recipe_keys.c lib/conf.c lib/netaddr.c
 unit_src_moddep := image-builder/moddep.c
-unit_src_manifest := image-builder/manifest.c image-builder/accounts.c image-builder/util.c
+unit_src_manifest := image-builder/manifest.c image-builder/manifest_load.c image-builder/manifest_archive.c image-builder/manifest_fresh.c image-builder/accounts.c image-builder/util.c
+unit_src_netrule := image-builder/netrule.c image-builder/nextsteps.c image-builder/util.c $(SHARED_SRC) lib/recipe_image.c
 unit_ld_manifest := -larchive
 unit_src_power := init/power.c $(LOG_SRC)
 unit_src_tty := init/tty.c init/child.c init/cmdline.c init/log.c init/logring.c init/image_keys.c $(SHARED_SRC)

@@ -405,7 +405,7 @@ properties:
 
 def xz_tar(args, path, say):
     """tar ARGS through xz at level 1 on two threads, as amphi writes its
-    tarballs (image-builder/manifest.c, manifest_write_tar_xz), into path."""
+    tarballs (image-builder/manifest_archive.c, manifest_write_tar_xz), into path."""
     tar = " ".join(shlex.quote(a) for a in ["tar", "--numeric-owner", "--sort=name", "-cf", "-", *args])
     sc.run_logged(["bash", "-c", f"set -o pipefail; {tar} | xz -1 -T2 > {shlex.quote(path)}"], path + ".log", say,
                   f"nginx: systemd's {os.path.basename(path)}")

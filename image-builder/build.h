@@ -1,5 +1,5 @@
 /* What amphi build and the LXC template share: one staged tree from a
- * recipe's text, written as an LXC rootfs. */
+ * recipe's text, which every output is written from. */
 #ifndef AMPHI_BUILD_H
 #define AMPHI_BUILD_H
 
@@ -22,14 +22,11 @@ struct build_src {
 
 /* SOURCE_DATE_EPOCH (reproducible-builds.org) or 0. */
 int build_mtime(time_t *out, char *err, size_t errlen);
-/* The tree both worlds share into m: the packages' Debian tree if any,
- * the skeleton, busybox, the init, the recipe, the recipe's files. */
+/* The tree every output shares, into m (set up here with b->mtime; free
+ * it with manifest_free whatever this returns):
+ * the packages' Debian tree if any, the skeleton, busybox, the init, the
+ * recipe, the recipe's files. An output that needs more (the VM's modules,
+ * lxc-local's next steps) adds them over it (manifest_over). */
 int build_stage(const struct build_src *b, struct manifest *m, char *err, size_t errlen);
-/* The rootfs tree into out_dir, which must not exist yet. */
-int build_lxc_tree(const struct build_src *b, const char *out_dir, char *err, size_t errlen);
-
-/* DIR/lxc/rootfs.tar.xz + DIR/lxc/meta.tar.xz (lxc-create -t local) and
- * DIR/lxd/NAME.tar.xz (lxc image import), from the same tree; reproducible. */
-int build_lxc_tarballs(const struct build_src *b, const char *dir, char *err, size_t errlen);
 
 #endif

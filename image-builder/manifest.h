@@ -1,7 +1,8 @@
 /* The staged tree of an image, as a list of entries in memory, written out
- * through libarchive as a newc cpio (the initramfs) or as a directory (the
- * LXC rootfs). One list, two sinks: both images hold the same files.
- * Reproducible: owners 0:0, one fixed mtime, entries sorted by path. */
+ * through libarchive as a newc cpio (the initramfs), a tar, a SquashFS
+ * image or a directory (the LXC rootfs). One list, every sink: the images
+ * hold the same files. Reproducible: owners 0:0 (or as a tar had them), one
+ * fixed mtime, entries sorted by path. */
 #ifndef AMPHI_MANIFEST_H
 #define AMPHI_MANIFEST_H
 
@@ -20,6 +21,7 @@ struct manifest_entry {
 	size_t len;
 	unsigned rmajor, rminor; /* MF_CHARDEV */
 	unsigned uid, gid;      /* 0 unless set */
+	int borrowed;           /* data is the base's (manifest_over) */
 };
 
 struct manifest {
@@ -33,6 +35,12 @@ struct manifest {
 
 void manifest_init(struct manifest *m, time_t mtime);
 void manifest_free(struct manifest *m);
+/* m starts as base's entries, for an output that adds to the tree or
+ * changes owners without the others seeing it. Their contents are
+ * borrowed: base must outlive m, and its entries must stay as they are
+ * meanwhile (sorting moves them, which is fine). 0 or -1 (out of memory,
+ * m left empty). */
+int manifest_over(struct manifest *m, const struct manifest *base);
 
 /* Each returns 0 or -1 (out of memory). Missing parent directories are
  * added (0755); adding a path again replaces the earlier entry, unless
@@ -55,6 +63,10 @@ int manifest_chown(struct manifest *m, const char *path, unsigned uid, unsigned 
 int manifest_resolve(struct manifest *m, const char *path, char out[PATH_MAX]);
 /* The entry at path, or NULL. */
 struct manifest_entry *manifest_find(struct manifest *m, const char *path);
+/* "a/./b/../c" -> "a/c", in place; no leading or trailing '/'. */
+void manifest_normalize(char *path);
+/* Entries by path, the order every writer gives them in; -1 out of memory. */
+int manifest_sort(struct manifest *m);
 /* Adds every entry of a tar (owners, modes, links; a hard link becomes a
  * copy). Device nodes and FIFOs are left out: /dev is the kernel's. */
 int manifest_add_tar(struct manifest *m, const char *tar_path, char *err, size_t errlen);

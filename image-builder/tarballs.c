@@ -7,9 +7,11 @@
  * All from one staged tree, one mtime, sorted: reproducible. The tree is
  * compressed once with xz (lxc-local takes only a tarball); LXD's is
  * SquashFS, which mksquashfs makes in a fraction of xz's time. */
-#include "build.h"
+#include "tarballs.h"
+#include "lxcconfig.h"
 #include "manifest.h"
-#include "outputs.h"
+#include "netrule.h"
+#include "nextsteps.h"
 #include "util.h"
 
 #include <errno.h>
@@ -30,28 +32,12 @@
  * are where they are, in the message's own placeholders. */
 static int network_hint(struct strbuf *b, const struct recipe *r, const char *config, const char *recipe)
 {
-	const struct recipe_net *eth0 = NULL;
-	int rc;
+	const struct recipe_net *eth0 = netrule_recipe_eth0(r);
+	int rc = strbuf_printf(b, "  network:           eth0, as %s makes it (lxc.net.0.*; lxc-create's\n"
+			       "                     default: a veth on lxcbr0), ", config);
 
-	for (int i = 0; i < r->nnets; i++)
-		if (!strcmp(r->net[i].name, "eth0"))
-			eth0 = &r->net[i];
-	rc = strbuf_printf(b, "  network:           eth0, as %s makes it (lxc.net.0.*; lxc-create's\n"
-			   "                     default: a veth on lxcbr0), ", config);
-	if (rc < 0)
-		return -1;
-	if (eth0 && eth0->dhcp)
-		rc = strbuf_printf(b, "takes an address by DHCP ([network.eth0])");
-	else if (eth0 && eth0->address.n)
-		rc = strbuf_printf(b, "gets %s ([network.eth0])", eth0->address.item[0]);
-	else if (eth0)
-		rc = strbuf_printf(b, "keeps what LXC gives it ([network.eth0] sets no address)");
-	else if (r->unnamed_dhcp)
-		rc = strbuf_printf(b, "takes an address by DHCP where LXC gives it none\n"
-				   "                     (lxc-net's dnsmasq answers on lxcbr0)");
-	else
-		rc = strbuf_printf(b, "keeps what LXC gives it and asks no DHCP\n"
-				   "                     ([network] unnamed = none)");
+	if (rc == 0)
+		rc = netrule_say(b, r, NULL);
 	return rc < 0 ? -1 : strbuf_printf(b, ";\n"
 		"                     change it there or in %s\n"
 		"                     ([network.eth0]%s%s)\n"
@@ -60,50 +46,43 @@ static int network_hint(struct strbuf *b, const struct recipe *r, const char *co
 		recipe, eth0 ? "" : ", or in [network] unnamed = ", eth0 ? "" : r->unnamed_dhcp ? "none" : "dhcp");
 }
 
-static int next_steps_template(struct strbuf *b, const struct recipe *r)
-{
-	if (strbuf_printf(b,
-		"amphi appliance '%s', created by lxc-create -t local as container LXC_NAME in LXC_PATH.\n"
-		"Add -P DIR to each lxc- command below when DIR, the directory LXC_PATH is in, is not\n"
-		"LXC's default (lxc-config lxc.lxcpath).\n"
-		"\n"
-		"  start it:          lxc-start -n LXC_NAME\n"
-		"  its login prompt:  lxc-console -n LXC_NAME -t 1   (Ctrl-a q leaves; root has no password on the console)\n"
-		"  a shell inside:    lxc-attach -n LXC_NAME\n"
-		"  its logs:          LXC_PATH/host/amphi.sock, followed with\n"
-		"                     amphi logs --connect LXC_PATH/host/amphi.sock --follow\n"
-		"                     (amphi: build/amphi in the amphi tree that built this appliance); without it,\n"
-		"                     mkdir -p LXC_PATH/host; mkfifo LXC_PATH/host/anaconda.fifo (at any time), then\n"
-		"                     cat LXC_PATH/host/anaconda.fifo shows the log as text lines;\n"
-		"                     the console is in LXC_PATH/console.log\n",
-		r->name) < 0 || network_hint(b, r, "LXC_PATH/config", "LXC_ROOTFS" RECIPE_IMAGE_PATH) < 0)
-		return -1;
-	return strbuf_printf(b, "  stop it:           lxc-stop -n LXC_NAME      restart: lxc-stop -r -n LXC_NAME\n");
-}
+/* lxc-local's two texts of the next steps: the same lines, each naming
+ * the container as it can. */
+struct local_steps {
+	const char *head;           /* after "amphi appliance 'NAME'" */
+	struct next_steps s;
+	const char *config, *recipe; /* where its config and its recipe are */
+};
+
+/* NEXT_STEPS_FILE in the rootfs, which lxc-local fills in. */
+static const struct local_steps in_rootfs = {
+	", created by lxc-create -t local as container LXC_NAME in LXC_PATH.\n"
+	"Add -P DIR to each lxc- command below when DIR, the directory LXC_PATH is in, is not\n"
+	"LXC's default (lxc-config lxc.lxcpath).\n"
+	"\n",
+	{ "LXC_NAME", "", "", "LXC_PATH", "amphi", 1 },
+	"LXC_PATH/config", "LXC_ROOTFS" RECIPE_IMAGE_PATH,
+};
 
 /* lxc-local cats create-message as it is (it substitutes LXC_NAME and
  * LXC_PATH only in the config and the files named in `templates`), so
  * the message speaks of NAME and LXCPATH as the user chose them, and
  * says where the filled-in copy is. */
-static int create_message(struct strbuf *b, const struct recipe *r)
+static const struct local_steps in_message = {
+	" is created (NAME and LXCPATH below: the -n and -P you gave).\n"
+	"The same, with the container's name and directory filled in, is in\n"
+	"LXCPATH/NAME/rootfs/" NEXT_STEPS_FILE " (/" NEXT_STEPS_FILE " inside it).\n"
+	"\n",
+	{ "NAME", "", " [-P LXCPATH]", "LXCPATH/NAME", "amphi", 1 },
+	"LXCPATH/NAME/config", "LXCPATH/NAME/rootfs" RECIPE_IMAGE_PATH,
+};
+
+static int local_steps(struct strbuf *b, const struct recipe *r, const struct local_steps *l)
 {
-	if (strbuf_printf(b,
-		"amphi appliance '%s' is created (NAME and LXCPATH below: the -n and -P you gave).\n"
-		"The same, with the container's name and directory filled in, is in\n"
-		"LXCPATH/NAME/rootfs/" NEXT_STEPS_FILE " (/" NEXT_STEPS_FILE " inside it).\n"
-		"\n"
-		"  start it:          lxc-start -n NAME [-P LXCPATH]\n"
-		"  its login prompt:  lxc-console -n NAME -t 1   (Ctrl-a q leaves; root has no password on the console)\n"
-		"  a shell inside:    lxc-attach -n NAME\n"
-		"  its logs:          LXCPATH/NAME/host/amphi.sock, followed with\n"
-		"                     amphi logs --connect LXCPATH/NAME/host/amphi.sock --follow\n"
-		"                     (amphi: build/amphi in the amphi tree that built this appliance); without it,\n"
-		"                     mkdir -p LXCPATH/NAME/host; mkfifo LXCPATH/NAME/host/anaconda.fifo (at any time), then\n"
-		"                     cat LXCPATH/NAME/host/anaconda.fifo shows the log as text lines;\n"
-		"                     the console is in LXCPATH/NAME/console.log\n",
-		r->name) < 0 || network_hint(b, r, "LXCPATH/NAME/config", "LXCPATH/NAME/rootfs" RECIPE_IMAGE_PATH) < 0)
+	if (strbuf_printf(b, "amphi appliance '%s'%s", r->name, l->head) < 0 || next_steps_commands(b, &l->s) < 0 ||
+	    network_hint(b, r, l->config, l->recipe) < 0)
 		return -1;
-	return strbuf_printf(b, "  stop it:           lxc-stop -n NAME      restart: lxc-stop -r -n NAME\n");
+	return next_steps_stop(b, &l->s);
 }
 
 /* lxc-local puts `config` (`config-user` in a user namespace, i.e. with
@@ -122,14 +101,14 @@ static int meta_config(struct strbuf *b, const struct recipe *r, int userns)
 	return lxc_config_lines(b, "LXC_PATH", r, 0);
 }
 
-static int write_meta(const struct build_src *b, const char *path, char *err, size_t errlen)
+static int write_meta(const struct recipe *r, time_t mtime, const char *path, char *err, size_t errlen)
 {
 	struct strbuf conf = { 0 }, user = { 0 }, msg = { 0 };
 	struct manifest m;
 	int rc = -1;
 
-	manifest_init(&m, b->mtime);
-	if (meta_config(&conf, b->r, 0) < 0 || meta_config(&user, b->r, 1) < 0 || create_message(&msg, b->r) < 0 ||
+	manifest_init(&m, mtime);
+	if (meta_config(&conf, r, 0) < 0 || meta_config(&user, r, 1) < 0 || local_steps(&msg, r, &in_message) < 0 ||
 	    manifest_data(&m, "config", 0644, conf.s, conf.len) < 0 ||
 	    manifest_data(&m, "config-user", 0644, user.s, user.len) < 0 ||
 	    manifest_data(&m, "create-message", 0644, msg.s, msg.len) < 0 ||
@@ -148,13 +127,13 @@ static int write_meta(const struct build_src *b, const char *path, char *err, si
  * No templates: LXD containers take their hostname from LXD. The creation
  * date is the build's fixed time (SOURCE_DATE_EPOCH), but never 0: LXD
  * refuses an image whose date is 0 as "Missing creation date". */
-static int write_lxd_meta(const struct build_src *b, const char *path, char *err, size_t errlen)
+static int write_lxd_meta(const struct recipe *r, time_t mtime, const char *path, char *err, size_t errlen)
 {
 	struct strbuf meta = { 0 };
 	struct manifest m;
 	int rc = -1;
 
-	manifest_init(&m, b->mtime);
+	manifest_init(&m, mtime);
 	if (strbuf_printf(&meta,
 		"architecture: x86_64\n"
 		"creation_date: %lld\n"
@@ -163,7 +142,7 @@ static int write_lxd_meta(const struct build_src *b, const char *path, char *err
 		"  os: amphi\n"
 		"  release: \"%s\"\n"
 		"  name: %s\n",
-		(long long)(b->mtime > 0 ? b->mtime : 1), b->r->name, b->r->name, b->r->name) < 0 ||
+		(long long)(mtime > 0 ? mtime : 1), r->name, r->name, r->name) < 0 ||
 	    manifest_data(&m, "metadata.yaml", 0644, meta.s, meta.len) < 0)
 		snprintf(err, errlen, "out of memory");
 	else
@@ -173,49 +152,48 @@ static int write_lxd_meta(const struct build_src *b, const char *path, char *err
 	return rc;
 }
 
-int build_lxc_tarballs(const struct build_src *b, const char *dir, char *err, size_t errlen)
+int lxc_tarballs(struct manifest *tree, const struct recipe *r, const char *dir, char *err, size_t errlen)
 {
-	struct manifest tree;
+	struct manifest local;
+	struct strbuf steps = { 0 };
 	char path[PATH_MAX];
-	int rc;
+	int rc = 0;
 
 	err[0] = '\0';
-	manifest_init(&tree, b->mtime);
-	rc = build_stage(b, &tree, err, errlen);
-	/* LXD first: the next-steps template is for lxc-local only. */
 	snprintf(path, sizeof(path), "%s/lxd", dir);
-	if (rc == 0 && mkdir(path, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		rc = -1;
 	}
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/lxd/lxd.tar.xz", dir);
-		rc = write_lxd_meta(b, path, err, errlen);
+		rc = write_lxd_meta(r, tree->mtime, path, err, errlen);
 	}
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/lxd/rootfs.squashfs", dir);
-		rc = manifest_write_fresh(&tree, path, manifest_write_squashfs, err, errlen) < 0 ? -1 : 0;
+		rc = manifest_write_fresh(tree, path, manifest_write_squashfs, err, errlen) < 0 ? -1 : 0;
 	}
 	/* The unified image earlier builds wrote there. */
-	snprintf(path, sizeof(path), "%s/lxd/%s.tar.xz", dir, b->r->name);
+	snprintf(path, sizeof(path), "%s/lxd/%s.tar.xz", dir, r->name);
 	unlink(path);
-	snprintf(path, sizeof(path), "%s/lxd/.%s.tar.xz.digest", dir, b->r->name);
+	snprintf(path, sizeof(path), "%s/lxd/.%s.tar.xz.digest", dir, r->name);
 	unlink(path);
-	struct strbuf steps = { 0 };
-	if (rc == 0 && (next_steps_template(&steps, b->r) < 0 ||
-			manifest_data(&tree, NEXT_STEPS_FILE, 0644, steps.s, steps.len) < 0)) {
+	/* The next-steps template is lxc-local's only: not in LXD's image. */
+	manifest_init(&local, tree->mtime);
+	if (rc == 0 && (manifest_over(&local, tree) < 0 || local_steps(&steps, r, &in_rootfs) < 0 ||
+			manifest_data(&local, NEXT_STEPS_FILE, 0644, steps.s, steps.len) < 0)) {
 		snprintf(err, errlen, "out of memory");
 		rc = -1;
 	}
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/lxc/rootfs.tar.xz", dir);
-		rc = manifest_write_fresh(&tree, path, manifest_write_tar_xz, err, errlen) < 0 ? -1 : 0;
+		rc = manifest_write_fresh(&local, path, manifest_write_tar_xz, err, errlen) < 0 ? -1 : 0;
 	}
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/lxc/meta.tar.xz", dir);
-		rc = write_meta(b, path, err, errlen);
+		rc = write_meta(r, tree->mtime, path, err, errlen);
 	}
-	manifest_free(&tree);
+	manifest_free(&local);
 	free(steps.s);
 	if (rc == 0)
 		printf("build: %s/lxc/rootfs.tar.xz, meta.tar.xz (lxc-create -t local); "

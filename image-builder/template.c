@@ -16,7 +16,11 @@
 #include "build.h"
 #include "debian.h"
 #include "commands.h"
-#include "outputs.h"
+#include "lxcconfig.h"
+#include "lxcrootfs.h"
+#include "manifest.h"
+#include "netrule.h"
+#include "nextsteps.h"
 #include "util.h"
 
 #include <errno.h>
@@ -254,18 +258,10 @@ static void read_net0(const char *config, struct lxc_net0 *n)
 	fclose(f);
 }
 
-static const struct recipe_net *recipe_eth0(const struct recipe *r)
-{
-	for (int i = 0; i < r->nnets; i++)
-		if (!strcmp(r->net[i].name, "eth0"))
-			return &r->net[i];
-	return NULL;
-}
-
 /* The network this container will have: LXC's interface and what the
  * init does on it: the recipe's [network.eth0] (with --net), else what
  * LXC's config gives, else DHCP unless the recipe says [network]
- * unnamed = none (init/net.c decides the same at boot). */
+ * unnamed = none (netrule.h). */
 static int network_line(struct strbuf *b, const struct targs *t, const struct recipe *r)
 {
 	const char *lxcpath = t->path, *rootfs = t->rootfs;
@@ -282,20 +278,9 @@ static int network_line(struct strbuf *b, const struct targs *t, const struct re
 		snprintf(nic, sizeof(nic), "eth0, a %s on bridge %s,", n.type, n.link);
 	else
 		snprintf(nic, sizeof(nic), "eth0 (lxc.net.0.type = %s)", n.type);
-	const struct recipe_net *eth0 = recipe_eth0(r);
-	int unnamed = !eth0 && !n.address[0], rc;
-	if ((eth0 && eth0->dhcp) || (unnamed && r->unnamed_dhcp))
-		rc = strbuf_printf(b, "%s takes an address by DHCP%s (from a server on that\n"
-				   "                     bridge, such as lxc-net's dnsmasq on lxcbr0)", nic,
-				   eth0 ? "" : ", amphi's default where nothing else gives one");
-	else if (eth0 && eth0->address.n)
-		rc = strbuf_printf(b, "%s gets %s from the recipe", nic, eth0->address.item[0]);
-	else if (n.address[0])
-		rc = strbuf_printf(b, "%s gets %s from LXC (lxc.net.0.ipv4.address)", nic, n.address);
-	else
-		rc = strbuf_printf(b, "%s comes up with no address: neither LXC's config nor the\n"
-				   "                     recipe gives one (%s; lxc-create ... -- --net dhcp|ADDRESS/PREFIX gives one)",
-				   nic, eth0 ? "its [network.eth0] has no dhcp or address" : "it says [network] unnamed = none");
+	const struct recipe_net *eth0 = netrule_recipe_eth0(r);
+	int unnamed = !eth0 && !n.address[0];
+	int rc = strbuf_printf(b, "%s ", nic) < 0 || netrule_say(b, r, n.address) < 0 ? -1 : 0;
 	if (rc == 0 && eth0)
 		rc = strbuf_printf(b, ";\n                     change it in %s%s ([network.eth0])\n"
 				   "                     or %s (lxc.net.0.*)\n", rootfs, RECIPE_IMAGE_PATH, config);
@@ -329,19 +314,14 @@ static int next_steps(const struct targs *t, const struct recipe *r, struct strb
 	char self[PATH_MAX];
 	if (self_path(self, sizeof(self)) < 0)
 		snprintf(self, sizeof(self), "amphi");
-	return strbuf_printf(b,
-		"amphi appliance '%s' is created as container %s.\n"
-		"\n"
-		"  start it:          lxc-start -n %s -P %s\n"
-		"  its login prompt:  lxc-console -n %s -P %s -t 1   (Ctrl-a q leaves; root has no password on the console)\n"
-		"  a shell inside:    lxc-attach -n %s -P %s\n"
-		"  its logs:          %s/host/amphi.sock, followed with\n"
-		"                     %s logs --connect %s/host/amphi.sock --follow\n"
-		"                     and the console in %s/console.log\n"
-		"  stop it:           lxc-stop -n %s -P %s      restart: lxc-stop -r -n %s -P %s\n"
-		"  network:           ",
-		r->name, t->name, t->name, parent, t->name, parent, t->name, parent, lxcpath, self, lxcpath, lxcpath,
-		t->name, parent, t->name, parent) < 0 ? -1 : network_line(b, t, r);
+	char at[PATH_MAX + 4];
+	snprintf(at, sizeof(at), " -P %s", parent);
+	const struct next_steps s = { t->name, at, "", lxcpath, self, 0 };
+	if (strbuf_printf(b, "amphi appliance '%s' is created as container %s.\n\n", r->name, t->name) < 0 ||
+	    next_steps_commands(b, &s) < 0 || next_steps_stop(b, &s) < 0 ||
+	    strbuf_printf(b, "  network:           ") < 0)
+		return -1;
+	return network_line(b, t, r);
 }
 
 /* The config lxc-create wrote, between LXC's confinement before it (so
@@ -428,7 +408,10 @@ int cmd_lxc_template(int argc, char **argv)
 		b.debian_tar = debian;
 	}
 	remove_tree(tmp);
-	if (build_lxc_tree(&b, tmp, err, sizeof(err)) < 0)
+	struct manifest tree;
+	int staged = build_stage(&b, &tree, err, sizeof(err)) == 0 && lxc_rootfs_write(&tree, &r, tmp, 0, err, sizeof(err)) == 0;
+	manifest_free(&tree);
+	if (!staged)
 		goto fail;
 	if ((rmdir(t.rootfs) < 0 && errno != ENOENT) || rename(tmp, t.rootfs) < 0) {
 		snprintf(err, sizeof(err), "%s: %s", t.rootfs, strerror(errno));

@@ -1,4 +1,4 @@
-/* The staged tree (image-builder/manifest.c): paths resolve through the
+/* The staged tree (image-builder/manifest*.c): paths resolve through the
  * tree's own links and never leave it, keep leaves what is there, a tar's
  * owners and hard links come in, and accounts merge by name. */
 #include <setjmp.h>
@@ -181,6 +181,42 @@ static void test_accounts_merge_by_name_and_find_ids(void **state)
 	remove_tree(dir);
 }
 
+/* An output's additions and owner changes over the one staged tree stay
+ * its own; the tree's contents are shared, not copied, and outlive it. */
+static void test_a_layer_over_the_tree_leaves_the_tree_as_it_was(void **state)
+{
+	struct manifest tree, over, copy;
+
+	(void)state;
+	setup_tree(&tree);
+	assert_int_equal(manifest_data(&tree, "etc/passwd", 0644, "root:x:0:0::/root:/bin/sh\n", 26), 0);
+	assert_int_equal(manifest_data(&tree, "etc/motd", 0644, "hi\n", 3), 0);
+	assert_int_equal(manifest_over(&over, &tree), 0);
+	assert_int_equal(over.n, tree.n);
+	assert_ptr_equal(manifest_find(&over, "etc/passwd")->data, manifest_find(&tree, "etc/passwd")->data);
+	/* Through the tree's own links, as in the tree. */
+	assert_int_equal(manifest_data(&over, "bin/extra", 0755, "x", 1), 0);
+	assert_non_null(manifest_find(&over, "usr/bin/extra"));
+	assert_int_equal(manifest_data(&over, "etc/motd", 0644, "bye\n", 4), 0);
+	assert_int_equal(manifest_chown(&over, "etc/passwd", 100000, 100000), 0);
+	assert_int_equal(manifest_chardev(&over, "dev/console", 0600, 5, 1), 0);
+	assert_int_equal(manifest_sort(&over), 0);
+	assert_null(manifest_find(&tree, "usr/bin/extra"));
+	assert_null(manifest_find(&tree, "dev"));
+	assert_int_equal(manifest_find(&tree, "etc/passwd")->uid, 0);
+	assert_memory_equal(manifest_find(&tree, "etc/motd")->data, "hi\n", 3);
+	assert_memory_equal(manifest_find(&over, "etc/motd")->data, "bye\n", 4);
+	/* A borrowed entry copied elsewhere is that manifest's own. */
+	manifest_init(&copy, 0);
+	assert_int_equal(manifest_copy(&copy, manifest_find(&over, "etc/passwd")), 0);
+	assert_false(manifest_find(&copy, "etc/passwd")->borrowed);
+	manifest_free(&over);
+	assert_memory_equal(manifest_find(&tree, "etc/passwd")->data, "root:x:0:0::/root:/bin/sh\n", 26);
+	assert_memory_equal(manifest_find(&copy, "etc/passwd")->data, "root:x:0:0::/root:/bin/sh\n", 26);
+	manifest_free(&copy);
+	manifest_free(&tree);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -188,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_keep_leaves_what_is_there),
 		cmocka_unit_test(test_a_tar_comes_in_with_owners_links_and_no_devices),
 		cmocka_unit_test(test_accounts_merge_by_name_and_find_ids),
+		cmocka_unit_test(test_a_layer_over_the_tree_leaves_the_tree_as_it_was),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,16 +1,13 @@
-/* The small text files next to the images: how to boot each one. */
-#ifndef AMPHI_OUTPUTS_H
-#define AMPHI_OUTPUTS_H
+/* An appliance's LXC config: for lxc-start -f (DIR/lxc/config), and the
+ * lines that the LXC template and lxc-local's metadata put in theirs. */
+#ifndef AMPHI_LXCCONFIG_H
+#define AMPHI_LXCCONFIG_H
 
 #include "recipe.h"
 #include "util.h"
 
-/* DIR/vm/launch: a shell script that runs QEMU on DIR/vm's kernel and
- * initramfs, so the output works without amphi installed. */
-int write_vm_launcher(const char *dir, const struct recipe *r, char *err, size_t errlen);
-/* DIR/vm/domain.xml: the same machine for virsh define (TCG, direct kernel
- * boot, both log ports, DIR/vm/disk.img on virtio-blk with an iothread). */
-int write_libvirt_domain(const char *dir, const struct recipe *r, char *err, size_t errlen);
+#include <stddef.h>
+
 /* Where LXC keeps the config files its templates include (common.conf,
  * userns.conf): Debian's and the other distributions' packages. */
 #define LXC_TEMPLATE_CONFIG "/usr/share/lxc/config"
