@@ -59,7 +59,7 @@ SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-saniti
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
 UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logring logflow linesplit child loop logrec root rootimage logsink storefile logstore logescape textline rfc5424 wbuf recipe_keys logconn netrule
 # The init's log.c puts every line into the ring.
-LOG_SRC      := init/log.c init/logring.c $(LOGREC_SRC)
+LOG_SRC      := init/log.c init/logconsole.c init/logring.c $(LOGREC_SRC)
 unit_src_agent := init/agentframe.c init/agentreq.c init/jsonw.c lib/jsontok.c
 unit_src_agentcmd := init/agentcmd.c init/agentsys.c init/agentfs.c init/agentreq.c init/jsonw.c lib/jsontok.c lib/netaddr.c init/netlink.c $(LOG_SRC)
 unit_src_log := $(LOG_SRC)
@@ -71,7 +71,7 @@ unit_src_manifest := image-builder/manifest.c image-builder/manifest_load.c imag
 unit_src_netrule := image-builder/netrule.c image-builder/nextsteps.c image-builder/util.c $(SHARED_SRC) lib/recipe_image.c
 unit_ld_manifest := -larchive
 unit_src_power := init/power.c $(LOG_SRC)
-unit_src_tty := init/tty.c init/child.c init/cmdline.c init/log.c init/logring.c init/image_keys.c $(SHARED_SRC)
+unit_src_tty := init/tty.c init/child.c init/cmdline.c init/log.c init/logconsole.c init/logring.c init/image_keys.c $(SHARED_SRC)
 unit_src_users := init/users.c
 unit_src_root := init/root.c init/cmdline.c $(LOG_SRC)
 unit_src_rootimage := init/rootimage.c init/root.c init/cmdline.c init/spawn.c init/console.c lib/conf.c $(LOG_SRC)

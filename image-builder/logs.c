@@ -32,8 +32,8 @@
 /* One ack per batch, not per read. A batch ends when the guest pauses,
  * after this many records, or after this long; all well inside what the
  * guest's ring holds for us. A pause is short: the batch is stored then
- * (at 20 ms, the end of a 50 MB flood reached the files a fifth of the
- * flood's time late, measured). */
+ * (at 20 ms, the end of a 50 MB flood reaches the files a fifth of the
+ * flood's time late). */
 #define ACK_IDLE_MS 2
 #define ACK_EVERY 256
 #define ACK_MAX_DELAY_MS 100

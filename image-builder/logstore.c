@@ -16,9 +16,9 @@
 /* An ack promises the records are written to the store (the page cache:
  * they survive this process). all.log is also sent to the disk this often,
  * by a thread of its own (disk_sync_later), not per ack: a sync per batch
- * made the next append wait for the page under writeback and halved the
- * throughput, and one a second in line stalled the reader for a fifth of
- * it during a flood (measured). --sync syncs before every ack. */
+ * makes the next append wait for the page under writeback and halves the
+ * throughput, and one a second in line stalls the reader for a fifth of
+ * it during a flood. --sync syncs before every ack. */
 #define SYNC_EVERY_MS 1000
 
 void logstore_init(struct logstore *S, const char *out, int outfd, int max_boots, uint64_t max_size)

@@ -44,9 +44,9 @@ int lxc_confinement_lines(struct strbuf *b, const char *confdir, int userns)
 	 * post-stop hook that sleeps 0.5 s on every stop (lxcfs PR 53: so a
 	 * restarted container sees no stale cgroupfs entries of lxcfs's; its
 	 * mount hook gives no cgroupfs view where LXC has cgroup namespaces,
-	 * as on any current kernel). Measured on the minimal recipe: lxc-stop
-	 * 524 ms with it, 20 ms without, as before the include; no other line
-	 * of common.conf costs time. It confines nothing. An empty value
+	 * as on any current kernel). On the minimal recipe lxc-stop takes
+	 * 524 ms with it, 20 ms without; no other line of common.conf costs
+	 * time. It confines nothing. An empty value
 	 * clears the hooks set so far; ones set after these lines stay. */
 	if (strbuf_printf(b,
 		"# LXC's own confinement, as its templates include it: capabilities dropped,\n"

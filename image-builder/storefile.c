@@ -13,16 +13,16 @@
 /* A full buffer is written up to the last FILE_ALIGN boundary of the file
  * and the rest kept for the next write: the page cache then takes whole
  * folios, where a write that ends inside a new one makes the kernel zero
- * the rest of it before the next write copies over it (measured on ext4:
- * 100 MB in 65000-byte writes took 45 ms, in aligned 64 KiB ones 28, in
- * 256 KiB ones 23). */
+ * the rest of it before the next write copies over it (on ext4, 100 MB
+ * in 65000-byte writes take 45 ms, in aligned 64 KiB ones 28, in 256 KiB
+ * ones 23). */
 #define FILE_BUF (256 * 1024)
 #define FILE_ALIGN (64 * 1024)
 _Static_assert(FILE_BUF - FILE_ALIGN >= STOREFILE_LINE_MAX, "a line fits after a partial write");
 /* A file that fills buffers (a flood) has its blocks allocated ahead, this
  * much at a time, as journald does: a write into allocated blocks skips
  * ext4's per-block reservation (100 MB in 256 KiB writes: 26 ms, 18.5 with
- * this, measured). What is left past the end is given back at close. */
+ * this). What is left past the end is given back at close. */
 #define PREALLOC (8 << 20)
 
 /* Writes the first n bytes of the buffer. What the file took is taken

@@ -14,8 +14,8 @@
  * every domain).
  * panic=-1 + -no-reboot: a guest that panics ends QEMU instead of hanging.
  * Under TCG the CPU hides ERMS and FSRM: with them the guest kernel copies
- * with rep movsb, which TCG runs a byte at a time (measured: a virtio port
- * took 250 MB/s with them, 520 without). */
+ * with rep movsb, which TCG runs a byte at a time (a virtio port takes
+ * 250 MB/s with them, 520 without). */
 static const char launcher_head[] =
 	"#!/bin/sh\n"
 	"# Boots this amphi build under QEMU; extra arguments go to QEMU.\n"

@@ -2,7 +2,6 @@
 #include "log.h"
 #include "loop.h"
 #include "recipe.h"
-#include "tty.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -20,7 +19,7 @@ static const struct {
 
 /* Every child ever started, for the reaper: each unit, each getty, the
  * emergency shell. */
-#define CHILDREN_MAX (RECIPE_UNITS_MAX + TTY_MAX + 1)
+#define CHILDREN_MAX (RECIPE_UNITS_MAX + RECIPE_TTYS_MAX + 1)
 static struct child *children[CHILDREN_MAX];
 static int nchildren;
 static void (*none_left)(void);

@@ -1,9 +1,8 @@
 /* The init's log: every line becomes a record in the ring (logring.h; the
- * sinks take it to the host) and, for people, a line on the console. Console writes never block PID 1: the fd is nonblocking, and
- * what a full console cannot take waits in a small queue (the init's own
- * lines first: other output that does not fit, or comes faster than about
- * 32 KiB a second, is not shown there, counted, and said; the ring keeps
- * all of it). */
+ * sinks take it to the host) and, for people, a line on the console
+ * (logconsole.h: never blocking PID 1; other programs' output that does
+ * not fit, or comes faster than about 32 KiB a second, is not shown there,
+ * counted and said; the ring keeps all of it). */
 #ifndef AMPHI_LOG_H
 #define AMPHI_LOG_H
 

@@ -28,9 +28,9 @@ static int backlog_timer;  /* drain_backlogs is due */
  * child waits in write() until resume_output); without, what the child
  * left in the pipe as it ended (its last lines before the news of its
  * end): a pipe's worth, no more, for a child it left behind may write on,
- * and that is read in turns as any output (reading to EAGAIN, such an
- * orphan held PID 1 for as long as it wrote: the power button went
- * unanswered). What one read brought beyond the pressure waits in the
+ * and that is read in turns as any output (read to EAGAIN, such an
+ * orphan would hold PID 1 for as long as it writes, and the power button
+ * would go unanswered). What one read brought beyond the pressure waits in the
  * pipe's backlog (mapped the first time it is needed, kept for the pipe's
  * life). Returns -1 when paused. */
 static int drain(struct logpipe *p, int yield_to_readers)

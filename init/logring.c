@@ -74,9 +74,9 @@ static void put(struct ring *g, const struct logrec *r, size_t sdlen, const char
 		 * (the oldest records, when the ring has wrapped before) goes
 		 * first: a record written at 0 takes the place of newer ones,
 		 * which may only go once everything older has. (Evicting only a
-		 * record that starts at p left the older ones a little past it
-		 * in place, and the new record overwrote newer records still
-		 * counted as held: readers then found wrong or garbage headers.) */
+		 * record that starts at p would leave older ones a little past it
+		 * in place, and the new record would overwrite newer records still
+		 * counted as held: readers would find garbage headers.) */
 		while (g->count && g->tail >= p)
 			evict_oldest(g);
 		if (p + sizeof(struct rec_hdr) <= g->size)

@@ -28,8 +28,8 @@
 #define RECHECK_MS 1000
 
 /* A batch is filled to at most this much: a virtio port takes up to 32 KiB
- * a write, and a batch one frame over it went out as two writes, the
- * second a trip to the host for one frame (half of all writes, measured).
+ * a write, and a batch one frame over it goes out as two writes, the
+ * second a trip to the host for one frame (in a flood, half of all writes).
  * (A frame is at most LOGREC_FRAME_MAX, so the first always fits.) */
 #define OUT_BATCH (32 * 1024)
 

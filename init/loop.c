@@ -1,7 +1,6 @@
 #include "loop.h"
 #include "log.h"
 #include "recipe.h"
-#include "tty.h"
 
 #include <errno.h>
 #include <string.h>
@@ -10,13 +9,13 @@
 #include <unistd.h>
 
 /* Sized from what a recipe can ask for: a unit holds at most one timer at
- * a time (its timeout, restart or stop) and one fd (its output pipe); the
- * rest of PID 1 (log sinks and sources, the tty respawn, signals, power
- * buttons, the control FIFO, the network's wait, the shutdown) fewer than
- * 24 timers and 40 fds. Running out would be a bug in that sum: it is
+ * a time (its timeout, restart or stop) and one fd (its output pipe), a
+ * getty one timer (its respawn); the rest of PID 1 (log sinks and sources,
+ * signals, power buttons, the control FIFO, the agent, the network's wait,
+ * the shutdown) fewer than 24 timers and 40 fds. Running out would be a bug in that sum: it is
  * said, never silent. */
 #define LOOP_MAX_FDS (RECIPE_UNITS_MAX + 40)
-#define LOOP_MAX_TIMERS (RECIPE_UNITS_MAX + TTY_MAX + 24)
+#define LOOP_MAX_TIMERS (RECIPE_UNITS_MAX + RECIPE_TTYS_MAX + 24)
 
 struct loop_fd {
 	int fd;

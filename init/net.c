@@ -40,18 +40,27 @@ static int nifs, waiting;
 static void (*ready_cb)(void);
 static int ready_timer = -1;
 
+/* LXC and QEMU name their interfaces ethN; this many are looked for. */
+#define ETH_SCAN_MAX 64
+
+/* The next ethN link there is from *pos on: 1 with name and *index set,
+ * 0 after the last. */
+static int next_eth(int *pos, char name[RECIPE_IFNAME_MAX], int *index)
+{
+	while (*pos < ETH_SCAN_MAX) {
+		snprintf(name, RECIPE_IFNAME_MAX, "eth%d", (*pos)++);
+		if ((*index = nl_link_index(name)) > 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* The first interface that is not loopback, for ip= without a device. */
 static void first_ethernet(char out[RECIPE_IFNAME_MAX])
 {
-	for (int i = 0; i < 64; i++) {
-		char name[RECIPE_IFNAME_MAX];
-		snprintf(name, sizeof(name), "eth%d", i);
-		if (nl_link_index(name) > 0) {
-			strcpy(out, name);
-			return;
-		}
-	}
-	strcpy(out, "eth0");
+	int pos = 0, index;
+	if (!next_eth(&pos, out, &index))
+		strcpy(out, "eth0");
 }
 
 /* Returns 1 when ip= asks for something, with kernel_ip filled. */
@@ -233,13 +242,10 @@ static void adopt_foreign_links(void)
 {
 	/* No keys of its own (no dns, search); in bss: the struct is 6 KiB. */
 	static struct recipe_net unnamed;
+	char name[RECIPE_IFNAME_MAX];
 
-	for (int i = 0; i < 64; i++) {
-		char name[RECIPE_IFNAME_MAX];
-		int known = 0, idx, rc;
-		snprintf(name, sizeof(name), "eth%d", i);
-		if ((idx = nl_link_index(name)) < 0)
-			continue;
+	for (int pos = 0, idx, rc; next_eth(&pos, name, &idx);) {
+		int known = 0;
 		for (int j = 0; j < nifs; j++)
 			known |= ifs[j].index == idx;
 		if (known)
@@ -332,7 +338,7 @@ static void dhcp_bound(struct net_if *n, const struct ctlmsg_dhcp *m, int renew)
 		nl_link_up(n->index, atoi(ctlmsg_dhcp_field(m, "mtu")));
 	add_address(n, addr);
 	snprintf(routers, sizeof(routers), "%s", ctlmsg_dhcp_field(m, "router"));
-	char *first = strtok(routers, ",");
+	char *rsave = NULL, *first = strtok_r(routers, ",", &rsave);
 	if (first)
 		add_route(n, first);
 	snprintf(dns, sizeof(dns), "%s", ctlmsg_dhcp_field(m, "dns"));

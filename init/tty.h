@@ -8,7 +8,7 @@
 
 #include <sys/types.h>
 
-#define TTY_MAX 16
+#define TTY_MAX RECIPE_TTYS_MAX
 #define TTY_NAME_MAX 32
 
 /* Turns the recipe's getty list into device names below /dev ("ttyS0",

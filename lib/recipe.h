@@ -12,6 +12,8 @@
 #define RECIPE_LIST_MAX 32
 #define RECIPE_ERR_MAX 512
 #define RECIPE_UNITS_MAX 24
+/* Login prompts a boot runs at most (one per tty the getty list gives). */
+#define RECIPE_TTYS_MAX 16
 #define RECIPE_EXEC_MAX 512
 #define RECIPE_PATH_MAX 256
 #define RECIPE_NETS_MAX 8

@@ -23,7 +23,7 @@ void rfc5424_why(char *why, size_t whylen, const char *fmt, ...)
 }
 
 /* Byte classes of the RFC 5424 header, by table: the reader parses every
- * frame's header, most of its own work in a flood (measured). PRINT:
+ * frame's header, most of its own work in a flood. PRINT:
  * PRINTUSASCII (%d33-126); NAME: what an SD-NAME may hold (PRINTUSASCII
  * but '=', ']', '"'); TEXT: printable ASCII with SP. */
 enum { C_PRINT = 1, C_NAME = 2, C_TEXT = 4, C_ALL = 7 };

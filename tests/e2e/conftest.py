@@ -2,7 +2,9 @@
 
 Every VM and container gets a unique name and its own temporary directory;
 everything started is stopped by PID or by its own name, even when a test
-fails. Waits are bounded; no test asserts on how long anything took."""
+fails. Waits are bounded; no test asserts on speed (bench/ measures it). The one
+bound on time a test asserts is test_power.py's: QEMU gone within seconds of
+the power button, to catch a stop that hangs."""
 
 import gzip
 import itertools

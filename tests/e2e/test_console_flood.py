@@ -1,4 +1,4 @@
-"""The console when it cannot keep up (issue 9: PID 1 never blocks on a
+"""The console when it cannot keep up (PID 1 never blocks on a
 sink, and nothing is lost): while nobody reads a VM's serial console, what
 the init says itself ("amphi: ready") waits its turn instead of being
 dropped, and the output the console could not show is counted there (the

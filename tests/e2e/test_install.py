@@ -1,4 +1,4 @@
-"""The install phase (issue 11): steps before everything else, progress and
+"""The install phase: steps before everything else, progress and
 a verdict as records of source "install", first boot once, failures that
 say which step, how and its last lines, and a Lorax-like reader on the
 Anaconda text that flags a failed install. LXC here; the VM installer with

@@ -1,5 +1,5 @@
-"""What a guest can take from the host through amphi logs --out is bounded
-(issue 23, item 5): a boot gets at most 64 program files (the records of
+"""What a guest can take from the host through amphi logs --out is bounded:
+a boot gets at most 64 program files (the records of
 other programs are in all.log only, said once); --max-boots and --max-size
 remove the oldest boots first, never the one being written; a full disk (or
 a boot alone over --max-size) stops the acks, so the guest keeps its

@@ -1,4 +1,4 @@
-"""The log stream's edges, end to end (issue 9): policy = drop with a
+"""The log stream's edges, end to end: policy = drop with a
 reader that stops reading (container and VM) and with one that reads (a
 burst it has room for), PID 1 at rest while nobody is on a VM's log ports,
 an overflow counted in a VM (the container's is in test_logs.py), rsyslog

@@ -1,5 +1,5 @@
 """What root in a container can plant in the host directory bind-mounted
-into it (issue 23, item 4): a symbolic link, a regular file, a device, a
+into it: a symbolic link, a regular file, a device, a
 FIFO or a socket of the wrong kind where amphi logs expects the stream's
 socket (amphi.sock) or the Anaconda FIFO (anaconda.fifo). amphi logs never
 follows a link there nor opens or connects to another kind of file, and

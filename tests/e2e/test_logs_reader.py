@@ -186,7 +186,7 @@ def test_names_from_the_guest_stay_inside_the_out_dir(work):
     ])
 
 
-# Every field the reader uses is checked (issue 23, item 7): a boot id
+# Every field the reader uses is checked: a boot id
 # names a directory, so only letters, digits, '-' and '_' (boot="" made the
 # reader fail with openat(-1) and store nothing; "..", "a/b" were changed
 # into names two boots could share); a source is one of the protocol's; a
@@ -242,7 +242,7 @@ def test_escape_sequences_never_reach_the_terminal(work):
 
 
 # "Trojan Source": bidi controls and invisible characters would show a line
-# in another order than its bytes, or hide part of it (issue 23, item 6).
+# in another order than its bytes, or hide part of it.
 TROJAN = "access \u202e level \u2066user\u2069 \u200b\ufeff\u2028 end"
 TROJAN_SHOWN = ("access \\xe2\\x80\\xae level \\xe2\\x81\\xa6user\\xe2\\x81\\xa9 "
                 "\\xe2\\x80\\x8b\\xef\\xbb\\xbf\\xe2\\x80\\xa8 end")

@@ -1,4 +1,4 @@
-"""Issue 10: the next-steps note that lxc-start fails while lxcbr0 is not up
+"""The next-steps note that lxc-start fails while lxcbr0 is not up
 and that `/usr/libexec/lxc/lxc-net start` makes it, followed word for word.
 
 lxc-net changes the network of whatever runs it and writes under /run/lxc

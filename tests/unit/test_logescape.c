@@ -21,7 +21,8 @@ static const char *esc(const char *s, int json)
 	return out;
 }
 
-/* Every code point the issue names, and the others of their kind. */
+/* Every code point that moves a terminal's cursor or changes what it shows
+ * (C0, DEL, C1, bidi and line separators), and the others of their kind. */
 static const struct {
 	const char *utf8, *text, *json;
 } hidden[] = {

@@ -598,7 +598,7 @@ static void test_install_element(void **state)
 
 /* What the reader takes from a record is used on the host: a boot id
  * names a directory, a source is one of the protocol's, a sequence number
- * counts from 1, a timestamp is a time (issue 23, item 7). */
+ * counts from 1, a timestamp is a time. */
 #define SD_WITH(seq, src, boot) \
 	"[meta sequenceId=\"" seq "\" sysUpTime=\"2\"][amphi@32473 source=\"" src "\" boot=\"" boot "\"]"
 
