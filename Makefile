@@ -57,7 +57,7 @@ HOST_SRC     := $(wildcard image-builder/*.c) $(SHARED_SRC) lib/recipe_image.c
 # Unit tests: cmocka, each built plain and with ASan + UBSan.
 SAN          := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_CFLAGS  := $(COMMON) -O1 -g -Iinit -Iimage-builder -Itests/unit
-UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logring logflow linesplit child loop logrec root rootimage logsink storefile logstore logescape textline rfc5424 wbuf recipe_keys logconn netrule
+UNIT_TESTS   := agent agentcmd log detect recipe manifest moddep power tty netlink users kernel_ip logring logflow linesplit child loop svc logrec root rootimage logsink storefile logstore logescape textline rfc5424 wbuf recipe_keys logconn netrule
 # The init's log.c puts every line into the ring.
 LOG_SRC      := init/log.c init/logconsole.c init/logring.c $(LOGREC_SRC)
 unit_src_agent := init/agentframe.c init/agentreq.c init/jsonw.c lib/jsontok.c
@@ -80,6 +80,7 @@ unit_src_logflow := init/logflow.c init/logring.c tests/unit/fakeloop.c $(LOGREC
 unit_src_linesplit := init/linesplit.c $(LOGREC_SRC)
 unit_src_child := init/child.c tests/unit/fakeloop.c
 unit_src_loop := init/loop.c
+unit_src_svc := init/svc.c init/child.c init/logpipe.c init/linesplit.c init/logflow.c init/spawn.c init/console.c init/users.c init/jsonw.c init/image_keys.c tests/unit/fakeloop.c $(LOG_SRC) lib/argv.c lib/conf.c lib/recipe.c lib/recipe_keys.c lib/netaddr.c
 unit_src_kernel_ip := init/kernel_ip.c init/cmdline.c lib/netaddr.c
 unit_src_netlink := init/netlink.c lib/netaddr.c $(LOG_SRC)
 unit_src_logrec := lib/logframe.c lib/anaconda.c lib/logread.c lib/loginput.c lib/rfc5424.c $(LOGREC_SRC)

@@ -22,7 +22,7 @@ static int active, shell = -1;
 
 static void shell_again(struct child *c)
 {
-	if (active)
+	if (active && !c->pid)
 		child_start(c);
 }
 
@@ -67,7 +67,7 @@ void emergency_start(const char *reason)
 	}
 	log_error("starting an emergency shell on the console; fix the problem and reboot (or stop the container)");
 	active = 1;
-	if (!shell_child.pid)
+	if (!shell_child.pid && shell_child.timer < 0)  /* not running, not about to */
 		child_start(&shell_child);
 }
 

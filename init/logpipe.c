@@ -23,6 +23,15 @@ static struct logpipe *pipes[RECIPE_UNITS_MAX];
 static int npipes;
 static int backlog_timer;  /* drain_backlogs is due */
 
+/* The lines of one read share one reading of the clocks. */
+static const char *feed(struct logpipe *p, const char *from, const char *to, int (*stop)(void))
+{
+	log_clock_hold();
+	const char *left = linesplit_feed(&p->out, from, to, stop, p->emit, p->ctx);
+	log_clock_release();
+	return left;
+}
+
 /* With yield_to_readers, a fair share per turn of the loop and never while
  * a connected reader is owed a full ring (the pipe is left unread and the
  * child waits in write() until resume_output); without, what the child
@@ -30,33 +39,27 @@ static int backlog_timer;  /* drain_backlogs is due */
  * end): a pipe's worth, no more, for a child it left behind may write on,
  * and that is read in turns as any output (read to EAGAIN, such an
  * orphan would hold PID 1 for as long as it writes, and the power button
- * would go unanswered). What one read brought beyond the pressure waits in the
- * pipe's backlog (mapped the first time it is needed, kept for the pipe's
- * life). Returns -1 when paused. */
+ * would go unanswered). What one read brought beyond the pressure waits in
+ * the pipe's backlog (mapped the first time it is needed, kept for the
+ * pipe's life). Returns -1 when paused. */
 static int drain(struct logpipe *p, int yield_to_readers)
 {
 	static char buf[OUT_READ];  /* one pipe at a time: not reentrant */
 	int (*stop)(void) = yield_to_readers ? logflow_hold : NULL;
-	int rc = 0;
 	ssize_t n;
 
-	log_clock_hold();  /* the lines of one drain share one reading of the clocks */
 	if (p->backlog_len) {
 		const char *b = p->backlog + p->backlog_off;
-		const char *left = linesplit_feed(&p->out, b, b + p->backlog_len, stop, p->emit, p->ctx);
+		const char *left = feed(p, b, b + p->backlog_len, stop);
 		p->backlog_off += (size_t)(left - b);
 		p->backlog_len -= (size_t)(left - b);
-		if (p->backlog_len) {
-			rc = -1;
-			goto out;
-		}
+		if (p->backlog_len)
+			return -1;
 		p->backlog_off = 0;
 	}
 	for (int turns = 0; turns < (yield_to_readers ? 4 : 1); turns++) {
-		if (stop && stop()) {
-			rc = -1;
-			break;
-		}
+		if (stop && stop())
+			return -1;
 		/* No more than the ring has room for: what a read brings
 		 * beyond the pressure is copied again, to the backlog. A
 		 * record's header takes room too, hence the quarter kept. */
@@ -64,26 +67,23 @@ static int drain(struct logpipe *p, int yield_to_readers)
 		if (room != SIZE_MAX && room - room / 4 < want)
 			want = room - room / 4 > 4096 ? room - room / 4 : 4096;
 		if ((n = read(p->r, buf, want)) <= 0)
-			break;
-		const char *left = linesplit_feed(&p->out, buf, buf + n, stop, p->emit, p->ctx);
+			return 0;
+		const char *left = feed(p, buf, buf + n, stop);
 		if (left == buf + n)
 			continue;
 		if (!p->backlog) {
 			void *m = mmap(NULL, OUT_READ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			if (m == MAP_FAILED) {  /* cannot keep it: log it now, pressure or not */
-				linesplit_feed(&p->out, left, buf + n, NULL, p->emit, p->ctx);
+				feed(p, left, buf + n, NULL);
 				continue;
 			}
 			p->backlog = m;
 		}
 		p->backlog_len = (size_t)(buf + n - left);
 		memcpy(p->backlog, left, p->backlog_len);
-		rc = -1;
-		break;
+		return -1;
 	}
-out:
-	log_clock_release();
-	return rc;
+	return 0;
 }
 
 static void on_output(int fd, uint32_t events, void *data)

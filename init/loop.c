@@ -117,23 +117,27 @@ void loop_del_timer(int id)
 		timers[id].due = 0;
 }
 
-/* Runs due timers; returns ms until the next one, or -1 for none. */
-static int run_timers(void)
+static void run_due_timers(void)
 {
-	int64_t now = loop_now_ms(), next = -1;
+	int64_t now = loop_now_ms();
 
-	for (int i = 0; i < LOOP_MAX_TIMERS; i++) {
-		if (!timers[i].due)
-			continue;
-		if (timers[i].due <= now) {
+	for (int i = 0; i < LOOP_MAX_TIMERS; i++)
+		if (timers[i].due && timers[i].due <= now) {
 			long again = timers[i].fn(timers[i].data);
 			/* The callback may have deleted or replaced its own slot. */
 			if (timers[i].due && timers[i].due <= now)
 				timers[i].due = again < 0 ? 0 : now + again + 1;
 		}
+}
+
+/* Milliseconds until the next timer is due, or -1 for none. */
+static int next_timeout(void)
+{
+	int64_t now = loop_now_ms(), next = -1;
+
+	for (int i = 0; i < LOOP_MAX_TIMERS; i++)
 		if (timers[i].due && (next < 0 || timers[i].due - now < next))
 			next = timers[i].due - now;
-	}
 	return next < 0 ? -1 : (int)(next > 0 ? next : 0);
 }
 
@@ -141,10 +145,11 @@ void loop_once(void)
 {
 	struct epoll_event events[16];
 
-	int timeout = run_timers();
+	run_due_timers();
 	if (before_sleep)
 		before_sleep();
-	int n = epoll_wait(epfd, events, 16, timeout);
+	/* After before_sleep: a timer it sets bounds this wait too. */
+	int n = epoll_wait(epfd, events, 16, next_timeout());
 	if (n < 0) {
 		if (errno != EINTR) {
 			log_error("epoll_wait: %s; retrying in 1 s", strerror(errno));

@@ -260,8 +260,10 @@ void svc_network_ready(void)
 	if (network_ready)
 		return;
 	network_ready = 1;
-	if (rcp)
-		go_on();
+	/* Steps and tasks do not wait for it: only services may have been
+	 * waiting (a step or task running now must not be started again). */
+	if (rcp && phase == PHASE_SERVICES)
+		start_services();
 }
 
 /* ---- services ---- */
@@ -326,7 +328,7 @@ void svc_start(const struct recipe *r, const struct svc_hooks *h, int net_ready,
 	for (int i = 0; i < r->nunits; i++)
 		st[i] = (struct unit_state){ .c = CHILD_INIT(r->unit[i].name, CHILD_SERVICE, unit_start, unit_ended),
 					     .u = &r->unit[i], .out = LOGPIPE_INIT };
-	next_unit = 0;
+	next_unit = next_service = ready_said = 0;
 	phase = run_steps && r->nsteps && h->step_started && h->step_ended && h->steps_done ? PHASE_STEPS
 											 : PHASE_TASKS;
 	go_on();

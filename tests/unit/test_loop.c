@@ -1,6 +1,7 @@
 /* init/loop.c, the real one: timers come back after the delay their
- * callback returns, running out of slots is said, and an event never
- * reaches a callback registered in its slot after it was reported. */
+ * callback returns, running out of slots is said, an event never reaches
+ * a callback registered in its slot after it was reported, and a timer
+ * set just before the wait bounds it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -133,12 +134,46 @@ static void test_event_of_a_freed_slot_is_not_delivered(void **state)
 	}
 }
 
+static int armed;
+static long once(void *data)
+{
+	(void)data;
+	runs++;
+	return -1;
+}
+
+/* Work done before the wait (the log's turn) that sets a timer: the wait
+ * ends when that timer is due, not when something else wakes the loop
+ * (here nothing would: alarm ends the test if it hangs). */
+static void arm_a_timer(void)
+{
+	if (!armed++)
+		loop_add_timer(20, once, NULL);
+}
+
+static void test_timer_set_before_sleep_bounds_the_wait(void **state)
+{
+	(void)state;
+	runs = 0;
+	armed = 0;
+	loop_set_before_sleep(arm_a_timer);
+	alarm(5);
+	int64_t start = loop_now_ms();
+	for (int i = 0; i < 10 && !runs; i++)
+		loop_once();
+	alarm(0);
+	loop_set_before_sleep(NULL);
+	assert_int_equal(runs, 1);
+	assert_true(loop_now_ms() - start >= 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timer_runs_until_it_says_stop),
 		cmocka_unit_test(test_full_table_is_said),
 		cmocka_unit_test(test_event_of_a_freed_slot_is_not_delivered),
+		cmocka_unit_test(test_timer_set_before_sleep_bounds_the_wait),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
