@@ -135,10 +135,15 @@ static int next_timeout(void)
 {
 	int64_t now = loop_now_ms(), next = -1;
 
-	for (int i = 0; i < LOOP_MAX_TIMERS; i++)
-		if (timers[i].due && (next < 0 || timers[i].due - now < next))
-			next = timers[i].due - now;
-	return next < 0 ? -1 : (int)(next > 0 ? next : 0);
+	for (int i = 0; i < LOOP_MAX_TIMERS; i++) {
+		if (!timers[i].due)
+			continue;
+		/* Due while before_sleep ran: at once, not never. */
+		int64_t in = timers[i].due > now ? timers[i].due - now : 0;
+		if (next < 0 || in < next)
+			next = in;
+	}
+	return (int)next;
 }
 
 void loop_once(void)

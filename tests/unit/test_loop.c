@@ -167,6 +167,30 @@ static void test_timer_set_before_sleep_bounds_the_wait(void **state)
 	assert_true(loop_now_ms() - start >= 20);
 }
 
+static int slow_turns;
+static void slow_before_sleep(void)
+{
+	if (!slow_turns++)
+		usleep(10 * 1000);
+}
+
+/* A timer that comes due while before_sleep runs is run next turn, not
+ * left waiting for some other wakeup. */
+static void test_timer_due_during_before_sleep(void **state)
+{
+	(void)state;
+	runs = 0;
+	slow_turns = 0;
+	assert_true(loop_add_timer(2, once, NULL) >= 0);
+	loop_set_before_sleep(slow_before_sleep);
+	alarm(5);
+	for (int i = 0; i < 10 && !runs; i++)
+		loop_once();
+	alarm(0);
+	loop_set_before_sleep(NULL);
+	assert_int_equal(runs, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_full_table_is_said),
 		cmocka_unit_test(test_event_of_a_freed_slot_is_not_delivered),
 		cmocka_unit_test(test_timer_set_before_sleep_bounds_the_wait),
+		cmocka_unit_test(test_timer_due_during_before_sleep),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
