@@ -241,7 +241,7 @@ class Network:
     again: about 50 ms here) is not in their times."""
 
     def __init__(self, live, work):
-        self.live, self.work, self.ns, self.udhcpd, self.runner = work, _ns_name(os.getpid()), None, None
+        self.live, self.work, self.ns, self.udhcpd, self.runner = live, work, _ns_name(os.getpid()), None, None
 
     def __enter__(self):
         subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
@@ -738,7 +738,7 @@ ROWS = [
     ("cold debootstrap", "of it, debootstrap", "s", None, "the rest is systemd's configuration and images"),
     ("size vm", "VM root image", "MB", "half", "amphi DIR/vm/root.img; systemd its tree as SquashFS, no modules"),
     ("size lxc", "LXC rootfs", "MB", "half", "`du -sxb` of the tree lxc-start boots, no kernel modules"),
-    ("size tar", "rootfs.tar.xz", "MB", "half", "for lxc-create -t local (systemd: `tar | xz -1 -T2`)"),
+    ("size tar", "rootfs.tar.xz", "MB", "half", "for lxc-create -t local (systemd: its tree through tar and `xz -1 -T2`)"),
     ("size lxd", "LXD image", "MB", "half", "lxd.tar.xz + rootfs.squashfs"),
     ("size initramfs", "VM initramfs", "MB", None, "systemd: its loader's (amphi-init doing root=)"),
     ("size disk", "VM disk as booted", "MB", None, "systemd's ext4 disk.img, every kernel module in it"),

@@ -118,14 +118,24 @@ class Section:
 
 
 class Contender:
-    """One PID 1 in both worlds: its build directory (vm/launch boots it in
-    QEMU) and how LXC starts it: {"config": PATH} (lxc-start -f PATH under a
-    new name each round), {"name", "path"} (the container lxc-create made,
-    by its own name) or {"why": REASON} (it cannot run in LXC here). rootfs
-    says, for the contenders table, what each world boots."""
+    """One PID 1 in both worlds. Built by `amphi build RECIPE -o DIR` with env
+    added to the environment (None: made elsewhere, as systemd's tree is);
+    booted in QEMU by DIR/vm/launch; started in LXC as lxc says:
+    {"config": PATH} (lxc-start -f PATH under a new name each round),
+    {"name", "path"} (the container lxc-create made, by its own name) or
+    {"why": REASON} (it cannot run in LXC here). rootfs: (what LXC boots,
+    what the VM boots), for the contenders table."""
 
-    def __init__(self, name, build_dir, lxc, rootfs=("", "")):
+    def __init__(self, name, build_dir, lxc, rootfs=("", ""), recipe=None, env=None):
         self.name, self.dir, self.lxc, self.rootfs = name, build_dir, lxc, rootfs
+        self.recipe, self.env = recipe, env or {}
+
+    def build_cmd(self, amphi):
+        return [amphi, "build", self.recipe, "-o", self.dir]
+
+    def vm_launch(self, *qemu_args):
+        """The command that boots it in QEMU, with qemu_args after the launcher's."""
+        return [os.path.join(self.dir, "vm", "launch"), *qemu_args]
 
     def lxc_target(self, work):
         """(container name, lxcpath, lxc-start arguments) for one round."""

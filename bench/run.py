@@ -151,18 +151,18 @@ def prepare(ctx):
     ]
     for name, recipe, env, rootfs in contenders:
         d = os.path.join(OUT, name.replace(" ", "-"))
+        c = Contender(name, d, {"config": os.path.join(d, "lxc", "config")}, rootfs, recipe, env)
         say(f"building {name}")
-        run(AMPHI, "build", recipe, "-o", d, env=dict(os.environ, **env))
-        lxc = {"config": os.path.join(d, "lxc", "config")}
+        run(*c.build_cmd(AMPHI), env=dict(os.environ, **c.env))
         if name == "busybox init":
             try:
-                lxc = busybox_template(ctx)
-                say(f"busybox init in LXC: container {lxc['name']} made by lxc-create -t busybox in {lxc['path']}")
+                c.lxc = busybox_template(ctx)
+                say(f"busybox init in LXC: container {c.lxc['name']} made by lxc-create -t busybox in {c.lxc['path']}")
             except BenchError as e:
                 say(f"busybox init cannot run in LXC: {e}")
-                lxc = {"why": str(e)}
+                c.lxc = {"why": str(e)}
                 ctx.facts["busybox_template"] = {"why": str(e)}
-        ctx.contenders.append(Contender(name, d, lxc, rootfs))
+        ctx.contenders.append(c)
     try:
         import systemd_contender
         name, d, _, info = systemd_contender.prepare(OUT, say, QUICK)
@@ -338,7 +338,7 @@ def vm_round(ctx, c, work):
     env = dict(os.environ, AMPHI_ACCEL=os.environ.get("AMPHI_ACCEL", ""))
     t0 = time.monotonic()
     with open(serial, "wb") as out:
-        proc = subprocess.Popen([os.path.join(c.dir, "vm", "launch"), "-monitor", f"unix:{mon},server=on,wait=off"],
+        proc = subprocess.Popen(c.vm_launch("-monitor", f"unix:{mon},server=on,wait=off"),
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         t1 = wait_line(serial, b"amphi: ready", proc, time.monotonic() + VM_TIMEOUT)
