@@ -738,7 +738,7 @@ ROWS = [
     ("cold debootstrap", "of it, debootstrap", "s", None, "the rest is systemd's configuration and images"),
     ("size vm", "VM root image", "MB", "half", "amphi DIR/vm/root.img; systemd its tree as SquashFS, no modules"),
     ("size lxc", "LXC rootfs", "MB", "half", "`du -sxb` of the tree lxc-start boots, no kernel modules"),
-    ("size tar", "rootfs.tar.xz", "MB", "half", "for lxc-create -t local (systemd: its tree through tar and `xz -1 -T2`)"),
+    ("size tar", "rootfs.tar.xz", "MB", "half", "for lxc-create -t local (systemd: tar, then `xz -1 -T2`)"),
     ("size lxd", "LXD image", "MB", "half", "lxd.tar.xz + rootfs.squashfs"),
     ("size initramfs", "VM initramfs", "MB", None, "systemd: its loader's (amphi-init doing root=)"),
     ("size disk", "VM disk as booted", "MB", None, "systemd's ext4 disk.img, every kernel module in it"),
@@ -749,7 +749,7 @@ ROWS = [
     ("lxc stop", "LXC: lxc-stop", "ms", None, "`lxc-stop -t 60` until it returns"),
     ("vm answer", "QEMU: start → first answer", "ms", "below", "from vm/launch to the first GET / via hostfwd"),
     ("vm rss", "QEMU: PID 1 Rss once serving", "KiB", None, "/proc/1/smaps_rollup printed by a probe in the guest"),
-    ("vm vmrss", "QEMU: the guest's VmRSS of PID 1", "KiB", None, "the same line's VmRSS (undercounts)"),
+    ("vm vmrss", "QEMU: the guest's VmRSS of PID 1", "KiB", None, "the same line's VmRSS (counted late)"),
     ("vm off", "QEMU: power button → exit", "ms", None, "`system_powerdown` on QEMU's monitor until QEMU exits"),
 ]
 

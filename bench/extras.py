@@ -503,7 +503,8 @@ def rss_vm_contender(ctx, name, d, work, qemu_args=()):
     q = None
     try:
         with open(serial, "wb") as out:
-            q = ctx.live.popen([os.path.join(d, "vm", "launch"), "-monitor", f"unix:{mon},server=on,wait=off", *qemu_args],
+            q = ctx.live.popen([os.path.join(d, "vm", "launch"), "-monitor", f"unix:{mon},server=on,wait=off",
+                                *qemu_args],
                       stdout=out, stderr=subprocess.STDOUT, env=env)
         data = wait_rss(serial, b"rss-idle", VM_READY_S + 5, q)
         return console_rss(data, "rss-idle", "Rss"), console_rss(data, "rss-idle")

@@ -732,9 +732,10 @@ def run_logs():
             for path in log_paths(world) + ["console"]:
                 r = res.get((world, path))
                 if r is None:
-                    r = res[world, path] = {k: Measurement(f"{world} {path}", u, mbps if k == "mbps" else core.one_decimal)
-                                            for k, u in (("mbps", "MB/s"), ("pid1", "ms/MB"), ("pid1_user", "ms/MB"),
-                                                         ("pid1_sys", "ms/MB"), ("reader", "ms/MB"))}
+                    r = res[world, path] = {
+                        k: Measurement(f"{world} {path}", u, mbps if k == "mbps" else core.one_decimal)
+                        for k, u in (("mbps", "MB/s"), ("pid1", "ms/MB"), ("pid1_user", "ms/MB"),
+                                     ("pid1_sys", "ms/MB"), ("reader", "ms/MB"))}
                     r.update(lost=[], why="")
                 m = out.get(path)
                 if not m:
