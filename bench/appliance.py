@@ -262,9 +262,9 @@ class Network:
                         + "".join(f"static_lease {mac} {ip}\n" for mac, ip in LXC_ADDR.values()))
             open(os.path.join(self.work, "udhcpd.leases"), "w").close()
             self.udhcpd = self.live.popen(["ip", "netns", "exec", self.ns, "busybox", "udhcpd", "-f", conf],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self.runner = self.live.popen([*extras.netns_exec(self.ns), sys.executable, os.path.abspath(__file__),
-                                        "--run"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                           "--run"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         except BaseException:
             self.__exit__()
             raise
@@ -295,7 +295,7 @@ class Network:
     def poller(self, ip, seconds):
         """The helper polling ip:80 in the namespace, once it polls."""
         p = self.live.popen(["ip", "netns", "exec", self.ns, sys.executable, os.path.abspath(__file__), "--poll",
-                          ip, "80", str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                             ip, "80", str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         if p.stdout.readline().strip() != "polling":
             self.live.end(p)
             raise NA("the poller in the namespace did not start")
@@ -582,8 +582,8 @@ def vm_rss(ctx, who, d, work, res):
     (smaps_rollup's Rss; its VmRSS beside it), from the contender's hook:
     systemd's memory unit of systemd_contender, amphi's probe service."""
     args = vm_nic("user,restrict=on") if who == "systemd" else []
-    rss, vmrss = extras.rss_vm_contender(ctx, who, d, work, args + ["-pidfile", os.path.join(work, extras.unique("qemu"))
-                                                               + ".pid"])
+    pidfile = os.path.join(work, extras.unique("qemu") + ".pid")
+    rss, vmrss = extras.rss_vm_contender(ctx, who, d, work, args + ["-pidfile", pidfile])
     res[who, "vm rss"].add(rss)
     res[who, "vm vmrss"].add(vmrss)
 

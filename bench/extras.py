@@ -394,7 +394,7 @@ def reader(ctx, sock, store, work):
     """amphi logs --follow --out STORE on a socket that may not exist yet (it retries)."""
     err = open(os.path.join(work, unique("reader") + ".err"), "wb")
     p = ctx.live.popen([ctx.amphi, "logs", "--connect", sock, "--follow", "--quiet", "--out", store],
-              stdout=subprocess.DEVNULL, stderr=err)
+                       stdout=subprocess.DEVNULL, stderr=err)
     err.close()
     return p
 
@@ -505,7 +505,7 @@ def rss_vm_contender(ctx, name, d, work, qemu_args=()):
         with open(serial, "wb") as out:
             q = ctx.live.popen([os.path.join(d, "vm", "launch"), "-monitor", f"unix:{mon},server=on,wait=off",
                                 *qemu_args],
-                      stdout=out, stderr=subprocess.STDOUT, env=env)
+                               stdout=out, stderr=subprocess.STDOUT, env=env)
         data = wait_rss(serial, b"rss-idle", VM_READY_S + 5, q)
         return console_rss(data, "rss-idle", "Rss"), console_rss(data, "rss-idle")
     finally:
