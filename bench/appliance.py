@@ -1,8 +1,8 @@
-"""A real appliance for make bench (issue 24): recipes/nginx.conf built by
+"""A real appliance for make bench: recipes/nginx.conf built by
 amphi, side by side with the same packages under systemd, in one run.
 
     import appliance
-    section = appliance.run(ctx)   # ctx as bench/extras.py's run() takes it
+    section = appliance.run(ctx)   # ctx: core.Run, as bench/extras.py's run() takes it
 
 The systemd contender is a flavour of bench/systemd_contender.py's (its
 debootstrap, configuration, loader, disk image and caching): Debian
@@ -28,7 +28,7 @@ import time
 
 import extras
 import systemd_contender as sc
-from extras import NA, Series
+from core import NA, Measurement, Section, Table, bars, integer, rotations
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 RECIPE = os.path.join(ROOT, "recipes", "nginx.conf")
@@ -240,8 +240,8 @@ class Network:
     (run()): getting in (ip netns exec, the cgroup mounts LXC needs made
     again: about 50 ms here) is not in their times."""
 
-    def __init__(self, work):
-        self.work, self.ns, self.udhcpd, self.runner = work, _ns_name(os.getpid()), None, None
+    def __init__(self, live, work):
+        self.live, self.work, self.ns, self.udhcpd, self.runner = live, work, _ns_name(os.getpid()), None, None
 
     def __enter__(self):
         subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
@@ -261,10 +261,10 @@ class Network:
                         f"option subnet 255.255.255.0\noption router {GATEWAY}\noption lease 600\n"
                         + "".join(f"static_lease {mac} {ip}\n" for mac, ip in LXC_ADDR.values()))
             open(os.path.join(self.work, "udhcpd.leases"), "w").close()
-            self.udhcpd = extras.popen(["ip", "netns", "exec", self.ns, "busybox", "udhcpd", "-f", conf],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            self.runner = extras.popen([*extras.netns_exec(self.ns), sys.executable, os.path.abspath(__file__),
-                                        "--run"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            self.udhcpd = self.live.popen(["ip", "netns", "exec", self.ns, "busybox", "udhcpd", "-f", conf],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.runner = self.live.popen([*extras.netns_exec(self.ns), sys.executable, os.path.abspath(__file__),
+                                           "--run"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         except BaseException:
             self.__exit__()
             raise
@@ -272,13 +272,13 @@ class Network:
 
     def __exit__(self, *exc):
         try:
-            extras.lxc_kill(extras.lxc_in(self.ns))
+            self.live.lxc_kill(self.live.lxc_in(self.ns))
         except NA:
             pass
         if self.runner:
             self.runner.stdin.close()
-        extras.end(self.runner)
-        extras.end(self.udhcpd)
+        self.live.end(self.runner)
+        self.live.end(self.udhcpd)
         subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
 
     def run(self, *argv):
@@ -294,20 +294,20 @@ class Network:
 
     def poller(self, ip, seconds):
         """The helper polling ip:80 in the namespace, once it polls."""
-        p = extras.popen(["ip", "netns", "exec", self.ns, sys.executable, os.path.abspath(__file__), "--poll",
-                          ip, "80", str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        p = self.live.popen(["ip", "netns", "exec", self.ns, sys.executable, os.path.abspath(__file__), "--poll",
+                             ip, "80", str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         if p.stdout.readline().strip() != "polling":
-            extras.end(p)
+            self.live.end(p)
             raise NA("the poller in the namespace did not start")
         return p
 
 
-def poller_result(p, seconds):
+def poller_result(live, p, seconds):
     """The time of the first answer the poller saw, else NA."""
     try:
         out, _ = p.communicate(timeout=seconds + 10)
     finally:
-        extras.end(p)
+        live.end(p)
     m = re.search(r"answer (\d+\.\d+)", out or "")
     if not m:
         raise NA(f"no answer from nginx in {seconds:.0f} s")
@@ -329,10 +329,10 @@ def rx_bytes():
 
 
 class Results(dict):
-    """(contender, what) -> Series, made on first use."""
+    """(contender, what) -> Measurement, made on first use."""
 
     def __missing__(self, key):
-        self[key] = Series(" ".join(key))
+        self[key] = Measurement(" ".join(key))
         return self[key]
 
 
@@ -378,8 +378,8 @@ def amphi_build_round(ctx, work, n, res):
         for kind in ("cold", "warm"):
             rx = rx_bytes()
             try:
-                secs = sc.run_logged([ctx["amphi"], "build", RECIPE, "-o", d],
-                                     os.path.join(work, f"amphi-{n}-{kind}.log"), ctx["say"],
+                secs = sc.run_logged([ctx.amphi, "build", RECIPE, "-o", d],
+                                     os.path.join(work, f"amphi-{n}-{kind}.log"), ctx.say,
                                      f"nginx: amphi build ({kind})", env=env)
             except sc.Unavailable as e:
                 res["amphi", kind].fail(e)
@@ -457,14 +457,14 @@ def systemd_build_round(ctx, work, n, res):
             def then(tree):
                 t0 = time.monotonic()
                 sc.configure(tree, kver, FLAVOUR)
-                systemd_images(tree, out, ctx["say"])
+                systemd_images(tree, out, ctx.say)
                 rest["s"] = time.monotonic() - t0
                 if kind == "cold":
                     systemd_sizes(tree, out, res)
 
             rx = rx_bytes()
             try:
-                secs = sc.time_debootstrap(ctx["out"], ctx["say"], f"{kind}-{n}", FLAVOUR, cache, then)
+                secs = sc.time_debootstrap(ctx.out, ctx.say, f"{kind}-{n}", FLAVOUR, cache, then)
             except (sc.Unavailable, NA, OSError) as e:
                 res["systemd", kind].fail(e)
                 return
@@ -494,7 +494,7 @@ def console_tail(path):
         return "(no console log)"
 
 
-def lxc_boot(who, config, net, work, res):
+def lxc_boot(ctx, who, config, net, work, res):
     """One container on the namespace's bridge: lxc-start → nginx's first
     answer with the page (ms), PID 1's VmRSS 1 s later (host's /proc),
     lxc-stop → stopped (ms)."""
@@ -504,25 +504,25 @@ def lxc_boot(who, config, net, work, res):
     # amphi's config is the build's, as it is; the MAC comes with -s.
     defines = ["-s", f"lxc.net.0.hwaddr={mac}"] if who == "amphi" else []
     poll = net.poller(ip, LXC_ANSWER_S)
-    extras.lxc_track(ct, work, net.ns)
+    ctx.live.lxc_track(ct, work, net.ns)
     try:
         r = net.run("lxc-start", "-n", ct, "-P", work, "-f", config, "-d", "-L", log, *defines)
         if r["rc"] != 0:
             raise NA(f"lxc-start exited {r['rc']}: {extras.short(r['err'], 100)}")
         try:
-            t1 = poller_result(poll, LXC_ANSWER_S)
+            t1 = poller_result(ctx.live, poll, LXC_ANSWER_S)
         except NA as e:
             raise NA(f"{e}; console ends: {console_tail(log)}")
         res[who, "lxc answer"].add((t1 - r["t0"]) * 1000)
         time.sleep(1)
-        res[who, "lxc rss"].add(extras.vmrss_kib(extras.lxc_pid(ct)))
+        res[who, "lxc rss"].add(extras.vmrss_kib(ctx.live.lxc_pid(ct)))
         r = net.run("lxc-stop", "-n", ct, "-P", work, "-t", STOP_S)
         if r["rc"] != 0:
             raise NA(f"lxc-stop -t {STOP_S} exited {r['rc']}: {extras.short(r['err'], 100)}")
         res[who, "lxc stop"].add((r["t1"] - r["t0"]) * 1000)
     finally:
-        extras.end(poll)
-        extras.lxc_kill([ct])
+        ctx.live.end(poll)
+        ctx.live.lxc_kill([ct])
 
 
 def free_port():
@@ -537,7 +537,7 @@ def vm_nic(netdev):
     return ["-netdev", netdev + ",id=benchnet", "-device", "virtio-net-pci,netdev=benchnet"]
 
 
-def vm_boot(who, d, work, res):
+def vm_boot(ctx, who, d, work, res):
     """One QEMU boot under user networking with restrict=on and a loopback
     hostfwd to port 80: start → nginx's first answer with the page (ms),
     then the ACPI power button → QEMU's exit (ms)."""
@@ -556,7 +556,7 @@ def vm_boot(who, d, work, res):
     try:
         with open(serial, "wb") as out:
             t0 = time.monotonic()
-            q = extras.popen([os.path.join(d, "vm", "launch"), *args], stdout=out, stderr=subprocess.STDOUT, env=env)
+            q = ctx.live.popen([os.path.join(d, "vm", "launch"), *args], stdout=out, stderr=subprocess.STDOUT, env=env)
         t1 = first_answer("127.0.0.1", port, page(), VM_ANSWER_S, 1.0, VM_READ_S, VM_PAUSE_S, q)
         if t1 is None:
             raise NA((f"QEMU exited {q.returncode}" if q.poll() is not None else f"no answer in {VM_ANSWER_S} s")
@@ -574,16 +574,16 @@ def vm_boot(who, d, work, res):
     finally:
         if q is not None and q.poll() is None:
             q.kill()
-        extras.end(q)
+        ctx.live.end(q)
 
 
-def vm_rss(who, d, work, res):
+def vm_rss(ctx, who, d, work, res):
     """PID 1's memory in the VM once nginx serves, as the guest reads it
     (smaps_rollup's Rss; its VmRSS beside it), from the contender's hook:
     systemd's memory unit of systemd_contender, amphi's probe service."""
     args = vm_nic("user,restrict=on") if who == "systemd" else []
-    rss, vmrss = extras.rss_vm_contender(who, d, work, args + ["-pidfile", os.path.join(work, extras.unique("qemu"))
-                                                               + ".pid"])
+    pidfile = os.path.join(work, extras.unique("qemu") + ".pid")
+    rss, vmrss = extras.rss_vm_contender(ctx, who, d, work, args + ["-pidfile", pidfile])
     res[who, "vm rss"].add(rss)
     res[who, "vm vmrss"].add(vmrss)
 
@@ -613,7 +613,7 @@ def probe_build(ctx, d):
 
 def build(ctx, recipe, d, why):
     """An untimed amphi build into d (its log beside it), with progress."""
-    sc.run_logged([ctx["amphi"], "build", recipe, "-o", d], d + ".log", ctx["say"],
+    sc.run_logged([ctx.amphi, "build", recipe, "-o", d], d + ".log", ctx.say,
                   f"nginx: amphi build {why} (not timed)")
     return d
 
@@ -646,34 +646,35 @@ def packages(root):
 
 
 def package_note(boot):
-    """Which packages one tree has and the other not, with their installed size."""
+    """(amphi's, systemd's) cell: how many packages one tree has and the other
+    not, with their installed size and the largest of them."""
     try:
         a = packages(os.path.join(boot["amphi"], "lxc", "rootfs"))
         b = packages(sc._paths(os.path.dirname(boot["systemd"]), FLAVOUR)["tree"])
     except (KeyError, NA) as e:
-        return f"(no package lists: {e})"
+        return (f"n/a: {e}",) * 2
     said = []
-    for who, mine, other in (("amphi's", a, b), ("systemd's", b, a)):
+    for mine, other in ((a, b), (b, a)):
         only = sorted(set(mine) - set(other), key=lambda p: -mine[p])
-        said.append(f"only {who} tree has {len(only)} packages, {sum(mine[p] for p in only) / 1000:.1f} MB installed "
-                    f"({', '.join(only[:8])}{', …' if len(only) > 8 else ''})")
-    return "; ".join(said)
+        said.append(f"{len(only)}, {sum(mine[p] for p in only) / 1000:.1f} MB"
+                    + (f" ({', '.join(only[:4])}{', …' if len(only) > 4 else ''})" if only else ""))
+    return tuple(said)
 
 
 def measure(ctx, res, work, facts):
     """Every round of the section; what cannot run says why in res, what
     was found on the way in facts."""
-    say, quick = ctx["say"], ctx["quick"]
-    build_rounds, lxc_rounds, vm_rounds = (1, ctx["rounds"], 1) if quick else (3, ctx["rounds"], 3)
+    say, quick = ctx.say, ctx.quick
+    build_rounds, lxc_rounds, vm_rounds = (1, ctx.rounds, 1) if quick else (3, ctx.rounds, 3)
     boot, probe = {}, {}
     try:
-        boot["amphi"] = build(ctx, RECIPE, os.path.join(ctx["out"], "nginx-amphi"), "for the boots")
-        probe["amphi"] = probe_build(ctx, os.path.join(ctx["out"], "nginx-amphi-probe"))
+        boot["amphi"] = build(ctx, RECIPE, os.path.join(ctx.out, "nginx-amphi"), "for the boots")
+        probe["amphi"] = probe_build(ctx, os.path.join(ctx.out, "nginx-amphi-probe"))
     except sc.Unavailable as e:
         for k in LXC_KEYS + VM_KEYS + ("vm rss",):
             res["amphi", k].fail(f"amphi build: {e}")
     try:
-        _, d, _, info = sc.prepare(ctx["out"], say, quick, FLAVOUR, check=False)
+        _, d, _, info = sc.prepare(ctx.out, say, quick, FLAVOUR, check=False)
         boot["systemd"] = probe["systemd"] = d
         res["systemd", "size initramfs"].add(os.path.getsize(os.path.join(d, "loader", "vm", "initramfs.img")))
     except (sc.Unavailable, OSError) as e:
@@ -681,36 +682,36 @@ def measure(ctx, res, work, facts):
             res["systemd", k].fail(f"the systemd tree: {e}")
     if len(boot) == 2:
         facts["packages"] = package_note(boot)
-    for i, order in extras.rotations(list(WHO), build_rounds):
+    for i, order in rotations(list(WHO), build_rounds):
         for who in order:
             fn = amphi_build_round if who == "amphi" else systemd_build_round
             attempt(res, who, ("cold", "warm"), lambda: fn(ctx, work, i + 1, res))
         say(f"nginx: build round {i + 1}/{build_rounds} done")
     booted = [w for w in WHO if w in boot]
-    with Network(work) as net:
-        for i, order in extras.rotations(booted, lxc_rounds) if booted else ():
+    with Network(ctx.live, work) as net:
+        for i, order in rotations(booted, lxc_rounds) if booted else ():
             for who in order:
                 attempt(res, who, LXC_KEYS,
-                        lambda: lxc_boot(who, os.path.join(boot[who], "lxc", "config"), net, work, res))
+                        lambda: lxc_boot(ctx, who, os.path.join(boot[who], "lxc", "config"), net, work, res))
             say(f"nginx: LXC round {i + 1}/{lxc_rounds} done")
-    for i, order in extras.rotations(booted, vm_rounds) if booted else ():
+    for i, order in rotations(booted, vm_rounds) if booted else ():
         for who in order:
-            attempt(res, who, VM_KEYS, lambda: vm_boot(who, boot[who], work, res))
+            attempt(res, who, VM_KEYS, lambda: vm_boot(ctx, who, boot[who], work, res))
             if who in probe:
-                attempt(res, who, ("vm rss",), lambda: vm_rss(who, probe[who], work, res))
+                attempt(res, who, ("vm rss",), lambda: vm_rss(ctx, who, probe[who], work, res))
         say(f"nginx: VM round {i + 1}/{vm_rounds} done")
     return build_rounds, lxc_rounds, vm_rounds
 
 
 def run(ctx):
-    """The section: {"title", "lines", "charts"}, as bench/extras.py's."""
+    """The section, a core.Section, as bench/extras.py's."""
     res, facts = Results(), {}
     remove_stale_runs()
     work = tempfile.mkdtemp(prefix=extras.unique("nginx") + "-")
     try:
         rounds = measure(ctx, res, work, facts)
     finally:
-        extras.cleanup()
+        ctx.live.cleanup()
         shutil.rmtree(work, ignore_errors=True)
     return render(ctx, res, rounds, facts)
 
@@ -724,164 +725,77 @@ def secs(v):
     return f"{v:.1f}"
 
 
-ms = extras.integer
+ms = integer
+FORMAT = {"s": secs, "MB": mb, "ms": ms, "KiB": ms}
 
-# The table's rows: key in res, what, unit, format, the aim (issue 24)
-# that applies (AIMS), how it is measured.
+# The table's rows: key in res, what, unit, the aim that applies (AIMS),
+# how it is measured.
 ROWS = [
-    ("cold", "build, cold", "s", secs, None,
-     "amphi: a new DIR and a new, empty AMPHI_CACHE, mmdebstrap downloads every package; systemd: debootstrap "
-     "with a new, empty --cache-dir, then its configuration and images (the rows below)"),
-    ("warm", "build, warm", "s", secs, "warm",
-     "amphi: the same recipe into the same DIR again (the Debian tree from its cache, no output rewritten); "
-     "systemd: debootstrap again from the cold build's --cache-dir (no .deb downloaded), configuration and "
-     "images again: it has no incremental path"),
-    ("size vm", "VM root image", "MB", mb, "half",
-     "amphi: DIR/vm/root.img; systemd: its tree as SquashFS made the same way (zstd level 6, no xattrs), "
-     "without kernel modules"),
-    ("size lxc", "LXC rootfs", "MB", mb, "half",
-     "`du -sxb`: amphi DIR/lxc/rootfs; systemd: its tree, what lxc-start boots, without the VM's kernel modules"),
-    ("size tar", "rootfs.tar.xz", "MB", mb, "half",
-     "for lxc-create -t local: amphi DIR/lxc/rootfs.tar.xz; systemd: its tree through `tar | xz -1 -T2`, "
-     "as amphi's"),
-    ("size lxd", "LXD image", "MB", mb, "half",
-     "the split image: amphi DIR/lxd/lxd.tar.xz + rootfs.squashfs; systemd: the same of its tree"),
-    ("size initramfs", "VM initramfs", "MB", mb, None,
-     "amphi DIR/vm/initramfs.img; systemd: its loader's (amphi-init doing root=, as in the boot table)"),
-    ("size disk", "VM disk as booted", "MB", mb, None,
-     "systemd's ext4 disk.img, its file size (its tree with every kernel module, which udev loads by "
-     "modalias); amphi boots vm/root.img"),
-    ("lxc answer", "LXC: lxc-start → first answer", "ms", ms, "below",
-     "from lxc-start to the first GET / that returns the page, polled from the bench's namespace"),
-    ("lxc rss", "LXC: PID 1 VmRSS once serving", "KiB", ms, None,
-     "the host's /proc/PID/status of the container's init, 1 s after the first answer"),
-    ("lxc stop", "LXC: lxc-stop", "ms", ms, None, "`lxc-stop -t 60` until it returns, the container stopped"),
-    ("vm answer", "QEMU: start → first answer", "ms", ms, "below",
-     "from exec of vm/launch to the first GET / through the hostfwd that returns the page"),
-    ("vm rss", "QEMU: PID 1 Rss once serving", "KiB", ms, None,
-     "the guest's /proc/1/smaps_rollup 1 s after nginx serves, by a probe (see below)"),
-    ("vm off", "QEMU: power button → exit", "ms", ms, None, "`system_powerdown` on QEMU's monitor until QEMU exits"),
+    ("cold", "build, cold", "s", None, "a new DIR and empty caches: every package downloaded"),
+    ("warm", "build, warm", "s", "warm", "again into the same DIR (systemd: debootstrap from the cold --cache-dir)"),
+    ("cold rx", "downloaded during a cold build", "MB", None, "bytes received by the host (/proc/net/dev, no lo)"),
+    ("warm rx", "downloaded during a warm build", "MB", None, "as above"),
+    ("cold debootstrap", "of it, debootstrap", "s", None, "the rest is systemd's configuration and images"),
+    ("size vm", "VM root image", "MB", "half", "amphi DIR/vm/root.img; systemd its tree as SquashFS, no modules"),
+    ("size lxc", "LXC rootfs", "MB", "half", "`du -sxb` of the tree lxc-start boots, no kernel modules"),
+    ("size tar", "rootfs.tar.xz", "MB", "half", "for lxc-create -t local (systemd: tar, then `xz -1 -T2`)"),
+    ("size lxd", "LXD image", "MB", "half", "lxd.tar.xz + rootfs.squashfs"),
+    ("size initramfs", "VM initramfs", "MB", None, "systemd: its loader's (amphi-init doing root=)"),
+    ("size disk", "VM disk as booted", "MB", None, "systemd's ext4 disk.img, every kernel module in it"),
+    ("size docs", "docs, man pages, locales in the tree", "MB", None, "amphi's build leaves them out"),
+    ("size modules", "kernel modules in the tree", "MB", None, "left out of every size above but the disk's"),
+    ("lxc answer", "LXC: lxc-start → first answer", "ms", "below", "to the first GET / that returns the page"),
+    ("lxc rss", "LXC: PID 1 VmRSS once serving", "KiB", None, "the host's /proc/PID/status, 1 s after it"),
+    ("lxc stop", "LXC: lxc-stop", "ms", None, "`lxc-stop -t 60` until it returns"),
+    ("vm answer", "QEMU: start → first answer", "ms", "below", "from vm/launch to the first GET / via hostfwd"),
+    ("vm rss", "QEMU: PID 1 Rss once serving", "KiB", None, "/proc/1/smaps_rollup printed by a probe in the guest"),
+    ("vm vmrss", "QEMU: the guest's VmRSS of PID 1", "KiB", None, "the same line's VmRSS (counted late)"),
+    ("vm off", "QEMU: power button → exit", "ms", None, "`system_powerdown` on QEMU's monitor until QEMU exits"),
 ]
 
 
-# Issue 24's aims: what each says, and whether amphi's median a meets it
-# against systemd's b.
-AIMS = {"warm": ("amphi's warm build ≤ 5 s", "≤ 5 s", lambda a, b: a <= 5),
-        "half": ("amphi's appliance at most half the size of systemd's", "≤ 0.5×", lambda a, b: a <= b / 2),
-        "below": ("amphi's first answer before systemd's", "below systemd", lambda a, b: a < b)}
-
-
-def median(res, who, key):
-    st = res[who, key].stats()
-    return st[0] if st else None
-
-
-def aim_met(kind, res, key):
-    """(amphi's median, systemd's, met) for a row with an aim, else None."""
-    a, b = median(res, "amphi", key), median(res, "systemd", key)
-    if a is None or (b is None and kind != "warm"):
-        return None
-    return a, b, AIMS[kind][2](a, b)
+# The appliance's aims: the cell's words, and whether amphi's median a
+# meets it against systemd's b.
+AIMS = {"warm": ("≤ 5 s", lambda a, b: a <= 5),
+        "half": ("≤ 0.5×", lambda a, b: a <= b / 2),
+        "below": ("below systemd", lambda a, b: a < b)}
 
 
 def aim_cell(kind, res, key):
     if kind is None:
         return "—"
-    m = aim_met(kind, res, key)
-    return "n/a: no measurement" if m is None else f"{AIMS[kind][1]}: {'met' if m[2] else '**not met**'}"
-
-
-def aims_note(res):
-    """The aims, one sentence each, with the rows they are read from."""
-    said = []
-    for kind, (aim, _, _) in AIMS.items():
-        parts = []
-        for key, what, unit, f, row_aim, _ in ROWS:
-            if row_aim != kind:
-                continue
-            m = aim_met(kind, res, key)
-            if m is None:
-                parts.append(f"{what}: no measurement")
-            elif kind == "warm":
-                parts.append(f"{what} {f(m[0])} {unit}, {'met' if m[2] else 'not met'}")
-            else:
-                parts.append(f"{what} {f(m[0])} against {f(m[1])} {unit} ({m[0] / m[1]:.2f}×), "
-                             f"{'met' if m[2] else 'not met'}")
-        said.append(f"{aim}: " + "; ".join(parts))
-    return "Aims (issue 24), from the medians above. " + ". ".join(said) + "."
+    a, b = res["amphi", key].median(), res["systemd", key].median()
+    if a is None or (b is None and kind != "warm"):
+        return "n/a: no measurement"
+    return f"{AIMS[kind][0]}: {'met' if AIMS[kind][1](a, b) else '**not met**'}"
 
 
 def render(ctx, res, rounds, facts):
     build_rounds, lxc_rounds, vm_rounds = rounds
-    rows = []
-    for key, what, unit, f, aim, how in ROWS:
+    accel = ctx.accel.upper()
+    t = Table(["", "amphi", "systemd", "amphi / systemd", "aim", "how"],
+              f"recipes/nginx.conf by `amphi build` against `debootstrap --include={FLAVOUR.include}` configured "
+              f"to serve the same page; {build_rounds} build, {lxc_rounds} LXC and {vm_rounds} QEMU ({accel}) "
+              "rounds, the two alternating; MB = 10⁶ bytes.")
+    for key, what, unit, aim, how in ROWS:
+        f = FORMAT[unit]
         cells = [res[w, key].cell(f) if res[w, key].vals or res[w, key].why else "—" for w in WHO]
-        a, b = median(res, "amphi", key), median(res, "systemd", key)
-        rows.append([f"{what}, {unit}", *cells, extras.ratio(a, b) or "—", aim_cell(aim, res, key), how])
-    accel = ctx.get("accel", "tcg").upper()
-    rx = {k: median(res, w, k.split(" ", 1)[1] + " rx") for k in ("amphi cold", "amphi warm", "systemd cold",
-                                                                   "systemd warm") for w in [k.split()[0]]}
-    rxt = {k: (f"{v / 1e6:.0f} MB" if v is not None else "n/a") for k, v in rx.items()}
-    boot = median(res, "systemd", "cold debootstrap")
-    docs, modules = median(res, "systemd", "size docs"), median(res, "systemd", "size modules")
-    lines = [
-        "recipes/nginx.conf (Debian's nginx-light from `packages =`, its nginx.conf and page from `files =`, "
-        "DHCP on eth0) built by `amphi build`, against the same packages under systemd: a Debian bookworm "
-        f"minbase tree by `debootstrap --variant=minbase --include={FLAVOUR.include}`, configured by "
-        "bench/appliance.py on top of the boot table's systemd contender (bench/systemd_contender.py: its ready "
-        "and memory units, masks, kernel modules, loader and disk): the recipe's page in /srv/www, the recipe's "
-        "nginx.conf with `daemon off;` dropped and its logs in /var/log/nginx (Debian's nginx.service starts it "
-        "as a daemon, and nginx cannot open journald's socket as /dev/stdout), Debian's default site removed, "
-        "systemd-networkd with DHCP on the NIC, apt's caches emptied. In one run: "
-        f"{build_rounds} build round{'s' if build_rounds > 1 else ''}, {lxc_rounds} LXC and {vm_rounds} QEMU "
-        f"round{'s' if vm_rounds > 1 else ''} ({accel}), the two alternating who goes first; median "
-        "(min–max). MB = 10⁶ bytes.",
-        "",
-        "LXC: each container gets a veth on a bridge named lxcbr0 (the recipe's) in a network namespace of the "
-        "bench's own, with busybox udhcpd handing each a fixed address by its MAC (amphi's build config as it "
-        "is, the MAC by `lxc-start -s`); lxc-start and lxc-stop run from inside that namespace and a poller "
-        "there tries GET / every 2 ms (20 ms to connect). QEMU: user networking with restrict=on and a "
-        "hostfwd from a loopback port to the guest's 80 (amphi: AMPHI_NETDEV; systemd: the same virtio-net "
-        "added to its launcher), polled from the host every 10 ms (0.5 s a try: the user network accepts at "
-        "once and tries the guest only then). 256 MiB each.",
-        "",
-    ]
-    lines += extras.table(["", "amphi", "systemd", "amphi / systemd", "aim (issue 24)", "how"], rows)
-    lines += ["", aims_note(res), ""]
-    lines.append(
-        "Cold: neither builder reads the host's apt archive cache (/var/cache/apt/archives): mmdebstrap downloads "
-        "into its own temporary tree (then AMPHI_CACHE/debian/debs), debootstrap into its --cache-dir, and "
-        "both fetch the package lists afresh. The host received (/proc/net/dev, loopback aside, median) "
-        f"{rxt['amphi cold']} during amphi's cold builds and {rxt['systemd cold']} during systemd's, "
-        f"{rxt['amphi warm']} during amphi's warm ones and {rxt['systemd warm']} during systemd's (the package "
-        "lists again). Not cold: the host's page cache, the kernel and busybox amphi takes from build/ and the "
-        "host, and deb.debian.org's own caches."
-        + (f" Of systemd's cold build, debootstrap took {boot:.1f} s; the rest is its configuration and images "
-           "(ext4 disk, rootfs.tar.xz, LXD image)." if boot is not None else ""))
-    if docs is not None and modules is not None:
-        lines += ["", f"Sizes: systemd's tree keeps Debian's docs, man pages and locales ({mb(docs)} MB of it), "
-                      "which amphi's build leaves out (dpkg's path-exclude); its "
-                      f"{mb(modules)} MB of kernel modules are left out of every systemd size but the disk's "
-                      "(amphi's root image has the few its VM loads). Packages: "
-                      + facts.get("packages", "not compared") + "."]
-    lines += ["", "PID 1's memory: in the VM the host cannot see PID 1, so each contender prints it on the serial "
-                  "console from inside, as the memory section's probes do, in boots of their own: systemd's "
-                  "memory unit (after multi-user.target, so after nginx.service), amphi's a build of "
-                  "recipes/nginx.conf plus one service that waits for the page on 127.0.0.1, then 1 s. The Rss "
-                  "of /proc/1/smaps_rollup, not VmRSS (see the memory section); the guest's VmRSS: amphi "
-                  f"{res['amphi', 'vm vmrss'].cell(ms)}, systemd {res['systemd', 'vm vmrss'].cell(ms)} KiB."]
+        t.add(f"{what}, {unit}", *cells, res["amphi", key].over(res["systemd", key]) or "—",
+              aim_cell(aim, res, key), how)
+    t.add("packages only in this tree", *facts.get("packages", ("not compared", "not compared")), "—", "—",
+          "installed size from each tree's dpkg status")
     charts = [
         {"name": "nginx-build", "title": "nginx appliance: build", "unit": "s",
-         "bars": extras.bars(*(res[w, k].bar(label=f"{w} {k}") for k in ("cold", "warm") for w in WHO))},
+         "bars": bars(*(res[w, k].bar(label=f"{w} {k}") for k in ("cold", "warm") for w in WHO))},
         {"name": "nginx-sizes", "title": "nginx appliance: sizes", "unit": "MB",
-         "bars": extras.bars(*(res[w, "size " + k].bar(1e-6, label=f"{w} {k}") for k in ("vm", "lxc", "tar", "lxd")
-                               for w in WHO))},
+         "bars": bars(*(res[w, "size " + k].bar(1e-6, label=f"{w} {k}") for k in ("vm", "lxc", "tar", "lxd")
+                        for w in WHO))},
         {"name": "nginx-lxc", "title": "nginx appliance in LXC: lxc-start → first answer", "unit": "ms",
-         "bars": extras.bars(*(res[w, "lxc answer"].bar(label=w) for w in WHO))},
+         "bars": bars(*(res[w, "lxc answer"].bar(label=w) for w in WHO))},
         {"name": "nginx-vm", "title": f"nginx appliance under QEMU ({accel}): start → first answer", "unit": "ms",
-         "bars": extras.bars(*(res[w, "vm answer"].bar(label=w) for w in WHO))},
+         "bars": bars(*(res[w, "vm answer"].bar(label=w) for w in WHO))},
     ]
-    return {"title": extras.APPLIANCE_TITLE, "lines": lines, "charts": charts}
+    return Section("A real appliance: nginx, amphi against systemd", [t], charts)
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--poll"]:

@@ -1,23 +1,21 @@
-"""More measurements for `make bench` (issue 12), as sections for bench/run.py.
+"""More measurements for `make bench`, as sections for bench/run.py.
 
     import extras
-    sections = extras.run({"quick": False, "say": say, "out": "<repo>/build/bench",
-                           "amphi": "<repo>/build/amphi", "root": "<repo>", "rounds": 5})
+    sections = extras.run(ctx)   # ctx: a core.Run; a list of core.Section
 
-Each section is {"title": "## ...", "lines": [markdown], "charts": [{"name", "title",
-"unit", "bars": [(label, median, min, max), ...]}]}. Every number is measured here, in
-this run, on this machine: contenders alternate their order between rounds, and a
-cell shows the median with min–max. A contender that cannot run keeps its row with
+Every number is measured here, in this run, on this machine: contenders
+alternate their order between rounds, and a cell shows the median with
+min–max (core.Measurement). A contender that cannot run keeps its row with
 "n/a: <why>" in its cells (and has no bar in the chart, which needs a number).
 
 Sections: static binary sizes; PID 1 resident memory (idle and after a log flood,
 in LXC and in the VM); lxc-create with the amphi, local and busybox templates;
 amphi install; amphi build cold and warm with the sizes of what it writes; 1, 10
-and 50 containers started at once; the nginx appliance against systemd
-(bench/appliance.py). ctx["only"], a set of their keys, runs only those.
+and 50 containers started at once; the guest agent on and off; the nginx
+appliance against systemd (bench/appliance.py). ctx.only, a set of their keys,
+runs only those.
 """
 
-import itertools
 import os
 import re
 import shutil
@@ -29,33 +27,19 @@ import sys
 import tempfile
 import time
 
+from core import NA, Measurement, Section, Table, bars, integer, ratio, rotations, short
+
 # Bounds for a loaded 2-core host under TCG, not measurements: past them a round
 # counts as failed and says so.
 LXC_READY_S = 30
 VM_READY_S = 90
 CMD_S = 300
 
-# Every container, QEMU and reader started here, so that a failure anywhere still
-# ends them (by name or by PID, never by pattern).
-_live_cts = {}    # name -> lxcpath
-_ct_ns = {}       # name -> the network namespace its lxc-* commands run in
-_live_procs = []  # Popen objects
-_counter = itertools.count(1)
-
-
-class NA(Exception):
-    """A contender or round that could not run; str() goes into its table cell."""
 
 
 def unique(kind):
-    """A container or directory name no one else uses: our PID and a counter."""
-    return f"amx-{kind}-{os.getpid()}-{next(_counter)}"
-
-
-def short(text, limit=160):
-    """One line fit for a markdown table cell."""
-    text = " ".join(str(text).split()).replace("|", "/")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A container or directory name no one else uses: our PID and the clock."""
+    return f"amx-{kind}-{os.getpid()}-{time.monotonic_ns()}"
 
 
 def sh(*cmd, timeout=CMD_S, env=None, check=True):
@@ -81,55 +65,6 @@ def timed(*cmd, **kw):
     return (time.monotonic() - t0) * 1000, r
 
 
-def rotations(items, rounds):
-    """(round, items in this round's order): who goes first moves by one each round."""
-    for i in range(rounds):
-        k = i % len(items)
-        yield i, items[k:] + items[:k]
-
-
-class Series:
-    """The values of one contender over the rounds, and why rounds failed."""
-
-    def __init__(self, label):
-        self.label, self.vals, self.why = label, [], []
-
-    def add(self, v):
-        self.vals.append(v)
-
-    def fail(self, why):
-        self.why.append(short(why, 120))
-
-    def stats(self):
-        return (statistics.median(self.vals), min(self.vals), max(self.vals)) if self.vals else None
-
-    def cell(self, f=lambda v: f"{v:.1f}"):
-        s = self.stats()
-        if s is None:
-            return "n/a: " + (self.why[0] if self.why else "not run")
-        text = f"{f(s[0])} ({f(s[1])}–{f(s[2])})" if len(self.vals) > 1 else f(s[0])
-        if self.why:
-            text += f" [{len(self.why)} of {len(self.vals) + len(self.why)} rounds failed: {self.why[0]}]"
-        return text
-
-    def n(self):
-        return len(self.vals)
-
-    def bar(self, scale=1.0, label=None):
-        s = self.stats()
-        return None if s is None else (label or self.label, s[0] * scale, s[1] * scale, s[2] * scale)
-
-
-def bars(*items):
-    """Chart bars of the series that have a value (the table says why the others do not)."""
-    return [b for b in items if b is not None]
-
-
-def table(header, rows):
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + \
-           ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-
-
 def kib(v):
     return f"{v:.0f}"
 
@@ -138,19 +73,7 @@ def mib(v):
     return f"{v:.2f}"
 
 
-def integer(v):
-    return f"{v:.0f}"
-
-
 # ---- LXC and QEMU helpers ---------------------------------------------------
-
-def lxc_cmd(name, *args):
-    """An lxc-* command for one of our containers: in its network namespace
-    when it was started in one (LXC's command socket is an abstract unix
-    socket, which only that namespace sees)."""
-    ns = _ct_ns.get(name)
-    return (netns_exec(ns) if ns else []) + [args[0], "-n", name, "-P", _live_cts[name], *args[1:]]
-
 
 def netns_exec(ns):
     """The end-to-end tests' way into a network namespace for LXC (ip netns
@@ -160,81 +83,6 @@ def netns_exec(ns):
         sys.path.append(here)
     import netns
     return netns.netns_exec(ns)
-
-
-def lxc_track(name, lxcpath, ns=None):
-    """A container of ours from now on: cleanup() stops it, by name."""
-    _live_cts[name] = lxcpath
-    if ns:
-        _ct_ns[name] = ns
-
-
-def lxc_in(ns):
-    """Our containers started in network namespace ns."""
-    return [name for name, n in _ct_ns.items() if n == ns]
-
-
-def lxc_start(name, lxcpath, config, log, defines=(), ns=None):
-    """lxc-start -d of a build's lxc/config (None: the container's own
-    LXCPATH/NAME/config, as lxc-create made it); returns the Popen (not waited
-    for, so that many can be launched at once). -L puts each console in its
-    own file; defines are extra -s KEY=VALUE arguments; ns: a network
-    namespace (ip netns) to start it in, where its veth's bridge is."""
-    lxc_track(name, lxcpath, ns)
-    conf = ["-f", config] if config else []
-    return subprocess.Popen(lxc_cmd(name, "lxc-start", *conf, "-d", "-L", log, *defines),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, errors="replace")
-
-
-def lxc_start_one(name, lxcpath, config, log, defines=(), ns=None):
-    """lxc-start -d of one container, waited for; NA with its complaint if it fails."""
-    p = lxc_start(name, lxcpath, config, log, defines, ns)
-    _, err = p.communicate(timeout=CMD_S)
-    if p.returncode != 0:
-        raise NA(f"lxc-start exited {p.returncode}: {short(err, 100)}")
-
-
-def lxc_kill(names):
-    """lxc-stop -k of each, concurrently; then each must be STOPPED (NA otherwise)."""
-    procs = [(n, subprocess.Popen(lxc_cmd(n, "lxc-stop", "-k"),
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-             for n in names if n in _live_cts]
-    for _, p in procs:
-        p.wait(timeout=CMD_S)
-    left = []
-    for n, _ in procs:
-        r = sh(*lxc_cmd(n, "lxc-info", "-s", "-H"), check=False)
-        if r.stdout.strip() not in ("", "STOPPED") and r.returncode == 0:
-            left.append(n)
-        else:
-            _live_cts.pop(n, None)
-            _ct_ns.pop(n, None)
-    if left:
-        raise NA(f"still running after lxc-stop -k: {', '.join(left)}")
-
-
-def lxc_info(name):
-    """(PID of the container's init on the host, cgroup memory in bytes) from lxc-info."""
-    r = sh(*lxc_cmd(name, "lxc-info", "-p", "-S", "-H"))
-    info = dict(line.split(":", 1) for line in r.stdout.splitlines() if ":" in line)
-    try:
-        return int(info["PID"]), int(info["Memory use"])
-    except (KeyError, ValueError):
-        raise NA(f"lxc-info -p -S -H said {short(r.stdout, 80)!r}")
-
-
-def lxc_pid(name):
-    """PID of the container's init on the host: lxc-info -n NAME -P PATH -p -H."""
-    r = sh(*lxc_cmd(name, "lxc-info", "-p", "-H"))
-    if not r.stdout.strip().isdigit():
-        raise NA(f"lxc-info -p -H said {short(r.stdout, 80)!r}")
-    return int(r.stdout.strip())
-
-
-def ratio(v, base):
-    """v / base as 'N.NN×', or '' when either is missing."""
-    return f"{v / base:.2f}×" if v is not None and base else ""
 
 
 def vmrss_kib(pid):
@@ -267,44 +115,121 @@ def wait_text(path, needle, seconds, proc=None):
     raise NA(f"no {needle.decode()!r} on the console in {seconds} s")
 
 
-def popen(cmd, **kw):
-    kw.setdefault("stdin", subprocess.DEVNULL)
-    p = subprocess.Popen(cmd, **kw)
-    _live_procs.append(p)
-    return p
+class Live:
+    """Every container, QEMU and reader a run started, so that a failure
+    anywhere still ends them (by name or by PID, never by pattern)."""
 
+    def __init__(self):
+        self.cts = {}    # name -> lxcpath
+        self.ns = {}     # name -> the network namespace its lxc-* commands run in
+        self.procs = []  # Popen objects
 
-def end(p):
-    """Terminates one of our processes (KILL after 10 s) and reaps it."""
-    if p is None:
-        return
-    if p.poll() is None:
-        p.terminate()
+    def lxc_cmd(self, name, *args):
+        """An lxc-* command for one of our containers: in its network namespace
+        when it was started in one (LXC's command socket is an abstract unix
+        socket, which only that namespace sees)."""
+        ns = self.ns.get(name)
+        return (netns_exec(ns) if ns else []) + [args[0], "-n", name, "-P", self.cts[name], *args[1:]]
+
+    def lxc_track(self, name, lxcpath, ns=None):
+        """A container of ours from now on: cleanup() stops it, by name."""
+        self.cts[name] = lxcpath
+        if ns:
+            self.ns[name] = ns
+
+    def lxc_in(self, ns):
+        """Our containers started in network namespace ns."""
+        return [name for name, n in self.ns.items() if n == ns]
+
+    def lxc_start(self, name, lxcpath, config, log, defines=(), ns=None):
+        """lxc-start -d of a build's lxc/config (None: the container's own
+        LXCPATH/NAME/config, as lxc-create made it); returns the Popen (not waited
+        for, so that many can be launched at once). -L puts each console in its
+        own file; defines are extra -s KEY=VALUE arguments; ns: a network
+        namespace (ip netns) to start it in, where its veth's bridge is."""
+        self.lxc_track(name, lxcpath, ns)
+        conf = ["-f", config] if config else []
+        return subprocess.Popen(self.lxc_cmd(name, "lxc-start", *conf, "-d", "-L", log, *defines),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, errors="replace")
+
+    def lxc_start_one(self, name, lxcpath, config, log, defines=(), ns=None):
+        """lxc-start -d of one container, waited for; NA with its complaint if it fails."""
+        p = self.lxc_start(name, lxcpath, config, log, defines, ns)
+        _, err = p.communicate(timeout=CMD_S)
+        if p.returncode != 0:
+            raise NA(f"lxc-start exited {p.returncode}: {short(err, 100)}")
+
+    def lxc_kill(self, names):
+        """lxc-stop -k of each, concurrently; then each must be STOPPED (NA otherwise)."""
+        procs = [(n, subprocess.Popen(self.lxc_cmd(n, "lxc-stop", "-k"), stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                 for n in names if n in self.cts]
+        for _, p in procs:
+            p.wait(timeout=CMD_S)
+        left = []
+        for n, _ in procs:
+            r = sh(*self.lxc_cmd(n, "lxc-info", "-s", "-H"), check=False)
+            if r.stdout.strip() not in ("", "STOPPED") and r.returncode == 0:
+                left.append(n)
+            else:
+                self.cts.pop(n, None)
+                self.ns.pop(n, None)
+        if left:
+            raise NA(f"still running after lxc-stop -k: {', '.join(left)}")
+
+    def lxc_info(self, name):
+        """(PID of the container's init on the host, cgroup memory in bytes) from lxc-info."""
+        r = sh(*self.lxc_cmd(name, "lxc-info", "-p", "-S", "-H"))
+        info = dict(line.split(":", 1) for line in r.stdout.splitlines() if ":" in line)
         try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    if p in _live_procs:
-        _live_procs.remove(p)
+            return int(info["PID"]), int(info["Memory use"])
+        except (KeyError, ValueError):
+            raise NA(f"lxc-info -p -S -H said {short(r.stdout, 80)!r}")
 
+    def lxc_pid(self, name):
+        """PID of the container's init on the host: lxc-info -n NAME -P PATH -p -H."""
+        r = sh(*self.lxc_cmd(name, "lxc-info", "-p", "-H"))
+        if not r.stdout.strip().isdigit():
+            raise NA(f"lxc-info -p -H said {short(r.stdout, 80)!r}")
+        return int(r.stdout.strip())
 
-def cleanup():
-    """Whatever a failure left: our containers by name, our processes by PID."""
-    for p in list(_live_procs):
+    def popen(self, cmd, **kw):
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        p = subprocess.Popen(cmd, **kw)
+        self.procs.append(p)
+        return p
+
+    def end(self, p):
+        """Terminates one of our processes (KILL after 10 s) and reaps it."""
+        if p is None:
+            return
         if p.poll() is None:
-            p.kill()
-        p.wait()
-        _live_procs.remove(p)
-    try:
-        lxc_kill(list(_live_cts))
-    except NA:
-        pass
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def cleanup(self):
+        """Whatever a failure left: our containers by name, our processes by PID."""
+        for p in list(self.procs):
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            self.procs.remove(p)
+        try:
+            self.lxc_kill(list(self.cts))
+        except NA:
+            pass
 
 
 def build(ctx, recipe, outdir):
     """amphi build RECIPE -o OUTDIR (NA when it fails)."""
-    sh(ctx["amphi"], "build", recipe, "-o", outdir)
+    sh(ctx.amphi, "build", recipe, "-o", outdir)
     return outdir
 
 
@@ -362,13 +287,13 @@ def version(pkg):
 
 
 def section_sizes(ctx):
-    say = ctx["say"]
+    say = ctx.say
     exe = lambda p: os.access(p, os.X_OK) and ("/bin/" in p or "/libexec/" in p)
-    floor_init = ctx.get("floor_init") or os.path.join(ctx["out"], "floor-init")
+    floor_init = ctx.floor_init
     contenders = [
         # (label, Debian package or None, how to find the file)
         ("floor-init", None, lambda: floor_init),
-        ("amphi-init", None, lambda: os.path.join(ctx["root"], "build", "amphi-init")),
+        ("amphi-init", None, lambda: os.path.join(ctx.root, "build", "amphi-init")),
         ("tini-static", "tini", lambda: package_file("tini", lambda p: p.endswith("/tini-static"))),
         ("catatonit", "catatonit", lambda: package_file("catatonit", lambda p: exe(p) and
                                                          os.path.basename(p) == "catatonit")),
@@ -395,14 +320,13 @@ def section_sizes(ctx):
             rows.append([label, "n/a", "n/a", f"n/a: {short(e)}", None, "n/a", "n/a"])
     floor = next((r[4] for r in rows if r[0] == "floor-init"), None)
     rows = [r[:4] + [ratio(r[4], floor) if r[4] is not None else ""] + r[5:] for r in rows]
-    lines = ["Size in bytes of each PID 1 binary as installed on this machine (`os.stat`; a file's size "
-             "does not vary between rounds, so each is read once), whether it is static (no PT_INTERP program "
-             "header) and whether it is stripped (no .symtab), read from its ELF headers. The Debian packages "
-             "are installed with apt-get when missing. × floor: bytes / the floor-init's bytes (bench/floor.c, the "
-             "trivial static init of the boot table).", ""]
-    lines += table(["binary", "file", "from", "bytes", "× floor", "static", "stripped"], rows)
-    return {"title": "## Static binary sizes (bytes)", "lines": lines,
-            "charts": [{"name": "binary-sizes", "title": "PID 1 binary size", "unit": "bytes", "bars": bs}]}
+    t = Table(["binary", "file", "from", "bytes", "× floor", "static", "stripped"],
+              "Size of each PID 1 binary as installed here (Debian's by apt-get when missing); static: no "
+              "PT_INTERP, stripped: no .symtab; × floor: bytes / floor-init's (bench/floor.c).")
+    for r in rows:
+        t.add(*r)
+    return Section("Static binary sizes (bytes)", [t],
+                   [{"name": "binary-sizes", "title": "PID 1 binary size", "unit": "bytes", "bars": bs}])
 
 
 # ---- 2. PID 1 resident memory -----------------------------------------------
@@ -469,13 +393,13 @@ def wait_stored(store, n, seconds=15):
 def reader(ctx, sock, store, work):
     """amphi logs --follow --out STORE on a socket that may not exist yet (it retries)."""
     err = open(os.path.join(work, unique("reader") + ".err"), "wb")
-    p = popen([ctx["amphi"], "logs", "--connect", sock, "--follow", "--quiet", "--out", store],
-              stdout=subprocess.DEVNULL, stderr=err)
+    p = ctx.live.popen([ctx.amphi, "logs", "--connect", sock, "--follow", "--quiet", "--out", store],
+                       stdout=subprocess.DEVNULL, stderr=err)
     err.close()
     return p
 
 
-def rss_lxc_host(lxc, work):
+def rss_lxc_host(ctx, lxc, work):
     """VmRSS of the container's init read from the host's /proc/PID/status, 1 s
     after its ready line; started as bench/run.py's lxc_round starts it: a
     build's config ({"config"}) under a new name, or the container lxc-create
@@ -486,12 +410,12 @@ def rss_lxc_host(lxc, work):
     else:
         ct, path, config = unique("rss"), work, lxc["config"]
     try:
-        lxc_start_one(ct, path, config, log)
+        ctx.live.lxc_start_one(ct, path, config, log)
         wait_text(log, b"amphi: ready", LXC_READY_S)
         time.sleep(1)
-        return vmrss_kib(lxc_pid(ct))
+        return vmrss_kib(ctx.live.lxc_pid(ct))
     finally:
-        lxc_kill([ct])
+        ctx.live.lxc_kill([ct])
 
 
 def rss_lxc_probe(ctx, d, work, n):
@@ -504,12 +428,12 @@ def rss_lxc_probe(ctx, d, work, n):
     store = os.path.join(work, unique("store"))
     r = reader(ctx, os.path.join(host, "amphi.sock"), store, work)
     try:
-        lxc_start_one(ct, work, os.path.join(d, "lxc", "config"), log)
+        ctx.live.lxc_start_one(ct, work, os.path.join(d, "lxc", "config"), log)
         data = wait_text(log, b"rss-flood", LXC_READY_S + n // 1000)
         return console_rss(data, "rss-idle"), console_rss(data, "rss-flood"), wait_stored(store, n)
     finally:
-        lxc_kill([ct])
-        end(r)
+        ctx.live.lxc_kill([ct])
+        ctx.live.end(r)
 
 
 def rss_vm_probe(ctx, d, work, n):
@@ -523,7 +447,7 @@ def rss_vm_probe(ctx, d, work, n):
     q = r = None
     try:
         with open(serial, "wb") as out:
-            q = popen([os.path.join(d, "vm", "launch")], stdout=out, stderr=subprocess.STDOUT, env=env)
+            q = ctx.live.popen([os.path.join(d, "vm", "launch")], stdout=out, stderr=subprocess.STDOUT, env=env)
         r = reader(ctx, os.path.join(ports, "amphi.sock"), store, work)
         data = wait_rss(serial, b"rss-flood", VM_READY_S + n // 250, q)
         return (console_rss(data, "rss-idle", "Rss"), console_rss(data, "rss-flood", "Rss"), wait_stored(store, n),
@@ -531,31 +455,17 @@ def rss_vm_probe(ctx, d, work, n):
     finally:
         if q is not None and q.poll() is None:
             q.kill()  # nothing to measure in its stop
-        end(q)
-        end(r)
+        ctx.live.end(q)
+        ctx.live.end(r)
 
 
-# The other contenders in the VM: each prints its PID 1's VmRSS itself, read
-# inside the guest, as "rss-idle VmRSS: N kB" on the serial console about 1 s
-# after its ready line, when the kernel command line has AMPHI_BENCH_RSS=1
-# (the launcher's AMPHI_APPEND; the boot table's VMs have no such word, and
-# their hooks do nothing there). The hooks, one per contender:
-VM_HOOK = {
-    "floor": "bench/floor.c itself: with AMPHI_BENCH_RSS in its environment (the kernel gives init the "
-             "command line's NAME=VALUE words) it sets alarm(1) after writing its ready line and, on the "
-             "SIGALRM, mounts /proc and writes `rss-idle `, the VmRSS line of /proc/self/status and the Rss line "
-             "of /proc/self/smaps_rollup to /dev/console (no fork; a 2 KiB read buffer on its stack; the "
-             "binary's size and pages are those of the boot table's floor, which never runs this)",
-    "busybox init": "a `::once:` line of bench/busybox.inittab (run when sysinit, whose last line prints ready, "
-                    "is done): `/bin/sh -c 'grep -qw AMPHI_BENCH_RSS=1 /proc/cmdline && sleep 1 && echo "
-                    "\"rss-idle $(grep VmRSS /proc/1/status) $(grep ^Rss: /proc/1/smaps_rollup)\" "
-                    ">/dev/console'`",
-    "systemd": "amphi-bench-rss.service in the tree (bench/systemd_contender.py), wanted by multi-user.target, "
-               "`After=multi-user.target amphi-bench-ready.service`, `ConditionKernelCommandLine=AMPHI_BENCH_RSS=1`"
-               ", Type=idle like the ready unit (so it is forked with it once the job queue is empty, and the "
-               "ready line is not held back by a oneshot's job): `/bin/sh -c 'sleep 1; echo \"rss-idle $(grep "
-               "VmRSS /proc/1/status) $(grep ^Rss: /proc/1/smaps_rollup)\" > /dev/console'`",
-}
+# The other contenders in the VM print their PID 1's memory themselves, as
+# "rss-idle VmRSS: N kB Rss: M kB" on the serial console about 1 s after
+# ready, when the kernel command line has AMPHI_BENCH_RSS=1 (the boot
+# table's VMs have no such word, and their hooks do nothing there): the
+# floor by bench/floor.c, busybox init by a ::once: line of
+# bench/busybox.inittab, systemd by amphi-bench-rss.service
+# (bench/systemd_contender.py).
 VM_WHAT = {"floor": "floor (bench/floor.c)",
            "busybox init": "busybox init (amphi's skeleton, bench/busybox.inittab)",
            "systemd": "systemd (debootstrapped tree)"}
@@ -578,9 +488,9 @@ def wait_rss(path, tag, seconds, proc):
         time.sleep(0.01)
 
 
-def rss_vm_contender(name, d, work, qemu_args=()):
+def rss_vm_contender(ctx, name, d, work, qemu_args=()):
     """(Rss, VmRSS) KiB of the 'rss-idle VmRSS: N kB Rss: M kB' line the
-    contender's hook (VM_HOOK) prints after its ready line, booted from D/vm/launch with AMPHI_BENCH_RSS=1 on the
+    contender's hook (above) prints after its ready line, booted from D/vm/launch with AMPHI_BENCH_RSS=1 on the
     kernel command line (and qemu_args after the launcher's). systemd is then powered down by the ACPI button (its
     disk image is reused: no unclean stop), the others are killed (they
     ignore the button)."""
@@ -593,8 +503,9 @@ def rss_vm_contender(name, d, work, qemu_args=()):
     q = None
     try:
         with open(serial, "wb") as out:
-            q = popen([os.path.join(d, "vm", "launch"), "-monitor", f"unix:{mon},server=on,wait=off", *qemu_args],
-                      stdout=out, stderr=subprocess.STDOUT, env=env)
+            q = ctx.live.popen([os.path.join(d, "vm", "launch"), "-monitor", f"unix:{mon},server=on,wait=off",
+                                *qemu_args],
+                               stdout=out, stderr=subprocess.STDOUT, env=env)
         data = wait_rss(serial, b"rss-idle", VM_READY_S + 5, q)
         return console_rss(data, "rss-idle", "Rss"), console_rss(data, "rss-idle")
     finally:
@@ -608,19 +519,19 @@ def rss_vm_contender(name, d, work, qemu_args=()):
                 pass
         if q is not None and q.poll() is None:
             q.kill()
-        end(q)
+        ctx.live.end(q)
 
 
 def rss_vm_contenders(ctx):
     """[(name, build dir with vm/launch, why not)] for the VM rows: the floor,
     busybox init and systemd of run.py's boot table."""
-    built = {name: d for name, d, _ in ctx.get("built") or []}
-    sysinfo = ctx.get("systemd") or {}
+    built = {c.name: c.dir for c in ctx.contenders}
+    sysinfo = ctx.facts.get("systemd") or {}
     out = []
     for name in ("floor", "busybox init", "systemd"):
         d, why = built.get(name), ""
         if name == "systemd" and not d:
-            why = "contender unavailable: " + short(ctx.get("systemd_why") or "not built", 120)
+            why = "contender unavailable: " + short(ctx.facts.get("systemd_why") or "not built", 120)
         elif name == "systemd" and sysinfo and not sysinfo.get("vm_ok", True):
             why = "does not boot in the VM here: " + short(sysinfo.get("vm_why", "?"), 120)
         elif not d:
@@ -642,43 +553,44 @@ def rss_contenders(ctx, minimal):
     """[(name, how to start it in LXC, why not)] for the host-read LXC rows:
     run.py's built contenders (or the minimal build alone when run without them),
     and systemd with why when it cannot take part."""
-    built = ctx.get("built") or [("amphi minimal", minimal, {"config": os.path.join(minimal, "lxc", "config")})]
+    built = [(c.name, c.dir, c.lxc) for c in ctx.contenders] or \
+        [("amphi minimal", minimal, {"config": os.path.join(minimal, "lxc", "config")})]
     out = []
-    sysinfo = ctx.get("systemd") or {}
+    sysinfo = ctx.facts.get("systemd") or {}
     for name, _, lxc in built:
         why = lxc.get("why", "")
         if name == "systemd" and sysinfo and not sysinfo.get("lxc_ok", True):
             why = "does not boot in LXC here: " + short(sysinfo.get("lxc_why", "?"), 120)
         out.append((name, lxc, why))
-    if ctx.get("built") and not any(n == "systemd" for n, _, _ in built):
-        out.append(("systemd", {}, "contender unavailable: " + short(ctx.get("systemd_why") or "not built", 120)))
+    if ctx.contenders and not any(n == "systemd" for n, _, _ in built):
+        out.append(("systemd", {}, "contender unavailable: " + short(ctx.facts.get("systemd_why") or "not built", 120)))
     return out
 
 
 def section_rss(ctx, minimal):
-    say, quick = ctx["say"], ctx["quick"]
-    accel = ctx.get("accel", "tcg").upper()
+    say, quick = ctx.say, ctx.quick
+    accel = ctx.accel.upper()
     mb = 10 if quick else 50
     n = mb * 1000  # lines of 1000 bytes
     vm_rounds = 1 if quick else 5
     work = tempfile.mkdtemp(prefix=unique("rss") + "-")
     hosts = rss_contenders(ctx, minimal)
-    host = {name: Series(RSS_WHAT.get(name, name)) for name, _, _ in hosts}
+    host = {name: Measurement(RSS_WHAT.get(name, name)) for name, _, _ in hosts}
     for name, _, why in hosts:
         if why:
             host[name].fail(why)
     vms = rss_vm_contenders(ctx)
-    vm = {name: Series(VM_WHAT[name]) for name, _, _ in vms}
+    vm = {name: Measurement(VM_WHAT[name]) for name, _, _ in vms}
     # The guest kernel's VmRSS beside each VM row's Rss.
-    vm_vmrss = {k: Series(k) for k in [name for name, _, _ in vms] + ["probe idle", "probe flood"]}
+    vm_vmrss = {k: Measurement(k) for k in [name for name, _, _ in vms] + ["probe idle", "probe flood"]}
     for name, _, why in vms:
         if why:
             vm[name].fail(why)
-    idle = {w: Series(f"{w} probe, after ready") for w in ("LXC", "VM")}
-    flood = {w: Series(f"{w} probe, after {mb} MB") for w in ("LXC", "VM")}
+    idle = {w: Measurement(f"{w} probe, after ready") for w in ("LXC", "VM")}
+    flood = {w: Measurement(f"{w} probe, after {mb} MB") for w in ("LXC", "VM")}
     stored = {"LXC": [], "VM": []}
     try:
-        d = os.path.join(ctx["out"], "extras-rssprobe")
+        d = os.path.join(ctx.out, "extras-rssprobe")
         recipe = os.path.join(work, "rssprobe.conf")
         with open(recipe, "w") as f:
             f.write(PROBE_RECIPE.replace("@LINES@", str(n)))
@@ -704,16 +616,16 @@ def section_rss(ctx, minimal):
 
         # LXC: every contender read from the host, and the probe, alternating.
         jobs = [(name, lxc) for name, lxc, why in hosts if not why] + [("probe", None)]
-        for i, order in rotations(jobs, ctx["rounds"]):
+        for i, order in rotations(jobs, ctx.rounds):
             for what, lxc in order:
                 if what != "probe":
                     try:
-                        host[what].add(rss_lxc_host(lxc, work))
+                        host[what].add(rss_lxc_host(ctx, lxc, work))
                     except (NA, OSError, subprocess.SubprocessError) as e:
                         host[what].fail(e)
                 elif d:
                     probe("LXC")
-            say(f"rss: LXC round {i + 1}/{ctx['rounds']} done")
+            say(f"rss: LXC round {i + 1}/{ctx.rounds} done")
         # VM: the floor, busybox init and systemd by their own hooks, and the
         # probe, alternating. A contender that failed in every round so far is
         # not booted again (it would only time out again).
@@ -725,14 +637,14 @@ def section_rss(ctx, minimal):
                         probe("VM")
                 elif vm[what].vals or not vm[what].why:
                     try:
-                        rss, vmrss = rss_vm_contender(what, vd, work)
+                        rss, vmrss = rss_vm_contender(ctx, what, vd, work)
                         vm[what].add(rss)
                         vm_vmrss[what].add(vmrss)
                     except (NA, OSError, subprocess.SubprocessError) as e:
                         vm[what].fail(e)
             say(f"rss: VM round {i + 1}/{vm_rounds} done")
     finally:
-        cleanup()
+        ctx.live.cleanup()
         shutil.rmtree(work, ignore_errors=True)
 
     def st(world):
@@ -761,63 +673,38 @@ def section_rss(ctx, minimal):
                  idle["VM"].cell(kib), x(idle["VM"], vm_floor), idle["VM"].n(), "—", vv("probe idle")])
     rows.append(["VM", "probe (amphi)", f"after {mb} MB through PID 1", "guest: /proc/1/smaps_rollup, by its service",
                  flood["VM"].cell(kib), "—", flood["VM"].n(), st("VM"), vv("probe flood")])
-    lines = [f"Resident memory of PID 1 in KiB: median (min–max); VmRSS in LXC, smaps_rollup's Rss in the VM. LXC: {ctx['rounds']} rounds, every contender of the boot "
-             f"table and the probe alternating; VM: {vm_rounds} round{'s' if vm_rounds > 1 else ''} (a QEMU boot "
-             f"under {accel} costs seconds), the floor, busybox init, systemd and the probe alternating in the "
-             "same way. Each contender in a container is started as in the boot table "
-             "(a build's lxc/config with -f under a new name; busybox init is the container lxc-create -t busybox "
-             "made, by its own name and config), and read from the host's /proc/PID/status of the "
-             "container's init (PID from `lxc-info -p -H`), 1 s after its ready line. The probe is "
-             "minimal.conf plus one service (written by bench/extras.py) that prints `grep VmRSS /proc/1/status` "
-             "(and `grep ^Rss: /proc/1/smaps_rollup`, for the VM rows) to /dev/console 1 s after it starts (after ready; the line must follow ready on the console), then "
-             f"writes {n} lines of 1000 bytes ({mb} MB) with `yes | head` through PID 1 while "
-             "`amphi logs --follow --out` is connected to the log stream (started before the guest; PID 1 holds "
-             "the writer back rather than drop), waits 1 s and prints VmRSS again. The last column counts the "
-             "flood lines the reader stored (min–max over rounds).", "",
-             "In the VM the host cannot see PID 1 (its /proc has QEMU, the whole guest), so each contender reads "
-             "its PID 1's memory inside the guest and prints `rss-idle VmRSS: N kB Rss: M kB` on the serial "
-             "console, where the bench takes it (it must follow the ready line); the amphi rows are the probe's "
-             "lines, which carry the same two numbers. The VM rows' KiB are M, the Rss line of "
-             "/proc/1/smaps_rollup, which the guest kernel counts by walking PID 1's page tables; its VmRSS "
-             "(N, last column) is shown but not used: the guest's Debian 6.1 kernel keeps each task's RSS counts "
-             "in a per-task cache that reaches the mm's counters only every 64 page faults (SPLIT_RSS_COUNTING, "
-             "gone in 6.2), so a PID 1 that faulted a few dozen times since, like the floor or busybox init, "
-             "reads far too little there (the host kernel of the LXC rows counts exactly: there VmRSS is what a "
-             "page table walk finds). The contenders are the boot table's VM builds, booted with `AMPHI_BENCH_RSS=1` added to "
-             "the kernel command line (the launcher's AMPHI_APPEND; without it, as in the boot table, the hooks "
-             "do nothing) and killed after the line (systemd: powered down by the ACPI button first, as its "
-             "disk image is reused). The hooks: " + "; ".join(f"{VM_WHAT[name]}: {VM_HOOK[name]}"
-                                                              for name, _, _ in vms) + ".",
-             "",
-             "× floor: median / the floor's median in the same world (LXC rows against the LXC floor, VM rows "
-             "against the VM floor), for the rows read after ready (the floor has no log path, so the after-flood "
-             "rows have no floor value to compare with).", ""]
-    lines += table(["world", "appliance", "when", "read from", "KiB: LXC VmRSS, VM Rss", "× floor", "rounds",
-                    "flood lines stored", "VM: guest's VmRSS KiB"], rows)
+    t = Table(["world", "appliance", "when", "read from", "KiB: LXC VmRSS, VM Rss", "× floor", "rounds",
+               "flood lines stored", "VM: guest's VmRSS KiB"],
+              f"PID 1's resident memory: in LXC VmRSS from the host, in the VM ({accel}) the Rss of "
+              "/proc/1/smaps_rollup printed by a hook in the guest, as the guest kernel's VmRSS (last column) "
+              f"undercounts; the probe is recipes/minimal.conf plus a service that prints it, then sends {mb} MB "
+              "through PID 1 to `amphi logs`. × floor: / the floor's median in the same world.")
+    for r in rows:
+        t.add(*r)
     chart = bars(*(host[name].bar(1 / 1024, label=f"LXC {name}") for name, _, _ in hosts),
                  idle["LXC"].bar(1 / 1024), flood["LXC"].bar(1 / 1024),
                  *(vm[name].bar(1 / 1024, label=f"VM {name}") for name, _, _ in vms),
                  idle["VM"].bar(1 / 1024), flood["VM"].bar(1 / 1024))
-    return {"title": "## PID 1 resident memory (KiB)", "lines": lines,
-            "charts": [{"name": "pid1-rss", "title": "VmRSS of PID 1", "unit": "MiB", "bars": chart}]}
+    return Section("PID 1 resident memory (KiB)", [t],
+                   [{"name": "pid1-rss", "title": "VmRSS of PID 1", "unit": "MiB", "bars": chart}])
 
 
 # ---- 3. lxc-create with three templates -------------------------------------
 
 def section_template(ctx, minimal):
-    say = ctx["say"]
-    recipe = os.path.join(ctx["root"], "recipes", "minimal.conf")
-    template = os.path.join(ctx["root"], "build", "lxc-amphi")
+    say = ctx.say
+    recipe = os.path.join(ctx.root, "recipes", "minimal.conf")
+    template = os.path.join(ctx.root, "build", "lxc-amphi")
     contenders = [
         ("amphi template", ["-t", template], ["--recipe", recipe]),
         ("local template", ["-t", "local"], ["--metadata", os.path.join(minimal, "lxc", "meta.tar.xz"),
                                                "--fstree", os.path.join(minimal, "lxc", "rootfs.tar.xz")]),
         ("busybox template", ["-t", "busybox"], []),
     ]
-    series = {c[0]: Series(c[0]) for c in contenders}
+    series = {c[0]: Measurement(c[0]) for c in contenders}
     work = tempfile.mkdtemp(prefix=unique("tmpl") + "-")
     try:
-        for i, order in rotations(contenders, ctx["rounds"]):
+        for i, order in rotations(contenders, ctx.rounds):
             for label, t, args in order:
                 name = unique("create")
                 try:
@@ -828,25 +715,21 @@ def section_template(ctx, minimal):
                 finally:
                     if os.path.isdir(os.path.join(work, name)):
                         sh("lxc-destroy", "-n", name, "-P", work, check=False)
-            say(f"template: round {i + 1}/{ctx['rounds']} done")
+            say(f"template: round {i + 1}/{ctx.rounds} done")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     base = series["amphi template"].stats()
-    rows = [[label, f"`lxc-create {' '.join(os.path.relpath(x, ctx['root']) if x.startswith(ctx['root']) else x for x in t + ['-n', 'NAME', '-P', 'TMP', '--'] + args)}`",
+    rows = [[label, f"`lxc-create {' '.join(os.path.relpath(x, ctx.root) if x.startswith(ctx.root) else x for x in t + ['-n', 'NAME', '-P', 'TMP', '--'] + args)}`",
              series[label].cell(), ratio(series[label].stats()[0], base[0]) if series[label].stats() and base else "",
              series[label].n()] for label, t, args in contenders]
-    lines = [f"Wall time in ms of `lxc-create` until it exits 0 (container created), median (min–max) of "
-             f"{ctx['rounds']} rounds, the three alternating; `lxc-destroy` after each is not timed. The amphi "
-             "template builds the LXC tree of recipes/minimal.conf (no VM files, no tarballs) into the rootfs "
-             "lxc-create made and appends to its config; the local template unpacks "
-             "the tarballs of a build of the same recipe (made before timing); LXC's busybox template copies "
-             "the host's busybox (a container it made is the boot table's busybox init in LXC).", ""]
-    lines += table(["contender", "command", "ms", "× amphi template", "rounds"], rows)
-    lines += ["", "No floor ratio: the floor is a PID 1 binary, not an LXC template, so it has no lxc-create to "
-              "time; × amphi template is each median / the amphi template's median."]
-    return {"title": "## lxc-create: amphi template, local template, busybox template", "lines": lines,
-            "charts": [{"name": "lxc-create", "title": "lxc-create → created", "unit": "ms",
-                        "bars": bars(*(series[c[0]].bar() for c in contenders))}]}
+    t = Table(["contender", "command", "ms", "× amphi template", "rounds"],
+              f"ms from `lxc-create` to its exit, the three alternating ({ctx.rounds} rounds; lxc-destroy "
+              "after each is not timed); the local template unpacks a build of the same recipe.")
+    for r in rows:
+        t.add(*r)
+    return Section("lxc-create: amphi template, local template, busybox template", [t],
+                   [{"name": "lxc-create", "title": "lxc-create → created", "unit": "ms",
+                     "bars": bars(*(series[c[0]].bar() for c in contenders))}])
 
 
 # ---- 4. amphi install ---------------------------------------------------------
@@ -856,12 +739,12 @@ DONE_RE = re.compile(r"is installed \((\d+) steps in (\d+) ms, (\d+) s in all\)"
 
 
 def section_install(ctx):
-    say, quick = ctx["say"], ctx["quick"]
+    say, quick = ctx.say, ctx.quick
     rounds = 1 if quick else 5
-    recipe = os.path.join(ctx["root"], "recipes", "installer.conf")
+    recipe = os.path.join(ctx.root, "recipes", "installer.conf")
     work = tempfile.mkdtemp(prefix=unique("install") + "-")
     out = os.path.join(work, "out")
-    wall, steps_total, rest = Series("wall"), Series("steps"), Series("rest")
+    wall, steps_total, rest = Measurement("wall"), Measurement("steps"), Measurement("rest")
     steps = {}  # name -> Series, in the installer's order
     try:
         try:
@@ -870,7 +753,7 @@ def section_install(ctx):
             for i in range(rounds):
                 disk = os.path.join(work, unique("disk") + ".img")
                 try:
-                    ms, r = timed(ctx["amphi"], "install", recipe, "--disk", disk, "--size", "64M", "-o", out)
+                    ms, r = timed(ctx.amphi, "install", recipe, "--disk", disk, "--size", "64M", "-o", out)
                     text = r.stdout + r.stderr
                     if "amphi install: building" in text:
                         raise NA("amphi install rebuilt the installer despite the earlier build")
@@ -878,7 +761,7 @@ def section_install(ctx):
                     if not done:
                         raise NA("no 'is installed (N steps in X ms ...)' line")
                     for m in STEP_RE.finditer(text):
-                        steps.setdefault(m.group(3), Series(f"step {m.group(1)}/{m.group(2)} {m.group(3)}")) \
+                        steps.setdefault(m.group(3), Measurement(f"step {m.group(1)}/{m.group(2)} {m.group(3)}")) \
                             .add(int(m.group(4)))
                     wall.add(ms)
                     steps_total.add(int(done.group(2)))
@@ -892,27 +775,22 @@ def section_install(ctx):
         except NA as e:
             wall.fail(f"building the installer: {e}")
     finally:
-        cleanup()
+        ctx.live.cleanup()
         shutil.rmtree(work, ignore_errors=True)
     rows = [["`amphi install` wall time (host)", wall.cell(), wall.n()],
             ["all steps (the installer's own count)", steps_total.cell(), steps_total.n()]]
     rows += [[s.label, s.cell(), s.n()] for s in steps.values()]
     rows.append(["the rest: boot, poweroff, QEMU (wall − steps)", rest.cell(), rest.n()])
-    lines = [f"`build/amphi install recipes/installer.conf --disk TMP/disk.img --size 64M -o TMP/out`, piped, "
-             f"into a fresh 64 MiB disk each round, after one untimed `amphi build` of the installer into "
-             f"TMP/out (the install does not rebuild: checked). Times in ms, median (min–max) of {rounds} "
-             f"round{'s' if rounds > 1 else ''} ({'quick mode' if quick else 'each is a QEMU boot under ' + ctx.get('accel', 'tcg').upper()}); "
-             "wall time measured on the host from exec to exit; step times and their sum as the installer's "
-             "`step N/M NAME: done in X ms` and `is installed (N steps in X ms, ...)` lines report them. "
-             "One contender, so nothing alternates.", ""]
-    lines += table(["what", "ms", "rounds"], rows)
-    lines += ["", "No floor ratio: the floor has no installer (nor does any other contender here); "
-              "`amphi install` is the only one measured."]
+    t = Table(["what", "ms", "rounds"],
+              "`amphi install recipes/installer.conf --disk TMP/disk.img --size 64M` into a fresh disk each round "
+              f"(a QEMU boot under {ctx.accel.upper()}) after one untimed build; the steps are the installer's "
+              "own `done in X ms` lines, the wall time the host's.")
+    for r in rows:
+        t.add(*r)
     chart = bars(wall.bar(label="wall"), steps_total.bar(label="all steps"),
                  *(s.bar(label=name) for name, s in steps.items()), rest.bar(label="boot+poweroff"))
-    return {"title": "## amphi install", "lines": lines,
-            "charts": [{"name": "install", "title": "amphi install (recipes/installer.conf)", "unit": "ms",
-                        "bars": chart}]}
+    return Section("amphi install", [t], [{"name": "install", "title": "amphi install (recipes/installer.conf)",
+                                           "unit": "ms", "bars": chart}])
 
 
 # ---- 5. amphi build -----------------------------------------------------------
@@ -940,11 +818,11 @@ def debootstrap_series(ctx):
         what = f"systemd contender: `debootstrap --variant=minbase --include={sc.INCLUDE} {sc.SUITE} DIR MIRROR`"
     except ImportError:
         what = "systemd contender: debootstrap"
-    s = Series(what + ", DIR new")
-    info = ctx.get("systemd")
+    s = Measurement(what + ", DIR new")
+    info = ctx.facts.get("systemd")
     if info is None:
-        s.fail("systemd contender unavailable: " + (ctx.get("systemd_why") or "not prepared"))
-    elif ctx["quick"]:
+        s.fail("systemd contender unavailable: " + (ctx.facts.get("systemd_why") or "not prepared"))
+    elif ctx.quick:
         s.fail("QUICK=1 does not time debootstrap (the systemd tree is cached)")
     else:
         for secs in info.get("debootstrap_runs") or []:
@@ -957,10 +835,10 @@ def debootstrap_series(ctx):
 
 
 def section_build(ctx):
-    say = ctx["say"]
-    recipe = os.path.join(ctx["root"], "recipes", "minimal.conf")
+    say = ctx.say
+    recipe = os.path.join(ctx.root, "recipes", "minimal.conf")
     work = tempfile.mkdtemp(prefix=unique("build") + "-")
-    cold, warm = Series("cold"), Series("warm")
+    cold, warm = Measurement("cold"), Measurement("warm")
     sizes = []  # one {output: bytes} per build
     try:
         warm_dir = os.path.join(work, "warm")
@@ -969,7 +847,7 @@ def section_build(ctx):
         except NA as e:
             warm.fail(f"the first build: {e}")
             warm_dir = None
-        for i, order in rotations(["cold", "warm"], ctx["rounds"]):
+        for i, order in rotations(["cold", "warm"], ctx.rounds):
             for kind in order:
                 if kind == "warm" and not warm_dir:
                     continue
@@ -978,14 +856,14 @@ def section_build(ctx):
                     os.makedirs(d)  # empty
                 s = cold if kind == "cold" else warm
                 try:
-                    ms, _ = timed(ctx["amphi"], "build", recipe, "-o", d)
+                    ms, _ = timed(ctx.amphi, "build", recipe, "-o", d)
                     s.add(ms)
                     sizes.append(output_sizes(d))
                 except (NA, OSError) as e:
                     s.fail(e)
                 if kind == "cold":
                     shutil.rmtree(d, ignore_errors=True)
-            say(f"build: round {i + 1}/{ctx['rounds']} done")
+            say(f"build: round {i + 1}/{ctx.rounds} done")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     boot = debootstrap_series(ctx)
@@ -994,16 +872,12 @@ def section_build(ctx):
     rows = [["cold: empty DIR", cold.cell(), x(cold), cold.n()],
             ["warm: DIR from an earlier build", warm.cell(), x(warm), warm.n()],
             [boot.label, boot.cell(), x(boot), boot.n()]]
-    lines = [f"Wall time in ms of `build/amphi build recipes/minimal.conf -o DIR`, median (min–max) of "
-             f"{ctx['rounds']} rounds, cold and warm alternating. Cold: DIR is a new empty directory; warm: DIR "
-             "holds an earlier build of the same recipe, rebuilt in place. Both read the same inputs from the "
-             "host's page cache (cold means the output, not the caches).", ""]
-    lines += table(["build", "ms", "× cold", "rounds"], rows)
-    lines += ["", "× cold: each median / amphi's cold build's median. " + (
-              "The debootstrap runs are made before the boot rounds (bench/run.py prepare()), not alternated with "
-              "amphi build's, each into a new directory that is removed after it, downloading every package from "
-              "the mirror (so the network is in the time). " if boot.vals else "") +
-              "No floor ratio: the floor is one musl-gcc compile of bench/floor.c, not an image build."]
+    t = Table(["build", "ms", "× cold", "rounds"],
+              "ms of `amphi build recipes/minimal.conf -o DIR`, cold (DIR new and empty) and warm (DIR holds the "
+              "same build) alternating; debootstrap runs before the boot rounds and downloads every package. "
+              "× cold: / amphi's cold median.")
+    for r in rows:
+        t.add(*r)
     size_rows, size_bars = [], []
     for rel, how in OUTPUTS:
         vals = sorted({s[rel] for s in sizes})
@@ -1014,19 +888,21 @@ def section_build(ctx):
         same = "yes" if len(vals) == 1 else f"**no**: {len(vals)} different sizes"
         size_rows.append([what, f"{vals[0]}" if len(vals) == 1 else f"{vals[0]}–{vals[-1]}", same])
         size_bars.append((rel, statistics.median([s[rel] for s in sizes]), vals[0], vals[-1]))
-    lines += ["", f"What the build writes, in bytes, read after each of the {len(sizes)} builds above "
-                  "(file sizes; `du -sb` for the rootfs tree), and whether all builds gave the same size.", ""]
-    lines += table(["output", "bytes", "same in every build"], size_rows)
-    return {"title": "## amphi build: cold and warm", "lines": lines,
-            "charts": [{"name": "build-time", "title": "amphi build recipes/minimal.conf", "unit": "ms",
-                        "bars": bars(cold.bar(label="cold"), warm.bar(label="warm"))},
-                       {"name": "build-sizes", "title": "amphi build outputs (minimal)", "unit": "bytes",
-                        "bars": size_bars}]}
+    sizes_t = Table(["output", "bytes", "same in every build"],
+                    f"Read after each of the {len(sizes)} builds above (`du -sb` for the tree).")
+    for r in size_rows:
+        sizes_t.add(*r)
+    return [Section("amphi build: cold and warm", [t],
+                    [{"name": "build-time", "title": "amphi build recipes/minimal.conf", "unit": "ms",
+                      "bars": bars(cold.bar(label="cold"), warm.bar(label="warm"))}]),
+            Section("amphi build: what it writes", [sizes_t],
+                    [{"name": "build-sizes", "title": "amphi build outputs (minimal)", "unit": "bytes",
+                      "bars": size_bars}])]
 
 
 # ---- 6. many containers at once ----------------------------------------------
 
-def start_many(config, work, n):
+def start_many(ctx, config, work, n):
     """Launches n containers of one config at once; (ms from the first launch to
     the last ready line, [names]). Raises NA, leaving the started ones to the caller."""
     names = [unique("many") for _ in range(n)]
@@ -1034,7 +910,7 @@ def start_many(config, work, n):
     procs = {}
     t0 = time.monotonic()
     for name in names:
-        procs[name] = lxc_start(name, work, config, logs[name])
+        procs[name] = ctx.live.lxc_start(name, work, config, logs[name])
     pending, last = set(names), None
     deadline = time.monotonic() + LXC_READY_S + n  # a bound, not a measurement
     try:
@@ -1060,17 +936,15 @@ def start_many(config, work, n):
 
 
 def section_scaling(ctx, minimal):
-    say, quick = ctx["say"], ctx["quick"]
+    say, quick = ctx.say, ctx.quick
     config = os.path.join(minimal, "lxc", "config")
-    with open(config) as f:
-        net = [l.strip() for l in f if l.startswith("lxc.net.")]
     counts = [1, 10, 50]
-    rounds = {1: ctx["rounds"], 10: ctx["rounds"], 50: 1 if quick else 5}
-    ready = {n: Series(f"{n}") for n in counts}
-    cg_total = {n: Series(f"{n}") for n in counts}
-    rss_total = {n: Series(f"{n}") for n in counts}
-    cg_each = {n: Series(f"{n}") for n in counts}
-    rss_each = {n: Series(f"{n}") for n in counts}
+    rounds = {1: ctx.rounds, 10: ctx.rounds, 50: 1 if quick else 5}
+    ready = {n: Measurement(f"{n}") for n in counts}
+    cg_total = {n: Measurement(f"{n}") for n in counts}
+    rss_total = {n: Measurement(f"{n}") for n in counts}
+    cg_each = {n: Measurement(f"{n}") for n in counts}
+    rss_each = {n: Measurement(f"{n}") for n in counts}
     stopped_all = True
     work = tempfile.mkdtemp(prefix=unique("many") + "-")
     try:
@@ -1080,8 +954,8 @@ def section_scaling(ctx, minimal):
                     continue
                 names = []
                 try:
-                    ms, names = start_many(config, work, n)
-                    info = [lxc_info(name) for name in names]
+                    ms, names = start_many(ctx, config, work, n)
+                    info = [ctx.live.lxc_info(name) for name in names]
                     cg = sum(mem for _, mem in info)
                     rss = sum(vmrss_kib(pid) for pid, _ in info)
                     ready[n].add(ms)
@@ -1093,39 +967,30 @@ def section_scaling(ctx, minimal):
                     for s in (ready, cg_total, rss_total, cg_each, rss_each):
                         s[n].fail(e)
                 finally:
-                    mine = [name for name in _live_cts if name.startswith(f"amx-many-{os.getpid()}-")]
+                    mine = [name for name in ctx.live.cts if name.startswith(f"amx-many-{os.getpid()}-")]
                     try:
-                        lxc_kill(mine)
+                        ctx.live.lxc_kill(mine)
                     except NA as e:
                         stopped_all = False
                         say(f"scaling: {e}")
             say(f"scaling: round {i + 1}/{max(rounds.values())} done")
     finally:
-        cleanup()
+        ctx.live.cleanup()
         shutil.rmtree(work, ignore_errors=True)
     rows = [[n, rounds[n], ready[n].cell(), cg_total[n].cell(mib), cg_each[n].cell(mib), rss_total[n].cell(mib),
              rss_each[n].cell(kib)] for n in counts]
-    lines = [f"N containers of one build of recipes/minimal.conf, each its own name under one temporary lxcpath, "
-             f"all with `lxc-start -n NAME -P PATH -f DIR/lxc/config -d -L LOG` launched at once (one process "
-             "each, not waited for), the counts alternating between rounds. Ready: ms from the first launch to "
-             "the last `amphi: ready` seen on the N console logs (polled every 2 ms). Memory, once all are "
-             "ready: the sum over the containers of the cgroup memory `lxc-info -S -H` reports as Memory use "
-             "(page cache of the shared rootfs is charged to whichever container read it first), and the sum "
-             "of PID 1's VmRSS from the host's /proc; per appliance = sum / N, per round. Then `lxc-stop -k` "
-             "of all of them at once and a check with `lxc-info -s` that each is STOPPED: "
-             f"{'all were' if stopped_all else '**some were not**'}. The config's network: "
-             f"{'; '.join('`' + l + '`' for l in net) or 'no lxc.net lines'} (no veths to make).", ""]
-    lines += table(["containers", "rounds", "first launch → last ready, ms", "cgroup memory total, MiB",
-                    "per appliance, MiB", "PID 1 VmRSS total, MiB", "per appliance, KiB"], rows)
-    lines += ["", "No floor ratio: only amphi containers (one build of recipes/minimal.conf) are started N at once "
-              "here, so there is no floor value per N to divide by; the floor's VmRSS in one container is in the "
-              "PID 1 memory table."]
-    return {"title": "## Many containers at once: 1, 10, 50", "lines": lines,
-            "charts": [{"name": "scaling-ready", "title": "N containers: first launch → last ready", "unit": "ms",
-                        "bars": bars(*(ready[n].bar(label=f"{n} container{'s' if n > 1 else ''}") for n in counts))},
-                       {"name": "scaling-memory", "title": "Memory per appliance", "unit": "MiB",
-                        "bars": bars(*(cg_each[n].bar(label=f"{n}: cgroup") for n in counts),
-                                     *(rss_each[n].bar(1 / 1024, label=f"{n}: PID 1 VmRSS") for n in counts))}]}
+    t = Table(["containers", "rounds", "first launch → last ready, ms", "cgroup memory total, MiB",
+               "per appliance, MiB", "PID 1 VmRSS total, MiB", "per appliance, KiB", "all stopped by lxc-stop -k"],
+              "N containers of one recipes/minimal.conf build, all `lxc-start -d` at once, the counts alternating; "
+              "memory once all are ready: cgroup (lxc-info) and PID 1's VmRSS, summed and per appliance.")
+    for r in rows:
+        t.add(*r, "yes" if stopped_all else "**no**")
+    return Section("Many containers at once: 1, 10, 50", [t],
+                   [{"name": "scaling-ready", "title": "N containers: first launch → last ready", "unit": "ms",
+                     "bars": bars(*(ready[n].bar(label=f"{n} container{'s' if n > 1 else ''}") for n in counts))},
+                    {"name": "scaling-memory", "title": "Memory per appliance", "unit": "MiB",
+                     "bars": bars(*(cg_each[n].bar(label=f"{n}: cgroup") for n in counts),
+                                  *(rss_each[n].bar(1 / 1024, label=f"{n}: PID 1 VmRSS") for n in counts))}])
 
 
 # ---- 6b. the guest agent: on and off -------------------------------------------
@@ -1146,7 +1011,7 @@ exec = sleep 1; echo "rss-idle $(grep VmRSS /proc/1/status) $(grep ^Rss: /proc/1
 """
 
 
-def agent_boot(world, d, work):
+def agent_boot(ctx, world, d, work):
     """(ms from start to PID 1's ready line, PID 1's Rss KiB as it printed
     it a second later): one container or one VM of build d."""
     log = os.path.join(work, unique("console"))
@@ -1154,13 +1019,13 @@ def agent_boot(world, d, work):
         ct = unique("agent")
         try:
             t0 = time.monotonic()
-            lxc_start_one(ct, work, os.path.join(d, "lxc", "config"), log)
+            ctx.live.lxc_start_one(ct, work, os.path.join(d, "lxc", "config"), log)
             wait_text(log, b"amphi: ready", LXC_READY_S)
             ms = (time.monotonic() - t0) * 1000
             data = wait_rss(log, b"rss-idle", LXC_READY_S, None)
             return ms, console_rss(data, "rss-idle", "Rss")
         finally:
-            lxc_kill([ct])
+            ctx.live.lxc_kill([ct])
     ports = os.path.join(work, unique("ports"))
     os.makedirs(ports)
     env = dict(os.environ, AMPHI_LOG_DIR=ports, AMPHI_ACCEL=os.environ.get("AMPHI_ACCEL", ""))
@@ -1168,7 +1033,7 @@ def agent_boot(world, d, work):
     try:
         t0 = time.monotonic()
         with open(log, "wb") as out:
-            q = popen([os.path.join(d, "vm", "launch")], stdout=out, stderr=subprocess.STDOUT, env=env)
+            q = ctx.live.popen([os.path.join(d, "vm", "launch")], stdout=out, stderr=subprocess.STDOUT, env=env)
         wait_text(log, b"amphi: ready", VM_READY_S, q)
         ms = (time.monotonic() - t0) * 1000
         data = wait_rss(log, b"rss-idle", VM_READY_S, q)
@@ -1176,11 +1041,11 @@ def agent_boot(world, d, work):
     finally:
         if q is not None and q.poll() is None:
             q.kill()
-        end(q)
+        ctx.live.end(q)
 
 
 def section_agent(ctx):
-    say = ctx["say"]
+    say = ctx.say
     work = tempfile.mkdtemp(prefix=unique("agentb") + "-")
     states = ("on", "off")
     builds = {}
@@ -1191,14 +1056,14 @@ def section_agent(ctx):
                 f.write(AGENT_RECIPE.format(state=state, yesno="yes" if state == "on" else "no"))
             builds[state] = os.path.join(work, f"agent-{state}")
             build(ctx, recipe, builds[state])
-        rounds = {"LXC": ctx["rounds"], "VM": 1 if ctx["quick"] else 5}
-        ready = {(w, st): Series(st) for w in rounds for st in states}
-        rss = {(w, st): Series(st) for w in rounds for st in states}
+        rounds = {"LXC": ctx.rounds, "VM": 1 if ctx.quick else 5}
+        ready = {(w, st): Measurement(st) for w in rounds for st in states}
+        rss = {(w, st): Measurement(st) for w in rounds for st in states}
         for world, n in rounds.items():
             for i, order in rotations(list(states), n):
                 for st in order:
                     try:
-                        ms, kb = agent_boot(world, builds[st], work)
+                        ms, kb = agent_boot(ctx, world, builds[st], work)
                         ready[world, st].add(ms)
                         rss[world, st].add(kb)
                     except (NA, OSError, subprocess.SubprocessError) as e:
@@ -1206,25 +1071,21 @@ def section_agent(ctx):
                         rss[world, st].fail(e)
                 say(f"agent: {world} round {i + 1}/{n} done")
     finally:
-        cleanup()
+        ctx.live.cleanup()
         shutil.rmtree(work, ignore_errors=True)
     rows = [[world, st, ready[world, st].n(), ready[world, st].cell(), rss[world, st].cell(integer)]
             for world in rounds for st in states]
-    lines = ["recipes/minimal.conf with `agent = yes` (on, the default) and `agent = no` (off), and a service that "
-             "prints PID 1's Rss (/proc/1/smaps_rollup) a second after it starts; the two alternate between rounds. "
-             "Ready: ms from lxc-start (`-d -f DIR/lxc/config`) or the exec of vm/launch to PID 1's ready line on "
-             "the console. In the VM the agent's port is there either way (vm/launch always has it); with the "
-             "agent off PID 1 never opens it.", ""]
-    lines += table(["world", "agent", "rounds", "start → ready, ms", "PID 1 Rss, KiB"], rows)
-    return {"title": "## The guest agent: on and off", "lines": lines,
-            "charts": [{"name": "agent-ready", "title": "Start → ready, agent on and off", "unit": "ms",
-                        "bars": bars(*(ready[w, st].bar(label=f"{w}, agent {st}") for w in rounds for st in states))}]}
+    t = Table(["world", "agent", "rounds", "start → ready, ms", "PID 1 Rss, KiB"],
+              "recipes/minimal.conf with `agent = yes` and `agent = no`, alternating; ready: from lxc-start or "
+              "vm/launch to PID 1's ready line, Rss: /proc/1/smaps_rollup a second later.")
+    for r in rows:
+        t.add(*r)
+    return Section("The guest agent: on and off", [t],
+                   [{"name": "agent-ready", "title": "Start → ready, agent on and off", "unit": "ms",
+                     "bars": bars(*(ready[w, st].bar(label=f"{w}, agent {st}") for w in rounds for st in states))}])
 
 
 # ---- 7. a real appliance: bench/appliance.py -----------------------------------
-
-APPLIANCE_TITLE = "## A real appliance: nginx, amphi against systemd"
-
 
 def appliance(ctx):
     import appliance as section
@@ -1234,50 +1095,49 @@ def appliance(ctx):
 # ---- the module's entry point -------------------------------------------------
 
 def run(ctx):
-    """All sections, in order; a section that breaks becomes a section saying so."""
-    ctx = dict(ctx)
-    if not ctx["quick"]:
-        ctx["rounds"] = max(ctx["rounds"], 5)
-    say = ctx["say"]
+    """All sections (only those in ctx.only, if any), in order, as core.Section
+    objects; a section that breaks becomes a section saying so."""
+    ctx.live = Live()
+    say = ctx.say
     t_all = time.monotonic()
-    minimal = os.path.join(ctx["out"], "extras-minimal")
+    minimal = os.path.join(ctx.out, "extras-minimal")
     try:
         say("extras: building recipes/minimal.conf for the LXC sections (not timed)")
-        build(ctx, os.path.join(ctx["root"], "recipes", "minimal.conf"), minimal)
+        build(ctx, os.path.join(ctx.root, "recipes", "minimal.conf"), minimal)
         minimal_err = None
     except NA as e:
         minimal_err = f"building recipes/minimal.conf: {e}"
     steps = [
-        ("sizes", "## Static binary sizes (bytes)", lambda: section_sizes(ctx)),
-        ("rss", "## PID 1 resident memory (KiB)", lambda: section_rss(ctx, minimal)),
-        ("template", "## lxc-create: amphi template, local template, busybox template",
+        ("sizes", "Static binary sizes (bytes)", lambda: section_sizes(ctx)),
+        ("rss", "PID 1 resident memory (KiB)", lambda: section_rss(ctx, minimal)),
+        ("template", "lxc-create: amphi template, local template, busybox template",
          lambda: section_template(ctx, minimal)),
-        ("install", "## amphi install", lambda: section_install(ctx)),
-        ("build", "## amphi build: cold and warm", lambda: section_build(ctx)),
-        ("scaling", "## Many containers at once: 1, 10, 50", lambda: section_scaling(ctx, minimal)),
-        ("agent", "## The guest agent: on and off", lambda: section_agent(ctx)),
-        ("nginx", APPLIANCE_TITLE, lambda: appliance(ctx)),
+        ("install", "amphi install", lambda: section_install(ctx)),
+        ("build", "amphi build: cold and warm", lambda: section_build(ctx)),
+        ("scaling", "Many containers at once: 1, 10, 50", lambda: section_scaling(ctx, minimal)),
+        ("agent", "The guest agent: on and off", lambda: section_agent(ctx)),
+        ("nginx", "A real appliance: nginx, amphi against systemd", lambda: appliance(ctx)),
     ]
     sections = []
-    unknown = set(ctx.get("only") or ()) - {key for key, _, _ in steps}
+    unknown = set(ctx.only) - {key for key, _, _ in steps}
     if unknown:
-        return [{"title": "## BENCH_ONLY", "charts": [],
-                 "lines": [f"n/a: no section {', '.join(sorted(unknown))}; the sections are "
-                           f"{', '.join(key for key, _, _ in steps)}"]}]
+        return [Section("BENCH_ONLY", [f"n/a: no section {', '.join(sorted(unknown))}; the sections are "
+                                       f"{', '.join(key for key, _, _ in steps)}"])]
     try:
         for key, title, fn in steps:
-            if ctx.get("only") and key not in ctx["only"]:
+            if ctx.only and key not in ctx.only:
                 continue
             t0 = time.monotonic()
             say(f"extras: {key}")
             try:
                 if minimal_err and key in ("rss", "template", "scaling"):
                     raise NA(minimal_err)
-                sections.append(fn())
+                got = fn()
+                sections += got if isinstance(got, list) else [got]
             except Exception as e:  # one broken section must not lose the others
-                sections.append({"title": title, "lines": [f"n/a: {short(e, 300)}"], "charts": []})
+                sections.append(Section(title, [f"n/a: {short(e, 300)}"]))
             say(f"extras: {key} took {time.monotonic() - t0:.1f} s")
     finally:
-        cleanup()
+        ctx.live.cleanup()
     say(f"extras: all sections took {time.monotonic() - t_all:.1f} s")
     return sections

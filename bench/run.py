@@ -10,7 +10,9 @@ init). Then log throughput in both worlds: a flood through PID 1 to amphi
 logs against the same flood past PID 1 to a plain reader, in the same boot
 (bench/recipes/logs-flood.conf). Writes bench/RESULTS.md. QUICK=1 runs
 fewer rounds and a smaller flood; BENCH_ONLY=nginx (or other sections of
-bench/extras.py) runs only those (see ONLY)."""
+bench/extras.py) runs only those (see ONLY). What every section shares
+(Contender, Measurement, Table, and Run: the state of one run, passed
+explicitly) is bench/core.py."""
 
 import contextlib
 import os
@@ -25,6 +27,9 @@ import sys
 import tempfile
 import time
 
+import core
+from core import NA as BenchError, Contender, Measurement, Run, Section, Table
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.path.join(ROOT, "build")
 OUT = os.path.join(BUILD, "bench")
@@ -33,16 +38,15 @@ QUICK = os.environ.get("QUICK") == "1"
 ROUNDS = 3 if QUICK else 7
 VM_ROUNDS = 1 if QUICK else 5
 TIMEOUT = 30
-# A VM boot's bound for its ready line: systemd under TCG took over 30 s
-# on a slower host (a bound, not a measurement).
+# A VM boot's bound for its ready line: systemd under TCG can take over
+# 30 s on a slow host (a bound, not a measurement).
 VM_TIMEOUT = 120
 # Log throughput: N MB of 1000-byte lines, amphi's stream against a raw
 # channel past PID 1, in the same boot, the order alternating by round.
 LOG_MB = 10 if QUICK else 50
 LOG_LINE = 1000
-# A container round takes about a second, and with 5 of them one slow
-# round (the host's noise: the raw row ranged 543-968 MB/s in one run)
-# moved the median by a fifth: 15 make it steadier for 10 s more.
+# One slow container round (the host's noise) moves a median of 5 by a
+# fifth; 15 rounds of about a second each keep it steady.
 LOG_ROUNDS = 3 if QUICK else 15
 LOG_VM_ROUNDS = 3 if QUICK else 5
 # The serial console takes well under 1 MB/s under TCG: its reference flood
@@ -53,13 +57,11 @@ DEBOOTSTRAP_ROUNDS = 5
 LOG_RECIPE = os.path.join(ROOT, "bench", "recipes", "logs-flood.conf")
 # The container's raw log path: stdin to a unix socket (bench/rawsock.c).
 RAWSOCK = os.path.join(OUT, "rawsock")
-# What the optional modules add: the systemd contender's info, extra sections.
-EXTRA = {}
 # BENCH_ONLY=KEY[,KEY]: only these sections of bench/extras.py (sizes, rss,
-# template, install, build, scaling, agent, nginx), without the boot table and the
-# logs; the tables go to build/bench/RESULTS-ONLY.md, not bench/RESULTS.md
-# (that is a whole run's).
-ONLY = {k for k in os.environ.get("BENCH_ONLY", "").split(",") if k}
+# template, install, build, scaling, agent, nginx), without the boot table
+# and the logs; their tables go to build/bench/RESULTS-ONLY.md, as
+# bench/RESULTS.md is a whole run's.
+ONLY = frozenset(k for k in os.environ.get("BENCH_ONLY", "").split(",") if k)
 
 
 def say(msg):
@@ -87,9 +89,6 @@ def detect_accel():
     if "vmx" in flags or "svm" in flags:
         return "kvm", f"/dev/kvm opens read-write, {'vmx' if 'vmx' in flags else 'svm'} in /proc/cpuinfo"
     return "tcg", "no vmx/svm in /proc/cpuinfo"
-
-
-ACCEL, ACCEL_WHY = detect_accel()
 
 
 def machine():
@@ -126,52 +125,53 @@ def run(*cmd, env=None, check=True):
     return r
 
 
-def prepare():
-    """Builds each contender: (name, build dir for the VM, how to start it in
-    LXC). The last is {"config": PATH} (lxc-start -f PATH under a new name
-    each round), {"name": N, "path": P} (the container lxc-create made, by
-    its own name) or {"why": REASON} (it cannot run in LXC here)."""
+def prepare(ctx):
+    """Builds each contender into ctx.contenders; what was found on the way
+    (busybox template, systemd tree, or why either cannot be had) into ctx.facts."""
     os.makedirs(OUT, exist_ok=True)
-    floor = os.path.join(OUT, "floor-init")
-    run("musl-gcc", "-static", "-Os", "-s", os.path.join(ROOT, "bench", "floor.c"), "-o", floor)
+    run("musl-gcc", "-static", "-Os", "-s", os.path.join(ROOT, "bench", "floor.c"), "-o", ctx.floor_init)
     run("musl-gcc", "-static", "-Os", "-s", os.path.join(ROOT, "bench", "rawsock.c"), "-o", RAWSOCK)
     skel = os.path.join(OUT, "busybox-skeleton")
     shutil.rmtree(skel, ignore_errors=True)
     shutil.copytree(os.path.join(ROOT, "rootfs"), skel)
     shutil.copy(os.path.join(ROOT, "bench", "busybox.inittab"), os.path.join(skel, "etc", "inittab"))
     minimal = os.path.join(ROOT, "recipes", "minimal.conf")
+    prompt = os.path.join(ROOT, "bench", "recipes", "prompt-services.conf")
+    full = os.path.join(ROOT, "bench", "recipes", "full.conf")
+    skeleton = "amphi's skeleton and kernel"
     contenders = [
-        ("floor", minimal, {"AMPHI_INIT": floor}),
-        # The VM's busybox init: amphi's skeleton and kernel, busybox as PID 1.
-        ("busybox init", minimal, {"AMPHI_INIT": "/bin/busybox", "AMPHI_ROOTFS": skel}),
-        ("amphi minimal", minimal, {}),
-        ("amphi 3 services", os.path.join(ROOT, "bench", "recipes", "prompt-services.conf"), {}),
-        ("amphi ttys+net+service", os.path.join(ROOT, "bench", "recipes", "full.conf"), {}),
+        # (name, recipe, build environment, (LXC rootfs, VM rootfs))
+        ("floor", minimal, {"AMPHI_INIT": ctx.floor_init}, ("`amphi build` of recipes/minimal.conf", skeleton)),
+        ("busybox init", minimal, {"AMPHI_INIT": "/bin/busybox", "AMPHI_ROOTFS": skel},
+         ("what `lxc-create -t busybox` made, started by its own name",
+          skeleton + ", bench/busybox.inittab")),
+        ("amphi minimal", minimal, {}, ("`amphi build` of recipes/minimal.conf", skeleton)),
+        ("amphi 3 services", prompt, {}, ("`amphi build` of bench/recipes/prompt-services.conf", skeleton)),
+        ("amphi ttys+net+service", full, {}, ("`amphi build` of bench/recipes/full.conf", skeleton)),
     ]
-    built = []
-    for name, recipe, env in contenders:
+    for name, recipe, env, rootfs in contenders:
         d = os.path.join(OUT, name.replace(" ", "-"))
+        c = Contender(name, d, {"config": os.path.join(d, "lxc", "config")}, rootfs, recipe, env)
         say(f"building {name}")
-        run(AMPHI, "build", recipe, "-o", d, env=dict(os.environ, **env))
-        lxc = {"config": os.path.join(d, "lxc", "config")}
+        run(*c.build_cmd(AMPHI), env=dict(os.environ, **c.env))
         if name == "busybox init":
-            # In LXC: the rootfs and config of LXC's busybox template.
             try:
-                lxc = busybox_template()
-                say(f"busybox init in LXC: container {lxc['name']} made by lxc-create -t busybox in {lxc['path']}")
+                c.lxc = busybox_template(ctx)
+                say(f"busybox init in LXC: container {c.lxc['name']} made by lxc-create -t busybox in {c.lxc['path']}")
             except BenchError as e:
                 say(f"busybox init cannot run in LXC: {e}")
-                lxc = {"why": str(e)}
-                EXTRA["busybox_template"] = {"why": str(e)}
-        built.append((name, d, lxc))
-    # systemd: Debian bookworm minbase with systemd-sysv, by debootstrap.
+                c.lxc = {"why": str(e)}
+                ctx.facts["busybox_template"] = {"why": str(e)}
+        ctx.contenders.append(c)
     try:
         import systemd_contender
         name, d, _, info = systemd_contender.prepare(OUT, say, QUICK)
-        built.append((name, d, {"config": os.path.join(d, "lxc", "config")}))
+        tree = f"Debian {systemd_contender.SUITE} minbase by `debootstrap`"
+        ctx.contenders.append(Contender(name, d, {"config": os.path.join(d, "lxc", "config")},
+                                        (tree, tree + ", an ext4 disk behind amphi's loader initramfs")))
         if not QUICK:
-            # The cached tree's time is from another run: time it now, each
-            # run into a fresh directory (removed after it).
+            # The cached tree was made by another run: time debootstrap in
+            # this one, each run into a fresh directory (removed after it).
             runs, fails = [], []
             for i in range(DEBOOTSTRAP_ROUNDS):
                 try:
@@ -185,11 +185,10 @@ def prepare():
             if runs:
                 info["debootstrap_s"] = statistics.median(runs)
                 info["debootstrap_cached"] = False
-        EXTRA["systemd"] = info
+        ctx.facts["systemd"] = info
     except Exception as e:  # Unavailable, or anything else: said in the table
         say(f"systemd contender unavailable: {e}")
-        EXTRA["systemd_why"] = str(e)
-    return built
+        ctx.facts["systemd_why"] = str(e)
 
 
 # ---- busybox init in LXC: what lxc-create -t busybox makes ---------------
@@ -212,7 +211,6 @@ def prepare():
 TEMPLATE_NET = "lxc.net.0.type = empty"
 READY_HOOK = 'echo "amphi: ready env=lxc-busybox-template" > /dev/console'
 TEMPLATE_BASE = os.path.join(OUT, "busybox-template")
-BUSYBOX_TEMPLATE_FILE = "/usr/share/lxc/templates/lxc-busybox"
 
 
 def _template_paths(pid):
@@ -230,10 +228,10 @@ def remove_busybox_template(pid=None):
     shutil.rmtree(path, ignore_errors=True)
 
 
-def busybox_template():
+def busybox_template(ctx):
     """lxc-create -t busybox, then the network and ready-line changes;
     {"name", "path", "config"}, with what was found and changed in
-    EXTRA["busybox_template"]. BenchError says why it cannot be had."""
+    ctx.facts["busybox_template"]. BenchError says why it cannot be had."""
     # What a run that died left (its PID is gone): its container, by name.
     for old in os.listdir(TEMPLATE_BASE) if os.path.isdir(TEMPLATE_BASE) else []:
         if old.isdigit() and int(old) != os.getpid() and not os.path.exists(f"/proc/{old}"):
@@ -258,8 +256,7 @@ def busybox_template():
     try:
         with open(inittab) as f:
             tab = [l for l in f.read().splitlines() if l.strip() and not l.startswith("#")]
-        with open(rcs) as f:
-            rc = [l for l in f.read().splitlines() if l.strip()]
+        open(rcs).close()  # the ready line is appended to it
     except OSError as e:
         raise BenchError(f"the template's rootfs has no {e.filename}")
     if not any(l.split(":")[2:3] == ["sysinit"] and l.split(":", 3)[3].strip() == "/etc/init.d/rcS" for l in tab
@@ -285,134 +282,69 @@ def busybox_template():
         f.write("\n".join(out) + "\n")
     with open(rcs, "a") as f:
         f.write("# make bench (bench/run.py): the ready line the bench waits for\n" + READY_HOOK + "\n")
-    bb = os.path.join(rootfs, "bin", "busybox")
-    host_bb = shutil.which("busybox", path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/bin:/sbin:/bin")
-    info = {"name": name, "config": config, "net_was": net, "inittab": tab, "rcs": rc,
-            "host_busybox": host_bb, "package": _package_of(host_bb),
-            "link": link, "link_here": link_here,
-            "signals": {k: v for k, v in kv if k in ("lxc.signal.halt", "lxc.signal.reboot")},
-            "busybox_bytes": os.path.getsize(bb) if os.path.exists(bb) else None,
-            "busybox_static": _static(bb),
-            "same_as_vm": _same_file(bb, "/bin/busybox")}
-    EXTRA["busybox_template"] = info
+    ctx.facts["busybox_template"] = {
+        "name": name, "signals": {k: v for k, v in kv if k in ("lxc.signal.halt", "lxc.signal.reboot")}}
     return {"name": name, "path": path, "config": config}
 
 
-def _static(path):
-    """True when the ELF file has no PT_INTERP (static), None when unreadable."""
-    try:
-        import extras
-        return extras.elf_facts(path)[0]
-    except Exception:
-        return None
-
-
-def _package_of(path):
-    """The Debian package that ships path (or, merged /usr, /bin/NAME), else None."""
-    for p in (path, "/bin/" + os.path.basename(path or "")) if path else ():
-        r = subprocess.run(["dpkg-query", "-S", p], capture_output=True, text=True)
-        if r.returncode == 0 and ":" in r.stdout:
-            return r.stdout.split(":", 1)[0].strip()
-    return None
-
-
-def _same_file(a, b):
-    try:
-        import filecmp
-        return filecmp.cmp(a, b, shallow=False)
-    except OSError:
-        return None
-
-
 def wait_line(path, needle, proc=None, deadline=None):
-    deadline = deadline or time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            with open(path, "rb") as f:
-                if needle in f.read():
-                    return time.monotonic()
-        except FileNotFoundError:
-            pass
-        if proc is not None and proc.poll() is not None:
-            return None
-        time.sleep(0.0005)
-    return None
+    return core.wait_for(path, lambda data: needle in data, deadline or time.monotonic() + TIMEOUT, proc)
 
 
 def count_line(path, needle, count, deadline):
     """Waits until needle is in the file count times; the time, or None."""
-    while time.monotonic() < deadline:
-        try:
-            with open(path, "rb") as f:
-                if f.read().count(needle) >= count:
-                    return time.monotonic()
-        except FileNotFoundError:
-            pass
-        time.sleep(0.0005)
-    return None
+    return core.wait_for(path, lambda data: data.count(needle) >= count, deadline)
 
 
-# Why a contender's rounds in a world failed, first reason: {(name, world): why}.
-WHY = {}
-
-
-def lxc_target(lxc, work):
-    """(container name, lxcpath, lxc-start arguments) for one round: a build's
-    config under a new name in work, or lxc-create's container by its name."""
-    if "name" in lxc:
-        return lxc["name"], lxc["path"], []
-    return f"bench-{os.getpid()}-{time.monotonic_ns()}", work, ["-f", lxc["config"]]
-
-
-def lxc_round(name, d, lxc, work):
+def lxc_round(ctx, c, work):
     """lxc-start -> ready line, lxc-stop -r -> ready again, then lxc-stop ->
     stopped; ms each."""
-    if "why" in lxc:
-        WHY.setdefault((name, "LXC"), lxc["why"])
+    if "why" in c.lxc:
+        ctx.failed(c.name, "LXC", c.lxc["why"])
         return None, None, None
-    ct, path, start = lxc_target(lxc, work)
+    ct, path, start = c.lxc_target(work)
     log = os.path.join(work, f"{ct}-{time.monotonic_ns()}.console")
     t0 = time.monotonic()
     r = run("lxc-start", "-n", ct, "-P", path, *start, "-d", "-L", log, check=False)
     try:
         if r.returncode != 0:
-            WHY.setdefault((name, "LXC"), f"lxc-start exited {r.returncode}: {r.stderr.strip()[-150:]}")
+            ctx.failed(c.name, "LXC", f"lxc-start exited {r.returncode}: {r.stderr.strip()[-150:]}")
             return None, None, None
         t1 = wait_line(log, b"amphi: ready")
         if t1 is None:
-            WHY.setdefault((name, "LXC"), f"no ready line on the console in {TIMEOUT} s")
+            ctx.failed(c.name, "LXC", f"no ready line on the console in {TIMEOUT} s")
             return None, None, None
         r0 = time.monotonic()
         rr = run("lxc-stop", "-r", "-n", ct, "-P", path, "-t", "30", check=False)
         r1 = count_line(log, b"amphi: ready", 2, time.monotonic() + TIMEOUT) if rr.returncode == 0 else None
         restart = (r1 - r0) * 1000 if r1 is not None else None
         if restart is None:
-            WHY.setdefault((name, "LXC restart"), f"lxc-stop -r exited {rr.returncode}" if rr.returncode
-                           else f"no second ready line in {TIMEOUT} s")
+            ctx.failed(c.name, "LXC restart", f"lxc-stop -r exited {rr.returncode}" if rr.returncode
+                       else f"no second ready line in {TIMEOUT} s")
         s0 = time.monotonic()
         r = run("lxc-stop", "-n", ct, "-P", path, "-t", "30", check=False)
         s1 = time.monotonic()
         if r.returncode != 0:
-            WHY.setdefault((name, "LXC stop"), f"lxc-stop exited {r.returncode}")
+            ctx.failed(c.name, "LXC stop", f"lxc-stop exited {r.returncode}")
         return (t1 - t0) * 1000, (s1 - s0) * 1000 if r.returncode == 0 else None, restart
     finally:
         run("lxc-stop", "-n", ct, "-P", path, "-k", check=False)
 
 
-def vm_round(name, d, work):
+def vm_round(ctx, c, work):
     """QEMU start -> ready line; then the ACPI power button -> QEMU exit."""
     serial = os.path.join(work, "serial.log")
     mon = os.path.join(work, "mon.sock")
     env = dict(os.environ, AMPHI_ACCEL=os.environ.get("AMPHI_ACCEL", ""))
     t0 = time.monotonic()
     with open(serial, "wb") as out:
-        proc = subprocess.Popen([os.path.join(d, "vm", "launch"), "-monitor", f"unix:{mon},server=on,wait=off"],
+        proc = subprocess.Popen(c.vm_launch("-monitor", f"unix:{mon},server=on,wait=off"),
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         t1 = wait_line(serial, b"amphi: ready", proc, time.monotonic() + VM_TIMEOUT)
         if t1 is None:
-            WHY.setdefault((name, "VM"), f"QEMU exited {proc.poll()} before a ready line" if proc.poll() is not None
-                           else f"no ready line on the serial console in {VM_TIMEOUT} s")
+            ctx.failed(c.name, "VM", f"QEMU exited {proc.poll()} before a ready line" if proc.poll() is not None
+                       else f"no ready line on the serial console in {VM_TIMEOUT} s")
             return None, None
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(mon)
@@ -434,10 +366,6 @@ def vm_round(name, d, work):
 
 
 # ---- log throughput -------------------------------------------------------
-
-class BenchError(Exception):
-    """A round that could not run; the message goes into the table."""
-
 
 def cpu_ticks(pid):
     """(utime, stime) of a host process, in clock ticks."""
@@ -783,8 +711,8 @@ def logs_round(world, d, amphi_first, mb):
 
 
 def run_logs():
-    """{(world, path): {"mbps", "pid1", "pid1_user", "pid1_sys", "reader", "lost": [...], "why": str}};
-    CPU in ms per MB."""
+    """{(world, path): {"mbps", "pid1", "pid1_user", "pid1_sys", "reader": Measurement,
+    "lost": [...], "why": str}}; CPU in ms per MB."""
     d = os.path.join(OUT, "logs-flood")
     say("building the log flood appliance")
     run(AMPHI, "build", LOG_RECIPE, "-o", d)
@@ -802,103 +730,40 @@ def run_logs():
                 out, why = {}, str(e)
                 say(f"logs {world} round {i + 1} failed: {why}; skipping the rest of {world}")
             for path in log_paths(world) + ["console"]:
-                r = res.setdefault((world, path), {"mbps": [], "pid1": [], "pid1_user": [], "pid1_sys": [],
-                                                   "reader": [], "lost": [], "why": ""})
+                r = res.get((world, path))
+                if r is None:
+                    r = res[world, path] = {
+                        k: Measurement(f"{world} {path}", u, mbps if k == "mbps" else core.one_decimal)
+                        for k, u in (("mbps", "MB/s"), ("pid1", "ms/MB"), ("pid1_user", "ms/MB"),
+                                     ("pid1_sys", "ms/MB"), ("reader", "ms/MB"))}
+                    r.update(lost=[], why="")
                 m = out.get(path)
-                mb = m.get("mb", LOG_MB) if m else LOG_MB
-                r["mbps"].append(mb / m["secs"] if m else None)
                 if not m:
+                    r["mbps"].fail(why)
                     r["why"] = r["why"] or why
                     continue
+                mb = m.get("mb", LOG_MB)
+                r["mbps"].add(mb / m["secs"])
                 user, system = (t * 1000 / hz[world] / mb for t in m["pid1"])
-                r["pid1"].append(user + system)
-                r["pid1_user"].append(user)
-                r["pid1_sys"].append(system)
+                r["pid1"].add(user + system)
+                r["pid1_user"].add(user)
+                r["pid1_sys"].add(system)
                 if "reader" in m:
-                    r["reader"].append(m["reader"] * 1000 / hz["LXC"] / LOG_MB)
+                    r["reader"].add(m["reader"] * 1000 / hz["LXC"] / LOG_MB)
                 if m["lost"] is not None:
                     r["lost"].append(m["lost"])
                 if path == "amphi" and why:
                     r["why"] = r["why"] or why
-                say(f"logs {world} {path}: {mb / m['secs']:.2f} MB/s, PID 1 {r['pid1'][-1]:.1f} ms/MB"
+                say(f"logs {world} {path}: {mb / m['secs']:.2f} MB/s, PID 1 {r['pid1'].vals[-1]:.1f} ms/MB"
                     + (f", {m['lost']} lost" if m["lost"] is not None else ""))
             if not out:
                 break  # a broken path would only time out again
     return res
 
 
-def fmt(values, floor, why=None):
-    vals = [v for v in values if v is not None]
-    why = why.replace("|", "/") if why else None
-    if not vals:
-        return ("n/a: " + why if why else "n/a"), ""
-    m = statistics.median(vals)
-    cell = f"{m:.1f} ({min(vals):.1f}–{max(vals):.1f})"
-    if len(vals) < len(values):
-        cell += f" [{len(values) - len(vals)} failed" + (f": {why}]" if why else "]")
-    return cell, (f"{m / floor:.2f}×" if floor else "")
-
-
-def why_of(name, key):
-    """Why rounds of this contender failed for a table column, if we know."""
-    world = {"lxc_start": ["LXC"], "lxc_stop": ["LXC stop", "LXC"],
-             "lxc_restart": ["LXC restart", "LXC"], "vm_start": ["VM"], "vm_off": ["VM"]}.get(key, [])
-    return next((WHY[name, w] for w in world if (name, w) in WHY), None)
-
-
-def rootfs_note():
-    """Which rootfs each world boots, per contender: read from this run."""
-    rel = lambda p: os.path.relpath(p, ROOT) if p.startswith(ROOT + "/") else p
-    code = lambda t: "`" + t.replace("`", "'") + "`"
-    lines = ["Rootfs in each world. floor and the amphi rows: `amphi build` of their recipe (recipes/minimal.conf; "
-             "bench/recipes/prompt-services.conf; bench/recipes/full.conf), in LXC its lxc/config started with "
-             "`lxc-start -n NAME -P TMP -f CONFIG -d -L LOG` under a new name each round, in the VM its vm/launch: "
-             "the same kernel and modules (build/kernel) and rootfs skeleton, only PID 1 differs."]
-    bb = EXTRA.get("busybox_template", {})
-    if "why" in bb:
-        lines += ["", f"busybox init in LXC: LXC's busybox template's rootfs, which could not be had here: "
-                      f"{bb['why']} (its LXC cells say so)."]
-    elif bb:
-        static = {True: "static", False: "dynamically linked", None: "unreadable"}[bb["busybox_static"]]
-        same = {True: "the same file as the VM's /bin/busybox", False: "not the same file as the VM's /bin/busybox",
-                None: "not compared with the VM's /bin/busybox"}[bb["same_as_vm"]]
-        sig = ", ".join(code(f"{k} = {v}") for k, v in bb["signals"].items()) or "no lxc.signal lines"
-        pkg = (f"from Debian's {bb['package']}" + (", which image-builder/deps.sh installs"
-                                                    if bb["package"] == "busybox-static" else "")
-               if bb["package"] else "from no Debian package dpkg knows")
-        if bb["link"] and not bb["link_here"]:
-            net_why = (f"this host has no {bb['link']}, and lxc-start fails on a missing link "
-                       "(\"Failed to create network device\")")
-        elif bb["link"]:
-            net_why = f"{bb['link']} exists here, but the boot table keeps every contender's network the same"
-        else:
-            net_why = "the boot table keeps every contender's network the same"
-        lines += ["", f"busybox init in LXC: the rootfs and config that `lxc-create -t busybox -n {bb['name']} -P "
-                      f"{rel(TEMPLATE_BASE)}/PID` made in this run (LXC's own {code(BUSYBOX_TEMPLATE_FILE)}): "
-                      f"a {bb['busybox_bytes']}-byte {static} busybox copied from the host's `command -v busybox`, "
-                      f"{bb['host_busybox']} ({pkg}; {same}), with a symlink per applet "
-                      f"and /sbin/init a hard link to it; its inittab {'; '.join(code(l) for l in bb['inittab'])}; "
-                      f"its rcS {'; '.join(code(l) for l in bb['rcs'])}. It is started by its own name, "
-                      "`lxc-start -n NAME -P PATH -d -L LOG`, with the config lxc-create wrote, so that lxc-stop "
-                      f"reads that config's {sig} (lxc-stop takes its signals from PATH/NAME/config, never "
-                      "from an lxc-start -f or -s). Two changes to what lxc-create wrote: its network "
-                      f"{'; '.join(code(l) for l in bb['net_was']) or '(none)'} became {code(TEMPLATE_NET)}, as the "
-                      f"floor, amphi minimal and systemd have ({net_why}; with no eth0 the rcS's udhcpc exits at once, "
-                      "where on a bridge with no DHCP server it would keep rcS waiting, as udhcpc without -n "
-                      "retries for ever), and one line appended to its /etc/init.d/rcS, "
-                      f"{code(READY_HOOK)}: the bench times up to a ready line on the console, which busybox init "
-                      "does not print; rcS is the template's one sysinit entry, so the line comes when sysinit "
-                      "is done, just before busybox init starts the getty on tty1 and the askfirst shell on the "
-                      "console. Nothing else of the template's is changed."]
-    lines += ["", "busybox init in the VM: amphi's rootfs skeleton with busybox (/bin/busybox) as PID 1 and "
-                  "bench/busybox.inittab (mounts /proc, prints the ready line at sysinit; its `::once:` line prints "
-                  "PID 1's memory only when the memory section boots it with AMPHI_BENCH_RSS=1), the same kernel and "
-                  "modules as amphi: a VM needs a kernel and an initramfs, which LXC's template does not make."]
-    if "systemd" in EXTRA:
-        lines += ["", "systemd: its debootstrapped Debian tree (below) in both worlds; in LXC its lxc/config with "
-                      "`-f` under a new name each round, in the VM as an ext4 disk behind amphi's loader "
-                      "initramfs, the same kernel and modules."]
-    return lines
+def mbps(v):
+    """Three significant figures below 100 MB/s, whole numbers above."""
+    return f"{v:.3g}" if v < 100 else f"{v:.0f}"
 
 
 # bench/recipes/full.conf's containers get a veth on this bridge: no
@@ -922,13 +787,16 @@ def main():
     # finally stops what it started: containers, QEMU, the namespace.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda n, _: sys.exit(f"bench: {signal.Signals(n).name}: stopping what it started"))
+    accel, accel_why = detect_accel()
+    ctx = Run(ROOT, say, accel, QUICK, ONLY)
+    ctx.facts["accel_why"] = accel_why
     if ONLY:
-        return run_only()
+        return run_only(ctx)
     try:
-        built = prepare()
+        prepare(ctx)
         made_bridge = make_bridge()
         try:
-            measure(built)
+            measure(ctx)
         finally:
             if made_bridge:
                 run("ip", "link", "del", BRIDGE, check=False)
@@ -936,54 +804,60 @@ def main():
         remove_busybox_template()
 
 
-def measure(built):
-    results = {name: {"lxc_start": [], "lxc_stop": [], "lxc_restart": [], "vm_start": [], "vm_off": []}
-               for name, _, _ in built}
+# The boot table's columns: key, heading, the worlds whose failures explain a missing value.
+BOOT = [("lxc_start", "LXC start → ready", ("LXC",)), ("lxc_stop", "lxc-stop", ("LXC stop", "LXC")),
+        ("lxc_restart", "lxc-stop -r → ready", ("LXC restart", "LXC")), ("vm_start", "QEMU start → ready", ("VM",)),
+        ("vm_off", "power button → QEMU exit", ("VM",))]
+
+
+def measure(ctx):
+    results = {c.name: {key: Measurement(c.name) for key, _, _ in BOOT} for c in ctx.contenders}
+
+    def put(c, key, v):
+        if v is not None:
+            results[c.name][key].add(v)
+        elif key == "vm_off" and ctx.why_of(c.name, "VM") is None:
+            results[c.name][key].fail("ignores the ACPI power button (QEMU killed after 10 s)")
+        else:
+            results[c.name][key].fail(ctx.why_of(c.name, *dict((k, w) for k, _, w in BOOT)[key]) or "no value")
+
     work = tempfile.mkdtemp(prefix="amphi-bench-")
     try:
-        for i in range(ROUNDS):
-            order = built[i % len(built):] + built[:i % len(built)]  # alternate who goes first
-            for name, d, lxc in order:
-                a, b, c = lxc_round(name, d, lxc, work)
-                results[name]["lxc_start"].append(a)
-                results[name]["lxc_stop"].append(b)
-                results[name]["lxc_restart"].append(c)
+        for i, order in core.rotations(ctx.contenders, ROUNDS):
+            for c in order:
+                for key, v in zip(("lxc_start", "lxc_stop", "lxc_restart"), lxc_round(ctx, c, work)):
+                    put(c, key, v)
             say(f"LXC round {i + 1}/{ROUNDS} done")
-        for i in range(VM_ROUNDS):
-            order = built[i % len(built):] + built[:i % len(built)]
-            for name, d, _ in order:
-                a, b = vm_round(name, d, work)
-                results[name]["vm_start"].append(a)
-                results[name]["vm_off"].append(b)
+        for i, order in core.rotations(ctx.contenders, VM_ROUNDS):
+            for c in order:
+                for key, v in zip(("vm_start", "vm_off"), vm_round(ctx, c, work)):
+                    put(c, key, v)
             say(f"VM round {i + 1}/{VM_ROUNDS} done")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     logs = run_logs()
-    write_results(built, results, logs, run_extras(built))
+    write_results(ctx, results, logs, run_extras(ctx))
 
 
-def run_extras(built, only=None):
-    """bench/extras.py's sections (only those named, if only)."""
+def run_extras(ctx):
+    """bench/extras.py's sections (only those in ctx.only, if any)."""
     try:
         import extras
-        return extras.run({"quick": QUICK, "say": say, "out": OUT, "amphi": AMPHI, "root": ROOT,
-                           "rounds": 3 if QUICK else 5, "built": built, "accel": ACCEL,
-                           "floor_init": os.path.join(OUT, "floor-init"), "only": only,
-                           "systemd": EXTRA.get("systemd"), "systemd_why": EXTRA.get("systemd_why")})
+        return extras.run(ctx)
     except Exception as e:  # said in the results rather than lost
         say(f"extra measurements failed: {e}")
-        return [{"title": "## More measurements", "lines": [f"n/a: bench/extras.py failed: {e}"], "charts": []}]
+        return [Section("More measurements", [f"n/a: bench/extras.py failed: {e}"])]
 
 
-def run_only():
+def run_only(ctx):
     """BENCH_ONLY: the named sections alone, into build/bench/RESULTS-ONLY.md."""
     os.makedirs(OUT, exist_ok=True)
     lines = ["# amphi benchmarks: " + ", ".join(sorted(ONLY)), "",
              f"Written by `BENCH_ONLY={','.join(sorted(ONLY))} make bench` on "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}{' (QUICK=1)' if QUICK else ''}.", "",
-             machine_line()]
-    for sec in run_extras(None, ONLY):
-        lines += ["", sec["title"], ""] + sec["lines"]
+             machine_line(ctx)]
+    for sec in run_extras(ctx):
+        lines += [""] + sec.lines()
     path = os.path.join(OUT, "RESULTS-ONLY.md")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -991,13 +865,64 @@ def run_only():
     print("\n".join(lines))
 
 
-def machine_line():
+def machine_line(ctx):
     cpu, ram, ver = machine()
     return (f"Machine: {platform.machine()}, {cpu}, {os.cpu_count()} CPUs, {ram}, kernel {platform.release()}; "
             f"amphi {ver}; "
             f"{run('lxc-start', '--version').stdout.strip() and 'LXC ' + run('lxc-start', '--version').stdout.strip()}; "
             f"{run('qemu-system-x86_64', '--version').stdout.splitlines()[0]}; "
-            f"accelerator {ACCEL} ({ACCEL_WHY}).")
+            f"accelerator {ctx.accel} ({ctx.facts['accel_why']}).")
+
+
+def contenders_section(ctx):
+    """What each contender boots in each world."""
+    t = Table(["contender", "LXC: boots", "VM: boots"],
+              "Only PID 1 differs between the floor and the amphi rows: the same kernel, modules and skeleton.")
+    bb = ctx.facts.get("busybox_template", {})
+    sysinfo = ctx.facts.get("systemd", {})
+    mb = lambda b: f"{(b or 0) / 1e6:.0f} MB"
+    for c in ctx.contenders:
+        lxc, vm = c.rootfs
+        if c.name == "busybox init" and "why" in bb:
+            lxc = "n/a: " + core.short(bb["why"])
+        elif c.name == "busybox init" and bb:
+            sig = ", ".join(f"`{k} = {v}`" for k, v in bb["signals"].items())
+            lxc += f" ({sig}; network `{TEMPLATE_NET}`; rcS ends with the ready line)"
+        elif c.name == "systemd" and sysinfo:
+            mods = sysinfo.get("modules_bytes") or 0
+            vm += f" ({mb(sysinfo.get('tree_bytes', 0) - mods)} tree + {mb(mods)} modules; " \
+                  f"{mb(sysinfo.get('image_bytes'))} disk)"
+        t.add(c.name, lxc, vm)
+    if "systemd_why" in ctx.facts:
+        t.add("systemd", "n/a: " + core.short(ctx.facts["systemd_why"]), "n/a")
+    return Section("Contenders", [t])
+
+
+def boot_section(ctx, results):
+    cols = ["contender"]
+    for _, title, _ in BOOT[:4]:
+        cols += [title, "× floor"]
+    t = Table(cols + [BOOT[4][1]],
+              f"ms, median (min–max) of {ROUNDS} LXC and {VM_ROUNDS} VM rounds ({ctx.accel.upper()}), contenders "
+              "alternating; ready is the `amphi: ready` console line; × floor: median / the floor's median.")
+    floor = results.get("floor", {})
+    for c in ctx.contenders:
+        cells = []
+        for key, _, _ in BOOT[:4]:
+            m = results[c.name][key]
+            cells += [m.cell(), m.over(floor[key]) if key in floor else ""]
+        t.add(c.name, *cells, results[c.name]["vm_off"].cell())
+    if "systemd_why" in ctx.facts:
+        why = "n/a: " + core.short(ctx.facts["systemd_why"])
+        t.add("systemd", *[why, ""] * 4, why)
+    charts = []
+    for key, title in (("lxc_start", "LXC: lxc-start → ready"), ("lxc_stop", "LXC: lxc-stop → stopped"),
+                       ("lxc_restart", "LXC: lxc-stop -r → ready again"),
+                       ("vm_start", f"QEMU start → ready ({ctx.accel.upper()})"),
+                       ("vm_off", f"QEMU: power button → exit ({ctx.accel.upper()})")):
+        charts.append({"name": key, "title": title, "unit": "ms",
+                       "bars": [results[c.name][key].bar() or (c.name, None, None, None) for c in ctx.contenders]})
+    return Section("Boot and stop", [t], charts)
 
 
 LOG_WHAT = {
@@ -1012,173 +937,48 @@ LOG_WHAT = {
     ("VM", "console"): "service → /dev/console, ttyS0 (reference)",
 }
 
+LOG_AIM = 90  # %: amphi's stream against the raw path, the logging design's aim
 
-def logs_table(logs):
-    def med(vals):
-        vals = [v for v in vals if v is not None]
-        return statistics.median(vals) if vals else None
 
-    lines = ["| world | path | MB × rounds | MB/s: median (min–max) | / raw | records lost "
-             "| PID 1 CPU ms/MB (user + system) | amphi logs CPU ms/MB |",
-             "|---|---|---|---|---|---|---|---|"]
+def logs_section(ctx, logs):
+    t = Table(["world", "path", "MB × rounds", "MB/s: median (min–max)", "/ raw", f"aim: ≥ {LOG_AIM} % of raw",
+               "records lost", "PID 1 CPU ms/MB (user + system)", "amphi logs CPU ms/MB"],
+              f"{LOG_MB} MB of {LOG_LINE}-byte numbered lines from one service per path in the same boot, the "
+              f"order alternating (bench/recipes/logs-flood.conf); raw bypasses PID 1 and is the baseline "
+              f"(MB = 10⁶ bytes).")
     for (world, path), r in logs.items():
-        rounds = len(r["mbps"])
-        vals = [v for v in r["mbps"] if v is not None]
-        f = (lambda v: f"{v:.3g}" if v < 100 else f"{v:.0f}")
-        speed = f"{f(med(vals))} ({f(min(vals))}–{f(max(vals))})" if vals else f"n/a: {r['why']}"
-        if vals and len(vals) < rounds:
-            speed += f" [{rounds - len(vals)} failed: {r['why']}]"
-        ratio = ""
-        raw = med(logs.get((world, "raw"), {}).get("mbps", []))
-        if path in ("amphi", "pinned", "relay") and med(r["mbps"]) and raw:
-            ratio = f"{100 * med(r['mbps']) / raw:.1f} %"
+        speed = r["mbps"].cell()
+        raw = logs.get((world, "raw"), {}).get("mbps")
+        pct = 100 * r["mbps"].median() / raw.median() if raw and raw.median() and r["mbps"].median() else None
+        share = f"{pct:.1f} %" if path in ("amphi", "pinned", "relay") and pct is not None else ""
+        aim = ""
+        if path == "amphi":
+            aim = "n/a: a path has no measurement" if pct is None else ("met" if pct >= LOG_AIM else "**not met**")
         lost = "—" if path == "console" else (str(sum(r["lost"])) if r["lost"] else "n/a")
-        if path in ("amphi", "pinned") and r["why"] and r["mbps"] and any(v is not None for v in r["mbps"]):
+        if path in ("amphi", "pinned") and r["why"] and r["mbps"].vals:
             lost += f" ({r['why']})"
         pid1 = "n/a"
-        if r["pid1"]:
-            pid1 = f"{med(r['pid1']):.1f}"
-            if med(r["pid1"]) > 0:
-                pid1 += f" ({med(r['pid1_user']):.1f} + {med(r['pid1_sys']):.1f})"
-        reader = f"{med(r['reader']):.1f}" if r["reader"] else "—"
+        if r["pid1"].vals:
+            pid1 = f"{r['pid1'].median():.1f}"
+            if r["pid1"].median() > 0:
+                pid1 += f" ({r['pid1_user'].median():.1f} + {r['pid1_sys'].median():.1f})"
+        reader = f"{r['reader'].median():.1f}" if r["reader"].vals else "—"
         size = CONSOLE_MB if path == "console" else LOG_MB
-        lines.append(f"| {world} | {LOG_WHAT[world, path]} | {size} × {rounds} | {speed} | {ratio} | {lost} "
-                     f"| {pid1} | {reader} |")
-    return lines
+        rounds = r["mbps"].n() + len(r["mbps"].why)
+        t.add(world, LOG_WHAT[world, path], f"{size} × {rounds}", speed, share, aim, lost, pid1, reader)
+    chart = {"name": "logs", "title": f"Log throughput, {LOG_MB} MB of {LOG_LINE}-byte lines", "unit": "MB/s",
+             "bars": [r["mbps"].bar() or (f"{w} {p}", None, None, None) for (w, p), r in logs.items()]}
+    return Section("Logs", [t], [chart])
 
 
-LOG_AIM = 90  # %: issue 9's aim for amphi / raw
-
-
-def logs_aim(logs):
-    """A paragraph, computed from the logs table's medians: whether each
-    world's amphi / raw meets the aim, and why not when it does not."""
-    def med(vals):
-        vals = [v for v in vals if v is not None]
-        return statistics.median(vals) if vals else None
-
-    said, below = [], []
-    for world in dict.fromkeys(w for w, _ in logs):
-        a = med(logs.get((world, "amphi"), {}).get("mbps", []))
-        r = med(logs.get((world, "raw"), {}).get("mbps", []))
-        if a is None or r is None:
-            said.append(f"{world}: no ratio (a path has no measurement)")
-            continue
-        pct = 100 * a / r
-        ok = pct >= LOG_AIM
-        if not ok:
-            below.append(world)
-        f = (lambda v: f"{v:.3g}" if v < 100 else f"{v:.0f}")  # as in the table
-        said.append(f"{world}: {pct:.1f} % ({f(a)} of {f(r)} MB/s), "
-                    + ("meets the aim" if ok else f"below the aim by {LOG_AIM - pct:.1f} points"))
-    lines = [f"Aim (issue 9): amphi / raw ≥ {LOG_AIM} %, medians of the table above. " + "; ".join(said) + ". "
-             "No floor ratio here: the floor has no log path; the raw path is this table's baseline."]
-    if below:
-        tcg = (" Under TCG every copy and every instruction in the VM guest is emulated, and the guest's one vCPU "
-               "runs the service, PID 1 and the kernel's side of both copies in turn." if ACCEL == "tcg" else "")
-        lines += ["", f"Why below the aim ({', '.join(below)}): the raw path copies each byte about once: "
-                  "in the VM `cat` with sendfile(2) straight into the port, in the container bench/rawsock.c "
-                  "in 64 KiB read(2)/write(2) blocks straight into the socket, and its host reader only counts the bytes; through amphi each line is also copied from the "
-                  "service's pipe into PID 1, into the record ring, framed (RFC 5424 header, escaping checked) "
-                  "into a batch, and written out, and on the host `amphi logs` parses every frame, escapes it and "
-                  "writes it to two files (all.log and the service's own log)." + tcg +
-                  " PID 1's CPU per MB (column) is the cost."]
-        for world in below:
-            p = med(logs.get((world, "pinned"), {}).get("mbps", []))
-            a = med(logs.get((world, "amphi"), {}).get("mbps", []))
-            r = med(logs.get((world, "raw"), {}).get("mbps", []))
-            if p and a and r:
-                lines += ["", f"{world}, pinned row: the same flood with the container's tasks (the service, PID 1) "
-                          f"on one CPU and `amphi logs` on the other reaches {100 * p / r:.1f} % of raw "
-                          f"({100 * p / a - 100:+.0f} % on amphi's row): left to the scheduler, the two often "
-                          "share one CPU, and then their CPU per MB adds up (columns)."]
-        relay = []
-        for world in below:
-            rl = med(logs.get((world, "relay"), {}).get("mbps", []))
-            r = med(logs.get((world, "raw"), {}).get("mbps", []))
-            if rl is not None and r:
-                relay.append(f"{world} {100 * rl / r:.1f} %")
-        if relay:
-            lines += ["", "The relay row shows what a process in the middle costs by itself, as any init that "
-                      "reads its services' output is: the same bytes through a pipe and a second process that "
-                      "only reads and writes them, 64 KiB at a time (`cat` in the VM, rawsock in the container), "
-                      "with no lines, ring or framing. Of raw it reaches " + ", ".join(relay) + "."]
-    return lines
-
-
-def boot_charts(built, results):
-    """The boot table and the log throughput as chart data (bench/charts.py)."""
-    charts = []
-    for key, title in (("lxc_start", "LXC: lxc-start → ready"), ("lxc_stop", "LXC: lxc-stop → stopped"),
-                       ("lxc_restart", "LXC: lxc-stop -r → ready again"),
-                       ("vm_start", f"QEMU start → ready ({ACCEL.upper()})"),
-                       ("vm_off", f"QEMU: power button → exit ({ACCEL.upper()})")):
-        bars = []
-        for name, _, _ in built:
-            vals = [v for v in results[name][key] if v is not None]
-            bars.append((name, statistics.median(vals), min(vals), max(vals)) if vals else (name, None, None, None))
-        charts.append({"name": key, "title": title, "unit": "ms", "bars": bars})
-    return charts
-
-
-def logs_chart(logs):
-    bars = []
-    for (world, path), r in logs.items():
-        vals = [v for v in r["mbps"] if v is not None]
-        label = f"{world} {path}"
-        bars.append((label, statistics.median(vals), min(vals), max(vals)) if vals else (label, None, None, None))
-    return {"name": "logs", "title": f"Log throughput, {LOG_MB} MB of {LOG_LINE}-byte lines", "unit": "MB/s",
-            "bars": bars}
-
-
-def write_results(built, results, logs, sections=()):
-    def med(name, key):
-        vals = [v for v in results[name][key] if v is not None]
-        return statistics.median(vals) if vals else None
-
+def write_results(ctx, results, logs, sections=()):
     lines = ["# amphi benchmarks", "",
-             f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-             f"{ROUNDS} LXC rounds and {VM_ROUNDS} VM rounds, contenders alternating. "
-             "Times in ms: median (min–max), and the ratio to the floor's median.", "",
-             machine_line(), "",
-             "| contender | LXC start → ready | × floor | lxc-stop | × floor | lxc-stop -r → ready | × floor "
-             "| QEMU start → ready | × floor | power button → QEMU exit |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, _, _ in built:
-        cells = []
-        for key in ("lxc_start", "lxc_stop", "lxc_restart", "vm_start"):
-            c, ratio = fmt(results[name][key], med("floor", key), why_of(name, key))
-            cells += [c, ratio]
-        off, _ = fmt(results[name]["vm_off"], None)
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {off} |")
-    if "systemd_why" in EXTRA:
-        why = "n/a: " + EXTRA["systemd_why"].replace("|", "/")
-        lines.append(f"| systemd | {why} | | {why} | | {why} | | {why} | | {why} |")
-    lines += ["", "n/a: the contender does not do it (the floor and this busybox init ignore the ACPI power "
-              "button, so QEMU is killed after 10 s)."]
-    lines += [""] + rootfs_note()
-    if "systemd" in EXTRA:
-        import systemd_contender
-        lines += ["", systemd_contender.debootstrap_note(EXTRA["systemd"])]
-    lines += ["", "## Logs", "",
-              f"A service writes {LOG_MB} MB ({LOG_MB * 1000000 // LOG_LINE} numbered lines of {LOG_LINE} bytes, "
-              "MB = 10⁶ bytes) from a file in /tmp with `cat`, through amphi or past it, in the same boot, "
-              f"amphi, relay and raw, in alternating order, then {CONSOLE_MB} MB of it to the console (bench/recipes/logs-flood.conf). "
-              "amphi: from the first flood record stored by `amphi logs --quiet --out` (on this host's disk) "
-              "to the last; raw: from the first byte read to the last; relay: as raw, with a pipe and a "
-              "second process in between (`cat /tmp/f | …`); console: from the command to the "
-              "service's next line. Records lost: numbered lines missing or out of order in the stored file, "
-              "or bytes short on the raw reader, summed over the rounds. PID 1 CPU: utime + stime of the "
-              "container's init from the host's /proc, of the VM's PID 1 from the guest's /proc/1/stat "
-              f"(read by the service before and after). The VM has one vCPU under {ACCEL.upper()} shared by the service, "
-              "PID 1 and the kernel; the recipe keeps service lines off the slow serial console "
-              "(`[log] console = init`), whose own speed is the console row.", ""]
-    lines += logs_table(logs)
-    lines += [""] + logs_aim(logs)
-    charts = boot_charts(built, results) + [logs_chart(logs)]
-    for sec in sections:
-        lines += ["", sec["title"], ""] + sec["lines"]
-        charts += sec.get("charts", [])
+             f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
+             machine_line(ctx)]
+    charts = []
+    for sec in [contenders_section(ctx), boot_section(ctx, results), logs_section(ctx, logs), *sections]:
+        lines += [""] + sec.lines()
+        charts += sec.charts
     import charts as chartmod
     try:
         lines += chartmod.draw_all(charts, os.path.join(ROOT, "bench"), say)
@@ -1188,7 +988,7 @@ def write_results(built, results, logs, sections=()):
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     say(f"wrote {path}")
-    print("\n".join(lines[next(i for i, l in enumerate(lines) if l.startswith("| contender")):]))
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

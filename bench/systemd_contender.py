@@ -1,6 +1,6 @@
-"""The systemd contender for make bench (issue 12): a plain Debian bookworm
-minbase tree with systemd as PID 1, booted the way the other contenders are
-(bench/run.py's lxc_round and vm_round, unchanged).
+"""The systemd contender for make bench: a plain Debian bookworm minbase
+tree with systemd as PID 1, booted the way the other contenders are
+(bench/run.py's lxc_round and vm_round).
 
     prepare(out_dir, say, quick) -> ("systemd", D, signals, info)
 
@@ -30,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import core
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.path.join(ROOT, "build")
@@ -500,17 +502,8 @@ exec '{loader_launch}' "$@"
 # ---- one boot in each world, once per image: info["lxc_ok"], ["vm_ok"] ----
 
 def _wait(path, deadline, proc=None):
-    while time.monotonic() < deadline:
-        try:
-            with open(path, "rb") as f:
-                if READY in f.read():
-                    return True
-        except FileNotFoundError:
-            pass
-        if proc is not None and proc.poll() is not None:
-            return False
-        time.sleep(0.05)
-    return False
+    """The ready line came before the deadline (and before proc exited)."""
+    return core.wait_for(path, lambda data: READY in data, deadline, proc, pause=0.05) is not None
 
 
 def _tail(path, n=3):
@@ -645,26 +638,3 @@ def time_debootstrap(out_dir, say, n=1, flavour=BASE, cache_dir=None, then=None)
     finally:
         shutil.rmtree(scratch["tree"], ignore_errors=True)
         shutil.rmtree(scratch["tree"] + ".new", ignore_errors=True)
-
-
-def debootstrap_note(info):
-    """One markdown sentence on where the systemd contender's tree came from."""
-    s = info.get("debootstrap_s")
-    runs = info.get("debootstrap_runs") or []
-    t = f"{s:.0f} s" if s is not None else "an unknown time"
-    if runs and not info.get("debootstrap_cached"):
-        t = (f"{s:.0f} s ({min(runs):.0f}–{max(runs):.0f} s)" if len(runs) > 1 else f"{s:.0f} s")
-        when = (f" (median of {len(runs)} run{'s' if len(runs) > 1 else ''} in this bench run, each into a fresh "
-                "directory, downloading every package from the mirror; in ms beside amphi build in the build "
-                "section)")
-    elif info.get("debootstrap_cached"):
-        when = " (measured when the cached tree was made; this run reused it)"
-    elif s is not None:
-        when = " (one run, in this bench run, which made the tree)"
-    else:
-        when = ""
-    mb = lambda b: f"{b / 1e6:.0f} MB"
-    mods = info.get("modules_bytes") or 0
-    return (f"systemd: a Debian {SUITE} minbase tree with `{INCLUDE}` made by `debootstrap` in {t}{when}; "
-            f"the tree is {mb(info.get('tree_bytes', 0) - mods)} plus {mb(mods)} of kernel modules for the VM, "
-            f"whose ext4 disk image is {mb(info.get('image_bytes', 0))}.")
