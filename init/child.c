@@ -35,11 +35,13 @@ int child_start(struct child *c)
 	}
 	if (i == nchildren)  /* its first start: the reaper knows it from now on */
 		children[nchildren++] = c;
+	/* A start that fails is a run of no time: the next delay grows. */
+	c->started_ms = loop_now_ms();
 	pid_t pid = c->start(c);
 	if (pid <= 0)
 		return -1;
 	c->pid = pid;
-	c->started_ms = c->since_ms = loop_now_ms();
+	c->since_ms = c->started_ms;
 	return 0;
 }
 
@@ -54,6 +56,22 @@ long child_backoff(struct child *c)
 		c->backoff_ms = c->backoff_ms <= 0 ? first : c->backoff_ms * 2 > cap ? cap : c->backoff_ms * 2;
 	c->restarts++;
 	return c->backoff_ms;
+}
+
+static void respawn_due(struct child *c)
+{
+	if (!c->pid)
+		child_start(c);
+}
+
+long child_respawn(struct child *c)
+{
+	long delay = child_backoff(c);
+	if (delay == 0)
+		respawn_due(c);
+	else
+		child_timer(c, delay, respawn_due);
+	return delay;
 }
 
 static long on_timer(void *data)

@@ -30,7 +30,7 @@ struct child {
 	void (*ended)(struct child *c, int status);
 	/* child.c's; the owner may read them. */
 	pid_t pid;              /* 0: not running */
-	int64_t started_ms;     /* 0: never started */
+	int64_t started_ms;     /* when it was last started or tried; 0: never */
 	int64_t since_ms;       /* when it last started or ended */
 	int last_status;        /* as from waitpid; -1 before the first end */
 	int restarts;
@@ -48,6 +48,10 @@ int child_start(struct child *c);
 /* The delay c's policy gives before it starts again, from how long its
  * last run was; counts a restart. */
 long child_backoff(struct child *c);
+/* Starts c again after the delay its policy gives (at once for 0), and
+ * returns that delay. A start function that fails may call it too: the
+ * delays then grow as for a child that died at once. */
+long child_respawn(struct child *c);
 /* Runs fn(c) in ms, in place of c's pending timer, if any. 0 or -errno
  * (said). */
 int child_timer(struct child *c, long ms, void (*fn)(struct child *c));

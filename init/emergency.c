@@ -20,12 +20,6 @@ static const struct {
 };
 static int active, shell = -1;
 
-static void shell_again(struct child *c)
-{
-	if (active && !c->pid)
-		child_start(c);
-}
-
 /* Its start function. A shell that cannot start, or dies at once (broken),
  * is tried again a second later (child.c's CHILD_SHELL), not in a tight
  * loop. */
@@ -37,7 +31,7 @@ static pid_t shell_start(struct child *c)
 	if (pid > 0)
 		return pid;
 	log_error("emergency shell: cannot start %s: %s; retrying", argv[0], strerror((int)-pid));
-	child_timer(c, child_backoff(c), shell_again);
+	child_respawn(c);
 	return -1;
 }
 
@@ -47,7 +41,7 @@ static void shell_ended(struct child *c, int status)
 	if (!active)
 		return;
 	log_info("emergency shell exited; starting another");
-	child_timer(c, child_backoff(c), shell_again);
+	child_respawn(c);
 }
 
 static struct child shell_child = CHILD_INIT("emergency shell", CHILD_SHELL, shell_start, shell_ended);
@@ -74,4 +68,5 @@ void emergency_start(const char *reason)
 void emergency_stop(void)
 {
 	active = 0;
+	child_cancel_timer(&shell_child);  /* a respawn that was due */
 }

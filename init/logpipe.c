@@ -132,8 +132,9 @@ int logpipe_open(struct logpipe *p, linesplit_emit emit, void *ctx)
 	p->w = fds[1];
 	p->emit = emit;
 	p->ctx = ctx;
+	if (npipes == 0)
+		logflow_on_resume(resume_output);
 	pipes[npipes++] = p;
-	logflow_on_resume(resume_output);
 	return loop_add_fd(fds[0], EPOLLIN, on_output, p);
 }
 

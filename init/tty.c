@@ -275,12 +275,6 @@ static const char *term_for(enum world world, const char *name)
 	return world != WORLD_CONTAINER && vt ? "linux" : "vt100";
 }
 
-static void getty_again(struct child *c)
-{
-	if (!stopping)
-		child_start(c);
-}
-
 /* The getty's start function. One that cannot start is tried again with
  * a growing delay, so a broken tty or a missing busybox costs a fork per
  * 30 s, not a loop. */
@@ -309,11 +303,8 @@ static pid_t getty_start(struct child *c)
 	pid_t pid = spawn(argv, 0);
 	if (pid > 0)
 		return pid;
-	c->started_ms = loop_now_ms();  /* a run of 0 ms: the delay grows */
-	long delay = child_backoff(c);
 	log_error("getty on %s: cannot start %s getty: %s; retrying in %ld s", g->name, GETTY_PATH,
-		  strerror((int)-pid), delay / 1000);
-	child_timer(c, delay, getty_again);
+		  strerror((int)-pid), child_respawn(c) / 1000);
 	return -1;
 }
 
@@ -325,18 +316,12 @@ static void getty_ended(struct child *c, int status)
 
 	if (stopping)
 		return;
-	long delay = child_backoff(c);
-	if (delay == 0) {
-		/* A session ended: a new prompt at once. */
-		log_debug("getty on %s exited after %lld s; starting another", g->name, ran / 1000);
-		child_start(c);
-		return;
-	}
-	/* One short session is a user logging out; dying fast again and
-	 * again is a broken tty or getty. */
-	log_msg(delay > FIRST_RESPAWN_MS ? LOG_LVL_WARN : LOG_LVL_INFO,
-		"getty on %s exited after %lld ms; starting another in %ld s", g->name, ran, delay / 1000);
-	child_timer(c, delay, getty_again);
+	long delay = child_respawn(c);
+	if (delay == 0)  /* a session ended: a new prompt at once */
+		log_debug("getty on %s exited after %lld s; started another", g->name, ran / 1000);
+	else  /* one short session is a user logging out; dying fast again and again, a broken tty */
+		log_msg(delay > FIRST_RESPAWN_MS ? LOG_LVL_WARN : LOG_LVL_INFO,
+			"getty on %s exited after %lld ms; starting another in %ld s", g->name, ran, delay / 1000);
 }
 
 static int tty_usable(const char *root, const char *name)

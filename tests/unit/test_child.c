@@ -61,17 +61,20 @@ static void count_none_left(void)
  * a stable run, and to a fast death after that. */
 static void expect_delays(enum child_policy policy, const long *want, size_t n, long after_stable, long then)
 {
-	struct child c = CHILD_INIT("c", policy, fake_start, count_end);
-	assert_int_equal(child_start(&c), 0);
+	/* Static: child.c keeps every child it started. */
+	static struct child cs[3];
+	struct child *c = &cs[policy];
+	*c = (struct child)CHILD_INIT("c", policy, fake_start, count_end);
+	assert_int_equal(child_start(c), 0);
 	for (size_t i = 0; i < n; i++) {
-		c.started_ms = loop_now_ms();  /* it ran for no time */
-		assert_int_equal(child_backoff(&c), want[i]);
+		c->started_ms = loop_now_ms();  /* it ran for no time */
+		assert_int_equal(child_backoff(c), want[i]);
 	}
-	assert_int_equal(c.restarts, (int)n);
-	c.started_ms = loop_now_ms() - 60000;  /* up for a minute */
-	assert_int_equal(child_backoff(&c), after_stable);
-	c.started_ms = loop_now_ms();
-	assert_int_equal(child_backoff(&c), then);
+	assert_int_equal(c->restarts, (int)n);
+	c->started_ms = loop_now_ms() - 60000;  /* up for a minute */
+	assert_int_equal(child_backoff(c), after_stable);
+	c->started_ms = loop_now_ms();
+	assert_int_equal(child_backoff(c), then);
 }
 
 static void test_policies(void **state)
@@ -89,8 +92,8 @@ static void test_policies(void **state)
  * that is no child of ours is nobody's. */
 static void test_exited_tells_the_owner(void **state)
 {
-	struct child a = CHILD_INIT("a", CHILD_SERVICE, fake_start, count_end);
-	struct child b = CHILD_INIT("b", CHILD_SERVICE, fake_start, count_end);
+	static struct child a = CHILD_INIT("a", CHILD_SERVICE, fake_start, count_end);
+	static struct child b = CHILD_INIT("b", CHILD_SERVICE, fake_start, count_end);
 	(void)state;
 	ended_calls = 0;
 	assert_int_equal(child_start(&a), 0);
@@ -122,7 +125,7 @@ static void count_fire(struct child *c)
  * end cancels it. */
 static void test_one_timer_a_child(void **state)
 {
-	struct child c = CHILD_INIT("c", CHILD_SERVICE, fake_start, count_end);
+	static struct child c = CHILD_INIT("c", CHILD_SERVICE, fake_start, count_end);
 	(void)state;
 	fired = 0;
 	assert_int_equal(child_start(&c), 0);
@@ -142,7 +145,7 @@ static void test_one_timer_a_child(void **state)
  * reaper (waitpid) tells the owner, and says when no child is left. */
 static void test_stop_and_reap(void **state)
 {
-	struct child c = CHILD_INIT("sleeper", CHILD_SERVICE, real_start, count_end);
+	static struct child c = CHILD_INIT("sleeper", CHILD_SERVICE, real_start, count_end);
 	(void)state;
 	ended_calls = none_left_calls = 0;
 	child_on_none_left(count_none_left);
@@ -178,12 +181,54 @@ static void test_stop_and_reap(void **state)
 	assert_int_equal(fakeloop_timers_pending(), 0);
 }
 
+static int fails_left, tries;
+
+/* Fails while fails_left, asking to be tried again as a start function
+ * may. */
+static pid_t flaky_start(struct child *c)
+{
+	tries++;
+	if (fails_left-- > 0) {
+		child_respawn(c);
+		return -1;
+	}
+	return ++fake_pid;
+}
+
+/* A start that keeps failing is tried again at the policy's growing pace,
+ * never at once; once up and stable a while, a getty comes back at once. */
+static void test_respawn(void **state)
+{
+	static struct child c = CHILD_INIT("flaky", CHILD_GETTY, flaky_start, count_end);
+	(void)state;
+	tries = 0;
+	fails_left = 3;
+	assert_int_equal(child_start(&c), -1);
+	long want[] = { 1000, 2000, 4000 };
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(fakeloop_timers_pending(), 1);
+		assert_int_equal(fakeloop_timers[c.timer].delay_ms, want[i]);
+		fakeloop_run_timers();
+	}
+	assert_int_equal(tries, 4);
+	assert_true(c.pid > 0);
+	assert_int_equal(fakeloop_timers_pending(), 0);
+	c.started_ms = loop_now_ms() - 60000;  /* up for a minute */
+	assert_int_equal(child_exited(c.pid, 0), 1);
+	assert_int_equal(child_respawn(&c), 0);
+	assert_int_equal(tries, 5);  /* started again at once */
+	assert_true(c.pid > 0);
+	assert_int_equal(fakeloop_timers_pending(), 0);
+	child_exited(c.pid, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policies),
 		cmocka_unit_test(test_exited_tells_the_owner),
 		cmocka_unit_test(test_one_timer_a_child),
+		cmocka_unit_test(test_respawn),
 		cmocka_unit_test(test_stop_and_reap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
